@@ -1,0 +1,66 @@
+"""The exception hierarchy and the one message template used everywhere.
+
+Every expected problem is reported as ``WHERE: WHAT: expected X, found 'Y'. Hint: …`` where WHERE
+is ``file:line`` (config), ``file, line N`` (CSV), ``row N`` (xlsx) or ``item N`` (JSON arrays),
+followed by the column or key. Only the CLI turns these exceptions into exit codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located precisely."""
+
+    where: str
+    what: str
+    expected: str = ""
+    found: str | None = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.what}"
+        if self.expected:
+            text += f": expected {self.expected}"
+            if self.found is not None:
+                text += f", found {quote(self.found)}"
+        elif self.found is not None:
+            text += f": found {quote(self.found)}"
+        text += "."
+        if self.hint:
+            text += f" Hint: {self.hint}"
+        return text
+
+
+def quote(value: object) -> str:
+    """Quote a user-supplied value for a message, shortening very long ones."""
+    text = str(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return "'" + text + "'"
+
+
+class CarecardError(Exception):
+    """Base of every error carecard expects and reports without a traceback."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+        if isinstance(problems, (Problem, str)):
+            problems = [problems]  # type: ignore[list-item]
+        self.problems: list[Problem | str] = list(problems)  # type: ignore[arg-type]
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(CarecardError):
+    """The configuration (config.yaml, policy, templates folder) is invalid."""
+
+
+class DataError(CarecardError):
+    """An export cannot be read, or has rows that fail the build (strict mode)."""
+
+
+class BuildError(CarecardError):
+    """Rendering or writing the site failed; names the page or chart."""

@@ -1,0 +1,235 @@
+"""The values handed from the engine stages to the site stages.
+
+``metrics.compute_figures`` produces :class:`Figures`; ``sources.read_sources`` produces a
+:class:`QualityReport`. Pages, charts and the machine-readable outputs are built from these alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric is: id, label, unit and its written definition."""
+
+    id: str
+    """Stable id (a column value in figures.csv)."""
+    label: str
+    """Human label for cards and charts."""
+    unit: str
+    """`ratio`, `minutes`, `hours`, `count` or `score`."""
+    better: str
+    """`higher` or `lower`: which direction is an improvement."""
+    definition: str
+    """One-paragraph definition (population, start and stop events, aggregation)."""
+    n_label: str = ""
+    """What n counts (e.g. 'answered interactions'); empty when the metric has no n."""
+    needs: tuple[str, ...] = ()
+    """Canonical fields the metric needs; it is omitted when no source maps them."""
+
+    @property
+    def is_ratio(self) -> bool:
+        """True for ratio metrics (changes in percentage points)."""
+        return self.unit == "ratio"
+
+
+#: The built-in metrics of SPEC §5, in display order.
+METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        "volume", "Volume", "count", "higher",
+        "Interactions received in the period (by received_at), before any exclusion.",
+    ),
+    MetricInfo(
+        "actionable", "Actionable", "count", "higher",
+        "Interactions received in the period that no exclusion rule removes (set A).",
+    ),
+    MetricInfo(
+        "response_rate", "Response rate", "ratio", "higher",
+        "Share of actionable interactions that have a first response.",
+        "actionable interactions", ("first_response_at",),
+    ),
+    MetricInfo(
+        "frt_median", "Median first response", "minutes", "lower",
+        "Median of first_response_at − received_at over answered actionable interactions, "
+        "on the clock of each interaction's target (linear interpolation, type 7).",
+        "answered interactions", ("first_response_at",),
+    ),
+    MetricInfo(
+        "frt_p90", "90th percentile first response", "minutes", "lower",
+        "90th percentile (type 7) of first_response_at − received_at over answered actionable "
+        "interactions, on the clock of each interaction's target.",
+        "answered interactions", ("first_response_at",),
+    ),
+    MetricInfo(
+        "frt_mean", "Mean first response", "minutes", "lower",
+        "Mean of first_response_at − received_at over answered actionable interactions, on the "
+        "clock of each interaction's target.",
+        "answered interactions", ("first_response_at",),
+    ),
+    MetricInfo(
+        "sla_attainment", "SLA attainment", "ratio", "higher",
+        "Answered within target (inclusive) / (answered + unanswered whose target deadline is "
+        "before data-through), over actionable interactions.",
+        "answered or overdue interactions", ("first_response_at",),
+    ),
+    MetricInfo(
+        "backlog", "Backlog", "count", "lower",
+        "Actionable interactions received in the period with no response at data-through "
+        "(a cohort figure: it shrinks when a later drop adds replies).",
+        "", ("first_response_at",),
+    ),
+    MetricInfo(
+        "resolution_rate", "Resolution rate", "ratio", "higher",
+        "Share of actionable interactions that are resolved.",
+        "actionable interactions", ("resolved_at",),
+    ),
+    MetricInfo(
+        "resolution_median", "Median resolution time", "hours", "lower",
+        "Median of resolved_at − received_at over resolved actionable interactions "
+        "(elapsed clock, type 7).",
+        "resolved interactions", ("resolved_at",),
+    ),
+    MetricInfo(
+        "csat", "CSAT", "ratio", "higher",
+        "Share of rated actionable interactions whose score is in the satisfied set.",
+        "rated interactions", ("csat",),
+    ),
+    MetricInfo(
+        "csat_mean", "Mean CSAT score", "score", "higher",
+        "Mean survey score of rated actionable interactions.",
+        "rated interactions", ("csat",),
+    ),
+    MetricInfo(
+        "csat_response_rate", "Survey response rate", "ratio", "higher",
+        "Resolved actionable interactions that are rated / resolved actionable interactions.",
+        "resolved interactions", ("csat", "resolved_at"),
+    ),
+)
+
+METRICS_BY_ID: dict[str, MetricInfo] = {m.id: m for m in METRICS}
+
+STATUSES: tuple[str, ...] = ("green", "amber", "red", "insufficient", "none")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of figures.csv (SPEC §7); None is an empty cell."""
+
+    granularity: str
+    period: str
+    period_start: date
+    period_end: date
+    partial: bool
+    dimension: str
+    segment: str
+    metric: str
+    value: float | None
+    n: int | None
+    goal: float | None
+    status: str
+    previous_value: float | None
+    change: float | None
+    change_unit: str | None
+    year_ago_value: float | None
+    year_ago_change: float | None
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period of a granularity's grid."""
+
+    granularity: str
+    label: str
+    start: date
+    end: date
+    """Exclusive end."""
+    partial: bool
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every figure of the site plus what is needed to navigate them."""
+
+    rows: tuple[Figure, ...]
+    """Sorted as figures.csv (SPEC §7)."""
+    metrics: tuple[MetricInfo, ...]
+    """The metrics present (inputs mapped), in display order."""
+    periods: dict[str, tuple[Period, ...]]
+    """Granularity -> its complete grid, oldest first."""
+    segments: tuple[tuple[str, str], ...]
+    """(dimension, segment) pairs, `('all', 'all')` first, in figures.csv order."""
+    data_through: datetime | None
+    """The site's data-through time (timezone-aware, UTC), None when there is no data."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One rejected row."""
+
+    source: str
+    file: str
+    """Path relative to config.yaml."""
+    position: str
+    """`line 12`, `row 3` or `item 4`."""
+    field: str
+    """The canonical field (or column) at fault."""
+    column: str
+    """The export column name."""
+    reason: str
+    """Reason code, e.g. `missing_required`, `unparseable_timestamp`."""
+    message: str
+    """The full one-line message (STYLE template)."""
+
+
+@dataclass(frozen=True)
+class DropStats:
+    """Row accounting for one drop: read = kept + superseded + rejected."""
+
+    source: str
+    file: str
+    """Path relative to config.yaml."""
+    sha256: str
+    read: int
+    kept: int
+    superseded: int
+    rejected: int
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """What happened to every row read."""
+
+    drops: tuple[DropStats, ...]
+    rejections: tuple[Rejection, ...]
+    """Every rejected row (sorted by source, drop order, position)."""
+    exclusions: dict[str, int]
+    """Exclusion rule name -> interactions excluded (all time)."""
+    data_through: datetime | None
+    """Site data-through (UTC)."""
+    data_through_by_source: dict[str, datetime | None]
+    data_through_explicit: bool
+
+    @property
+    def rows_read(self) -> int:
+        """All rows read across drops."""
+        return sum(d.read for d in self.drops)
+
+    @property
+    def rows_rejected(self) -> int:
+        """All rows rejected across drops."""
+        return sum(d.rejected for d in self.drops)
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """Facts about the build shown in page footers and summary.json."""
+
+    version: str
+    """carecard version."""
+    built_at: str
+    """ISO timestamp from SOURCE_DATE_EPOCH, else the data-through time (never the clock)."""
+    config_name: str
+    """File name of the config (e.g. 'config.yaml')."""
