@@ -21,7 +21,8 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.where}: {self.what}"
+        parts = [self.where] + ([self.what] if self.what else [])
+        text = ": ".join(parts)
         if self.expected:
             text += f": expected {self.expected}"
             if self.found is not None:

@@ -211,6 +211,8 @@ class QualityReport:
     """Site data-through (UTC)."""
     data_through_by_source: dict[str, datetime | None]
     data_through_explicit: bool
+    mapped_fields: frozenset[str] = frozenset()
+    """Canonical fields that at least one drop has a column for (metrics need them)."""
 
     @property
     def rows_read(self) -> int:

@@ -1,0 +1,224 @@
+"""Draw trend charts (SVG) with matplotlib: one figure of small multiples per segment page.
+
+Input is a :class:`ChartSpec` built by :mod:`generator.pages`; output is SVG bytes that are
+identical for identical specs (Agg backend, fixed ``svg.hashsalt``, no date metadata, text kept
+as text). Figures are reused between charts with the same grid because creating axes dominates
+the cost of a small chart.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: Colours shared with the CSS (see templates/assets/carecard.css).
+VALUE_COLOUR = "#1f5fa8"
+GOAL_COLOUR = "#4a4a4a"
+BAND_COLOUR = "#f0a202"
+MARKER_COLOURS = {"policy": "#6b4fa0", "blackout": "#8a8a8a"}
+
+_RC: dict[str, Any] = {
+    "svg.hashsalt": "carecard",
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#888888",
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#e3e3e3",
+    "grid.linewidth": 0.6,
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "path.simplify": False,
+    "axes.titley": 1.0,
+    "axes.titlepad": 4.0,
+}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One small multiple: one metric over the chart's periods."""
+
+    title: str
+    """Panel title (the metric label)."""
+    unit: str
+    """Metric unit: ratio (drawn as %), minutes, hours, count or score."""
+    values: tuple[float | None, ...]
+    """Value per period in the metric's unit (ratios as fractions); None = no value."""
+    goals: tuple[float | None, ...] = ()
+    """Goal per period (same unit); empty or None where there is no goal."""
+    bands: tuple[tuple[float, float] | None, ...] = ()
+    """Amber band (low, high) per period: between the goal and goal ∓ tolerance."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical annotation at one period (policy change, blackout)."""
+
+    index: int
+    """Index into the chart's periods."""
+    label: str
+    """Short text drawn beside the line."""
+    kind: str = "policy"
+    """`policy` or `blackout` (chooses the colour)."""
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """Everything needed to draw one segment chart."""
+
+    title: str
+    """Figure title (e.g. 'Channel: email — weekly')."""
+    x_labels: tuple[str, ...]
+    """Period labels, oldest first."""
+    partial: tuple[bool, ...]
+    """Per period: True when the period is partial (drawn hollow and dashed, labelled)."""
+    panels: tuple[Panel, ...]
+    """One panel per metric that has data."""
+    markers: tuple[Marker, ...] = ()
+    """Policy-change and blackout markers, drawn on every panel."""
+
+
+_FIGURES: dict[tuple[int, int], tuple[Any, list[Any]]] = {}
+
+
+def draw_chart(spec: ChartSpec) -> bytes:
+    """Draw `spec` as SVG and return its bytes (deterministic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with matplotlib.rc_context(_RC):
+        fig, axes = _figure(len(spec.panels))
+        try:
+            fig.suptitle(spec.title, x=0.01, ha="left", fontsize=10, fontweight="bold")
+            for ax in axes:
+                _reset(ax)
+            for ax, panel in zip(axes, spec.panels):
+                ax.set_visible(True)
+                _draw_panel(ax, panel, spec)
+            out = io.BytesIO()
+            fig.savefig(out, format="svg", metadata={"Date": None}, facecolor="white")
+        except Exception:
+            # A half-drawn figure must not leak into the next chart.
+            _FIGURES.pop(_grid(len(spec.panels)), None)
+            raise
+    return out.getvalue()
+
+
+def _reset(ax: Any) -> None:
+    """Remove the previous chart's artists but keep the axes and their ticks (cheap)."""
+    for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.patches]:
+        artist.remove()
+    ax.set_title("", loc="left")
+    ax.set_visible(False)
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = 1 if n <= 1 else 2 if n <= 4 else 3
+    return max(1, math.ceil(n / cols)), cols
+
+
+def _figure(n: int) -> tuple[Any, list[Any]]:
+    rows, cols = _grid(n)
+    cached = _FIGURES.get((rows, cols))
+    if cached is not None:
+        return cached
+    from matplotlib.figure import Figure
+
+    width, height = 3.1 * cols, 0.45 + 2.05 * rows
+    fig = Figure(figsize=(width, height), dpi=100)
+    # Fixed margins (in inches) rather than an iterative layout engine: the layout of a reused
+    # figure must not depend on the chart drawn before it.
+    grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
+        "left": 0.55 / width, "right": 1 - 0.15 / width,
+        "top": 1 - 0.5 / height, "bottom": 0.3 / height,
+        "wspace": 0.75 / 3.1 * cols / cols, "hspace": 0.6 / 2.05,
+    })
+    axes = [ax for row in grid for ax in row]
+    _FIGURES[(rows, cols)] = (fig, axes)
+    return fig, axes
+
+
+def _scale(unit: str) -> tuple[float, str]:
+    if unit == "ratio":
+        return 100.0, "%"
+    return 1.0, {"minutes": "min", "hours": "h"}.get(unit, "")
+
+
+def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec) -> None:
+    factor, suffix = _scale(panel.unit)
+    n = len(spec.x_labels)
+    xs = list(range(n))
+
+    def scaled(seq: tuple[Any, ...]) -> list[float]:
+        return [math.nan if v is None else v * factor for v in (list(seq) + [None] * n)[:n]]
+
+    values = scaled(panel.values)
+    goals = scaled(panel.goals)
+    bands = (list(panel.bands) + [None] * n)[:n]
+    if any(b is not None for b in bands):
+        low = [math.nan if b is None else b[0] * factor for b in bands]
+        high = [math.nan if b is None else b[1] * factor for b in bands]
+        ax.fill_between(xs, low, high, step="mid", color=BAND_COLOUR, alpha=0.28,
+                        linewidth=0, label="amber band")
+    if any(not math.isnan(g) for g in goals):
+        ax.plot(xs, goals, drawstyle="steps-mid", linestyle="--", color=GOAL_COLOUR,
+                linewidth=1.1, label="goal")
+
+    partial = (list(spec.partial) + [False] * n)[:n]
+    complete = [v if not p else math.nan for v, p in zip(values, partial)]
+    ax.plot(xs, complete, color=VALUE_COLOUR, linewidth=1.6, marker="o", markersize=3.2)
+    for i in (i for i in xs if partial[i] and not math.isnan(values[i])):
+        prev = next((j for j in range(i - 1, -1, -1) if not math.isnan(values[j])), None)
+        if prev is not None:
+            ax.plot([prev, i], [values[prev], values[i]], color=VALUE_COLOUR, linewidth=1.2,
+                    linestyle=(0, (2, 2)))
+        ax.plot([i], [values[i]], linestyle="none", marker="o", markersize=4.5,
+                markerfacecolor="white", markeredgecolor=VALUE_COLOUR, markeredgewidth=1.3)
+        ax.annotate("partial", (i, values[i]), textcoords="offset points", xytext=(0, 6),
+                    ha="center", fontsize=7, color="#333333")
+
+    for marker in spec.markers:
+        if 0 <= marker.index < n:
+            colour = MARKER_COLOURS.get(marker.kind, GOAL_COLOUR)
+            ax.axvline(marker.index - 0.5, color=colour, linewidth=0.9, linestyle=":")
+            ax.annotate(marker.label, (marker.index - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, -2), textcoords="offset points", ha="left", va="top",
+                        fontsize=6.5, color=colour)
+
+    ax.set_title(panel.title, loc="left")
+    ax.set_xlim(-0.5, max(n - 0.5, 0.5))
+    step = max(1, math.ceil(n / 5))
+    ticks = [i for i in xs if (n - 1 - i) % step == 0]
+    ax.set_xticks(ticks, [spec.x_labels[i] for i in ticks], fontsize=7)
+    finite = [v for v in values + goals if not math.isnan(v)]
+    finite += [b * factor for band in bands if band is not None for b in band]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    pad = (hi - lo) * 0.12 or max(abs(hi) * 0.1, 1.0)
+    bottom = lo - pad
+    if lo >= 0 and bottom < 0:
+        bottom = 0.0
+    # Limits, ticks and formatter are set on every draw: the axes are reused.
+    ax.set_ylim(bottom, hi + pad * 1.6)
+    ax.yaxis.set_major_locator(_locator())
+    ax.yaxis.set_major_formatter(_formatter(suffix))
+
+
+def _locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=4)
+
+
+def _formatter(suffix: str) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    sep = "" if suffix in ("%", "") else " "
+    return FuncFormatter(lambda v, _pos: f"{v:g}{sep}{suffix}")

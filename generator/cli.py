@@ -1,0 +1,110 @@
+"""The `carecard` command: parses flags, calls the library, turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from generator import __version__
+
+EXIT_OK = 0
+EXIT_STATUS = 1
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carecard",
+        description="Customer-care scorecards from periodic exports and a YAML policy.",
+    )
+    parser.add_argument("--version", action="version", version=f"carecard {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", default="config.yaml",
+                         help="path of the site's config.yaml (default: %(default)s)")
+        sub.add_argument("--strict", action="store_true",
+                         help="fail (exit 2) on any rejected row or unknown config key")
+        sub.add_argument("--verbose", action="store_true",
+                         help="show each stage and, on an unexpected error, the traceback")
+        sub.add_argument("--quiet", action="store_true",
+                         help="print only errors and the final summary line")
+
+    build = commands.add_parser(
+        "build", help="build the site into the output folder",
+        description="Validate config and data, compute every figure and write the site "
+        "atomically. Exit 0 on success, 2 on a configuration or data error.",
+    )
+    common(build)
+    build.add_argument("--output", default=None,
+                       help="output folder (default: output/ beside config.yaml)")
+    check = commands.add_parser(
+        "check", help="validate config and data and print the data-quality summary",
+        description="Validate config and data, print the data-quality summary, render nothing.",
+    )
+    common(check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="carecard: %(message)s", stream=sys.stderr)
+    from generator.errors import CarecardError
+
+    try:
+        if args.command == "build":
+            return _build(args)
+        return _check(args)
+    except CarecardError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the previous output is untouched.", file=sys.stderr)
+        return 130
+
+
+def _warn(config_warnings: Sequence[str]) -> None:
+    for warning in config_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from generator.build import build
+
+    result = build(args.config, output=args.output, strict=args.strict)
+    quality = result.checked.quality
+    _warn(result.checked.config.warnings)
+    print(
+        f"built {result.pages} pages, {result.charts} charts from {quality.rows_read} rows "
+        f"({quality.rows_rejected} rejected) in {result.seconds:.1f}s into {result.output}"
+    )
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from generator.build import check
+
+    checked = check(args.config, strict=args.strict)
+    quality = checked.quality
+    _warn(checked.config.warnings)
+    width = max((len(d.file) for d in quality.drops), default=4)
+    print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}")
+    for d in quality.drops:
+        print(f"{d.file:<{width}}  {d.read:>7} {d.kept:>7} {d.superseded:>10} {d.rejected:>8}")
+    for rejection in quality.rejections[:50]:
+        print(f"rejected: {rejection.message}")
+    if len(quality.rejections) > 50:
+        print(f"… and {len(quality.rejections) - 50} more rejected rows")
+    for rule, count in quality.exclusions.items():
+        print(f"excluded by '{rule}': {count}")
+    through = quality.data_through.isoformat() if quality.data_through else "no data"
+    print(
+        f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
+        f"{quality.rows_rejected} rejected; data through {through}"
+    )
+    return EXIT_OK

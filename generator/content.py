@@ -1,0 +1,228 @@
+"""Load the site's Markdown content: pages (`content/*.md`) and per-period commentary.
+
+Pages carry YAML front matter (``title``, ``order``) between ``---`` lines. Commentary lives in
+``content/commentary/<period label>.md`` (``2026-W47.md``, ``2026-10.md``) and is shown on that
+period's page. Markdown is converted with the ``markdown`` library (tables, fenced code); raw
+HTML in the source is never passed through (it is shown as text) and links with a scheme other
+than http, https or mailto are dropped, so content cannot inject script into the site.
+
+Relative links in content are written relative to the site root (``definitions.html``,
+``segments/channel/email.html``); :func:`render_markdown` rewrites them for the page that shows
+the content.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from generator.errors import ConfigError, Problem
+
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_FRONT_MATTER_KEYS = ("title", "order")
+
+
+@dataclass(frozen=True)
+class ContentPage:
+    """One Markdown page of `content/*.md`, published as `pages/<stem>.html`."""
+
+    stem: str
+    """File name without `.md`; the page's URL is `pages/<stem>.html`."""
+    title: str
+    """Front-matter `title` (default: the stem with dashes as spaces, capitalised)."""
+    order: int
+    """Front-matter `order` (default 0); pages are listed by (order, title)."""
+    markdown: str
+    """The Markdown body after the front matter."""
+    source: str
+    """Path of the file relative to the site root (for messages)."""
+
+
+@dataclass(frozen=True)
+class Commentary:
+    """Commentary for one period, from `content/commentary/<label>.md`."""
+
+    label: str
+    """The period label (`2026-W47`, `2026-10`, `2026-Q4`, `2026-11-23`)."""
+    markdown: str
+    """The Markdown body (front matter, if any, removed)."""
+    source: str
+    """Path of the file relative to the site root (for messages)."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """All Markdown content of a site."""
+
+    pages: tuple[ContentPage, ...] = ()
+    """Content pages sorted by (order, title)."""
+    commentary: dict[str, Commentary] | None = None
+    """Period label -> its commentary (None behaves as empty)."""
+    warnings: tuple[str, ...] = ()
+    """Non-fatal problems (unknown front-matter keys), already formatted."""
+
+    def commentary_for(self, label: str) -> Commentary | None:
+        """Return the commentary of the period `label`, if any."""
+        return (self.commentary or {}).get(label)
+
+
+def load_content(root: Path) -> Content:
+    """Read `root/content/*.md` and `root/content/commentary/*.md`; raise ConfigError on bad front matter."""
+    folder = root / "content"
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    pages: list[ContentPage] = []
+    commentary: dict[str, Commentary] = {}
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.md")):
+            rel = _relative(path, root)
+            meta, body = _split_front_matter(path, rel, problems)
+            title = meta.get("title", path.stem.replace("-", " ").replace("_", " ").capitalize())
+            order = meta.get("order", 0)
+            ok = True
+            if not isinstance(title, str) or not title.strip():
+                problems.append(Problem(
+                    f"{rel}:{meta.get('_line_title', 1)}", "title",
+                    "a non-empty text", str(title),
+                ))
+                ok = False
+            if isinstance(order, bool) or not isinstance(order, int):
+                problems.append(Problem(
+                    f"{rel}:{meta.get('_line_order', 1)}", "order", "a whole number", str(order),
+                ))
+                ok = False
+            for key in meta.get("_unknown", ()):
+                warnings.append(str(Problem(
+                    f"{rel}:{meta.get('_line_' + key, 1)}", f"unknown front-matter key {key!r}",
+                    hint="use 'title' and 'order'.",
+                )))
+            if ok:
+                pages.append(ContentPage(path.stem, title.strip(), order, body, rel))
+        comment_folder = folder / "commentary"
+        if comment_folder.is_dir():
+            for path in sorted(comment_folder.glob("*.md")):
+                rel = _relative(path, root)
+                _meta, body = _split_front_matter(path, rel, problems)
+                commentary[path.stem] = Commentary(path.stem, body, rel)
+    if problems:
+        raise ConfigError(problems)
+    pages.sort(key=lambda p: (p.order, p.title, p.stem))
+    return Content(tuple(pages), commentary, tuple(warnings))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _split_front_matter(
+    path: Path, rel: str, problems: list[Problem]
+) -> tuple[dict[str, object], str]:
+    """Return (front matter with `_line_<key>` entries, body); record problems."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, "cannot decode the file", "UTF-8 text", exc.reason))
+        return {}, ""
+    text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return {}, text
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        problems.append(Problem(
+            f"{rel}:1", "front matter", "a closing '---' line", "end of file",
+            hint="close the front matter with a line of three dashes.",
+        ))
+        return {}, ""
+    block = "\n".join(lines[1:end])
+    body = "\n".join(lines[end + 1:])
+    try:
+        node = yaml.compose(block, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(f"{rel}:{line}", "front matter", "valid YAML", problem))
+        return {}, body
+    if data is None:
+        return {}, body
+    if not isinstance(data, dict):
+        problems.append(Problem(
+            f"{rel}:2", "front matter", "a mapping like 'title: About'", block.strip(),
+        ))
+        return {}, body
+    meta: dict[str, object] = {}
+    unknown: list[str] = []
+    key_lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _value in node.value:
+            key_lines[str(key_node.value)] = key_node.start_mark.line + 2
+    for key, value in data.items():
+        key = str(key)
+        meta[key] = value
+        meta["_line_" + key] = key_lines.get(key, 1)
+        if key not in _FRONT_MATTER_KEYS:
+            unknown.append(key)
+    meta["_unknown"] = tuple(unknown)
+    return meta, body
+
+
+# --- Markdown ----------------------------------------------------------------------------------
+
+
+def render_markdown(text: str, root: str = "") -> str:
+    """Convert Markdown to safe HTML; prefix site-root-relative links with `root`."""
+    import markdown
+    from markdown.extensions import Extension
+    from markdown.treeprocessors import Treeprocessor
+
+    class _Links(Treeprocessor):
+        def run(self, element: etree.Element) -> None:
+            for el in element.iter():
+                for attr in ("href", "src"):
+                    url = el.get(attr)
+                    if url is None:
+                        continue
+                    fixed = _safe_url(url, root)
+                    if fixed is None:
+                        del el.attrib[attr]
+                    else:
+                        el.set(attr, fixed)
+
+    class _Safe(Extension):
+        def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (library API)
+            # Raw HTML is treated as text (escaped), never passed through.
+            md.preprocessors.deregister("html_block")
+            md.inlinePatterns.deregister("html")
+            md.treeprocessors.register(_Links(md), "carecard_links", 1)
+
+    md = markdown.Markdown(extensions=["tables", "fenced_code", _Safe()], output_format="html")
+    return md.convert(text)
+
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def _safe_url(url: str, root: str) -> str | None:
+    """Return the URL to publish, or None when it is unsafe (javascript:, data:, …)."""
+    from markdown.util import AMP_SUBSTITUTE
+
+    # Markdown obfuscates automatic mailto links with entities; judge the real URL.
+    url = html.unescape(url.replace(AMP_SUBSTITUTE, "&"))
+    cleaned = "".join(ch for ch in url if ch >= " ").strip()
+    if _SCHEME.match(cleaned):
+        scheme = urlsplit(cleaned).scheme.lower()
+        return cleaned if scheme in _SAFE_SCHEMES else None
+    if cleaned.startswith(("#", "/", "../", "./")) or cleaned.startswith("//"):
+        return None if cleaned.startswith("//") else cleaned
+    return root + cleaned

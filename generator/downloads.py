@@ -1,0 +1,109 @@
+"""The machine-readable outputs of SPEC §7: figures.csv, figures.json and summary.json."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+from generator.model import BuildInfo, Figure, Figures, QualityReport
+from generator.metrics import latest_complete
+
+FIGURE_COLUMNS: tuple[str, ...] = (
+    "granularity", "period", "period_start", "period_end", "partial", "dimension", "segment",
+    "metric", "value", "n", "goal", "status", "previous_value", "change", "change_unit",
+    "year_ago_value", "year_ago_change",
+)
+NUMBER_COLUMNS = frozenset(
+    {"value", "n", "goal", "previous_value", "change", "year_ago_value", "year_ago_change"}
+)
+
+
+def format_number(value: float | int | None) -> str:
+    """Python's shortest round-trip text with a dot (`0.875`, `41.5`, `12`); empty for None."""
+    if value is None:
+        return ""
+    number = float(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
+
+
+def _cell(name: str, value: object) -> object:
+    if name in NUMBER_COLUMNS:
+        return format_number(value)  # type: ignore[arg-type]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value
+
+
+def figures_csv(rows: tuple[Figure, ...]) -> bytes:
+    """figures.csv: one row per granularity × period × dimension × segment × metric."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FIGURE_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(c, getattr(row, c)) for c in FIGURE_COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _json_value(name: str, value: object) -> object:
+    if name in NUMBER_COLUMNS:
+        if value is None:
+            return None
+        text = format_number(value)  # type: ignore[arg-type]
+        return int(text) if "." not in text and "e" not in text else float(text)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def figures_json(rows: tuple[Figure, ...]) -> bytes:
+    """figures.json: the rows of figures.csv as objects (null for empty cells)."""
+    objects = [{c: _json_value(c, getattr(r, c)) for c in FIGURE_COLUMNS} for r in rows]
+    return _dump(objects)
+
+
+def summary_json(
+    figures: Figures, quality: QualityReport, info: BuildInfo, headline: str, policy_hash: str
+) -> bytes:
+    """summary.json: build metadata and the statuses of the latest complete headline period."""
+    period = latest_complete(figures.periods.get(headline, ()))
+    statuses = []
+    if period is not None:
+        for row in figures.rows:
+            if row.granularity == headline and row.period == period.label:
+                statuses.append(
+                    {"dimension": row.dimension, "segment": row.segment, "metric": row.metric,
+                     "value": _json_value("value", row.value), "status": row.status}
+                )
+    counts: dict[str, int] = {}
+    for entry in statuses:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1  # type: ignore[index]
+    summary = {
+        "tool": "carecard",
+        "version": info.version,
+        "built_at": info.built_at,
+        "data_through": quality.data_through.isoformat() if quality.data_through else None,
+        "data_through_explicit": quality.data_through_explicit,
+        "policy_sha256": policy_hash,
+        "inputs": [
+            {"source": d.source, "file": d.file, "sha256": d.sha256, "rows_read": d.read,
+             "kept": d.kept, "superseded": d.superseded, "rejected": d.rejected}
+            for d in quality.drops
+        ],
+        "rows_read": quality.rows_read,
+        "rows_rejected": quality.rows_rejected,
+        "headline_granularity": headline,
+        "latest_complete_period": period.label if period else None,
+        "status_counts": dict(sorted(counts.items())),
+        "statuses": statuses,
+    }
+    return _dump(summary)
+
+
+def _dump(value: object) -> bytes:
+    return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")

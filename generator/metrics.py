@@ -1,0 +1,332 @@
+"""Compute every figure of SPEC §5 in the engine, set-based, for every period and segment.
+
+Pipeline inside the engine:
+``interactions`` → ``judged`` (exclusion rule, target, durations, period starts) →
+``aggregates`` (one row per granularity × period × dimension × segment) → ``figures`` (one row
+per metric, with goal, status and comparisons).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from generator.config import Config
+from generator.model import METRICS, Figure, Figures, MetricInfo, Period, QualityReport
+from generator.periods import START_SQL, period_grid, year_ago_label
+from generator.policy import exclusion_sql, goal_rows, policy_versions, target_sql
+from generator.sources import sql_ident, sql_str
+
+if TYPE_CHECKING:
+    import duckdb
+
+GRANULARITY_ORDER = {"day": 0, "week": 1, "month": 2, "quarter": 3}
+#: Default amber tolerance for ratios (5 percentage points) and for everything else (10% of goal).
+RATIO_TOLERANCE = 0.05
+RELATIVE_TOLERANCE = 0.10
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class MetricSQL:
+    """How a metric's value and n derive from the aggregate columns."""
+
+    value: str
+    n: str | None
+
+
+#: value and n of each metric over the columns of the `aggregates` table.
+METRIC_SQL: dict[str, MetricSQL] = {
+    "volume": MetricSQL("volume", None),
+    "actionable": MetricSQL("actionable", None),
+    "response_rate": MetricSQL("answered / nullif(actionable, 0)", "actionable"),
+    "frt_median": MetricSQL("frt_median", "answered"),
+    "frt_p90": MetricSQL("frt_p90", "answered"),
+    "frt_mean": MetricSQL("frt_mean", "answered"),
+    "sla_attainment": MetricSQL("sla_met / nullif(sla_eligible, 0)", "sla_eligible"),
+    "backlog": MetricSQL("actionable - answered", None),
+    "resolution_rate": MetricSQL("resolved / nullif(actionable, 0)", "actionable"),
+    "resolution_median": MetricSQL("resolution_median", "resolved"),
+    "csat": MetricSQL("satisfied / nullif(rated, 0)", "rated"),
+    "csat_mean": MetricSQL("csat_mean", "rated"),
+    "csat_response_rate": MetricSQL("rated_resolved / nullif(resolved, 0)", "resolved"),
+}
+
+#: The aggregate columns, each over the interactions of one period and segment.
+AGGREGATES: dict[str, str] = {
+    "volume": "count(*)",
+    "actionable": "count(*) FILTER (WHERE excluded_by IS NULL)",
+    "answered": "count(*) FILTER (WHERE excluded_by IS NULL AND first_response_at IS NOT NULL)",
+    "frt_median": "quantile_cont(frt_minutes, 0.5) FILTER (WHERE excluded_by IS NULL)",
+    "frt_p90": "quantile_cont(frt_minutes, 0.9) FILTER (WHERE excluded_by IS NULL)",
+    "frt_mean": "avg(frt_minutes) FILTER (WHERE excluded_by IS NULL)",
+    "sla_met": "count(*) FILTER (WHERE excluded_by IS NULL AND within_target)",
+    "sla_eligible": "count(*) FILTER (WHERE excluded_by IS NULL AND sla_eligible)",
+    "resolved": "count(*) FILTER (WHERE excluded_by IS NULL AND resolved_at IS NOT NULL)",
+    "resolution_median": "quantile_cont(resolution_hours, 0.5) FILTER (WHERE excluded_by IS NULL)",
+    "rated": "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL)",
+    "satisfied": "count(*) FILTER (WHERE excluded_by IS NULL AND csat_satisfied)",
+    "csat_mean": "avg(csat) FILTER (WHERE excluded_by IS NULL)",
+    "rated_resolved": (
+        "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL "
+        "AND resolved_at IS NOT NULL)"
+    ),
+}
+COUNT_AGGREGATES = tuple(k for k, v in AGGREGATES.items() if v.startswith("count("))
+
+
+def published_dimensions(config: Config) -> tuple[str, ...]:
+    """`channel` then every declared dimension, in first-declared order."""
+    names = ["channel"]
+    for source in config.sources:
+        names += [d for d in source.dimensions if d not in names]
+    return tuple(names)
+
+
+def available_metrics(mapped: set[str]) -> tuple[MetricInfo, ...]:
+    """The metrics whose input fields some source maps."""
+    return tuple(m for m in METRICS if all(f in mapped for f in m.needs))
+
+
+def judge_interactions(
+    con: duckdb.DuckDBPyConnection, config: Config, data_through: datetime | None
+) -> None:
+    """Create `judged`: each interaction with its exclusion, target, durations and periods."""
+    tz = sql_str(config.site.timezone)
+    versions = policy_versions(config.policy)
+    local = "local_received"
+    satisfied = ", ".join(str(float(s)) for s in config.policy.csat.satisfied)
+    through = (
+        f"TIMESTAMPTZ {sql_str(data_through.isoformat())}" if data_through else "NULL::TIMESTAMPTZ"
+    )
+    starts = ", ".join(
+        f"{START_SQL[g].format(ts=local)} AS {sql_ident('p_' + g)}" for g in config.site.periods
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE judged AS
+        WITH base AS (
+            SELECT *, timezone({tz}, received_at) AS {local}
+            FROM interactions
+        ), targeted AS (
+            SELECT *,
+                {exclusion_sql(versions, local)} AS excluded_by,
+                {target_sql(versions, local, 'within_minutes')} AS target_minutes,
+                {target_sql(versions, local, 'rule')} AS target_rule,
+                (epoch_us(first_response_at) - epoch_us(received_at)) / 60e6 AS frt_minutes,
+                (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours
+            FROM base
+        )
+        SELECT *,
+            received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
+                AS deadline,
+            frt_minutes IS NOT NULL AND frt_minutes <= target_minutes + {EPSILON} AS within_target,
+            frt_minutes IS NOT NULL OR (
+                received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
+                < {through}
+            ) AS sla_eligible,
+            csat IN ({satisfied}) AS csat_satisfied,
+            {starts}
+        FROM targeted
+        """
+    )
+
+
+def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Create `aggregates`: one row per granularity × period_start × dimension × segment."""
+    columns = ", ".join(f"{expr} AS {name}" for name, expr in AGGREGATES.items())
+    selects = []
+    for granularity in config.site.periods:
+        for dimension in ("all",) + published_dimensions(config):
+            segment = (
+                "'all'" if dimension == "all"
+                else f"coalesce(CAST({sql_ident(dimension)} AS VARCHAR), 'unknown')"
+            )
+            selects.append(
+                f"SELECT {sql_str(granularity)} AS granularity, {sql_ident('p_' + granularity)} "
+                f"AS period_start, {sql_str(dimension)} AS dimension, {segment} AS segment, "
+                f"{columns} FROM judged GROUP BY ALL"
+            )
+    con.execute("CREATE OR REPLACE TABLE aggregates AS " + " UNION ALL ".join(selects))
+
+
+def _grid(
+    con: duckdb.DuckDBPyConnection, config: Config, data_through: datetime | None
+) -> dict[str, tuple[Period, ...]]:
+    """Create `grid` (every period of every granularity) and return it per granularity."""
+    tz = ZoneInfo(config.site.timezone)
+    bounds = con.execute(
+        f"SELECT min(timezone({sql_str(config.site.timezone)}, received_at))::DATE, "
+        f"max(timezone({sql_str(config.site.timezone)}, received_at))::DATE FROM interactions"
+    ).fetchone()
+    grids: dict[str, tuple[Period, ...]] = {}
+    rows = []
+    for granularity in config.site.periods:
+        if not bounds or bounds[0] is None:
+            grids[granularity] = ()
+            continue
+        grid = period_grid(bounds[0], bounds[1], granularity, tz, data_through)
+        grids[granularity] = grid
+        for p in grid:
+            rows.append(
+                (granularity, p.label, p.start, p.end, p.partial,
+                 year_ago_label(p.start, granularity))
+            )
+    con.execute(
+        "CREATE OR REPLACE TABLE grid (granularity VARCHAR, period VARCHAR, period_start DATE, "
+        "period_end DATE, partial BOOLEAN, year_ago_period VARCHAR)"
+    )
+    if rows:
+        con.executemany("INSERT INTO grid VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return grids
+
+
+def _goals(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE goals (valid_from DATE, metric VARCHAR, direction VARCHAR, "
+        "goal DOUBLE, tolerance DOUBLE, min_n BIGINT)"
+    )
+    rows = goal_rows(config)
+    if rows:
+        con.executemany("INSERT INTO goals VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def _metric_table(con: duckdb.DuckDBPyConnection, metrics: tuple[MetricInfo, ...]) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE metric_info (metric VARCHAR, is_ratio BOOLEAN)"
+    )
+    con.executemany(
+        "INSERT INTO metric_info VALUES (?, ?)", [(m.id, m.is_ratio) for m in metrics]
+    )
+
+
+def compute_figures(
+    con: duckdb.DuckDBPyConnection, config: Config, quality: QualityReport
+) -> Figures:
+    """Compute every figure for every period, segment and metric; return them sorted."""
+    data_through = quality.data_through
+    metrics = available_metrics(set(quality.mapped_fields))
+    judge_interactions(con, config, data_through)
+    _aggregate(con, config)
+    grids = _grid(con, config, data_through)
+    _goals(con, config)
+    _metric_table(con, metrics)
+    counts = set(COUNT_AGGREGATES)
+    filled = ", ".join(
+        f"coalesce(a.{name}, 0) AS {name}" if name in counts else f"a.{name}"
+        for name in AGGREGATES
+    )
+    long = " UNION ALL ".join(
+        f"SELECT g.*, {sql_str(m.id)} AS metric, CAST({METRIC_SQL[m.id].value} AS DOUBLE) AS value, "
+        f"CAST({METRIC_SQL[m.id].n or 'NULL'} AS BIGINT) AS n FROM filled g"
+        for m in metrics
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE figures AS
+        WITH segments AS (
+            SELECT DISTINCT dimension, segment FROM aggregates
+        ), filled AS (
+            SELECT grid.*, s.dimension, s.segment, {filled}
+            FROM grid
+            JOIN segments s ON true
+            LEFT JOIN aggregates a ON a.granularity = grid.granularity
+                AND a.period_start = grid.period_start
+                AND a.dimension = s.dimension AND a.segment = s.segment
+        ), long AS ({long}
+        ), goaled AS (
+            SELECT l.*, mi.is_ratio, g.direction, g.goal, g.tolerance,
+                coalesce(g.min_n, 1) AS min_n
+            FROM long l
+            JOIN metric_info mi USING (metric)
+            LEFT JOIN goals g ON g.metric = l.metric AND g.valid_from IS NOT DISTINCT FROM (
+                SELECT max(valid_from) FROM goals g2
+                WHERE g2.metric = l.metric
+                  AND (g2.valid_from IS NULL OR g2.valid_from <= l.period_start)
+            )
+        ), compared AS (
+            SELECT *,
+                lag(value) OVER w AS previous_value,
+                lag(n) OVER w AS previous_n
+            FROM goaled
+            WINDOW w AS (PARTITION BY granularity, dimension, segment, metric ORDER BY period_start)
+        ), with_year_ago AS (
+            SELECT c.*, y.value AS year_ago_value, y.n AS year_ago_n
+            FROM compared c
+            LEFT JOIN goaled y ON y.granularity = c.granularity AND y.period = c.year_ago_period
+                AND y.dimension = c.dimension AND y.segment = c.segment AND y.metric = c.metric
+        )
+        SELECT granularity, period, period_start, period_end, partial, dimension, segment,
+            metric, value, n, goal,
+            CASE
+                WHEN goal IS NULL THEN 'none'
+                WHEN value IS NULL OR n < min_n THEN 'insufficient'
+                WHEN direction = 'min' AND value >= goal - {EPSILON} THEN 'green'
+                WHEN direction = 'max' AND value <= goal + {EPSILON} THEN 'green'
+                WHEN direction = 'min' AND value >= goal - tol - {EPSILON} THEN 'amber'
+                WHEN direction = 'max' AND value <= goal + tol + {EPSILON} THEN 'amber'
+                ELSE 'red'
+            END AS status,
+            previous_value,
+            {_change_sql('previous_value', 'previous_n')} AS change,
+            CASE WHEN {_change_sql('previous_value', 'previous_n')} IS NULL THEN NULL
+                 WHEN is_ratio THEN 'pp' ELSE '%' END AS change_unit,
+            year_ago_value,
+            {_change_sql('year_ago_value', 'year_ago_n')} AS year_ago_change
+        FROM (
+            SELECT *, coalesce(tolerance, CASE WHEN is_ratio THEN {RATIO_TOLERANCE}
+                                          ELSE {RELATIVE_TOLERANCE} * abs(goal) END) AS tol
+            FROM with_year_ago
+        )
+        ORDER BY CASE granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
+                 ELSE 3 END,
+            period_start, dimension <> 'all', dimension, segment <> 'all', segment, metric
+        """
+    )
+    rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())
+    segments = tuple(
+        (d, s)
+        for d, s in con.execute(
+            "SELECT DISTINCT dimension, segment FROM figures "
+            "ORDER BY dimension <> 'all', dimension, segment <> 'all', segment"
+        ).fetchall()
+    )
+    return Figures(
+        rows=rows,
+        metrics=metrics,
+        periods=grids,
+        segments=segments,
+        data_through=data_through.astimezone(timezone.utc) if data_through else None,
+    )
+
+
+def _change_sql(baseline: str, baseline_n: str) -> str:
+    """Change against a baseline: pp for ratios, % otherwise; none on a missing/zero baseline."""
+    return (
+        f"CASE WHEN value IS NULL OR {baseline} IS NULL THEN NULL "
+        f"WHEN coalesce(n, min_n) < min_n OR coalesce({baseline_n}, min_n) < min_n THEN NULL "
+        f"WHEN is_ratio THEN (value - {baseline}) * 100 "
+        f"WHEN {baseline} = 0 THEN NULL "
+        f"ELSE (value - {baseline}) / abs({baseline}) * 100 END"
+    )
+
+
+def exclusion_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Interactions excluded per rule over all time."""
+    return dict(
+        con.execute(
+            "SELECT excluded_by, count(*) FROM judged WHERE excluded_by IS NOT NULL "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    )
+
+
+def latest_complete(periods: tuple[Period, ...]) -> Period | None:
+    """The latest period that is not partial."""
+    complete = [p for p in periods if not p.partial]
+    return complete[-1] if complete else None
+
+
+__all__ = ["compute_figures", "exclusion_counts", "latest_complete", "date"]

@@ -1,0 +1,527 @@
+"""Read export drops into the engine, validate every row, keep the latest valid row per id.
+
+Every row read ends up kept, superseded (a later drop carries the same id) or rejected with a
+reason; ``rows read = kept + superseded + rejected`` holds per drop. The result is the engine
+table ``interactions`` (one row per kept interaction, canonical columns, UTC timestamps) and a
+:class:`~generator.model.QualityReport`.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator.config import (
+    INTERACTION_FIELDS,
+    REQUIRED_FIELDS,
+    TIMESTAMP_FIELDS,
+    Config,
+    SourceConfig,
+)
+from generator.errors import DataError, Problem
+from generator.model import DropStats, QualityReport, Rejection
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+BOOLEAN_FIELDS = ("public", "moved_private", "needs_reply")
+NUMBER_FIELDS = ("csat", "reach")
+SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+
+#: Reason code -> label shown on the data-quality page.
+REASONS: dict[str, str] = {
+    "missing_required": "missing required field",
+    "unparseable_timestamp": "unparseable timestamp",
+    "reserved_value": "reserved value 'all'",
+    "unmapped_value": "unmapped value",
+    "not_a_number": "not a number",
+    "csat_outside_scale": "csat outside the scale",
+    "invalid_sentiment": "invalid sentiment",
+    "reply_before_receipt": "reply before receipt",
+    "resolution_before_receipt": "resolution before receipt",
+    "after_data_through": "timestamp after data_through",
+    "duplicate_id": "duplicate id in a drop",
+}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """One export file matched by a source's glob."""
+
+    source_index: int
+    source: SourceConfig
+    path: Path
+    rel: str
+    """Path relative to config.yaml, POSIX style (used in messages and pages)."""
+    sha256: str
+
+
+def natural_key(text: str) -> list[object]:
+    """Sort key that compares digit runs as numbers (`w9` before `w10`)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def find_drops(config: Config) -> tuple[Drop, ...]:
+    """Return every source's drops, in natural file-name order, then by path."""
+    drops: list[Drop] = []
+    for index, source in enumerate(config.sources):
+        pattern = str(config.root / source.path)
+        paths = sorted(
+            (Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file()),
+            key=lambda p: (natural_key(p.name), natural_key(p.as_posix())),
+        )
+        if not paths:
+            raise DataError(
+                Problem(
+                    f"{config.path.name}:{source.line}",
+                    f"sources[{index}].path",
+                    "a glob matching at least one file",
+                    source.path,
+                    "paths are relative to the folder of the config file.",
+                )
+            )
+        for path in paths:
+            rel = path.relative_to(config.root).as_posix() if path.is_relative_to(
+                config.root
+            ) else path.as_posix()
+            drops.append(Drop(index, source, path, rel, _sha256(path)))
+    return tuple(drops)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sql_str(value: str) -> str:
+    """Quote text as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """Quote a name as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_attributes(source: SourceConfig) -> tuple[str, ...]:
+    """Non-canonical fields a source reads: mapped extra columns and declared dimensions."""
+    names = [k for k in source.columns if k not in INTERACTION_FIELDS]
+    names += [d for d in source.dimensions if d not in names and d != "channel"]
+    return tuple(names)
+
+
+def read_sources(con: duckdb.DuckDBPyConnection, config: Config) -> QualityReport:
+    """Load every drop, validate, de-duplicate; create table `interactions`; report every row."""
+    drops = find_drops(config)
+    attributes = sorted({a for s in config.sources for a in source_attributes(s)})
+    problems: list[Problem] = []
+    staged: list[str] = []
+    mapped: set[str] = set()
+    for drop_index, drop in enumerate(drops):
+        table = f"drop_{drop_index}"
+        try:
+            _load_drop(con, drop, table)
+        except DataError as error:
+            problems.extend(p for p in error.problems if isinstance(p, Problem))
+            continue
+        columns = _column_names(con, table)
+        missing = _missing_columns(drop, columns)
+        if missing:
+            problems.extend(missing)
+            continue
+        staged.append(_stage_sql(drop, drop_index, table, columns, attributes, config))
+        mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+    if problems:
+        raise DataError(problems)
+    con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
+    for index in range(len(drops)):
+        con.execute(f"DROP TABLE IF EXISTS drop_{index}")
+    _validate(con, config)
+    return replace(_report(con, config, drops), mapped_fields=frozenset(mapped))
+
+
+def _load_drop(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
+    """Read one CSV drop into `table` as text columns, keeping the file's row order."""
+    import duckdb
+
+    options = ["header = true", "all_varchar = true", "auto_detect = true"]
+    if drop.source.delimiter:
+        options.append(f"delim = {sql_str(drop.source.delimiter)}")
+    query = (
+        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv("
+        f"{sql_str(str(drop.path))}, {', '.join(options)})"
+    )
+    try:
+        con.execute(query)
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
+        raise DataError(
+            Problem(
+                drop.rel,
+                "",
+                "a readable CSV export with a header line",
+                None,
+                f"the CSV reader said: {first_line}",
+            )
+        ) from None
+    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    if not count or count[0] == 0:
+        raise DataError(
+            Problem(drop.rel, "", "a header line and at least one data row", "no data rows",
+                    "remove the empty file or export again.")
+        )
+
+
+def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _column_for(source: SourceConfig, name: str) -> str:
+    return source.columns.get(name, name)
+
+
+def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
+    """A required column (or a mapped one) absent from the file is an error naming it."""
+    import difflib
+
+    source = drop.source
+    wanted = [f for f in REQUIRED_FIELDS if not (f == "channel" and source.channel)]
+    wanted += [name for name in source.columns if name not in wanted]
+    wanted += [d for d in source_attributes(source) if d not in wanted]
+    problems = []
+    for name in wanted:
+        column = _column_for(source, name)
+        if column in columns:
+            continue
+        close = difflib.get_close_matches(column, columns, n=1)
+        hint = (
+            f"did you mean '{close[0]}'? Set sources[{drop.source_index}].columns.{name}."
+            if close
+            else f"map it with sources[{drop.source_index}].columns.{name}; the file has "
+            + ", ".join(f"'{c}'" for c in columns[:12])
+            + ("…" if len(columns) > 12 else "")
+            + "."
+        )
+        problems.append(
+            Problem(f"{drop.rel}, line 1", "", f"a column '{column}' for the field '{name}'",
+                    None, hint)
+        )
+    return problems
+
+
+def _timestamp_sql(raw: str, source: SourceConfig) -> str:
+    """SQL parsing text `raw` into TIMESTAMPTZ; naive times are read in the source's timezone."""
+    tz = sql_str(source.timezone)
+    if source.timestamp_format:
+        fmt = sql_str(source.timestamp_format)
+        naive = f"try_strptime({raw}, {fmt})"
+        return (
+            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' THEN try_strptime({raw}, {fmt})::TIMESTAMPTZ "
+            f"ELSE timezone({tz}, {naive}::TIMESTAMP) END)"
+        )
+    return (
+        f"(CASE WHEN regexp_matches({raw}, '([zZ]|[+-]\\d\\d(:?\\d\\d)?)$') "
+        f"THEN try_cast({raw} AS TIMESTAMPTZ) "
+        f"ELSE coalesce(timezone({tz}, try_cast({raw} AS TIMESTAMP)), "
+        f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
+    )
+
+
+def _mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
+    if not mapping:
+        return raw
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
+    return f"(CASE {raw} {cases} ELSE {raw} END)"
+
+
+def _stage_sql(
+    drop: Drop,
+    drop_index: int,
+    table: str,
+    columns: list[str],
+    attributes: list[str],
+    config: Config,
+) -> str:
+    """SELECT that turns one raw drop table into canonical raw text plus parsed columns."""
+    source = drop.source
+    newline_count = " + ".join(
+        f"coalesce(length({sql_ident(c)}) - length(replace({sql_ident(c)}, chr(10), '')), 0)"
+        for c in columns
+    )
+    # The header is line 1; a record starts on the line after the previous record's last line.
+    line = (
+        f"2 + rowid + coalesce(sum({newline_count}) OVER "
+        f"(ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+    )
+    select = [
+        f"{sql_str(source.name)} AS source",
+        f"{drop_index} AS drop_index",
+        f"{sql_str(drop.rel)} AS file",
+        f"CAST({line} AS BIGINT) AS line",
+    ]
+    for name in list(INTERACTION_FIELDS) + attributes:
+        column = _column_for(source, name)
+        present = column in columns and (name in INTERACTION_FIELDS or name in source_attributes(source))
+        if present:
+            raw = f"nullif(trim({sql_ident(column)}), '')"
+        elif name == "channel" and source.channel:
+            raw = sql_str(source.channel)
+        else:
+            raw = "CAST(NULL AS VARCHAR)"
+        mapping = source.values.get(name)
+        select.append(f"{_mapped_sql(raw, dict(mapping) if mapping else None)} AS {sql_ident('raw_' + name)}")
+        select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
+    for name in TIMESTAMP_FIELDS:
+        select.append(f"{_timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
+    # Ids written by a spreadsheet as '3.0' mean '3'.
+    return f"SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) FROM (SELECT {', '.join(select)} FROM {table})"
+
+
+def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Add parsed typed columns and the first failing reason (if any) to `staged`."""
+    csat = config.policy.csat
+    attributes = [
+        c[len("raw_"):]
+        for c in _column_names(con, "staged")
+        if c.startswith("raw_") and c[len("raw_"):] not in INTERACTION_FIELDS
+    ]
+    checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
+    for name in REQUIRED_FIELDS:
+        checks.append((f"raw_{name} IS NULL", "missing_required", name))
+    for name in TIMESTAMP_FIELDS:
+        checks.append((f"raw_{name} IS NOT NULL AND {name} IS NULL", "unparseable_timestamp", name))
+    for name in ["channel"] + attributes:
+        checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
+    for name in BOOLEAN_FIELDS:
+        words = ", ".join(sql_str(w) for w in TRUE_WORDS + FALSE_WORDS)
+        checks.append(
+            (f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})", "unmapped_value", name)
+        )
+    for name in NUMBER_FIELDS:
+        checks.append(
+            (f"raw_{name} IS NOT NULL AND try_cast(raw_{name} AS DOUBLE) IS NULL", "not_a_number", name)
+        )
+    low, high = csat.scale
+    checks.append(
+        (f"try_cast(raw_csat AS DOUBLE) NOT BETWEEN {float(low)} AND {float(high)}",
+         "csat_outside_scale", "csat")
+    )
+    for name in SENTIMENT_FIELDS:
+        labels = ", ".join(sql_str(k) for k in SENTIMENT_LABELS)
+        checks.append(
+            (
+                f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({labels}) AND "
+                f"coalesce(try_cast(raw_{name} AS DOUBLE) NOT BETWEEN -1 AND 1, true)",
+                "invalid_sentiment",
+                name,
+            )
+        )
+    checks.append(("first_response_at < received_at", "reply_before_receipt", "first_response_at"))
+    checks.append(("resolved_at < received_at", "resolution_before_receipt", "resolved_at"))
+    if config.site.data_through is not None:
+        cutoff = f"TIMESTAMPTZ {sql_str(config.site.data_through.isoformat())}"
+        for name in TIMESTAMP_FIELDS:
+            checks.append((f"{name} > {cutoff}", "after_data_through", name))
+    checks.append(("copies > 1", "duplicate_id", "id"))
+
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END"
+    field = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END"
+    true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
+    false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
+
+    def boolean(name: str, default: str) -> str:
+        return (
+            f"CASE WHEN lower(raw_{name}) IN ({true_words}) THEN true "
+            f"WHEN lower(raw_{name}) IN ({false_words}) THEN false ELSE {default} END AS {name}"
+        )
+
+    def sentiment(name: str) -> str:
+        cases = " ".join(f"WHEN {sql_str(k)} THEN {v}" for k, v in SENTIMENT_LABELS.items())
+        return f"coalesce(CASE lower(raw_{name}) {cases} END, try_cast(raw_{name} AS DOUBLE)) AS {name}"
+
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE checked AS
+        SELECT *, {reason} AS reason, {field} AS reason_field
+        FROM (
+            SELECT *,
+                count(*) OVER (PARTITION BY drop_index, raw_id) AS copies,
+                raw_id AS id, raw_channel AS channel,
+                try_cast(raw_csat AS DOUBLE) AS csat,
+                try_cast(raw_reach AS DOUBLE) AS reach,
+                {boolean('public', 'NULL')},
+                {boolean('moved_private', 'false')},
+                {boolean('needs_reply', 'true')},
+                {sentiment('sentiment_start')},
+                {sentiment('sentiment_end')}
+            FROM staged
+        )
+        """
+    )
+    dims = ", ".join(f"{sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE accounted AS
+        SELECT *,
+            CASE WHEN reason IS NOT NULL THEN 'rejected'
+                 WHEN drop_index = max(drop_index) FILTER (WHERE reason IS NULL)
+                      OVER (PARTITION BY source, id) THEN 'kept'
+                 ELSE 'superseded' END AS fate
+        FROM checked
+        """
+    )
+    fields = ", ".join(
+        ["source", "id", "received_at", "first_response_at", "resolved_at", "channel", "csat",
+         "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
+         "file", "line"]
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE interactions AS SELECT {fields}{', ' + dims if dims else ''} "
+        "FROM accounted WHERE fate = 'kept'"
+    )
+
+
+def _report(con: duckdb.DuckDBPyConnection, config: Config, drops: tuple[Drop, ...]) -> QualityReport:
+    """Count every row's fate per drop, format rejections, work out data-through."""
+    counts: dict[int, dict[str, int]] = {}
+    reasons: dict[int, dict[str, int]] = {}
+    for drop_index, fate, reason, number in con.execute(
+        "SELECT drop_index, fate, coalesce(reason, ''), count(*) FROM accounted "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        counts.setdefault(drop_index, {}).setdefault(fate, 0)
+        counts[drop_index][fate] += number
+        if reason:
+            reasons.setdefault(drop_index, {})[reason] = number
+    stats = []
+    for index, drop in enumerate(drops):
+        c = counts.get(index, {})
+        stats.append(
+            DropStats(
+                source=drop.source.name,
+                file=drop.rel,
+                sha256=drop.sha256,
+                read=sum(c.values()),
+                kept=c.get("kept", 0),
+                superseded=c.get("superseded", 0),
+                rejected=c.get("rejected", 0),
+                rejected_by_reason=dict(sorted(reasons.get(index, {}).items())),
+            )
+        )
+    rejections = tuple(_rejections(con, config))
+    by_source: dict[str, datetime | None] = {}
+    for source in config.sources:
+        row = con.execute(
+            "SELECT max(greatest(received_at, coalesce(first_response_at, received_at), "
+            "coalesce(resolved_at, received_at))) FROM interactions WHERE source = ?",
+            [source.name],
+        ).fetchone()
+        by_source[source.name] = _utc(row[0]) if row and row[0] is not None else None
+    explicit = config.site.data_through is not None
+    if explicit:
+        through = config.site.data_through.astimezone(timezone.utc)  # type: ignore[union-attr]
+    else:
+        known = [t for t in by_source.values() if t is not None]
+        through = min(known) if known else None
+    return QualityReport(
+        drops=tuple(stats),
+        rejections=rejections,
+        exclusions={},
+        data_through=through,
+        data_through_by_source=by_source,
+        data_through_explicit=explicit,
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejection]:
+    """Every rejected row as a Rejection with its one-line message."""
+    source_index = {s.name: i for i, s in enumerate(config.sources)}
+    names = [c for c in _column_names(con, "accounted") if c.startswith("raw_")]
+    found = "CASE reason_field " + " ".join(
+        f"WHEN {sql_str(c[4:])} THEN {sql_ident(c)}" for c in names
+    ) + " END"
+    column = "CASE reason_field " + " ".join(
+        f"WHEN {sql_str(c[4:])} THEN {sql_ident('col_' + c[4:])}" for c in names
+    ) + " END"
+    rows = con.execute(
+        f"""SELECT source, file, line, reason, reason_field, {column}, {found},
+                   strftime(received_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+            FROM accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
+    ).fetchall()
+    out = []
+    for source, file, line, reason, field, column, value, received in rows:
+        position = f"line {line}"
+        problem = _message(
+            f"{file}, {position}" + (f", column '{column}'" if column else ""),
+            reason, field, value, received, source_index.get(source, 0), config,
+        )
+        out.append(Rejection(source, file, position, field, column or "", reason, str(problem)))
+    return out
+
+
+def _message(
+    where: str,
+    reason: str,
+    field: str,
+    value: str | None,
+    received: str | None,
+    index: int,
+    config: Config,
+) -> Problem:
+    """The message for one rejected row (STYLE: WHERE: expected X, found 'Y'. Hint: …)."""
+    found = value if value is not None else ""
+    low, high = config.policy.csat.scale
+    scale = f"{low:g} to {high:g}"
+    if reason == "missing_required":
+        return Problem(where, "", f"a value for the required field '{field}'", found,
+                       f"map another column with sources[{index}].columns.{field}, or fix the export.")
+    if reason == "unparseable_timestamp":
+        return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
+                       "'2026-11-23T14:05:00+00:00'", found,
+                       f"set sources[{index}].timestamp_format.")
+    if reason == "reserved_value":
+        return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)", found,
+                       f"map it to another value with sources[{index}].values.{field}.")
+    if reason == "unmapped_value":
+        return Problem(where, "", f"true or false for '{field}'", found,
+                       f"map it with sources[{index}].values.{field}, e.g. {{{found}: true}}.")
+    if reason == "not_a_number":
+        return Problem(where, "", f"a number for '{field}'", found,
+                       f"leave the cell empty when there is no {field}.")
+    if reason == "csat_outside_scale":
+        return Problem(where, "", f"a score from {scale} (policy.csat.scale)", found,
+                       "check the survey scale in policy.csat.")
+    if reason == "invalid_sentiment":
+        return Problem(where, "", "a number from -1 to 1 or positive, neutral or negative", found)
+    if reason == "reply_before_receipt":
+        return Problem(where, "", f"a time at or after received_at ({received})", found,
+                       "check the timezone of the source and the column mapping.")
+    if reason == "resolution_before_receipt":
+        return Problem(where, "", f"a time at or after received_at ({received})", found,
+                       "check the timezone of the source and the column mapping.")
+    if reason == "after_data_through":
+        through = config.site.data_through.isoformat() if config.site.data_through else ""
+        return Problem(where, "", f"a time at or before site.data_through ({through})", found,
+                       "raise site.data_through or remove it to derive it from the data.")
+    if reason == "duplicate_id":
+        return Problem(where, "", "an id that appears once in the drop", found,
+                       "every copy is rejected; export the drop again without duplicates.")
+    return Problem(where, reason, "", found)
