@@ -1,0 +1,34 @@
+# Task file: `make site` builds the example site, `make test` runs the tests.
+# Both create the virtual environment .venv/ from pyproject.toml on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: site test check lint example-data golden bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+site: $(STAMP)  ## build the example site into output/
+	$(BIN)/carecard build --config config.yaml
+
+check: $(STAMP)  ## validate config and data of the example site
+	$(BIN)/carecard check --config config.yaml
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff and mypy (installed on demand)
+	$(BIN)/pip install --quiet 'ruff>=0.5' 'mypy>=1.10' types-PyYAML
+	$(BIN)/ruff check generator tests scripts
+	$(BIN)/mypy generator
+
+example-data: $(STAMP)  ## regenerate content/exports/ deterministically
+	$(BIN)/python scripts/make_example_exports.py
+
+clean:
+	rm -rf output .pytest_cache

@@ -1,0 +1,36 @@
+"""Shared fixtures: scratch projects written from dedented strings."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+MINIMAL_CONFIG = """
+site:
+  title: Scratch
+  timezone: UTC
+  periods: [week]
+sources:
+  - name: desk
+    path: exports/*.csv
+    timezone: UTC
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    """Write config.yaml and files into a scratch folder; return the config path."""
+
+    def make(files: dict[str, str], config: str = MINIMAL_CONFIG) -> Path:
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        config_path = tmp_path / "config.yaml"
+        config_path.write_text(textwrap.dedent(config).lstrip("\n"), encoding="utf-8")
+        return config_path
+
+    return make
