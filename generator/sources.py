@@ -463,7 +463,7 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
     ) + " END"
     rows = con.execute(
         f"""SELECT source, file, line, reason, reason_field, {column}, {found},
-                   strftime(received_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+                   raw_received_at
             FROM accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
@@ -512,10 +512,10 @@ def _message(
     if reason == "invalid_sentiment":
         return Problem(where, "", "a number from -1 to 1 or positive, neutral or negative", found)
     if reason == "reply_before_receipt":
-        return Problem(where, "", f"a time at or after received_at ({received})", found,
+        return Problem(where, "", f"a time at or after received_at '{received}'", found,
                        "check the timezone of the source and the column mapping.")
     if reason == "resolution_before_receipt":
-        return Problem(where, "", f"a time at or after received_at ({received})", found,
+        return Problem(where, "", f"a time at or after received_at '{received}'", found,
                        "check the timezone of the source and the column mapping.")
     if reason == "after_data_through":
         through = config.site.data_through.isoformat() if config.site.data_through else ""

@@ -1,0 +1,137 @@
+"""Every figure of the hand-made fixture, computed by hand (tests/projects/handmade).
+
+Week 2026-W45 (Mon 2 – Sun 8 Nov, UTC), volume 10:
+  t7 is spam (rule 'spam'), t8 needs no reply (built-in 'no_reply_needed') -> actionable 8.
+  First response minutes (target): t1 10 (60), t2 90 (60, late), t3 15 (15 urgent, on time:
+  inclusive), t4 20 (60), t5 240 (4h email, on time: inclusive), t6 360 (4h, late),
+  t9 120 (4h; the reply arrives in the re-export in w2.csv, which supersedes w1.csv's row),
+  t10 30 (60).  Sorted: 10 15 20 30 90 120 240 360.
+  Resolution hours: t1 2, t2 24, t4 2, t5 24, t6 18, t9 72.  Sorted: 2 2 18 24 24 72.
+  CSAT: t1 5, t2 2, t4 4, t5 3 (all resolved).
+Week 2026-W46 (9 – 15 Nov), data through 2026-11-16T00:00Z, volume 6 = actionable:
+  u1 45 min (u1 is written with +01:00 and Z offsets), u3 120 (email), u4 20 (urgent: late),
+  u2 unanswered, deadline 10 Nov 10:00 (before data-through: a breach),
+  u5 unanswered, deadline 16 Nov 00:30 (after data-through: not yet eligible),
+  u6 unanswered email, deadline 16 Nov 02:00 (not yet eligible).
+  u3 resolved after 6 h with CSAT 5.  'bad' has an unparseable Created and is rejected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.build import check
+from generator.model import Figure
+
+HANDMADE = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def figures() -> dict[tuple[str, str, str, str], Figure]:
+    checked = check(HANDMADE)
+    return {(f.period, f.dimension, f.segment, f.metric): f for f in checked.figures.rows}
+
+
+# (metric, value, n, status) for all/all, by hand as in the module docstring.
+W45 = [
+    ("volume", 10, None, "none"),
+    ("actionable", 8, None, "none"),
+    ("response_rate", 1.0, 8, "green"),
+    ("frt_median", 60.0, 8, "red"),  # (30 + 90) / 2; goal 30, amber up to 33
+    ("frt_p90", 276.0, 8, "none"),  # h = 7 * 0.9 = 6.3 -> 240 + 0.3 * (360 - 240)
+    ("frt_mean", 885 / 8, 8, "none"),
+    ("sla_attainment", 6 / 8, 8, "amber"),  # t2, t6 late; goal 0.8, tolerance 0.1
+    ("backlog", 0, None, "green"),
+    ("resolution_rate", 6 / 8, 8, "none"),
+    ("resolution_median", 21.0, 6, "none"),  # (18 + 24) / 2
+    ("csat", 2 / 4, 4, "red"),
+    ("csat_mean", 14 / 4, 4, "none"),
+    ("csat_response_rate", 4 / 6, 6, "none"),
+]
+W46 = [
+    ("volume", 6, None, "none"),
+    ("actionable", 6, None, "none"),
+    ("response_rate", 3 / 6, 6, "red"),
+    ("frt_median", 45.0, 3, "red"),
+    ("frt_p90", 105.0, 3, "none"),  # h = 2 * 0.9 = 1.8 -> 45 + 0.8 * (120 - 45)
+    ("frt_mean", 185 / 3, 3, "none"),
+    ("sla_attainment", 2 / 4, 4, "red"),  # u1, u3 met; u4 late; u2 overdue; u5, u6 not yet due
+    ("backlog", 3, None, "red"),  # goal 0: the amber tolerance (10% of 0) is 0
+    ("resolution_rate", 1 / 6, 6, "none"),
+    ("resolution_median", 6.0, 1, "none"),
+    ("csat", 1.0, 1, "insufficient"),  # n 1 < min_n 2
+    ("csat_mean", 5.0, 1, "none"),
+    ("csat_response_rate", 1.0, 1, "none"),
+]
+
+
+@pytest.mark.parametrize("period, expected", [("2026-W45", W45), ("2026-W46", W46)])
+def test_every_metric_of_segment_all_matches_the_hand_computation(
+    figures: dict, period: str, expected: list
+) -> None:
+    for metric, value, n, status in expected:
+        row = figures[(period, "all", "all", metric)]
+        assert row.value == pytest.approx(value), metric
+        assert row.n == n, metric
+        assert row.status == status, metric
+
+
+def test_no_metric_is_missing_or_extra(figures: dict) -> None:
+    metrics = {k[3] for k in figures if k[:3] == ("2026-W45", "all", "all")}
+    assert metrics == {m for m, *_ in W45}
+
+
+def test_changes_use_pp_for_ratios_and_percent_otherwise(figures: dict) -> None:
+    volume = figures[("2026-W46", "all", "all", "volume")]
+    assert (volume.previous_value, volume.change, volume.change_unit) == (10, -40.0, "%")
+    rate = figures[("2026-W46", "all", "all", "response_rate")]
+    assert rate.change == pytest.approx(-50.0) and rate.change_unit == "pp"
+    median = figures[("2026-W46", "all", "all", "frt_median")]
+    assert median.change == pytest.approx(-25.0) and median.change_unit == "%"
+
+
+def test_zero_baseline_gives_no_percentage(figures: dict) -> None:
+    backlog = figures[("2026-W46", "all", "all", "backlog")]
+    assert backlog.previous_value == 0
+    assert backlog.change is None and backlog.change_unit is None
+
+
+def test_change_is_withheld_when_n_is_below_the_minimum_sample(figures: dict) -> None:
+    csat = figures[("2026-W46", "all", "all", "csat")]
+    assert csat.previous_value == 0.5
+    assert csat.change is None
+
+
+def test_first_period_has_no_comparison(figures: dict) -> None:
+    row = figures[("2026-W45", "all", "all", "volume")]
+    assert row.previous_value is None and row.change is None
+
+
+def test_segment_figures_use_only_their_interactions(figures: dict) -> None:
+    # Email in W45: t5 240 (on time), t6 360 (late), t9 120 (on time).
+    assert figures[("2026-W45", "channel", "email", "frt_median")].value == 240.0
+    assert figures[("2026-W45", "channel", "email", "sla_attainment")].value == pytest.approx(2 / 3)
+    # Twitter in W45: volume 7 (t1 t2 t3 t4 t7 t8 t10), actionable 5.
+    assert figures[("2026-W45", "channel", "twitter", "volume")].value == 7
+    assert figures[("2026-W45", "channel", "twitter", "actionable")].value == 5
+    # Team support in W46: u3, u4, u5 -> answered 2 of 3.
+    assert figures[("2026-W46", "team", "support", "response_rate")].value == pytest.approx(2 / 3)
+
+
+def test_goals_and_partial_flags_are_written(figures: dict) -> None:
+    row = figures[("2026-W46", "all", "all", "sla_attainment")]
+    assert row.goal == 0.8
+    assert row.partial is False  # the week ends exactly at data-through
+    assert str(row.period_start) == "2026-11-09" and str(row.period_end) == "2026-11-16"
+
+
+def test_rows_read_are_all_accounted_for() -> None:
+    quality = check(HANDMADE).quality
+    by_file = {d.file: d for d in quality.drops}
+    w1, w2 = by_file["exports/w1.csv"], by_file["exports/w2.csv"]
+    assert (w1.read, w1.kept, w1.superseded, w1.rejected) == (10, 9, 1, 0)
+    assert (w2.read, w2.kept, w2.superseded, w2.rejected) == (8, 7, 0, 1)
+    assert w2.rejected_by_reason == {"unparseable_timestamp": 1}
+    assert quality.exclusions == {"no_reply_needed": 1, "spam": 1}

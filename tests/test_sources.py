@@ -1,0 +1,147 @@
+"""Reading drops: row accounting, latest-wins, and one exact message per rejection reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator.build import check
+from generator.errors import DataError
+
+HEADER = "id,received_at,first_response_at,resolved_at,channel,csat,needs_reply,team\n"
+GOOD = "ok1,2026-11-02 09:00:00,2026-11-02 09:10:00,,twitter,,,billing\n"
+CONFIG = """
+site: {title: Scratch, timezone: UTC, periods: [week]}
+sources:
+  - name: desk
+    path: exports/*.csv
+    timezone: UTC
+    dimensions: [team]
+"""
+
+
+def rejected(project: Callable[..., Path], row: str) -> list[str]:
+    config = project({"exports/w1.csv": HEADER + GOOD + row}, CONFIG)
+    return [r.message for r in check(config).quality.rejections]
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (
+            ",2026-11-02 09:00:00,,,twitter,,,billing\n",
+            "exports/w1.csv, line 3, column 'id': expected a value for the required field 'id', "
+            "found ''. Hint: map another column with sources[0].columns.id, or fix the export.",
+        ),
+        (
+            "x,yesterday,,,twitter,,,billing\n",
+            "exports/w1.csv, line 3, column 'received_at': expected a timestamp like "
+            "'2026-11-23 14:05:00' or '2026-11-23T14:05:00+00:00', found 'yesterday'. "
+            "Hint: set sources[0].timestamp_format.",
+        ),
+        (
+            "x,2026-11-02 09:00:00,2026-11-02 08:00:00,,twitter,,,billing\n",
+            "exports/w1.csv, line 3, column 'first_response_at': expected a time at or after "
+            "received_at '2026-11-02 09:00:00', found '2026-11-02 08:00:00'. "
+            "Hint: check the timezone of the source and the column mapping.",
+        ),
+        (
+            "x,2026-11-02 09:00:00,,2026-11-01 09:00:00,twitter,,,billing\n",
+            "exports/w1.csv, line 3, column 'resolved_at': expected a time at or after "
+            "received_at '2026-11-02 09:00:00', found '2026-11-01 09:00:00'. "
+            "Hint: check the timezone of the source and the column mapping.",
+        ),
+        (
+            "x,2026-11-02 09:00:00,,,twitter,,,all\n",
+            "exports/w1.csv, line 3, column 'team': expected any value but 'all' for 'team' "
+            "(it names the whole), found 'all'. Hint: map it to another value with "
+            "sources[0].values.team.",
+        ),
+        (
+            "x,2026-11-02 09:00:00,,,twitter,7,,billing\n",
+            "exports/w1.csv, line 3, column 'csat': expected a score from 1 to 5 "
+            "(policy.csat.scale), found '7'. Hint: check the survey scale in policy.csat.",
+        ),
+        (
+            "x,2026-11-02 09:00:00,,,twitter,n/a,,billing\n",
+            "exports/w1.csv, line 3, column 'csat': expected a number for 'csat', found 'n/a'. "
+            "Hint: leave the cell empty when there is no csat.",
+        ),
+        (
+            "x,2026-11-02 09:00:00,,,twitter,,maybe,billing\n",
+            "exports/w1.csv, line 3, column 'needs_reply': expected true or false for "
+            "'needs_reply', found 'maybe'. Hint: map it with sources[0].values.needs_reply, "
+            "e.g. {maybe: true}.",
+        ),
+    ],
+)
+def test_each_rejection_reason_has_its_exact_message(
+    project: Callable[..., Path], row: str, message: str
+) -> None:
+    assert rejected(project, row) == [message]
+
+
+def test_duplicate_id_in_one_drop_rejects_every_copy(project: Callable[..., Path]) -> None:
+    row = "dup,2026-11-02 09:00:00,,,twitter,,,billing\n"
+    messages = rejected(project, row + row)
+    assert messages == [
+        f"exports/w1.csv, line {line}, column 'id': expected an id that appears once in the "
+        "drop, found 'dup'. Hint: every copy is rejected; export the drop again without "
+        "duplicates."
+        for line in (3, 4)
+    ]
+
+
+def test_line_numbers_count_quoted_newlines(project: Callable[..., Path]) -> None:
+    text = HEADER + 'q1,2026-11-02 09:00:00,,,twitter,,,"two\nlines"\n' + "x,never,,,twitter,,,b\n"
+    config = project({"exports/w1.csv": text}, CONFIG)
+    (only,) = check(config).quality.rejections
+    assert only.position == "line 4"
+
+
+def test_later_drop_supersedes_and_rejected_row_never_replaces(
+    project: Callable[..., Path],
+) -> None:
+    w1 = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\nb,2026-11-02 09:00:00,,,twitter,,,x\n"
+    w2 = HEADER + (
+        "a,2026-11-02 09:00:00,2026-11-02 09:30:00,,twitter,,,billing\n"
+        "b,2026-11-02 09:00:00,2026-11-02 08:00:00,,twitter,,,x\n"
+    )
+    config = project({"exports/w1.csv": w1, "exports/w2.csv": w2}, CONFIG)
+    quality = check(config).quality
+    counts = [(d.file, d.read, d.kept, d.superseded, d.rejected) for d in quality.drops]
+    assert counts == [("exports/w1.csv", 2, 1, 1, 0), ("exports/w2.csv", 2, 1, 0, 1)]
+
+
+def test_drops_are_ordered_naturally(project: Callable[..., Path]) -> None:
+    row = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n"
+    config = project({"exports/w9.csv": row, "exports/w10.csv": row}, CONFIG)
+    files = [d.file for d in check(config).quality.drops]
+    assert files == ["exports/w9.csv", "exports/w10.csv"]
+    assert [d.superseded for d in check(config).quality.drops] == [1, 0]
+
+
+def test_missing_required_column_fails_with_its_name(project: Callable[..., Path]) -> None:
+    text = "id,created,channel\na,2026-11-02 09:00:00,twitter\n"
+    config = project({"exports/w1.csv": text}, CONFIG)
+    with pytest.raises(DataError) as error:
+        check(config)
+    assert str(error.value).startswith(
+        "exports/w1.csv, line 1: expected a column 'received_at' for the field 'received_at'."
+    )
+
+
+def test_header_only_file_fails(project: Callable[..., Path]) -> None:
+    config = project({"exports/w1.csv": HEADER}, CONFIG)
+    with pytest.raises(DataError) as error:
+        check(config)
+    assert "exports/w1.csv: expected a header line and at least one data row" in str(error.value)
+
+
+def test_strict_fails_on_any_rejected_row(project: Callable[..., Path]) -> None:
+    config = project({"exports/w1.csv": HEADER + "x,never,,,twitter,,,b\n"}, CONFIG)
+    with pytest.raises(DataError) as error:
+        check(config, strict=True)
+    assert "1 rejected row(s) fail the build (--strict)." in str(error.value)
