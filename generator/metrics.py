@@ -17,7 +17,7 @@ from generator.config import Config
 from generator.model import METRICS, Figure, Figures, MetricInfo, Period, QualityReport
 from generator.periods import START_SQL, period_grid, year_ago_label
 from generator.policy import exclusion_sql, goal_rows, policy_versions, target_sql
-from generator.sources import sql_ident, sql_str
+from generator.readers import sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb

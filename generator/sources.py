@@ -26,6 +26,7 @@ from generator.config import (
 )
 from generator.errors import DataError, Problem
 from generator.model import DropStats, QualityReport, Rejection
+from generator.readers import POSITION_COLUMN, read_drop, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -107,16 +108,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sql_str(value: str) -> str:
-    """Quote text as a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    """Quote a name as a SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Non-canonical fields a source reads: mapped extra columns and declared dimensions."""
     names = [k for k in source.columns if k not in INTERACTION_FIELDS]
@@ -134,16 +125,18 @@ def read_sources(con: duckdb.DuckDBPyConnection, config: Config) -> QualityRepor
     for drop_index, drop in enumerate(drops):
         table = f"drop_{drop_index}"
         try:
-            _load_drop(con, drop, table)
+            position_word = read_drop(con, drop, table)
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
             continue
-        columns = _column_names(con, table)
+        columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
         missing = _missing_columns(drop, columns)
         if missing:
             problems.extend(missing)
             continue
-        staged.append(_stage_sql(drop, drop_index, table, columns, attributes, config))
+        staged.append(
+            _stage_sql(drop, drop_index, table, columns, attributes, position_word)
+        )
         mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
     if problems:
         raise DataError(problems)
@@ -152,38 +145,6 @@ def read_sources(con: duckdb.DuckDBPyConnection, config: Config) -> QualityRepor
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
     _validate(con, config)
     return replace(_report(con, config, drops), mapped_fields=frozenset(mapped))
-
-
-def _load_drop(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
-    """Read one CSV drop into `table` as text columns, keeping the file's row order."""
-    import duckdb
-
-    options = ["header = true", "all_varchar = true", "auto_detect = true"]
-    if drop.source.delimiter:
-        options.append(f"delim = {sql_str(drop.source.delimiter)}")
-    query = (
-        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv("
-        f"{sql_str(str(drop.path))}, {', '.join(options)})"
-    )
-    try:
-        con.execute(query)
-    except duckdb.Error as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
-        raise DataError(
-            Problem(
-                drop.rel,
-                "",
-                "a readable CSV export with a header line",
-                None,
-                f"the CSV reader said: {first_line}",
-            )
-        ) from None
-    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    if not count or count[0] == 0:
-        raise DataError(
-            Problem(drop.rel, "", "a header line and at least one data row", "no data rows",
-                    "remove the empty file or export again.")
-        )
 
 
 def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -254,24 +215,16 @@ def _stage_sql(
     table: str,
     columns: list[str],
     attributes: list[str],
-    config: Config,
+    position_word: str,
 ) -> str:
     """SELECT that turns one raw drop table into canonical raw text plus parsed columns."""
     source = drop.source
-    newline_count = " + ".join(
-        f"coalesce(length({sql_ident(c)}) - length(replace({sql_ident(c)}, chr(10), '')), 0)"
-        for c in columns
-    )
-    # The header is line 1; a record starts on the line after the previous record's last line.
-    line = (
-        f"2 + rowid + coalesce(sum({newline_count}) OVER "
-        f"(ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
-    )
     select = [
         f"{sql_str(source.name)} AS source",
         f"{drop_index} AS drop_index",
         f"{sql_str(drop.rel)} AS file",
-        f"CAST({line} AS BIGINT) AS line",
+        f"{POSITION_COLUMN} AS line",
+        f"{sql_str(position_word)} AS position_word",
     ]
     for name in list(INTERACTION_FIELDS) + attributes:
         column = _column_for(source, name)
@@ -462,13 +415,12 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
         f"WHEN {sql_str(c[4:])} THEN {sql_ident('col_' + c[4:])}" for c in names
     ) + " END"
     rows = con.execute(
-        f"""SELECT source, file, line, reason, reason_field, {column}, {found},
+        f"""SELECT source, file, position_word || ' ' || line, reason, reason_field, {column}, {found},
                    raw_received_at
             FROM accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
-    for source, file, line, reason, field, column, value, received in rows:
-        position = f"line {line}"
+    for source, file, position, reason, field, column, value, received in rows:
         problem = _message(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),
             reason, field, value, received, source_index.get(source, 0), config,
