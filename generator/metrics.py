@@ -9,14 +9,22 @@ per metric, with goal, status and comparisons).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from generator.config import Config
 from generator.model import METRICS, Figure, Figures, MetricInfo, Period, QualityReport
 from generator.periods import START_SQL, period_grid, year_ago_label
-from generator.policy import exclusion_sql, goal_rows, policy_versions, target_sql
+from generator.clock import create_calendar_table, deadline_sql, position_sql
+from generator.policy import (
+    blackout_sql,
+    exclusion_sql,
+    goal_rows,
+    policy_versions,
+    target_sql,
+    uses_business_clock,
+)
 from generator.readers import sql_ident, sql_str
 
 if TYPE_CHECKING:
@@ -52,6 +60,10 @@ METRIC_SQL: dict[str, MetricSQL] = {
     "csat": MetricSQL("satisfied / nullif(rated, 0)", "rated"),
     "csat_mean": MetricSQL("csat_mean", "rated"),
     "csat_response_rate": MetricSQL("rated_resolved / nullif(resolved, 0)", "resolved"),
+    "net_sentiment": MetricSQL("(positive - negative) / nullif(classified, 0)", "classified"),
+    "recovery_rate": MetricSQL("recovered / nullif(negative_with_end, 0)", "negative_with_end"),
+    "private_move_rate": MetricSQL("moved / nullif(public_count, 0)", "public_count"),
+    "exposed_reach": MetricSQL("exposed_reach", None),
 }
 
 #: The aggregate columns, each over the interactions of one period and segment.
@@ -62,8 +74,13 @@ AGGREGATES: dict[str, str] = {
     "frt_median": "quantile_cont(frt_minutes, 0.5) FILTER (WHERE excluded_by IS NULL)",
     "frt_p90": "quantile_cont(frt_minutes, 0.9) FILTER (WHERE excluded_by IS NULL)",
     "frt_mean": "avg(frt_minutes) FILTER (WHERE excluded_by IS NULL)",
-    "sla_met": "count(*) FILTER (WHERE excluded_by IS NULL AND within_target)",
-    "sla_eligible": "count(*) FILTER (WHERE excluded_by IS NULL AND sla_eligible)",
+    "sla_met": (
+        "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NULL AND within_target)"
+    ),
+    "sla_eligible": (
+        "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NULL AND sla_eligible)"
+    ),
+    "blacked_out": "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NOT NULL)",
     "resolved": "count(*) FILTER (WHERE excluded_by IS NULL AND resolved_at IS NOT NULL)",
     "resolution_median": "quantile_cont(resolution_hours, 0.5) FILTER (WHERE excluded_by IS NULL)",
     "rated": "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL)",
@@ -73,8 +90,26 @@ AGGREGATES: dict[str, str] = {
         "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL "
         "AND resolved_at IS NOT NULL)"
     ),
+    "classified": "count(*) FILTER (WHERE excluded_by IS NULL AND sentiment_start IS NOT NULL)",
+    "positive": "count(*) FILTER (WHERE excluded_by IS NULL AND start_positive)",
+    "negative": "count(*) FILTER (WHERE excluded_by IS NULL AND start_negative)",
+    "negative_with_end": (
+        "count(*) FILTER (WHERE excluded_by IS NULL AND start_negative "
+        "AND sentiment_end IS NOT NULL)"
+    ),
+    "recovered": (
+        "count(*) FILTER (WHERE excluded_by IS NULL AND start_negative AND NOT end_negative)"
+    ),
+    "public_count": "count(*) FILTER (WHERE excluded_by IS NULL AND public)",
+    "moved": "count(*) FILTER (WHERE excluded_by IS NULL AND public AND moved_private)",
+    "exposed_reach": (
+        "coalesce(sum(reach) FILTER (WHERE excluded_by IS NULL AND start_negative "
+        "AND first_response_at IS NULL), 0)"
+    ),
 }
-COUNT_AGGREGATES = tuple(k for k, v in AGGREGATES.items() if v.startswith("count("))
+COUNT_AGGREGATES = tuple(
+    k for k, v in AGGREGATES.items() if v.startswith(("count(", "coalesce(sum("))
+)
 
 
 def published_dimensions(config: Config) -> tuple[str, ...]:
@@ -95,43 +130,99 @@ def judge_interactions(
 ) -> None:
     """Create `judged`: each interaction with its exclusion, target, durations and periods."""
     tz = sql_str(config.site.timezone)
-    versions = policy_versions(config.policy)
+    policy = config.policy
+    versions = policy_versions(policy)
     local = "local_received"
-    satisfied = ", ".join(str(float(s)) for s in config.policy.csat.satisfied)
+    satisfied = ", ".join(str(float(s)) for s in policy.csat.satisfied)
     through = (
         f"TIMESTAMPTZ {sql_str(data_through.isoformat())}" if data_through else "NULL::TIMESTAMPTZ"
     )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE targeted AS
+        SELECT *,
+            {exclusion_sql(versions, local)} AS excluded_by,
+            {blackout_sql(policy, local)} AS blackout,
+            {target_sql(versions, local, 'within_minutes')} AS target_minutes,
+            {target_sql(versions, local, 'rule')} AS target_rule,
+            {target_sql(versions, local, 'clock')} AS target_clock,
+            {target_sql(versions, local, 'calendar')} AS target_calendar,
+            (epoch_us(first_response_at) - epoch_us(received_at)) / 60e6 AS elapsed_minutes,
+            (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
+            received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
+                AS elapsed_deadline
+        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
+        """
+    )
+    if uses_business_clock(policy):
+        _business_times(con, config, data_through)
+        frt = ("CASE WHEN target_clock = 'business' THEN (b_response - b_received) / 60 "
+               "ELSE elapsed_minutes END")
+        deadline = ("CASE WHEN target_clock = 'business' THEN business_deadline "
+                    "ELSE elapsed_deadline END")
+        source = "business_timed"
+    else:
+        frt, deadline, source = "elapsed_minutes", "elapsed_deadline", "targeted"
     starts = ", ".join(
         f"{START_SQL[g].format(ts=local)} AS {sql_ident('p_' + g)}" for g in config.site.periods
     )
+    negative = float(policy.sentiment.negative_below)
+    positive = float(policy.sentiment.positive_above)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE judged AS
-        WITH base AS (
-            SELECT *, timezone({tz}, received_at) AS {local}
-            FROM interactions
-        ), targeted AS (
-            SELECT *,
-                {exclusion_sql(versions, local)} AS excluded_by,
-                {target_sql(versions, local, 'within_minutes')} AS target_minutes,
-                {target_sql(versions, local, 'rule')} AS target_rule,
-                (epoch_us(first_response_at) - epoch_us(received_at)) / 60e6 AS frt_minutes,
-                (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours
-            FROM base
-        )
         SELECT *,
-            received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
-                AS deadline,
-            frt_minutes IS NOT NULL AND frt_minutes <= target_minutes + {EPSILON} AS within_target,
-            frt_minutes IS NOT NULL OR (
-                received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
-                < {through}
-            ) AS sla_eligible,
+            frt_minutes IS NOT NULL AND frt_minutes <= target_minutes + {EPSILON}
+                AS within_target,
+            frt_minutes IS NOT NULL OR deadline < {through} AS sla_eligible,
             csat IN ({satisfied}) AS csat_satisfied,
+            sentiment_start > {positive} AS start_positive,
+            sentiment_start < {negative} AS start_negative,
+            sentiment_end < {negative} AS end_negative,
             {starts}
-        FROM targeted
+        FROM (SELECT *, {frt} AS frt_minutes, {deadline} AS deadline FROM {source})
         """
     )
+
+
+def _business_times(
+    con: duckdb.DuckDBPyConnection, config: Config, data_through: datetime | None
+) -> None:
+    """Create `business_timed`: `targeted` plus business positions and business deadlines."""
+    bounds = con.execute(
+        "SELECT min(received_at), max(greatest(received_at, coalesce(first_response_at, "
+        "received_at), coalesce(resolved_at, received_at))) FROM targeted"
+    ).fetchone()
+    if not bounds or bounds[0] is None:
+        first = last = date(1970, 1, 1)
+    else:
+        first, last = bounds[0].date(), bounds[1].date()
+    if data_through is not None:
+        last = max(last, data_through.date())
+    longest = max(
+        (r.within_minutes for v in policy_versions(config.policy) for r in v.first_response),
+        default=0.0,
+    )
+    # Pad both ends: calendars in other zones, and deadlines far beyond the data.
+    horizon = last + timedelta(days=int(longest / 60 / 24 * 7) + 30)
+    create_calendar_table(con, dict(config.calendars), first - timedelta(days=2), horizon)
+    con.execute(
+        "CREATE OR REPLACE TABLE b0 AS "
+        + position_sql("targeted", "target_calendar", "received_at", "b_received")
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE b1 AS "
+        + position_sql("b0", "target_calendar", "first_response_at", "b_response")
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE b2 AS SELECT *, b_received + target_minutes * 60 AS b_due FROM b1"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE business_timed AS "
+        + deadline_sql("b2", "target_calendar", "b_due", "business_deadline")
+    )
+    for table in ("b0", "b1", "b2"):
+        con.execute(f"DROP TABLE {table}")
 
 
 def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -106,6 +106,30 @@ METRICS: tuple[MetricInfo, ...] = (
         "Resolved actionable interactions that are rated / resolved actionable interactions.",
         "resolved interactions", ("csat", "resolved_at"),
     ),
+    MetricInfo(
+        "net_sentiment", "Net sentiment", "ratio", "higher",
+        "(positive − negative) / classified actionable interactions, on sentiment_start; "
+        "numbers above policy.sentiment.positive_above are positive, below negative_below "
+        "negative; labels positive/neutral/negative count as such.",
+        "classified interactions", ("sentiment_start",),
+    ),
+    MetricInfo(
+        "recovery_rate", "Recovery rate", "ratio", "higher",
+        "Share of actionable interactions with a negative sentiment_start and a sentiment_end "
+        "whose sentiment_end is not negative.",
+        "negative-start interactions with an end sentiment", ("sentiment_start", "sentiment_end"),
+    ),
+    MetricInfo(
+        "private_move_rate", "Moved to private", "ratio", "higher",
+        "Share of public actionable interactions that the brand moved to a private channel.",
+        "public interactions", ("public", "moved_private"),
+    ),
+    MetricInfo(
+        "exposed_reach", "Exposed reach", "count", "lower",
+        "Sum of reach (followers) of actionable interactions with a negative sentiment_start "
+        "that got no response.",
+        "", ("reach", "sentiment_start", "first_response_at"),
+    ),
 )
 
 METRICS_BY_ID: dict[str, MetricInfo] = {m.id: m for m in METRICS}

@@ -87,17 +87,48 @@ def exclusion_sql(versions: tuple[Version, ...], local_ts: str) -> str:
 
 
 def target_sql(versions: tuple[Version, ...], local_ts: str, attribute: str) -> str:
-    """SQL giving `attribute` (`within_minutes`, `rule`) of the first matching target rule."""
+    """SQL giving `attribute` of the first matching target rule.
+
+    `attribute` is `within_minutes`, `rule` (its index), `clock` or `calendar`.
+    """
+
+    def value(index: int, rule: TargetRule) -> str:
+        if attribute == "within_minutes":
+            return str(float(rule.within_minutes))
+        if attribute == "rule":
+            return str(index)
+        if attribute == "clock":
+            return sql_str(rule.clock)
+        return sql_str(rule.calendar) if rule.calendar else "CAST(NULL AS VARCHAR)"
 
     def one(version: Version) -> str:
-        rules = version.first_response
-        cases = []
-        for index, rule in enumerate(rules):
-            value = float(rule.within_minutes) if attribute == "within_minutes" else index
-            cases.append(f"WHEN {where_sql(rule.where)} THEN {value}")
+        cases = [
+            f"WHEN {where_sql(rule.where)} THEN {value(index, rule)}"
+            for index, rule in enumerate(version.first_response)
+        ]
         return "(CASE " + " ".join(cases) + " END)"
 
     return _by_version(versions, local_ts, one)
+
+
+def uses_business_clock(policy: Policy) -> bool:
+    """True when any version has a first-response target on the business clock."""
+    return any(
+        rule.clock == "business" for v in policy_versions(policy) for rule in v.first_response
+    )
+
+
+def blackout_sql(policy: Policy, local_ts: str) -> str:
+    """SQL giving the reason of the first blackout window holding `local_ts`, or NULL."""
+    if not policy.blackouts:
+        return "CAST(NULL AS VARCHAR)"
+    cases = " ".join(
+        f"WHEN {local_ts} >= TIMESTAMP {sql_str(b.start.isoformat(sep=' '))} "
+        f"AND {local_ts} < TIMESTAMP {sql_str(b.end.isoformat(sep=' '))} "
+        f"AND {where_sql(b.where)} THEN {sql_str(b.reason)}"
+        for b in policy.blackouts
+    )
+    return f"(CASE {cases} END)"
 
 
 def goal_rows(config: Config) -> list[tuple[object, ...]]:
