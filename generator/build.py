@@ -101,7 +101,7 @@ def build(
     config_path: Path | str, output: Path | str | None = None, strict: bool = False
 ) -> BuildResult:
     """Build the whole site and swap it into `output` (default: output/ beside config.yaml)."""
-    from generator.downloads import figures_csv, figures_json, summary_json
+    from generator.downloads import figures_csv, figures_json, rejected_csv, summary_json
     from generator.output import SiteFiles, check_output_dir, write_site
     from generator.render import render_site
 
@@ -120,6 +120,7 @@ def build(
         "data/summary.json",
         summary_json(figures, quality, info, config.site.periods[0], policy_hash(config)),
     )
+    files.add("data/rejected.csv", rejected_csv(quality))
     write_site(files, target)
     paths = [p for p, _ in files.items()]
     return BuildResult(

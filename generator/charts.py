@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 #: Colours shared with the CSS (see templates/assets/carecard.css).
 VALUE_COLOUR = "#1f5fa8"
@@ -63,7 +63,7 @@ class Marker:
     """A vertical annotation at one period (policy change, blackout)."""
 
     index: int
-    """Index into the chart's periods."""
+    """Index into the chart's periods (a policy marker is drawn just before that period)."""
     label: str
     """Short text drawn beside the line."""
     kind: str = "policy"
@@ -94,10 +94,11 @@ def draw_chart(spec: ChartSpec) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(cast(Any, _RC)):
         fig, axes = _figure(len(spec.panels))
         try:
-            fig.suptitle(spec.title, x=0.01, ha="left", fontsize=10, fontweight="bold")
+            fig.suptitle(spec.title, x=0.01, y=1 - 0.08 / fig.get_figheight(), ha="left",
+                         va="top", fontsize=10, fontweight="bold")
             for ax in axes:
                 _reset(ax)
             for ax, panel in zip(axes, spec.panels):
@@ -132,14 +133,14 @@ def _figure(n: int) -> tuple[Any, list[Any]]:
         return cached
     from matplotlib.figure import Figure
 
-    width, height = 3.1 * cols, 0.45 + 2.05 * rows
+    width, height = 3.1 * cols, 0.6 + 2.05 * rows
     fig = Figure(figsize=(width, height), dpi=100)
     # Fixed margins (in inches) rather than an iterative layout engine: the layout of a reused
     # figure must not depend on the chart drawn before it.
     grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
         "left": 0.55 / width, "right": 1 - 0.15 / width,
-        "top": 1 - 0.5 / height, "bottom": 0.3 / height,
-        "wspace": 0.75 / 3.1 * cols / cols, "hspace": 0.6 / 2.05,
+        "top": 1 - 0.62 / height, "bottom": 0.3 / height,
+        "wspace": 0.3, "hspace": 0.6 / 2.05,
     })
     axes = [ax for row in grid for ax in row]
     _FIGURES[(rows, cols)] = (fig, axes)
@@ -188,8 +189,10 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec) -> None:
     for marker in spec.markers:
         if 0 <= marker.index < n:
             colour = MARKER_COLOURS.get(marker.kind, GOAL_COLOUR)
-            ax.axvline(marker.index - 0.5, color=colour, linewidth=0.9, linestyle=":")
-            ax.annotate(marker.label, (marker.index - 0.5, 1.0), xycoords=("data", "axes fraction"),
+            # A policy change takes effect at a period boundary; a blackout lies inside one.
+            x = marker.index - 0.5 if marker.kind == "policy" else marker.index
+            ax.axvline(x, color=colour, linewidth=0.9, linestyle=":")
+            ax.annotate(marker.label, (x, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(2, -2), textcoords="offset points", ha="left", va="top",
                         fontsize=6.5, color=colour)
 
@@ -205,8 +208,11 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec) -> None:
     bottom = lo - pad
     if lo >= 0 and bottom < 0:
         bottom = 0.0
+    top = hi + pad * 1.6
+    if panel.unit == "ratio" and lo >= 0 and hi <= factor:
+        top = min(top, factor * 1.03)  # a share never exceeds 100%: no '105%' tick
     # Limits, ticks and formatter are set on every draw: the axes are reused.
-    ax.set_ylim(bottom, hi + pad * 1.6)
+    ax.set_ylim(bottom, top)
     ax.yaxis.set_major_locator(_locator())
     ax.yaxis.set_major_formatter(_formatter(suffix))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as etree
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,6 +50,8 @@ class Commentary:
 
     label: str
     """The period label (`2026-W47`, `2026-10`, `2026-Q4`, `2026-11-23`)."""
+    title: str
+    """Front-matter `title` ('' when none)."""
     markdown: str
     """The Markdown body (front matter, if any, removed)."""
     source: str
@@ -73,7 +75,7 @@ class Content:
 
 
 def load_content(root: Path) -> Content:
-    """Read `root/content/*.md` and `root/content/commentary/*.md`; raise ConfigError on bad front matter."""
+    """Read `root/content/*.md` and `root/content/commentary/*.md`; raise ConfigError if invalid."""
     folder = root / "content"
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -83,33 +85,39 @@ def load_content(root: Path) -> Content:
         for path in sorted(folder.glob("*.md")):
             rel = _relative(path, root)
             meta, body = _split_front_matter(path, rel, problems)
-            title = meta.get("title", path.stem.replace("-", " ").replace("_", " ").capitalize())
-            order = meta.get("order", 0)
+            title = meta.values.get(
+                "title", path.stem.replace("-", " ").replace("_", " ").capitalize())
+            order = meta.values.get("order", 0)
             ok = True
             if not isinstance(title, str) or not title.strip():
                 problems.append(Problem(
-                    f"{rel}:{meta.get('_line_title', 1)}", "title",
-                    "a non-empty text", str(title),
+                    f"{rel}:{meta.line('title')}", "title", "a non-empty text", str(title),
                 ))
                 ok = False
             if isinstance(order, bool) or not isinstance(order, int):
                 problems.append(Problem(
-                    f"{rel}:{meta.get('_line_order', 1)}", "order", "a whole number", str(order),
+                    f"{rel}:{meta.line('order')}", "order", "a whole number", str(order),
                 ))
                 ok = False
-            for key in meta.get("_unknown", ()):
-                warnings.append(str(Problem(
-                    f"{rel}:{meta.get('_line_' + key, 1)}", f"unknown front-matter key {key!r}",
-                    hint="use 'title' and 'order'.",
-                )))
-            if ok:
+            for key in meta.values:
+                if key not in _FRONT_MATTER_KEYS:
+                    warnings.append(str(Problem(
+                        f"{rel}:{meta.line(key)}", f"unknown front-matter key {key!r}",
+                        hint="use 'title' and 'order'.",
+                    )))
+            if ok and isinstance(title, str) and isinstance(order, int):
                 pages.append(ContentPage(path.stem, title.strip(), order, body, rel))
         comment_folder = folder / "commentary"
         if comment_folder.is_dir():
             for path in sorted(comment_folder.glob("*.md")):
                 rel = _relative(path, root)
-                _meta, body = _split_front_matter(path, rel, problems)
-                commentary[path.stem] = Commentary(path.stem, body, rel)
+                meta, body = _split_front_matter(path, rel, problems)
+                note_title = meta.values.get("title", "")
+                if not isinstance(note_title, str):
+                    problems.append(Problem(f"{rel}:{meta.line('title')}", "title", "text",
+                                            str(note_title)))
+                    note_title = ""
+                commentary[path.stem] = Commentary(path.stem, note_title.strip(), body, rel)
     if problems:
         raise ConfigError(problems)
     pages.sort(key=lambda p: (p.order, p.title, p.stem))
@@ -123,26 +131,36 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+@dataclass(frozen=True)
+class _FrontMatter:
+    values: dict[str, object] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line(self, key: str) -> int:
+        """Line of `key` in the file (1 when unknown)."""
+        return self.lines.get(key, 1)
+
+
 def _split_front_matter(
     path: Path, rel: str, problems: list[Problem]
-) -> tuple[dict[str, object], str]:
-    """Return (front matter with `_line_<key>` entries, body); record problems."""
+) -> tuple[_FrontMatter, str]:
+    """Return (front matter, body); record problems."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(Problem(rel, "cannot decode the file", "UTF-8 text", exc.reason))
-        return {}, ""
+        return _FrontMatter(), ""
     text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        return {}, text
+        return _FrontMatter(), text
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
         problems.append(Problem(
             f"{rel}:1", "front matter", "a closing '---' line", "end of file",
             hint="close the front matter with a line of three dashes.",
         ))
-        return {}, ""
+        return _FrontMatter(), ""
     block = "\n".join(lines[1:end])
     body = "\n".join(lines[end + 1:])
     try:
@@ -152,29 +170,23 @@ def _split_front_matter(
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(f"{rel}:{line}", "front matter", "valid YAML", problem))
-        return {}, body
+        problems.append(Problem(
+            f"{rel}:{line}", f"front matter is not valid YAML ({problem})",
+            hint="write it as 'key: value' lines between two '---' lines.",
+        ))
+        return _FrontMatter(), body
     if data is None:
-        return {}, body
+        return _FrontMatter(), body
     if not isinstance(data, dict):
         problems.append(Problem(
             f"{rel}:2", "front matter", "a mapping like 'title: About'", block.strip(),
         ))
-        return {}, body
-    meta: dict[str, object] = {}
-    unknown: list[str] = []
+        return _FrontMatter(), body
     key_lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, _value in node.value:
             key_lines[str(key_node.value)] = key_node.start_mark.line + 2
-    for key, value in data.items():
-        key = str(key)
-        meta[key] = value
-        meta["_line_" + key] = key_lines.get(key, 1)
-        if key not in _FRONT_MATTER_KEYS:
-            unknown.append(key)
-    meta["_unknown"] = tuple(unknown)
-    return meta, body
+    return _FrontMatter({str(k): v for k, v in data.items()}, key_lines), body
 
 
 # --- Markdown ----------------------------------------------------------------------------------
@@ -182,9 +194,9 @@ def _split_front_matter(
 
 def render_markdown(text: str, root: str = "") -> str:
     """Convert Markdown to safe HTML; prefix site-root-relative links with `root`."""
-    import markdown
-    from markdown.extensions import Extension
-    from markdown.treeprocessors import Treeprocessor
+    import markdown  # type: ignore[import-untyped,unused-ignore]
+    from markdown.extensions import Extension  # type: ignore[import-untyped,unused-ignore]
+    from markdown.treeprocessors import Treeprocessor  # type: ignore[import-untyped,unused-ignore]
 
     class _Links(Treeprocessor):
         def run(self, element: etree.Element) -> None:
@@ -200,7 +212,7 @@ def render_markdown(text: str, root: str = "") -> str:
                         el.set(attr, fixed)
 
     class _Safe(Extension):
-        def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (library API)
+        def extendMarkdown(self, md: markdown.Markdown) -> None:
             # Raw HTML is treated as text (escaped), never passed through.
             md.preprocessors.deregister("html_block")
             md.inlinePatterns.deregister("html")
@@ -215,7 +227,7 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 def _safe_url(url: str, root: str) -> str | None:
     """Return the URL to publish, or None when it is unsafe (javascript:, data:, …)."""
-    from markdown.util import AMP_SUBSTITUTE
+    from markdown.util import AMP_SUBSTITUTE  # type: ignore[import-untyped,unused-ignore]
 
     # Markdown obfuscates automatic mailto links with entities; judge the real URL.
     url = html.unescape(url.replace(AMP_SUBSTITUTE, "&"))
@@ -223,6 +235,8 @@ def _safe_url(url: str, root: str) -> str | None:
     if _SCHEME.match(cleaned):
         scheme = urlsplit(cleaned).scheme.lower()
         return cleaned if scheme in _SAFE_SCHEMES else None
-    if cleaned.startswith(("#", "/", "../", "./")) or cleaned.startswith("//"):
-        return None if cleaned.startswith("//") else cleaned
+    if cleaned.startswith("//"):
+        return None  # protocol-relative: a request leaving the site
+    if cleaned.startswith(("#", "/", "../", "./")):
+        return cleaned
     return root + cleaned

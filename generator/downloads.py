@@ -105,5 +105,18 @@ def summary_json(
     return _dump(summary)
 
 
+REJECTED_COLUMNS = ("source", "file", "position", "field", "column", "reason", "message")
+
+
+def rejected_csv(quality: QualityReport) -> bytes:
+    """rejected.csv: every rejected row with its reason and message."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REJECTED_COLUMNS)
+    for r in quality.rejections:
+        writer.writerow([getattr(r, c) for c in REJECTED_COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
 def _dump(value: object) -> bytes:
     return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from generator.config import Config
 from generator.model import METRICS, Figure, Figures, MetricInfo, Period, QualityReport
 from generator.periods import START_SQL, period_grid, year_ago_label
+from generator.budget import compute_budgets
 from generator.clock import create_calendar_table, deadline_sql, position_sql
 from generator.policy import (
     blackout_sql,
@@ -390,6 +391,7 @@ def compute_figures(
         periods=grids,
         segments=segments,
         data_through=data_through.astimezone(timezone.utc) if data_through else None,
+        budgets=compute_budgets(con, config, published_dimensions(config), data_through),
     )
 
 

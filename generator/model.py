@@ -173,6 +173,35 @@ class Period:
 
 
 @dataclass(frozen=True)
+class BudgetRow:
+    """The error budget of sla_attainment for one segment over the current window (SPEC §4.6)."""
+
+    dimension: str
+    segment: str
+    window: str
+    """`2026-11` (month), `2026-Q4` (quarter) or `28 days to 2026-11-25` (rolling)."""
+    start: datetime
+    """Window start (timezone-aware)."""
+    end: datetime
+    """Window end, exclusive (timezone-aware; data-through for rolling windows)."""
+    goal: float
+    eligible: int
+    """The sla_attainment denominator within the window."""
+    breaches: int
+    allowed: float
+    """(1 − goal) × eligible."""
+    remaining: float
+    """allowed − breaches (negative when overspent)."""
+    burn_rate: float | None
+    """(breaches / eligible) / (1 − goal); None when goal is 1 or nothing is eligible."""
+
+    @property
+    def on_track(self) -> bool | None:
+        """Burn rate ≤ 1; None when the burn rate is undefined."""
+        return None if self.burn_rate is None else self.burn_rate <= 1 + 1e-9
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of the site plus what is needed to navigate them."""
 
@@ -186,6 +215,8 @@ class Figures:
     """(dimension, segment) pairs, `('all', 'all')` first, in figures.csv order."""
     data_through: datetime | None
     """The site's data-through time (timezone-aware, UTC), None when there is no data."""
+    budgets: tuple[BudgetRow, ...] = ()
+    """Error budget per segment (all first), empty when the policy sets none."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,134 @@
+"""Render the site model to bytes: HTML pages (Jinja2), SVG charts and theme assets.
+
+The default theme is the repository's ``templates/`` folder, shipped in the wheel as the package
+``generator.theme``. A site's own templates folder (``site.templates``) overrides it file by
+file; an override can extend the original as ``theme/<name>`` (e.g.
+``{% extends "theme/base.html" %}``).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import sys
+from pathlib import Path
+from types import TracebackType
+
+import jinja2
+
+from generator.charts import draw_chart
+from generator.config import Config
+from generator.content import load_content
+from generator.errors import BuildError, Problem
+from generator.model import BuildInfo, Figures, QualityReport
+from generator.pages import build_site, context_fields
+
+ASSETS = "assets"
+
+
+def theme_dir() -> Path:
+    """Return the default theme folder (installed package data, else the checkout's templates/)."""
+    try:
+        packaged = importlib.resources.files("generator") / "theme"
+        if packaged.is_dir():
+            return Path(str(packaged))
+    except (ModuleNotFoundError, TypeError):
+        pass
+    import generator
+
+    return Path(generator.__file__).resolve().parent.parent / "templates"
+
+
+def make_environment(overrides: Path | None = None) -> jinja2.Environment:
+    """Return the Jinja2 environment: overrides first, then the default theme."""
+    theme = jinja2.FileSystemLoader(str(theme_dir()))
+    loaders: list[jinja2.BaseLoader] = []
+    if overrides is not None:
+        loaders.append(jinja2.FileSystemLoader(str(overrides)))
+    loaders += [theme, jinja2.PrefixLoader({"theme": theme})]
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "svg"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_site(
+    config: Config, figures: Figures, quality: QualityReport, info: BuildInfo
+) -> dict[str, bytes]:
+    """Return every HTML page, chart and theme asset of the site, keyed by output-relative path."""
+    overrides = config.site.templates
+    if overrides is not None and not overrides.is_dir():
+        raise BuildError(Problem(
+            f"{config.path.name}", "site.templates", "an existing folder", str(overrides)))
+    content = load_content(config.root)
+    model = build_site(config, figures, quality, content, info)
+    env = make_environment(overrides)
+    files: dict[str, bytes] = {}
+
+    def put(path: str, data: bytes, what: str) -> None:
+        if path in files:
+            raise BuildError(f"{what}: two outputs would be written to '{path}'.")
+        files[path] = data
+
+    for page in model.pages:
+        put(page.path, _render_page(env, page.template, page.path, page.context), "page")
+    for job in model.charts:
+        try:
+            svg = draw_chart(job.spec)
+        except Exception as exc:  # matplotlib raises many kinds; name the chart
+            raise BuildError(
+                f"chart '{job.path}' (for page '{job.page}'): drawing failed: "
+                f"{type(exc).__name__}: {exc}."
+            ) from exc
+        put(job.path, svg, "chart")
+    for name, data in sorted(collect_assets(overrides).items()):
+        put(f"{ASSETS}/{name}", data, "asset")
+    return files
+
+
+def collect_assets(overrides: Path | None = None) -> dict[str, bytes]:
+    """Return the theme's assets (file name -> bytes), overridden file by file by the site's."""
+    assets: dict[str, bytes] = {}
+    for folder in (theme_dir() / ASSETS, overrides / ASSETS if overrides else None):
+        if folder is not None and folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    assets[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return assets
+
+
+def _render_page(env: jinja2.Environment, template_name: str, path: str, context: object) -> bytes:
+    try:
+        template = env.get_template(template_name)
+        return template.render(context_fields(context)).encode("utf-8")
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name or template_name}:{exc.lineno}"
+        raise BuildError(Problem(
+            where, f"template syntax error while rendering page '{path}'", found=exc.message or "",
+        )) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise BuildError(Problem(
+            template_name, f"template not found while rendering page '{path}'",
+            found=str(exc.name),
+        )) from exc
+    except Exception as exc:  # UndefinedError, TypeError in a filter, …
+        where = _template_location(sys.exc_info()[2]) or template_name
+        raise BuildError(Problem(
+            where, f"rendering page '{path}' failed", found=f"{type(exc).__name__}: {exc}",
+            hint="every variable a template uses must be a field of its context dataclass "
+                 "(see generator/pages.py).",
+        )) from exc
+
+
+def _template_location(tb: TracebackType | None) -> str:
+    """Return 'file:line' of the innermost template frame of a traceback, or ''."""
+    found = ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".htm", ".xml", ".svg")):
+            found = f"{filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
