@@ -21,7 +21,7 @@ class MetricInfo:
     unit: str
     """`ratio`, `minutes`, `hours`, `count` or `score`."""
     better: str
-    """`higher` or `lower`: which direction is an improvement."""
+    """`higher`, `lower` or `neutral`: which direction is an improvement."""
     definition: str
     """One-paragraph definition (population, start and stop events, aggregation)."""
     n_label: str = ""
@@ -38,11 +38,11 @@ class MetricInfo:
 #: The built-in metrics of SPEC §5, in display order.
 METRICS: tuple[MetricInfo, ...] = (
     MetricInfo(
-        "volume", "Volume", "count", "higher",
+        "volume", "Volume", "count", "neutral",
         "Interactions received in the period (by received_at), before any exclusion.",
     ),
     MetricInfo(
-        "actionable", "Actionable", "count", "higher",
+        "actionable", "Actionable", "count", "neutral",
         "Interactions received in the period that no exclusion rule removes (set A).",
     ),
     MetricInfo(

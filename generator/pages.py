@@ -624,6 +624,10 @@ def format_change(change: float | None, change_unit: str | None, better: str) ->
     if magnitude.strip("0.,") == "":
         return "= no change", "same"
     up = change > 0
+    if better not in ("higher", "lower"):
+        word = "up" if up else "down"
+        sep = " " if unit == "pp" else ""
+        return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {word}", "neutral"
     trend = "better" if up == (better == "higher") else "worse"
     sep = " " if unit == "pp" else ""
     return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {trend}", trend
@@ -1215,7 +1219,8 @@ def _definitions(site: _Site) -> Page:
             anchor=f"metric-{m.id}",
             label=m.label,
             unit=_UNIT_WORDS.get(m.unit, m.unit),
-            better="Higher is better" if m.better == "higher" else "Lower is better",
+            better={"higher": "Higher is better", "lower": "Lower is better"}.get(
+                m.better, "Neither higher nor lower is better"),
             definition=m.definition,
             n=m.n_label or "no sample (n not used)",
             goals=goals,
