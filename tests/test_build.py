@@ -1,0 +1,142 @@
+"""Whole builds: CLI exit codes, determinism, escaping, atomic output, example reconciliation."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator.build import build, check
+from generator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDMADE = ROOT / "tests" / "projects" / "handmade"
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def handmade(tmp_path: Path) -> Path:
+    target = tmp_path / "site"
+    shutil.copytree(HANDMADE, target)
+    return target / "config.yaml"
+
+
+def test_two_builds_of_the_same_inputs_are_byte_identical(handmade: Path, tmp_path: Path) -> None:
+    build(handmade, output=tmp_path / "one")
+    build(handmade, output=tmp_path / "two")
+    one, two = tree_digest(tmp_path / "one"), tree_digest(tmp_path / "two")
+    assert one == two
+    assert "index.html" in one and "data/figures.csv" in one and "data/summary.json" in one
+
+
+def test_build_exit_code_is_0_and_prints_one_summary_line(
+    handmade: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["build", "--config", str(handmade), "--output", str(tmp_path / "out"), "--quiet"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert len(out) == 1 and out[0].startswith("built ") and "(1 rejected)" in out[0]
+
+
+def test_config_with_three_mistakes_reports_all_three_and_exits_2(
+    project: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(
+        {"exports/w1.csv": "id,received_at,channel\na,2026-11-02 09:00:00,twitter\n"},
+        """
+        site:
+          timezone: Mars/Olympus
+          periods: [fortnight]
+        sources:
+          - name: desk
+            path: exports/*.csv
+        policy:
+          first_response:
+            - {within: soon}
+        """,
+    )
+    code = main(["check", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3
+    assert any(":2: site.timezone:" in e for e in errors)
+    assert any(":3: site.periods" in e for e in errors)
+    assert any(":9: policy.first_response[0].within:" in e for e in errors)
+    assert "Traceback" not in err
+
+
+def test_strict_build_with_rejected_rows_exits_2_and_publishes_nothing(
+    handmade: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(["build", "--config", str(handmade), "--output", str(out), "--strict"])
+    assert code == 2
+    assert not out.exists()
+    assert "expected a timestamp like" in capsys.readouterr().err
+
+
+def test_failed_build_leaves_previous_output_untouched(handmade: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(handmade, output=out)
+    before = tree_digest(out)
+    (handmade.parent / "exports" / "w3.csv").write_text("Case,Created\n", encoding="utf-8")
+    assert main(["build", "--config", str(handmade), "--output", str(out)]) == 2
+    assert tree_digest(out) == before
+
+
+def test_output_folder_may_not_be_the_site_root(handmade: Path) -> None:
+    assert main(["build", "--config", str(handmade), "--output", str(handmade.parent)]) == 2
+
+
+def test_text_from_data_is_escaped_in_every_page(project: Callable[..., Path], tmp_path: Path) -> None:
+    config = project(
+        {
+            "exports/w1.csv": (
+                "id,received_at,first_response_at,channel,team\n"
+                'a,2026-11-02 09:00:00,2026-11-02 09:10:00,twitter,<script>alert(1)</script>\n'
+                "b,2026-11-03 09:00:00,,<b>bold</b>,ops\n"
+            )
+        },
+        """
+        site: {title: "Care & <Co>", timezone: UTC, periods: [week]}
+        sources:
+          - {name: desk, path: exports/*.csv, timezone: UTC, dimensions: [team]}
+        """,
+    )
+    out = tmp_path / "out"
+    build(config, output=out)
+    pages = [p for p in out.rglob("*.html")]
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script>alert(1)</script>" not in text, page
+        assert "<b>bold</b>" not in text, page
+        assert "<Co>" not in text, page
+    listing = (out / "segments" / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in listing
+
+
+def test_every_example_drop_reconciles() -> None:
+    quality = check(ROOT / "config.yaml").quality
+    assert len(quality.drops) >= 12
+    for drop in quality.drops:
+        assert drop.read == drop.kept + drop.superseded + drop.rejected, drop.file
+        assert drop.rejected == sum(drop.rejected_by_reason.values()), drop.file
+    assert quality.rows_rejected == len(quality.rejections)
+
+
+def test_example_site_shows_every_status() -> None:
+    figures = check(ROOT / "config.yaml").figures
+    statuses = {f.status for f in figures.rows}
+    assert statuses == {"green", "amber", "red", "insufficient", "none"}
