@@ -55,7 +55,7 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check(config_path: Path | str, strict: bool = False) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing."""
-    from generator.metrics import compute_figures, exclusion_counts
+    from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.sources import read_sources
 
     config = load_config(config_path, strict=strict)
@@ -75,7 +75,9 @@ def check(config_path: Path | str, strict: bool = False) -> Checked:
         )
         raise DataError(listed)
     figures = compute_figures(con, config, quality)
-    quality = replace(quality, exclusions=exclusion_counts(con))
+    quality = replace(
+        quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
+    )
     log.info("computed %d figures", len(figures.rows))
     return Checked(config, quality, figures)
 

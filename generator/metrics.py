@@ -416,10 +416,20 @@ def exclusion_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
 
 
+def blackout_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Actionable interactions per blackout reason over all time."""
+    return dict(
+        con.execute(
+            "SELECT blackout, count(*) FROM judged WHERE blackout IS NOT NULL "
+            "AND excluded_by IS NULL GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    )
+
+
 def latest_complete(periods: tuple[Period, ...]) -> Period | None:
     """The latest period that is not partial."""
     complete = [p for p in periods if not p.partial]
     return complete[-1] if complete else None
 
 
-__all__ = ["compute_figures", "exclusion_counts", "latest_complete", "date"]
+__all__ = ["blackout_counts", "compute_figures", "exclusion_counts", "latest_complete"]

@@ -266,6 +266,8 @@ class QualityReport:
     """Site data-through (UTC)."""
     data_through_by_source: dict[str, datetime | None]
     data_through_explicit: bool
+    blackouts: dict[str, int] = field(default_factory=dict)
+    """Blackout reason -> actionable interactions left out of sla_attainment (all time)."""
     mapped_fields: frozenset[str] = frozenset()
     """Canonical fields that at least one drop has a column for (metrics need them)."""
 

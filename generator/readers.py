@@ -1,14 +1,31 @@
 """Load one export drop, whatever its format, into an engine table of text columns.
 
-Each reader creates a table with every export column as VARCHAR (cells exactly as written;
-empty cells may be NULL) plus ``__position``: where the record starts in the file — the line
-for CSV (the header is line 1) and JSON Lines, the sheet row for xlsx, the item number (from 1)
-for JSON arrays. :data:`POSITION_WORD` names the unit per format for messages.
+Each reader creates a table with every export column as VARCHAR plus ``__position``: where the
+record starts in the file — the line for CSV (the header is line 1) and JSON Lines (blank lines
+count), the sheet row for xlsx (the header is row 1), the item number (from 1) for JSON arrays
+and the row number (from 1) for Parquet. :data:`POSITION_WORD` names the unit per format.
+
+Cells are text as a person would write them, whatever the format stored: whole numbers without
+'.0' (an xlsx id 3 is '3'), other numbers as written, booleans 'true'/'false', date cells
+'YYYY-MM-DD HH:MM:SS'. Empty cells may be NULL. Row order is kept.
+
+A file that cannot be read raises :class:`~generator.errors.DataError` with one message in the
+house template, naming the file and, where known, the line, row or item.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import codecs
+import csv
+import gzip
+import io
+import logging
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import DataError, Problem
 
@@ -17,10 +34,25 @@ if TYPE_CHECKING:
 
     from generator.sources import Drop
 
+log = logging.getLogger(__name__)
+
 POSITION_COLUMN = "__position"
 POSITION_WORD: dict[str, str] = {
     "csv": "line", "jsonl": "line", "json": "item", "parquet": "row", "xlsx": "row",
 }
+#: Delimiters tried, in order of preference when the header is ambiguous.
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+CHUNK = 1 << 20
+#: Largest whole number a double holds exactly; beyond it the digits are not trustworthy.
+EXACT_DOUBLE = 2**53
+GZIP_MAGIC = b"\x1f\x8b"
+#: File signatures that betray a binary file under a text name.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "an Excel workbook or zip archive; name it .xlsx or set "
+                    "sources[{index}].format: xlsx"),
+    (b"PAR1", "a Parquet file; name it .parquet or set sources[{index}].format: parquet"),
+    (b"%PDF", "a PDF document, not an export"),
+)
 
 
 def sql_str(value: str) -> str:
@@ -50,42 +82,158 @@ def drop_format(drop: Drop) -> str:
 def read_drop(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> str:
     """Create `table` from the drop; return the position word ('line', 'row' or 'item')."""
     fmt = drop_format(drop)
-    if fmt != "csv":
-        raise DataError(
-            Problem(drop.rel, "", "a CSV export", fmt,
-                    "this version of carecard reads CSV drops only.")
-        )
-    read_csv(con, drop, table)
+    if drop.path.stat().st_size == 0:
+        raise DataError(Problem(drop.rel, "", _EXPECTED_ROWS[fmt], "",
+                                "the file is empty (0 bytes); remove it or export it again."))
+    READERS[fmt](con, drop, table)
+    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    if not count or count[0] == 0:
+        con.execute(f"DROP TABLE {table}")
+        raise DataError(Problem(drop.rel, "", _EXPECTED_ROWS[fmt], "no data rows",
+                                "remove the empty file or export it again."))
     return POSITION_WORD[fmt]
+
+
+_EXPECTED_ROWS: dict[str, str] = {
+    "csv": "a header line and at least one data row",
+    "jsonl": "at least one line with a JSON object",
+    "json": "a JSON array of at least one object",
+    "parquet": "at least one row",
+    "xlsx": "a header row and at least one data row in the first sheet",
+}
+
+
+# --- text files: encoding, compression, line endings --------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Text:
+    """What a streaming pass over a text drop learnt, without keeping the file in memory."""
+
+    compressed: bool
+    """gzip-compressed (by its magic bytes, whatever the name)."""
+    head: str
+    """The decoded start of the file (up to one chunk), BOM removed."""
+    bare_cr: bool
+    """A carriage return not followed by a line feed occurs somewhere (e.g. inside a value)."""
+
+
+def _scan_text(drop: Drop) -> _Text:
+    """Check that the drop is UTF-8 text (gzip allowed) in one streaming pass."""
+    with drop.path.open("rb") as handle:
+        compressed = handle.read(2) == GZIP_MAGIC
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    head: str | None = None
+    line = 1
+    bare_cr = pending_cr = False
+    opener: Any = gzip.open if compressed else open
+    try:
+        with opener(drop.path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                if head is None:
+                    _check_not_binary(drop, chunk)
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as error:
+                    raise _not_utf8(drop, line, error) from None
+                if head is None:
+                    head = text.removeprefix("\ufeff")
+                if b"\r" in chunk or pending_cr:
+                    if pending_cr and not chunk.startswith(b"\n"):
+                        bare_cr = True
+                    pending_cr = chunk.endswith(b"\r")
+                    if chunk.count(b"\r") - chunk.count(b"\r\n") - pending_cr > 0:
+                        bare_cr = True
+                line += chunk.count(b"\n")
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as error:
+                raise _not_utf8(drop, line, error) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        raise DataError(Problem(
+            drop.rel, "", "a complete gzip-compressed file", None,
+            "the file ends in the middle of the compressed data (a cut-off copy or download); "
+            "copy or export it again.",
+        )) from None
+    return _Text(compressed, head or "", bare_cr)
+
+
+def _check_not_binary(drop: Drop, chunk: bytes) -> None:
+    index = drop.source_index
+    if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(Problem(drop.rel, "", "UTF-8 text", "UTF-16 text",
+                                "re-save the file as UTF-8 (in Excel: 'CSV UTF-8').")) from None
+    if b"\x00" not in chunk[:8192]:
+        return
+    hint = "this is binary data, not a text export; check that the right file was exported."
+    for magic, what in SIGNATURES:
+        if chunk.startswith(magic):
+            hint = "this looks like " + what.format(index=index) + "."
+    raise DataError(Problem(drop.rel, "", "UTF-8 text", _escaped(chunk[:12]), hint))
+
+
+def _escaped(data: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in data)
+
+
+def _not_utf8(drop: Drop, line: int, error: UnicodeDecodeError) -> DataError:
+    data: bytes = error.object  # type: ignore[assignment]
+    line += data.count(b"\n", 0, error.start)
+    start = max(data.rfind(b"\n", 0, error.start) + 1, error.start - 40)
+    end = data.find(b"\n", error.start)
+    end = min(end if end >= 0 else len(data), error.start + 20)
+    found = data[start:end].decode("utf-8", "replace").rstrip("\r")
+    return DataError(Problem(
+        f"{drop.rel}, line {line}", "", "UTF-8 text", found,
+        f"the byte 0x{data[error.start]:02x} is not UTF-8 (the file is probably Latin-1 or "
+        "Windows-1252); re-save it as UTF-8 (in Excel: 'CSV UTF-8').",
+    ))
+
+
+def _compression(text: _Text) -> str:
+    return "gzip" if text.compressed else "none"
+
+
+# --- CSV ------------------------------------------------------------------------------------------
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
     """Read a CSV drop as text, keeping row order, and number each record's first line."""
     import duckdb
 
-    options = ["header = true", "all_varchar = true", "auto_detect = true"]
-    if drop.source.delimiter:
-        options.append(f"delim = {sql_str(drop.source.delimiter)}")
+    text = _scan_text(drop)
+    delimiter = drop.source.delimiter or sniff_delimiter(text.head)
+    names = _header(drop, text.head, delimiter)
+    path, sentinel = drop.path, ""
+    if text.bare_cr:
+        # The engine ends a record at any CR. In an LF or CRLF file a lone CR is text (a pandas
+        # re-save leaves them unquoted): read a copy with a stand-in and put the CRs back.
+        path, sentinel = _without_bare_cr(drop, text)
+    columns = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
+    options = [
+        "header = true", "auto_detect = false", f"columns = {columns}",
+        f"delim = {sql_str(delimiter)}", "quote = '\"'", "escape = '\"'",
+        f"compression = {sql_str('none' if sentinel else _compression(text))}",
+    ]
     try:
         con.execute(
-            f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
-            f"{sql_str(str(drop.path))}, {', '.join(options)})"
+            f"CREATE OR REPLACE TEMP TABLE {table}_raw AS SELECT * FROM read_csv("
+            f"{sql_str(str(path))}, {', '.join(options)})"
         )
     except duckdb.Error as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unknown error"
-        raise DataError(
-            Problem(drop.rel, "", "a readable CSV export with a header line", None,
-                    f"the CSV reader said: {first_line}")
-        ) from None
-    columns = [row[0] for row in con.execute(f"DESCRIBE {table}_raw").fetchall()]
+        raise DataError(_csv_problem(drop, str(error), len(names))) from None
+    finally:
+        if sentinel:
+            path.unlink(missing_ok=True)
+    idents = [sql_ident(n) for n in names]
+    restore = ", ".join(f"replace({c}, {sql_str(sentinel)}, chr(13)) AS {c}" for c in idents)
     newlines = " + ".join(
-        f"coalesce(length({sql_ident(c)}) - length(replace({sql_ident(c)}, chr(10), '')), 0)"
-        for c in columns
+        f"coalesce(length({c}) - length(replace({c}, chr(10), '')), 0)" for c in idents
     )
     # The header is line 1; a record starts on the line after the previous record's last line.
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
-        SELECT * EXCLUDE (__rowid, __newlines),
+        SELECT * EXCLUDE (__rowid, __newlines) {f'REPLACE ({restore})' if sentinel else ''},
             CAST(2 + __rowid + coalesce(sum(__newlines) OVER (ORDER BY __rowid
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT)
                 AS {POSITION_COLUMN}
@@ -93,13 +241,391 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         ORDER BY __rowid"""
     )
     con.execute(f"DROP TABLE {table}_raw")
-    _require_rows(con, drop, table)
 
 
-def _require_rows(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
-    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    if not count or count[0] == 0:
-        raise DataError(
-            Problem(drop.rel, "", "a header line and at least one data row", "no data rows",
-                    "remove the empty file or export again.")
+def sniff_delimiter(head: str) -> str:
+    """The delimiter that splits the header line into the most fields (',' when none does)."""
+    first = _first_record(head)
+    counts = {d: _count_outside_quotes(first, d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
+    return best if counts[best] else ","
+
+
+def _first_record(head: str) -> str:
+    in_quotes = False
+    for index, char in enumerate(head):
+        if char == '"':
+            in_quotes = not in_quotes
+        elif char in "\r\n" and not in_quotes:
+            return head[:index]
+    return head
+
+
+def _count_outside_quotes(text: str, delimiter: str) -> int:
+    return sum(1 for part in text.split('"')[::2] for c in part if c == delimiter)
+
+
+def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
+    """Column names from the first record: trimmed, unnamed ones 'column0'…, repeats '_1'…."""
+    try:
+        fields = next(csv.reader(io.StringIO(head), delimiter=delimiter, strict=True))
+    except (StopIteration, csv.Error):
+        fields = []
+    if not any(f.strip() for f in fields):
+        raise DataError(Problem(f"{drop.rel}, line 1", "", "a header line naming the columns",
+                                _first_record(head), "the first line of a CSV export names the "
+                                "columns; export again with headers."))
+    names: list[str] = []
+    for index, field in enumerate(fields):
+        name = field.strip() or f"column{index}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _without_bare_cr(drop: Drop, text: _Text) -> tuple[Path, str]:
+    """Copy the drop (decompressed) with every lone CR replaced by a stand-in character."""
+    import tempfile
+
+    sentinel = next(c for c in ("\ue000", "\ue001", "\ue002", "\uf8ff") if c not in text.head)
+    stand_in = sentinel.encode()
+    opener: Any = gzip.open if text.compressed else open
+    with opener(drop.path, "rb") as source, tempfile.NamedTemporaryFile(
+        "wb", suffix=".csv", delete=False
+    ) as target:
+        carry = b""
+        while chunk := source.read(CHUNK):
+            chunk = carry + chunk
+            carry = b"\r" if chunk.endswith(b"\r") else b""
+            if carry:
+                chunk = chunk[:-1]
+            target.write(re.sub(rb"\r(?!\n)", stand_in, chunk))
+        target.write(carry)
+    return Path(target.name), sentinel
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_ORIGINAL = re.compile(r"Original Line: ?(.*)")
+_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _csv_problem(drop: Drop, message: str, width: int) -> Problem:
+    """Turn an engine CSV error into one located message (never the engine's dump)."""
+    line_match = _CSV_LINE.search(message)
+    where = f"{drop.rel}, line {line_match.group(1)}" if line_match else drop.rel
+    original = _ORIGINAL.search(message)
+    found = original.group(1).rstrip("\r") if original else None
+    if "unterminated quote" in message:
+        return Problem(where, "", "a closing quote for the value that opens with '\"'", found,
+                       "a quoted value must end with a quote; a quote inside it is written "
+                       "twice (\"\").")
+    columns = _COLUMNS.search(message)
+    if columns:
+        return Problem(where, "", f"{columns.group(1)} values like the header line",
+                       found, f"the line has {columns.group(2)}; quote values that contain "
+                       f"the delimiter, or set sources[{drop.source_index}].delimiter.")
+    if "Invalid unicode" in message:
+        return Problem(where, "", "UTF-8 text", found, "re-save the file as UTF-8.")
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    log.debug("CSV reader error for %s: %s", drop.rel, message)
+    return Problem(where, "", "a readable CSV export with a header line", None,
+                   f"the CSV reader said: {first.removeprefix('Invalid Input Error: ')}")
+
+
+# --- JSON Lines and JSON arrays ------------------------------------------------------------------
+
+
+def read_jsonl(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
+    """Read one JSON object per line; the position is the line number (blank lines count)."""
+    import duckdb
+
+    text = _scan_text(drop)
+    try:
+        # Every line as one text value: raw control characters cannot occur in valid JSON, so
+        # chr(1) never splits a valid line.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table}_raw AS
+            SELECT CAST(rowid + 1 AS BIGINT) AS {POSITION_COLUMN}, nullif(trim(j), '') AS j
+            FROM read_csv({sql_str(str(drop.path))}, columns = {{'j': 'VARCHAR'}},
+                header = false, auto_detect = false, delim = chr(1), quote = '', escape = '',
+                strict_mode = false, compression = {sql_str(_compression(text))})"""
         )
+    except duckdb.Error as error:
+        raise DataError(Problem(drop.rel, "", "JSON Lines (one JSON object per line)", None,
+                                f"the reader said: {_first_line(error)}")) from None
+    bad = con.execute(
+        f"""SELECT {POSITION_COLUMN}, j, json_valid(j) FROM {table}_raw
+        WHERE j IS NOT NULL AND (NOT json_valid(j) OR json_type(j::JSON) <> 'OBJECT')
+        ORDER BY {POSITION_COLUMN} LIMIT 10"""
+    ).fetchall()
+    if bad:
+        con.execute(f"DROP TABLE {table}_raw")
+        raise DataError([
+            Problem(f"{drop.rel}, line {line}", "", "a JSON object like {\"id\": \"…\", …}",
+                    value, "each line of a JSON Lines export holds one record as a JSON object"
+                    + ("" if valid else " (this line is not valid JSON)") + ".")
+            for line, value, valid in bad
+        ])
+    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table)
+    con.execute(f"DROP TABLE {table}_raw")
+
+
+def read_json_array(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
+    """Read a top-level JSON array of objects; the position is the item number (from 1)."""
+    import duckdb
+
+    text = _scan_text(drop)
+    start = text.head.lstrip()[:1]
+    if start != "[":
+        raise DataError(Problem(drop.rel, "", "a JSON array of objects ([{…}, {…}])",
+                                text.head.lstrip()[:40],
+                                "a file with one object per line is JSON Lines: name it .jsonl "
+                                f"or set sources[{drop.source_index}].format: jsonl."))
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table}_raw AS
+            SELECT CAST(rowid + 1 AS BIGINT) AS {POSITION_COLUMN}, json AS j
+            FROM read_json({sql_str(str(drop.path))}, format = 'array', records = false,
+                columns = {{'json': 'JSON'}}, maximum_object_size = 1073741824,
+                compression = {sql_str(_compression(text))})"""
+        )
+    except duckdb.Error as error:
+        raise DataError(Problem(drop.rel, "", "a valid JSON array of objects", None,
+                                f"the JSON reader said: {_first_line(error)}")) from None
+    bad = con.execute(
+        f"""SELECT {POSITION_COLUMN}, CAST(j AS VARCHAR) FROM {table}_raw
+        WHERE j IS NULL OR json_type(j) <> 'OBJECT' ORDER BY {POSITION_COLUMN} LIMIT 10"""
+    ).fetchall()
+    if bad:
+        con.execute(f"DROP TABLE {table}_raw")
+        raise DataError([
+            Problem(f"{drop.rel}, item {item}", "", "a JSON object like {\"id\": \"…\", …}",
+                    value if value is not None else "null",
+                    "every item of the array is one record, written as a JSON object.")
+            for item, value in bad
+        ])
+    _objects_to_table(con, f"{table}_raw", table)
+    con.execute(f"DROP TABLE {table}_raw")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else "unknown error"
+    return re.sub(r"^[A-Za-z ]*Error: ", "", first)
+
+
+def _objects_to_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
+    """One text column per key (in order of first appearance) from a table of JSON objects."""
+    keys = [
+        row[0]
+        for row in con.execute(
+            f"""SELECT key FROM (
+                SELECT unnest(json_keys(j)) AS key,
+                    generate_subscripts(json_keys(j), 1) AS k, {POSITION_COLUMN} AS p
+                FROM {source})
+            GROUP BY key ORDER BY min(struct_pack(p := p, k := k))"""
+        ).fetchall()
+    ]
+    select = []
+    for key in keys:
+        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        value = f"json_extract(j, {sql_str(path)})"
+        select.append(f"{_json_text(value)} AS {sql_ident(key)}")
+    select.append(POSITION_COLUMN)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)} FROM {source} "
+        f"ORDER BY {POSITION_COLUMN}"
+    )
+
+
+def _json_text(value: str) -> str:
+    """SQL rendering one JSON value as the text a person would write."""
+    return (
+        f"(CASE json_type({value}) WHEN 'VARCHAR' THEN {value} ->> '$' "
+        f"WHEN 'NULL' THEN NULL "
+        f"WHEN 'DOUBLE' THEN {_number_text(f'CAST({value} AS DOUBLE)')} "
+        f"ELSE CAST({value} AS VARCHAR) END)"
+    )
+
+
+def _number_text(value: str) -> str:
+    """SQL rendering a DOUBLE: whole numbers without '.0'; NaN as empty."""
+    return (
+        f"(CASE WHEN isnan({value}) THEN NULL "
+        f"WHEN {value} = trunc({value}) AND abs({value}) < {EXACT_DOUBLE} "
+        f"THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) "
+        f"ELSE CAST({value} AS VARCHAR) END)"
+    )
+
+
+# --- Parquet --------------------------------------------------------------------------------------
+
+
+def read_parquet(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
+    """Read a Parquet drop, rendering typed columns as text; the position is the row (from 1)."""
+    import duckdb
+
+    source = f"read_parquet({sql_str(str(drop.path))}, file_row_number = true)"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    except duckdb.Error as error:
+        with drop.path.open("rb") as handle:
+            magic = handle.read(4)
+        hint = ("the file does not start like a Parquet file; check that the right file was "
+                "exported." if magic != b"PAR1" else
+                f"the Parquet reader said: {_first_line(error)}")
+        raise DataError(Problem(drop.rel, "", "a readable Parquet file", None, hint)) from None
+    select = [
+        f"{_typed_text(sql_ident(name), kind)} AS {sql_ident(name)}"
+        for name, kind, *_ in described
+        if name != "file_row_number"
+    ]
+    select.append(f"CAST(file_row_number + 1 AS BIGINT) AS {POSITION_COLUMN}")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)} FROM {source} "
+            "ORDER BY file_row_number"
+        )
+    except duckdb.Error as error:
+        raise DataError(Problem(drop.rel, "", "a readable Parquet file", None,
+                                f"the Parquet reader said: {_first_line(error)}")) from None
+
+
+def _typed_text(column: str, kind: str) -> str:
+    """SQL rendering a typed engine column as text the way a person would write it."""
+    kind = kind.upper()
+    if kind in ("DOUBLE", "FLOAT", "REAL"):
+        return _number_text(f"CAST({column} AS DOUBLE)")
+    if kind.startswith("DECIMAL"):
+        text = f"CAST({column} AS VARCHAR)"
+        return f"(CASE WHEN {text} LIKE '%.%' THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END)"
+    if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+        return (f"(strftime(timezone('UTC', {column}), '%Y-%m-%d %H:%M:%S') || "
+                f"CASE WHEN microsecond({column}) % 1000000 <> 0 THEN "
+                f"'.' || lpad(CAST(microsecond({column}) % 1000000 AS VARCHAR), 6, '0') "
+                f"ELSE '' END || '+00:00')")
+    if kind.startswith("TIMESTAMP"):
+        return f"CAST(CAST({column} AS TIMESTAMP) AS VARCHAR)"
+    if kind.endswith("[]") or kind.startswith(("STRUCT", "MAP", "UNION")):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    if kind == "BLOB":
+        return f"decode({column})"
+    return f"CAST({column} AS VARCHAR)"
+
+
+# --- Excel ----------------------------------------------------------------------------------------
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
+    """Read the first sheet of an .xlsx workbook; row 1 names the columns, rows keep their number.
+
+    Uses python-calamine (a Rust reader); the cells are turned into text in Python, which is
+    fine for workbooks (at most 1,048,576 rows by Excel's own limit).
+    """
+    import numpy as np
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(drop.path))
+        sheet = workbook.get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)
+    except Exception as error:  # the reader raises its own and zip/XML errors alike
+        with drop.path.open("rb") as handle:
+            magic = handle.read(4)
+        hint = ("the file is not an .xlsx workbook (an .xlsx is a zip archive); old .xls "
+                "workbooks must be saved as .xlsx." if magic != b"PK\x03\x04" else
+                f"the workbook reader said: {str(error).strip().splitlines()[0]}")
+        raise DataError(Problem(drop.rel, "", "a readable .xlsx workbook", None, hint)) from None
+    first = next((i for i, row in enumerate(rows) if any(_cell(c) for c in row)), None)
+    if first is None:
+        raise DataError(Problem(drop.rel, "", _EXPECTED_ROWS["xlsx"], "an empty sheet",
+                                "the first sheet must hold the export; move it to the front."))
+    header = [_cell(c).strip() for c in rows[first]]
+    while header and not header[-1]:
+        header.pop()
+    names: list[str] = []
+    for index, field in enumerate(header):
+        name = field or f"column{index}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    width = len(names)
+    body = [(number, row) for number, row in enumerate(rows[first + 1:], start=first + 2)
+            if any(_cell(c) for c in row)]
+    columns: dict[str, Any] = {
+        name: np.array([(_cell(row[i]) or None) if i < len(row) else None for _, row in body],
+                       dtype=object)
+        for i, name in enumerate(names)
+    }
+    extra = [(n, row) for n, row in body if any(_cell(c) for c in row[width:])]
+    if extra:
+        number, row = extra[0]
+        raise DataError(Problem(
+            f"{drop.rel}, row {number}", "", f"at most {width} values like the header row",
+            ", ".join(_cell(c) for c in row if _cell(c)),
+            "every column with values needs a name in row 1.",
+        ))
+    positions = np.array([n for n, _ in body], dtype=np.int64)
+    frame = {f"c{i}": columns[name] for i, name in enumerate(names)}
+    frame[POSITION_COLUMN] = positions
+    view = f"{table}_xlsx"
+    con.register(view, frame)
+    try:
+        select = ", ".join(
+            f"CAST(c{i} AS VARCHAR) AS {sql_ident(name)}" for i, name in enumerate(names)
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT {select}, "
+            f"CAST({POSITION_COLUMN} AS BIGINT) AS {POSITION_COLUMN} FROM {view} "
+            f"ORDER BY {POSITION_COLUMN}"
+        )
+    finally:
+        con.unregister(view)
+
+
+def _cell(value: object) -> str:
+    """One xlsx cell as the text a person would type (whole numbers without '.0')."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        if value.is_integer() and abs(value) < EXACT_DOUBLE:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        value = _round_ms(value)
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        return text + (f".{value.microsecond // 1000:03d}" if value.microsecond else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value)
+
+
+def _round_ms(value: datetime) -> datetime:
+    """Excel stores times as fractions of a day; round away float noise to the millisecond."""
+    micro = value.microsecond
+    rounded = round(micro / 1000) * 1000
+    return value.replace(microsecond=0) + timedelta(microseconds=rounded)
+
+
+READERS = {
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+    "json": read_json_array,
+    "parquet": read_parquet,
+    "xlsx": read_xlsx,
+}
