@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from generator import __version__
 from generator.config import Config, load_config
 from generator.errors import DataError
-from generator.model import BuildInfo, Figures, QualityReport
+from generator.model import BuildInfo, Figure, Figures, QualityReport
 
 if TYPE_CHECKING:
     import duckdb
@@ -99,6 +99,30 @@ def policy_hash(config: Config) -> str:
     return hashlib.sha256(config.path.read_bytes()).hexdigest()
 
 
+def headline_statuses(figures: Figures, headline: str) -> list[Figure]:
+    """Figures of every segment of the latest complete period of the headline granularity."""
+    from generator.metrics import latest_complete
+
+    period = latest_complete(figures.periods.get(headline, ()))
+    if period is None:
+        return []
+    return [r for r in figures.rows if r.granularity == headline and r.period == period.label]
+
+
+def failing(figures: Figures, headline: str, fail_on: str) -> list[Figure]:
+    """The figures whose status is at or worse than `fail_on` (red or amber)."""
+    bad = {"red"} if fail_on == "red" else {"red", "amber"}
+    return [r for r in headline_statuses(figures, headline) if r.status in bad]
+
+
+def _badge(config: Config, figures: Figures) -> bytes:
+    from generator.badge import status_badge
+
+    rows = [r for r in headline_statuses(figures, config.site.periods[0]) if r.dimension == "all"]
+    label = rows[0].period if rows else "scorecard"
+    return status_badge(label, rows)
+
+
 def build(
     config_path: Path | str, output: Path | str | None = None, strict: bool = False
 ) -> BuildResult:
@@ -123,6 +147,7 @@ def build(
         summary_json(figures, quality, info, config.site.periods[0], policy_hash(config)),
     )
     files.add("data/rejected.csv", rejected_csv(quality))
+    files.add("data/badge.svg", _badge(config, figures))
     write_site(files, target)
     paths = [p for p, _ in files.items()]
     return BuildResult(

@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     common(build)
     build.add_argument("--output", default=None,
                        help="output folder (default: output/ beside config.yaml)")
+    build.add_argument("--fail-on", choices=("red", "amber"), default=None,
+                       help="exit 1 when any segment of the latest complete headline period "
+                       "has this status or worse (insufficient and none never fail)")
     check = commands.add_parser(
         "check", help="validate config and data and print the data-quality summary",
         description="Validate config and data, print the data-quality summary, render nothing.",
@@ -83,6 +86,22 @@ def _build(args: argparse.Namespace) -> int:
         f"built {result.pages} pages, {result.charts} charts from {quality.rows_read} rows "
         f"({quality.rows_rejected} rejected) in {result.seconds:.1f}s into {result.output}"
     )
+    if args.fail_on:
+        from generator.build import failing
+
+        config = result.checked.config
+        bad = failing(result.checked.figures, config.site.periods[0], args.fail_on)
+        for row in bad:
+            where = "all" if row.dimension == "all" else f"{row.dimension} '{row.segment}'"
+            print(
+                f"{row.status}: {row.metric} for {where} in {row.period} is "
+                f"{row.value:.4g} (goal {row.goal:.4g})",
+                file=sys.stderr,
+            )
+        if bad:
+            print(f"--fail-on {args.fail_on}: {len(bad)} figure(s) at or worse than "
+                  f"{args.fail_on}.", file=sys.stderr)
+            return EXIT_STATUS
     return EXIT_OK
 
 

@@ -347,12 +347,17 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         # Every line as one text value: raw control characters cannot occur in valid JSON, so
         # chr(1) never splits a valid line.
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {table}_raw AS
-            SELECT CAST(rowid + 1 AS BIGINT) AS {POSITION_COLUMN}, nullif(trim(j), '') AS j
+            f"""CREATE OR REPLACE TEMP TABLE {table}_lines AS SELECT j
             FROM read_csv({sql_str(str(drop.path))}, columns = {{'j': 'VARCHAR'}},
                 header = false, auto_detect = false, delim = chr(1), quote = '', escape = '',
                 strict_mode = false, compression = {sql_str(_compression(text))})"""
         )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table}_raw AS
+            SELECT CAST(rowid + 1 AS BIGINT) AS {POSITION_COLUMN}, nullif(trim(j), '') AS j
+            FROM {table}_lines ORDER BY rowid"""
+        )
+        con.execute(f"DROP TABLE {table}_lines")
     except duckdb.Error as error:
         raise DataError(Problem(drop.rel, "", "JSON Lines (one JSON object per line)", None,
                                 f"the reader said: {_first_line(error)}")) from None
@@ -381,17 +386,23 @@ def read_json_array(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> N
     start = text.head.lstrip()[:1]
     if start != "[":
         raise DataError(Problem(drop.rel, "", "a JSON array of objects ([{…}, {…}])",
-                                text.head.lstrip()[:40],
+                                text.head.strip().splitlines()[0][:40] if text.head.strip()
+                                else "",
                                 "a file with one object per line is JSON Lines: name it .jsonl "
                                 f"or set sources[{drop.source_index}].format: jsonl."))
     try:
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {table}_raw AS
-            SELECT CAST(rowid + 1 AS BIGINT) AS {POSITION_COLUMN}, json AS j
+            f"""CREATE OR REPLACE TEMP TABLE {table}_items AS SELECT json AS j
             FROM read_json({sql_str(str(drop.path))}, format = 'array', records = false,
                 columns = {{'json': 'JSON'}}, maximum_object_size = 1073741824,
                 compression = {sql_str(_compression(text))})"""
         )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table}_raw AS
+            SELECT CAST(rowid + 1 AS BIGINT) AS {POSITION_COLUMN}, j
+            FROM {table}_items ORDER BY rowid"""
+        )
+        con.execute(f"DROP TABLE {table}_items")
     except duckdb.Error as error:
         raise DataError(Problem(drop.rel, "", "a valid JSON array of objects", None,
                                 f"the JSON reader said: {_first_line(error)}")) from None

@@ -140,3 +140,21 @@ def test_example_site_shows_every_status() -> None:
     figures = check(ROOT / "config.yaml").figures
     statuses = {f.status for f in figures.rows}
     assert statuses == {"green", "amber", "red", "insufficient", "none"}
+
+
+def test_fail_on_exits_1_when_a_segment_is_red_or_amber(
+    handmade: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The handmade fixture's latest complete week (W46) has red figures (see test_metrics.py).
+    args = ["build", "--config", str(handmade), "--output", str(tmp_path / "o"), "--quiet"]
+    assert main(args) == 0
+    assert main(args + ["--fail-on", "red"]) == 1
+    err = capsys.readouterr().err
+    assert "red: sla_attainment for all in 2026-W46 is 0.5 (goal 0.8)" in err
+
+
+def test_badge_names_the_period_and_the_red_count(handmade: Path, tmp_path: Path) -> None:
+    build(handmade, output=tmp_path / "o")
+    badge = (tmp_path / "o" / "data" / "badge.svg").read_text(encoding="utf-8")
+    # W46 all/all: response_rate, frt_median, sla_attainment and backlog are red.
+    assert 'aria-label="2026-W46: 4 off goal"' in badge
