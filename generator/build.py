@@ -55,13 +55,24 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check(config_path: Path | str, strict: bool = False) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing."""
-    from generator.metrics import blackout_counts, compute_figures, exclusion_counts
-    from generator.sources import read_sources
+    from generator.metrics import (
+        blackout_counts,
+        compute_figures,
+        exclusion_counts,
+        restatements,
+    )
+    from generator.sources import account_rows, stage_drops
 
     config = load_config(config_path, strict=strict)
     con = connect()
     log.info("reading %d source(s)", len(config.sources))
-    quality = read_sources(con, config)
+    staged = stage_drops(con, config)
+    newest = staged.newest()
+    if newest:
+        # "Old" figures: everything but each source's newest drop (SPEC §6.6).
+        compute_figures(con, config, account_rows(con, config, staged, without=newest))
+        con.execute("ALTER TABLE figures RENAME TO figures_old")
+    quality = account_rows(con, config, staged)
     log.info("read %d rows from %d drop(s), %d rejected", quality.rows_read,
              len(quality.drops), quality.rows_rejected)
     if quality.rows_rejected and (strict or config.site.on_bad_rows == "fail"):
@@ -76,7 +87,11 @@ def check(config_path: Path | str, strict: bool = False) -> Checked:
         raise DataError(listed)
     figures = compute_figures(con, config, quality)
     quality = replace(
-        quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
+        quality,
+        exclusions=exclusion_counts(con),
+        blackouts=blackout_counts(con),
+        restatements=restatements(con) if newest else (),
+        newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
     )
     log.info("computed %d figures", len(figures.rows))
     return Checked(config, quality, figures)

@@ -581,6 +581,7 @@ _MISTAKES = {
     '"': "write text in single quotes: 'like this'.",
     "<>": "write '!='.",
     ";": "write one expression, without ';'.",
+    "--": "expressions have no comments (write '- -' for a double minus).",
 }
 
 

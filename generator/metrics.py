@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from generator.config import Config
-from generator.model import METRICS, Figure, Figures, MetricInfo, Period, QualityReport
+from generator.model import (
+    METRICS,
+    Figure,
+    Figures,
+    MetricInfo,
+    Period,
+    QualityReport,
+    Restatement,
+)
 from generator.periods import START_SQL, period_grid, year_ago_label
 from generator.budget import compute_budgets
 from generator.clock import create_calendar_table, deadline_sql, position_sql
@@ -416,6 +424,26 @@ def exclusion_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
 
 
+def restatements(con: duckdb.DuckDBPyConnection) -> tuple[Restatement, ...]:
+    """Figures of complete periods whose value or n differs from `figures_old`."""
+    rows = con.execute(
+        f"""
+        SELECT f.granularity, f.period, f.dimension, f.segment, f.metric,
+            o.value, f.value, o.n, f.n
+        FROM figures f
+        JOIN figures_old o USING (granularity, period, dimension, segment, metric)
+        WHERE NOT f.partial AND (
+            (f.value IS NULL) <> (o.value IS NULL) OR abs(f.value - o.value) > {EPSILON}
+            OR f.n IS DISTINCT FROM o.n)
+        ORDER BY CASE f.granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
+                 ELSE 3 END,
+            f.period_start, f.dimension <> 'all', f.dimension, f.segment <> 'all', f.segment,
+            f.metric
+        """
+    ).fetchall()
+    return tuple(Restatement(*row) for row in rows)
+
+
 def blackout_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Actionable interactions per blackout reason over all time."""
     return dict(
@@ -432,4 +460,6 @@ def latest_complete(periods: tuple[Period, ...]) -> Period | None:
     return complete[-1] if complete else None
 
 
-__all__ = ["blackout_counts", "compute_figures", "exclusion_counts", "latest_complete"]
+__all__ = [
+    "blackout_counts", "compute_figures", "exclusion_counts", "latest_complete", "restatements",
+]

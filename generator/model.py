@@ -254,6 +254,22 @@ class DropStats:
 
 
 @dataclass(frozen=True)
+class Restatement:
+    """A figure of a complete period that the newest drop changed (SPEC §6.6)."""
+
+    granularity: str
+    period: str
+    dimension: str
+    segment: str
+    metric: str
+    old_value: float | None
+    """Computed from all drops except each source's newest."""
+    new_value: float | None
+    old_n: int | None
+    new_n: int | None
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """What happened to every row read."""
 
@@ -266,6 +282,10 @@ class QualityReport:
     """Site data-through (UTC)."""
     data_through_by_source: dict[str, datetime | None]
     data_through_explicit: bool
+    restatements: tuple[Restatement, ...] = ()
+    """Figures of complete periods the newest drops changed, sorted like figures.csv."""
+    newest_drops: tuple[str, ...] = ()
+    """Files whose absence gives the 'old' values of restatements."""
     blackouts: dict[str, int] = field(default_factory=dict)
     """Blackout reason -> actionable interactions left out of sla_attainment (all time)."""
     mapped_fields: frozenset[str] = frozenset()

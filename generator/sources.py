@@ -115,8 +115,49 @@ def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
+@dataclass(frozen=True)
+class Staged:
+    """Every drop loaded into the engine table `staged` (canonical raw text, parsed times)."""
+
+    drops: tuple[Drop, ...]
+    mapped_fields: frozenset[str]
+
+    def newest(self) -> frozenset[int]:
+        """Indexes of each source's newest drop, for sources with more than one drop."""
+        last: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for index, drop in enumerate(self.drops):
+            last[drop.source_index] = index
+            counts[drop.source_index] = counts.get(drop.source_index, 0) + 1
+        return frozenset(i for s, i in last.items() if counts[s] > 1)
+
+
 def read_sources(con: duckdb.DuckDBPyConnection, config: Config) -> QualityReport:
     """Load every drop, validate, de-duplicate; create table `interactions`; report every row."""
+    return account_rows(con, config, stage_drops(con, config))
+
+
+def account_rows(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    staged: Staged,
+    without: frozenset[int] = frozenset(),
+) -> QualityReport:
+    """Validate the staged rows (leaving out the drops in `without`), keep the latest valid row
+    per id in table `interactions`, and account for every row."""
+    keep = [i for i in range(len(staged.drops)) if i not in without]
+    con.execute(
+        "CREATE OR REPLACE VIEW staged_used AS SELECT * FROM staged "
+        f"WHERE drop_index IN ({', '.join(str(i) for i in keep) or '-1'})"
+    )
+    _validate(con, config)
+    report = _report(con, config, staged.drops)
+    stats = tuple(s for i, s in enumerate(report.drops) if i not in without)
+    return replace(report, drops=stats, mapped_fields=staged.mapped_fields)
+
+
+def stage_drops(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
+    """Read every drop once into the engine table `staged`."""
     drops = find_drops(config)
     attributes = sorted({a for s in config.sources for a in source_attributes(s)})
     problems: list[Problem] = []
@@ -143,8 +184,7 @@ def read_sources(con: duckdb.DuckDBPyConnection, config: Config) -> QualityRepor
     con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
     for index in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
-    _validate(con, config)
-    return replace(_report(con, config, drops), mapped_fields=frozenset(mapped))
+    return Staged(drops, frozenset(mapped))
 
 
 def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -249,7 +289,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     csat = config.policy.csat
     attributes = [
         c[len("raw_"):]
-        for c in _column_names(con, "staged")
+        for c in _column_names(con, "staged_used")
         if c.startswith("raw_") and c[len("raw_"):] not in INTERACTION_FIELDS
     ]
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
@@ -321,7 +361,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                 {boolean('needs_reply', 'true')},
                 {sentiment('sentiment_start')},
                 {sentiment('sentiment_end')}
-            FROM staged
+            FROM staged_used
         )
         """
     )

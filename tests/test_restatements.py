@@ -1,0 +1,57 @@
+"""Restatements: the newest drop changes a complete period's figures (SPEC §6.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from generator.build import build, check
+
+CONFIG = """
+site: {title: R, timezone: UTC, periods: [week]}
+sources:
+  - {name: desk, path: exports/*.csv, timezone: UTC}
+"""
+HEADER = "id,received_at,first_response_at,channel\n"
+W45 = HEADER + (
+    "a,2026-11-02 10:00:00,2026-11-02 10:30:00,twitter\n"
+    "b,2026-11-03 10:00:00,,twitter\n"
+    "c,2026-11-04 10:00:00,,twitter\n"
+    "d,2026-11-05 10:00:00,2026-11-05 10:10:00,twitter\n"
+)
+# The next drop re-exports b with a late reply and brings a new week.
+W46 = HEADER + (
+    "b,2026-11-03 10:00:00,2026-11-03 12:00:00,twitter\n"
+    "e,2026-11-10 10:00:00,2026-11-10 10:05:00,twitter\n"
+)
+
+
+def test_late_replies_in_the_newest_drop_are_reported_with_old_and_new_values(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = project({"exports/w45.csv": W45}, CONFIG)
+    assert check(config).quality.restatements == ()  # one drop: nothing to compare with
+    (config.parent / "exports" / "w46.csv").write_text(W46, encoding="utf-8")
+    quality = check(config).quality
+    assert quality.newest_drops == ("exports/w46.csv",)
+    changed = {(r.period, r.segment, r.metric): r for r in quality.restatements}
+    rate = changed[("2026-W45", "all", "response_rate")]
+    assert (rate.old_value, rate.new_value, rate.old_n, rate.new_n) == (0.5, 0.75, 4, 4)
+    backlog = changed[("2026-W45", "all", "backlog")]
+    assert (backlog.old_value, backlog.new_value) == (2, 1)
+    # Mean first response: old (30 + 10) / 2 = 20; new (30 + 120 + 10) / 3 = 53.33…
+    mean = changed[("2026-W45", "all", "frt_mean")]
+    assert mean.old_value == 20 and round(mean.new_value, 6) == round(160 / 3, 6)
+    # W46 is new (and partial), so it is never a restatement.
+    assert not any(r.period == "2026-W46" for r in quality.restatements)
+    assert all(r.period == "2026-W45" for r in quality.restatements)
+
+
+def test_restatements_are_deterministic_across_builds(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = project({"exports/w45.csv": W45, "exports/w46.csv": W46}, CONFIG)
+    build(config, output=tmp_path / "a")
+    build(config, output=tmp_path / "b")
+    page_a = (tmp_path / "a" / "data-quality.html").read_bytes()
+    assert page_a == (tmp_path / "b" / "data-quality.html").read_bytes()
