@@ -30,6 +30,8 @@ class Checked:
     config: Config
     quality: QualityReport
     figures: Figures
+    interactions: bytes | None = None
+    """data/interactions.csv when `site.interactions_csv` asks for it."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,12 @@ def check(config_path: Path | str, strict: bool = False) -> Checked:
         newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
     )
     log.info("computed %d figures", len(figures.rows))
-    return Checked(config, quality, figures)
+    interactions = None
+    if config.site.interactions_csv:
+        from generator.downloads import interactions_csv
+
+        interactions = interactions_csv(con, config)
+    return Checked(config, quality, figures, interactions)
 
 
 def build_info(config: Config, quality: QualityReport) -> BuildInfo:
@@ -163,6 +170,8 @@ def build(
     )
     files.add("data/rejected.csv", rejected_csv(quality))
     files.add("data/badge.svg", _badge(config, figures))
+    if checked.interactions is not None:
+        files.add("data/interactions.csv", checked.interactions)
     write_site(files, target)
     paths = [p for p, _ in files.items()]
     return BuildResult(

@@ -77,6 +77,8 @@ class SiteConfig:
     """Absolute path of the site's template overrides folder, or None for the default theme."""
     on_bad_rows: str = "report"
     """`report` (default) keeps building when rows are rejected; `fail` exits 2 like --strict."""
+    interactions_csv: bool = False
+    """Also write data/interactions.csv: every interaction with its computed durations."""
 
 
 @dataclass(frozen=True)
@@ -659,6 +661,13 @@ class _Loader:
 
         return parse
 
+    def boolean(self, node: yaml.Node, path: str) -> bool:
+        """Parse true or false."""
+        value = self.value(node, "true or false")
+        if not isinstance(value, bool):
+            raise _Bad("true or false")
+        return value
+
     def timezone_name(self, node: yaml.Node, path: str) -> str:
         """Parse an IANA timezone name."""
         expected = "an IANA timezone name"
@@ -742,6 +751,7 @@ class _Loader:
                 "data_through": self.datetime_value,
                 "templates": self.templates,
                 "on_bad_rows": self.choice(("report", "fail")),
+                "interactions_csv": self.boolean,
             },
         )
         self.timezone = values.get("timezone", self.timezone)

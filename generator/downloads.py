@@ -5,10 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator.config import Config
 
 from generator.model import BuildInfo, Figure, Figures, QualityReport
 from generator.metrics import latest_complete
+
+if TYPE_CHECKING:
+    import duckdb
 
 FIGURE_COLUMNS: tuple[str, ...] = (
     "granularity", "period", "period_start", "period_end", "partial", "dimension", "segment",
@@ -116,6 +124,18 @@ def rejected_csv(quality: QualityReport) -> bytes:
     for r in quality.rejections:
         writer.writerow([getattr(r, c) for c in REJECTED_COLUMNS])
     return buffer.getvalue().encode("utf-8")
+
+
+def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
+    """interactions.csv: every kept interaction with its computed values (engine-written)."""
+    from generator.drill import interactions_sql
+
+    with tempfile.TemporaryDirectory(prefix="carecard-") as folder:
+        path = Path(folder) / "interactions.csv"
+        con.execute(
+            f"COPY ({interactions_sql(config)}) TO '{path.as_posix()}' (HEADER, DELIMITER ',')"
+        )
+        return path.read_bytes()
 
 
 def _dump(value: object) -> bytes:

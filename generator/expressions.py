@@ -211,6 +211,9 @@ BETTER: tuple[str, ...] = ("higher", "lower")
 _KEYS: tuple[str, ...] = ("id", "label", "ratio", "aggregate", "unit", "better")
 _RATIO_KEYS: tuple[str, ...] = ("numerator", "denominator")
 _METRIC_ID = re.compile(r"[a-z][a-z0-9_]*")
+#: Deepest nesting of operators, calls and parentheses an expression may have (it keeps the
+#: recursive parser, checker and printer far from Python's recursion limit).
+MAX_DEPTH = 64
 _ACTIONABLE = f"{sql_ident('excluded_by')} IS NULL"
 _ALL_ACTIONABLE = f"count(*) FILTER (WHERE {_ACTIONABLE})"
 
@@ -264,7 +267,8 @@ class ExpressionError(Exception):
         self.expected = expected
         self.found = found
         self.hint = hint
-        super().__init__(f"expected {expected}" + (f", found {quote(found)}" if found else ""))
+        found_text = "" if found is None else f", found {quote(found)}"
+        super().__init__(f"expected {expected}{found_text}")
 
 
 def parse_custom_metrics(
@@ -294,7 +298,14 @@ def parse_custom_metrics(
 
 def parse_expression(text: str) -> Node:
     """Parse an expression into its syntax tree (no name or type checks); raise ExpressionError."""
-    return _Parser(text).parse()
+    node = _Parser(text).parse()
+    deepest = _deepest(node)
+    if deepest is not None:
+        raise _error_at(
+            deepest.pos, f"at most {MAX_DEPTH} nested operations", _shorten(text[deepest.pos :]),
+            "split the metric into simpler ones.",
+        )
+    return node
 
 
 def format_expression(node: Node) -> str:
@@ -436,7 +447,9 @@ class _Declaration:
             self.error("id", "", expected, text, hint)
             return None
         if text in BUILTIN_METRIC_IDS:
-            self.error("id", "", "an id that is not a built-in metric's", text, "choose another id.")
+            self.error(
+                "id", "", "an id that is not a built-in metric's", text, "choose another id."
+            )
             return None
         if text in self.seen:
             self.error(
@@ -651,6 +664,34 @@ def _string(text: str, start: int) -> tuple[str, int]:
         return "".join(parts), close + 1
 
 
+def _shorten(text: str) -> str:
+    """Return the first 20 characters of text, marked when cut."""
+    return text if len(text) <= 20 else text[:20] + "…"
+
+
+def _deepest(root: Node) -> Node | None:
+    """Return a node nested deeper than MAX_DEPTH, if any (walked without recursion)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node
+        stack.extend((child, depth + 1) for child in _children(node))
+    return None
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, In):
+        return (node.operand, *node.items)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
 def _word_end(text: str, i: int) -> int:
     """Return the end of the run of word characters from i."""
     while i < len(text) and (text[i].isalnum() or text[i] in "._"):
@@ -673,6 +714,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -710,7 +752,19 @@ class _Parser:
         return node
 
     def expression(self, min_power: int) -> Node:
-        left = self.prefix()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(
+                self.peek(), f"at most {MAX_DEPTH} nested operations",
+                "split the metric into simpler ones.",
+            )
+        try:
+            return self.operators(self.prefix(), min_power)
+        finally:
+            self.depth -= 1
+
+    def operators(self, left: Node, min_power: int) -> Node:
+        """Apply the infix operators that bind tighter than min_power to left."""
         while True:
             token = self.peek()
             op = token.text if token.kind in ("op", "name") else ""

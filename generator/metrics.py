@@ -25,6 +25,7 @@ from generator.model import (
 )
 from generator.periods import START_SQL, period_grid, year_ago_label
 from generator.budget import compute_budgets
+from generator.drill import compute_drill
 from generator.clock import create_calendar_table, deadline_sql, position_sql
 from generator.policy import (
     blackout_sql,
@@ -400,6 +401,9 @@ def compute_figures(
         segments=segments,
         data_through=data_through.astimezone(timezone.utc) if data_through else None,
         budgets=compute_budgets(con, config, published_dimensions(config), data_through),
+        drill=compute_drill(
+            con, config, published_dimensions(config), grids.get(config.site.periods[0], ())
+        ),
     )
 
 

@@ -202,6 +202,39 @@ class BudgetRow:
 
 
 @dataclass(frozen=True)
+class DrillRow:
+    """One interaction behind a red or amber response card (SPEC §6.7)."""
+
+    source: str
+    id: str
+    channel: str
+    received_at: str
+    """ISO time in the reporting timezone."""
+    first_response_at: str
+    """ISO time in the reporting timezone, or '' when unanswered."""
+    minutes: float | None
+    """First response on the target's clock, None when unanswered."""
+    target_minutes: float
+    clock: str
+    state: str
+    """`late` (answered after the target), `overdue` (unanswered past its deadline) or
+    `waiting` (unanswered, not yet due at data-through)."""
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class DrillList:
+    """The breaching or unanswered interactions of one period and segment."""
+
+    granularity: str
+    period: str
+    dimension: str
+    segment: str
+    rows: tuple[DrillRow, ...]
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of the site plus what is needed to navigate them."""
 
@@ -217,6 +250,9 @@ class Figures:
     """The site's data-through time (timezone-aware, UTC), None when there is no data."""
     budgets: tuple[BudgetRow, ...] = ()
     """Error budget per segment (all first), empty when the policy sets none."""
+    drill: tuple[DrillList, ...] = ()
+    """Late and unanswered interactions of every red or amber response figure of the
+    headline granularity's last `history` periods (keys sorted like figures.csv)."""
 
 
 @dataclass(frozen=True)

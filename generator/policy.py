@@ -94,7 +94,7 @@ def target_sql(versions: tuple[Version, ...], local_ts: str, attribute: str) -> 
 
     def value(index: int, rule: TargetRule) -> str:
         if attribute == "within_minutes":
-            return str(float(rule.within_minutes))
+            return f"CAST({float(rule.within_minutes)!r} AS DOUBLE)"
         if attribute == "rule":
             return str(index)
         if attribute == "clock":

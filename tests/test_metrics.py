@@ -135,3 +135,37 @@ def test_rows_read_are_all_accounted_for() -> None:
     assert (w2.read, w2.kept, w2.superseded, w2.rejected) == (8, 7, 0, 1)
     assert w2.rejected_by_reason == {"unparseable_timestamp": 1}
     assert quality.exclusions == {"no_reply_needed": 1, "spam": 1}
+
+
+def test_drill_through_lists_late_and_unanswered_interactions_of_red_and_amber_figures() -> None:
+    drill = {(d.period, d.dimension, d.segment): d for d in check(HANDMADE).figures.drill}
+    # W45 all: sla_attainment is amber; t2 and t6 answered late.
+    assert [(r.id, r.state) for r in drill[("2026-W45", "all", "all")].rows] == [
+        ("t2", "late"), ("t6", "late")]
+    # W46 all: u2 overdue, u4 late (urgent, 20 > 15), u6 and u5 not yet due.
+    w46 = drill[("2026-W46", "all", "all")].rows
+    assert [(r.id, r.state) for r in w46] == [
+        ("u2", "overdue"), ("u4", "late"), ("u6", "waiting"), ("u5", "waiting")]
+    assert w46[1].minutes == 20 and w46[1].target_minutes == 15
+    assert w46[0].file == "exports/w2.csv" and w46[0].line == 4
+
+
+def test_interactions_csv_has_every_kept_interaction(tmp_path: Path) -> None:
+    import shutil
+
+    from generator.build import build
+
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE.parent, site)
+    config = site / "config.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "  data_through:", "  interactions_csv: true\n  data_through:"),
+        encoding="utf-8",
+    )
+    build(config, output=tmp_path / "out")
+    lines = (tmp_path / "out" / "data" / "interactions.csv").read_text().splitlines()
+    assert lines[0].startswith("source,id,channel,received_at,first_response_at,resolved_at,")
+    assert len(lines) == 1 + 16  # 9 + 7 kept rows, t9 once
+    t9 = next(line for line in lines if line.startswith("desk,t9,"))
+    assert ",120.0," in t9 and ",true," in t9

@@ -1,0 +1,516 @@
+"""Derive interactions from message-level exports (SPEC §3.3), set-based in the engine.
+
+One row per message (a tweet, a comment) goes in; one row per customer conversation comes out,
+with the columns of the ``interactions`` table plus ``brand``. The recipe:
+
+1. Load every drop of the source (any format, :func:`generator.readers.read_drop`) and map its
+   columns onto the canonical message fields.
+2. Validate each message; every row read is kept, superseded (a later drop carries the same
+   message id) or rejected with a reason, exactly as for interaction-level sources.
+3. Thread the union of kept messages: each message climbs its ``in_reply_to`` chain to the top by
+   pointer jumping (each pass doubles the distance, so a thread of depth d needs log2(d) joins).
+   A top that is an inbound message with no parent is a conversation root; a brand message with
+   no parent starts a brand-initiated thread; a top whose parent is missing is an orphan (and so
+   is everything under it); a chain that loops never reaches a top and counts as orphaned too.
+4. Measure each conversation: received_at = the root's created_at, first_response_at = the
+   earliest brand message (ties: the lowest message id), brand = that message's author, else the
+   first @mention in the root's text naming a known brand account, else 'unknown'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from generator.errors import DataError, Problem
+from generator.model import DropStats, Rejection
+from generator.readers import POSITION_COLUMN, read_drop, sql_ident, sql_str
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from generator.config import Config, SourceConfig
+    from generator.sources import Drop
+
+#: Canonical message fields (SPEC §3.3) and the optional response-id cross-check column.
+REQUIRED_MESSAGE_FIELDS: tuple[str, ...] = ("message_id", "author", "inbound", "created_at",
+                                            "in_reply_to")
+OPTIONAL_MESSAGE_FIELDS: tuple[str, ...] = ("text", "channel", "response_ids")
+MESSAGE_COLUMNS: tuple[str, ...] = REQUIRED_MESSAGE_FIELDS + OPTIONAL_MESSAGE_FIELDS
+#: Fields a message row cannot do without (in_reply_to may be empty: a root).
+NON_EMPTY_FIELDS: tuple[str, ...] = ("message_id", "author", "inbound", "created_at")
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+DEFAULT_CHANNEL = "twitter"
+#: Reason codes added by message-level sources (the others are shared with sources.REASONS).
+MESSAGE_REASONS: dict[str, str] = {"id_in_exponent": "id in exponent notation (digits lost)"}
+#: A whole-number id a spreadsheet wrote as a float ('3.0').
+_FLOAT_ID = r"^([+-]?\d+)\.0+$"
+#: An id in exponent notation ('1.2e+18'): its last digits are gone.
+_EXPONENT_ID = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
+#: Interaction columns every source provides (sources._validate builds the same set).
+INTERACTION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "VARCHAR"), ("id", "VARCHAR"), ("received_at", "TIMESTAMPTZ"),
+    ("first_response_at", "TIMESTAMPTZ"), ("resolved_at", "TIMESTAMPTZ"), ("channel", "VARCHAR"),
+    ("csat", "DOUBLE"), ("sentiment_start", "DOUBLE"), ("sentiment_end", "DOUBLE"),
+    ("public", "BOOLEAN"), ("moved_private", "BOOLEAN"), ("reach", "DOUBLE"),
+    ("needs_reply", "BOOLEAN"), ("file", "VARCHAR"), ("line", "BIGINT"),
+)
+
+
+@dataclass(frozen=True)
+class MessageSourceResult:
+    """What reading one message-level source produced."""
+
+    source: str
+    """The source's name."""
+    table: str
+    """Engine table: one row per conversation, the interaction columns plus `brand` and the
+    source's other dimensions (taken from the root message)."""
+    messages_table: str
+    """Engine table: every kept message with `root_id` and `thread` (conversation,
+    brand_initiated, orphan)."""
+    drops: tuple[DropStats, ...]
+    """Row accounting per drop: read = kept + superseded + rejected."""
+    rejections: tuple[Rejection, ...]
+    """Every rejected message row, in drop order then position."""
+    messages: int
+    """Kept messages (the union after de-duplication)."""
+    conversations: int
+    """Conversations (inbound roots)."""
+    brand_threads: tuple[str, ...]
+    """Root message ids of brand-initiated threads (sorted)."""
+    brand_thread_messages: int
+    """Messages in brand-initiated threads."""
+    orphans: tuple[str, ...]
+    """Ids of the messages whose parent is missing (the tops of orphaned threads), plus the
+    messages of reply chains that loop (sorted)."""
+    orphan_messages: int
+    """Messages in orphaned threads, the tops included."""
+    response_ids_listed: int
+    """Ids listed in the response-id column (0 when the source has none)."""
+    response_ids_disagreeing: int
+    """Listed response ids of kept messages whose in_reply_to names another message."""
+    mapped_fields: frozenset[str]
+    """Interaction fields this source provides."""
+
+
+def message_attributes(source: SourceConfig) -> tuple[str, ...]:
+    """Dimensions a message source reads from its root messages (besides brand and channel)."""
+    names = [k for k in source.columns if k not in MESSAGE_COLUMNS]
+    names += [d for d in source.dimensions if d not in names and d not in ("brand", "channel")]
+    return tuple(names)
+
+
+def read_message_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source_index: int,
+    drops: list[Drop] | tuple[Drop, ...],
+    first_drop_index: int = 0,
+) -> MessageSourceResult:
+    """Load, validate, de-duplicate and thread one message source; create its tables."""
+    source = config.sources[source_index]
+    prefix = f"messages_{source_index}"
+    attributes = message_attributes(source)
+    problems: list[Problem] = []
+    staged: list[str] = []
+    for offset, drop in enumerate(drops):
+        table = f"{prefix}_drop_{offset}"
+        try:
+            word = read_drop(con, drop, table)
+        except DataError as error:
+            problems.extend(p for p in error.problems if isinstance(p, Problem))
+            continue
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        missing = _missing_columns(drop, source_index, columns, attributes, word)
+        if missing:
+            problems.extend(missing)
+            continue
+        staged.append(_stage_sql(drop, first_drop_index + offset, table, columns, attributes,
+                                 word))
+    if problems:
+        raise DataError(problems)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_staged AS "
+                + " UNION ALL BY NAME ".join(staged))
+    for offset in range(len(drops)):
+        con.execute(f"DROP TABLE IF EXISTS {prefix}_drop_{offset}")
+    _check(con, prefix, source, attributes)
+    _thread(con, prefix, attributes)
+    table = f"message_interactions_{source_index}"
+    _conversations(con, prefix, table, source, attributes)
+    return _result(con, prefix, table, config, source_index, drops, first_drop_index)
+
+
+def _column_for(source: SourceConfig, name: str) -> str:
+    return source.columns.get(name, name)
+
+
+def _missing_columns(
+    drop: Drop, index: int, columns: list[str], attributes: tuple[str, ...], word: str
+) -> list[Problem]:
+    """Required fields, explicitly mapped fields and dimensions need a column in the file."""
+    import difflib
+
+    source = drop.source
+    wanted = list(REQUIRED_MESSAGE_FIELDS)
+    wanted += [f for f in OPTIONAL_MESSAGE_FIELDS if f in source.columns]
+    wanted += list(attributes)
+    where = f"{drop.rel}, {word} 1" if word in ("line", "row") else drop.rel
+    problems = []
+    for name in wanted:
+        column = _column_for(source, name)
+        if column in columns:
+            continue
+        close = difflib.get_close_matches(column, [c for c in columns if c != POSITION_COLUMN],
+                                          n=1)
+        hint = (
+            f"did you mean '{close[0]}'? Set sources[{index}].columns.{name}."
+            if close
+            else f"map it with sources[{index}].columns.{name}; the file has "
+            + ", ".join(f"'{c}'" for c in columns[:12] if c != POSITION_COLUMN)
+            + "."
+        )
+        problems.append(Problem(where, "", f"a column '{column}' for the field '{name}'",
+                                None, hint))
+    return problems
+
+
+def _mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
+    if not mapping:
+        return raw
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
+    return f"(CASE {raw} {cases} ELSE {raw} END)"
+
+
+def _stage_sql(
+    drop: Drop,
+    drop_index: int,
+    table: str,
+    columns: list[str],
+    attributes: tuple[str, ...],
+    word: str,
+) -> str:
+    """SELECT mapping one raw drop table onto raw canonical text (plus the column names)."""
+    source = drop.source
+    select = [
+        f"{drop_index} AS drop_index",
+        f"{sql_str(drop.rel)} AS file",
+        f"{POSITION_COLUMN} AS line",
+        f"{sql_str(word)} AS position_word",
+    ]
+    for name in MESSAGE_COLUMNS + attributes:
+        column = _column_for(source, name)
+        present = column in columns
+        if present and name == "text":
+            raw = sql_ident(column)
+        elif present:
+            raw = f"nullif(trim({sql_ident(column)}), '')"
+        elif name == "channel":
+            raw = sql_str(source.channel or DEFAULT_CHANNEL)
+        else:
+            raw = "CAST(NULL AS VARCHAR)"
+        mapping = source.values.get(name)
+        select.append(f"{_mapped_sql(raw, dict(mapping) if mapping else None)} "
+                      f"AS {sql_ident('raw_' + name)}")
+        select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
+    return f"SELECT {', '.join(select)} FROM {table}"
+
+
+def timestamp_sql(raw: str, source: SourceConfig) -> str:
+    """SQL parsing text into TIMESTAMPTZ: ISO 8601 (naive = the source's timezone), Twitter's
+    'Tue Oct 31 22:10:47 +0000 2017', or the source's timestamp_format."""
+    tz = sql_str(source.timezone)
+    if source.timestamp_format:
+        fmt = sql_str(source.timestamp_format)
+        return (
+            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' "
+            f"THEN CAST(try_strptime({raw}, {fmt}) AS TIMESTAMPTZ) "
+            f"ELSE timezone({tz}, CAST(try_strptime({raw}, {fmt}) AS TIMESTAMP)) END)"
+        )
+    return (
+        f"(CASE WHEN regexp_matches({raw}, '([zZ]|[+-]\\d\\d(:?\\d\\d)?)$') "
+        f"THEN try_cast({raw} AS TIMESTAMPTZ) "
+        f"ELSE coalesce(timezone({tz}, try_cast({raw} AS TIMESTAMP)), "
+        f"CAST(try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y') AS TIMESTAMPTZ)) END)"
+    )
+
+
+def id_sql(raw: str) -> str:
+    """SQL normalising a textual id: '3.0' (a spreadsheet's float) means '3'."""
+    return f"regexp_replace({raw}, {sql_str(_FLOAT_ID)}, '\\1')"
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection, prefix: str, source: SourceConfig, attributes: tuple[str, ...]
+) -> None:
+    """Parse every staged row, find its first failing reason, and decide its fate."""
+    checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
+    for name in NON_EMPTY_FIELDS:
+        checks.append((f"raw_{name} IS NULL", "missing_required", name))
+    for name in ("message_id", "in_reply_to"):
+        checks.append(
+            (f"regexp_matches(raw_{name}, {sql_str(_EXPONENT_ID)})", "id_in_exponent", name)
+        )
+    checks.append(("created_at IS NULL", "unparseable_timestamp", "created_at"))
+    checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
+    for name in ("channel",) + attributes:
+        checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
+    checks.append(("copies > 1", "duplicate_id", "message_id"))
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END"
+    field = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END"
+    true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
+    false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_checked AS
+        SELECT *, {reason} AS reason, {field} AS reason_field
+        FROM (
+            SELECT *,
+                {id_sql('raw_message_id')} AS message_id,
+                nullif({id_sql('raw_in_reply_to')}, '') AS parent,
+                CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
+                     WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
+                {timestamp_sql('raw_created_at', source)} AS created_at,
+                count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
+            FROM {prefix}_staged
+        )"""
+    )
+    # Latest drop wins among valid rows; a rejected row never replaces an earlier valid one.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_accounted AS
+        SELECT *,
+            CASE WHEN reason IS NOT NULL THEN 'rejected'
+                 WHEN drop_index = max(drop_index) FILTER (WHERE reason IS NULL)
+                      OVER (PARTITION BY message_id) THEN 'kept'
+                 ELSE 'superseded' END AS fate
+        FROM {prefix}_checked"""
+    )
+    con.execute(f"DROP TABLE {prefix}_checked")
+    con.execute(f"DROP TABLE {prefix}_staged")
+
+
+def _thread(con: duckdb.DuckDBPyConnection, prefix: str, attributes: tuple[str, ...]) -> None:
+    """Create `{prefix}_messages`: kept messages with their thread's top and kind."""
+    dims = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_kept AS
+        SELECT message_id, parent, raw_author AS author, inbound, created_at, raw_text AS text,
+            raw_channel AS channel, raw_response_ids AS response_ids, drop_index, file, line{dims}
+        FROM {prefix}_accounted WHERE fate = 'kept'"""
+    )
+    # Pointer jumping: `up` starts at the parent (or the message itself at a top) and each pass
+    # replaces it by the up of the up, doubling the distance climbed; `done` once at the top.
+    jump = f"{prefix}_jump"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {jump} AS
+        SELECT m.message_id,
+            CASE WHEN p.message_id IS NULL OR m.parent IS NULL THEN m.message_id
+                 ELSE m.parent END AS up,
+            (m.parent IS NULL OR p.message_id IS NULL) AS done
+        FROM {prefix}_kept m LEFT JOIN {prefix}_kept p ON p.message_id = m.parent"""
+    )
+    pending = _count(con, f"SELECT count(*) FROM {jump} WHERE NOT done")
+    while pending:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {jump}_next AS
+            SELECT j.message_id,
+                CASE WHEN j.done THEN j.up ELSE u.up END AS up,
+                j.done OR u.done AS done
+            FROM {jump} j JOIN {jump} u ON u.message_id = j.up"""
+        )
+        con.execute(f"DROP TABLE {jump}")
+        con.execute(f"ALTER TABLE {jump}_next RENAME TO {jump}")
+        left = _count(con, f"SELECT count(*) FROM {jump} WHERE NOT done")
+        if left == pending:
+            break  # what is left loops (a reply chain that never reaches a top)
+        pending = left
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_messages AS
+        SELECT m.*, j.up AS root_id,
+            CASE WHEN NOT j.done THEN 'orphan'
+                 WHEN t.parent IS NOT NULL THEN 'orphan'
+                 WHEN t.inbound THEN 'conversation'
+                 ELSE 'brand_initiated' END AS thread
+        FROM {prefix}_kept m JOIN {jump} j USING (message_id)
+        JOIN {prefix}_kept t ON t.message_id = j.up
+        ORDER BY m.drop_index, m.line"""
+    )
+    con.execute(f"DROP TABLE {jump}")
+    con.execute(f"DROP TABLE {prefix}_kept")
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _conversations(
+    con: duckdb.DuckDBPyConnection,
+    prefix: str,
+    table: str,
+    source: SourceConfig,
+    attributes: tuple[str, ...],
+) -> None:
+    """Create `table`: one row per conversation with the interaction columns plus brand."""
+    msgs = f"{prefix}_messages"
+    # Ties on created_at go to the lowest id: numerically when both are numbers.
+    order = "created_at, try_cast(message_id AS HUGEINT) NULLS LAST, message_id"
+    dims = "".join(f", r.{sql_ident(a)}" for a in attributes)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS
+        WITH roots AS (
+            SELECT * FROM {msgs} WHERE thread = 'conversation' AND message_id = root_id
+        ),
+        first_reply AS (
+            SELECT root_id, created_at AS first_response_at, author AS brand
+            FROM (SELECT *, row_number() OVER (PARTITION BY root_id ORDER BY {order}) AS rank
+                  FROM {msgs} WHERE thread = 'conversation' AND NOT inbound)
+            WHERE rank = 1
+        ),
+        accounts AS (
+            SELECT lower(author) AS account, min(author) AS author
+            FROM {msgs} WHERE NOT inbound GROUP BY ALL
+        ),
+        mentions AS (
+            SELECT root_id, handle, k FROM (
+                SELECT message_id AS root_id,
+                    unnest(regexp_extract_all(text, '@(\w+)', 1)) AS handle,
+                    generate_subscripts(regexp_extract_all(text, '@(\w+)', 1), 1) AS k
+                FROM roots WHERE text LIKE '%@%')
+        ),
+        mentioned AS (
+            SELECT root_id, arg_min(a.author, k) AS brand
+            FROM mentions JOIN accounts a ON a.account = lower(handle) GROUP BY root_id
+        )
+        SELECT {sql_str(source.name)} AS source, r.message_id AS id,
+            r.created_at AS received_at, f.first_response_at,
+            CAST(NULL AS TIMESTAMPTZ) AS resolved_at, r.channel,
+            CAST(NULL AS DOUBLE) AS csat, CAST(NULL AS DOUBLE) AS sentiment_start,
+            CAST(NULL AS DOUBLE) AS sentiment_end, CAST(NULL AS BOOLEAN) AS public,
+            false AS moved_private, CAST(NULL AS DOUBLE) AS reach, true AS needs_reply,
+            r.file, CAST(r.line AS BIGINT) AS line,
+            coalesce(f.brand, m.brand, 'unknown') AS brand{dims}
+        FROM roots r
+        LEFT JOIN first_reply f ON f.root_id = r.message_id
+        LEFT JOIN mentioned m ON m.root_id = r.message_id
+        ORDER BY r.drop_index, r.line"""
+    )
+
+
+def _result(
+    con: duckdb.DuckDBPyConnection,
+    prefix: str,
+    table: str,
+    config: Config,
+    source_index: int,
+    drops: list[Drop] | tuple[Drop, ...],
+    first_drop_index: int,
+) -> MessageSourceResult:
+    """Count fates per drop, format rejections, summarise threads."""
+    source = config.sources[source_index]
+    counts: dict[int, dict[str, int]] = {}
+    reasons: dict[int, dict[str, int]] = {}
+    for drop_index, fate, reason, number in con.execute(
+        f"SELECT drop_index, fate, coalesce(reason, ''), count(*) FROM {prefix}_accounted "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        counts.setdefault(drop_index, {}).setdefault(fate, 0)
+        counts[drop_index][fate] += number
+        if reason:
+            reasons.setdefault(drop_index, {})[reason] = number
+    stats = []
+    for offset, drop in enumerate(drops):
+        c = counts.get(first_drop_index + offset, {})
+        stats.append(DropStats(
+            source=source.name, file=drop.rel, sha256=drop.sha256, read=sum(c.values()),
+            kept=c.get("kept", 0), superseded=c.get("superseded", 0),
+            rejected=c.get("rejected", 0),
+            rejected_by_reason=dict(sorted(reasons.get(first_drop_index + offset, {}).items())),
+        ))
+    rejections = _rejections(con, prefix, source.name, source_index)
+    msgs = f"{prefix}_messages"
+    summary = con.execute(
+        f"""SELECT count(*),
+            count(*) FILTER (WHERE thread = 'conversation' AND message_id = root_id),
+            count(*) FILTER (WHERE thread = 'brand_initiated'),
+            count(*) FILTER (WHERE thread = 'orphan')
+        FROM {msgs}"""
+    ).fetchone()
+    assert summary is not None
+    brand_threads = tuple(r[0] for r in con.execute(
+        f"SELECT message_id FROM {msgs} WHERE thread = 'brand_initiated' AND message_id = root_id "
+        "ORDER BY try_cast(message_id AS HUGEINT) NULLS LAST, message_id").fetchall())
+    orphans = tuple(r[0] for r in con.execute(
+        f"SELECT message_id FROM {msgs} WHERE thread = 'orphan' AND (message_id = root_id) "
+        "ORDER BY try_cast(message_id AS HUGEINT) NULLS LAST, message_id").fetchall())
+    listed, disagreeing = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE c.message_id IS NOT NULL
+                AND c.parent IS DISTINCT FROM l.message_id)
+        FROM (SELECT message_id,
+                {id_sql("trim(unnest(string_split(response_ids, ',')))")} AS listed
+              FROM {msgs} WHERE response_ids IS NOT NULL) l
+        LEFT JOIN {msgs} c ON c.message_id = l.listed
+        WHERE l.listed <> ''"""
+    ).fetchone() or (0, 0)
+    con.execute(f"DROP TABLE {prefix}_accounted")
+    mapped = {"id", "received_at", "channel", "first_response_at"}
+    return MessageSourceResult(
+        source=source.name, table=table, messages_table=msgs, drops=tuple(stats),
+        rejections=tuple(rejections), messages=int(summary[0]),
+        conversations=int(summary[1]), brand_threads=brand_threads,
+        brand_thread_messages=int(summary[2]), orphans=orphans,
+        orphan_messages=int(summary[3]), response_ids_listed=int(listed),
+        response_ids_disagreeing=int(disagreeing), mapped_fields=frozenset(mapped),
+    )
+
+
+def _rejections(
+    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int
+) -> list[Rejection]:
+    """Every rejected message row with its one-line message (STYLE template)."""
+    fields = MESSAGE_COLUMNS
+    names = [r[0] for r in con.execute(f"DESCRIBE {prefix}_accounted").fetchall()]
+    extra = [c[4:] for c in names if c.startswith("raw_") and c[4:] not in fields]
+    found = "CASE reason_field " + " ".join(
+        f"WHEN {sql_str(f)} THEN {sql_ident('raw_' + f)}" for f in fields + tuple(extra)
+    ) + " END"
+    column = "CASE reason_field " + " ".join(
+        f"WHEN {sql_str(f)} THEN {sql_ident('col_' + f)}" for f in fields + tuple(extra)
+    ) + " END"
+    rows = con.execute(
+        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column}, {found}
+        FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
+    ).fetchall()
+    out = []
+    for file, position, reason, field, col, value in rows:
+        where = f"{file}, {position}" + (f", column '{col}'" if col else "")
+        problem = message_problem(where, reason, field, value, index)
+        out.append(Rejection(source, file, position, field, col or "", reason, str(problem)))
+    return out
+
+
+def message_problem(where: str, reason: str, field: str, value: str | None, index: int) -> Problem:
+    """The message for one rejected message row (STYLE: WHERE: expected X, found 'Y'. Hint: …)."""
+    found = value if value is not None else ""
+    if reason == "missing_required":
+        return Problem(where, "", f"a value for the required field '{field}'", found,
+                       f"map another column with sources[{index}].columns.{field}, "
+                       "or fix the export.")
+    if reason == "id_in_exponent":
+        return Problem(where, "", "an id written out in full", found,
+                       "a spreadsheet wrote this id in exponent notation and lost its last "
+                       "digits; export the column as text.")
+    if reason == "unparseable_timestamp":
+        return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
+                       "'2026-11-23T14:05:00+00:00'", found,
+                       f"set sources[{index}].timestamp_format.")
+    if reason == "unmapped_value":
+        return Problem(where, "", f"true or false for '{field}'", found,
+                       f"map it with sources[{index}].values.{field}, e.g. {{{found}: true}}.")
+    if reason == "reserved_value":
+        return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)",
+                       found, f"map it to another value with sources[{index}].values.{field}.")
+    if reason == "duplicate_id":
+        return Problem(where, "", "an id that appears once in the drop", found,
+                       "every copy is rejected; export the drop again without duplicates.")
+    return Problem(where, reason, "", found)
