@@ -306,6 +306,24 @@ class Restatement:
 
 
 @dataclass(frozen=True)
+class ThreadStats:
+    """Threading of one message-level source (SPEC §3.3)."""
+
+    source: str
+    messages: int
+    """Messages kept after de-duplication across drops."""
+    conversations: int
+    orphans: int
+    """Messages whose parent (or an ancestor's parent) is missing from the data."""
+    brand_initiated: int
+    """Threads started by a brand message with an empty in_reply_to."""
+    orphan_ids: tuple[str, ...] = ()
+    """Message ids of orphaned thread tops (their parent is missing), at most 500."""
+    brand_initiated_ids: tuple[str, ...] = ()
+    """Message ids of brand-initiated thread starts, at most 500."""
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """What happened to every row read."""
 
@@ -318,6 +336,8 @@ class QualityReport:
     """Site data-through (UTC)."""
     data_through_by_source: dict[str, datetime | None]
     data_through_explicit: bool
+    threads: tuple[ThreadStats, ...] = ()
+    """One entry per message-level source."""
     restatements: tuple[Restatement, ...] = ()
     """Figures of complete periods the newest drops changed, sorted like figures.csv."""
     newest_drops: tuple[str, ...] = ()
