@@ -17,13 +17,16 @@ from datetime import date, datetime, time
 from functools import lru_cache, partial
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import yaml
 
 from generator.errors import ConfigError, Problem, quote
 from generator.model import METRICS_BY_ID
+
+if TYPE_CHECKING:
+    from generator.expressions import CustomMetric
 
 #: Canonical fields of the interaction-level shape (SPEC §3.2).
 INTERACTION_FIELDS: tuple[str, ...] = (
@@ -256,8 +259,8 @@ class Policy:
     """Error budget settings, or None."""
     versions: tuple[PolicyVersion, ...] = ()
     """Later policy versions, ordered by valid_from."""
-    custom_metrics: tuple[Mapping[str, object], ...] = ()
-    """Custom metric declarations (validated by the policy issue; kept raw here)."""
+    custom_metrics: tuple[CustomMetric, ...] = ()
+    """Custom metrics, parsed and compiled by carecard's expression language."""
 
 
 @dataclass(frozen=True)
@@ -1387,8 +1390,10 @@ class _Loader:
             raise _Reported
         return PolicyVersion(**values)
 
-    def custom_metrics(self, node: yaml.Node, path: str) -> tuple[dict[str, Any], ...]:
-        """Parse `custom_metrics` as plain mappings with unique ids (validated later)."""
+    def custom_metrics(self, node: yaml.Node, path: str) -> tuple[CustomMetric, ...]:
+        """Parse `custom_metrics` and compile their expressions (generator.expressions)."""
+        from generator.expressions import DERIVED_NAMES, parse_custom_metrics
+
         metrics: tuple[dict[str, Any], ...] = self.list_of(
             self.custom_metric,
             unique="a unique metric id",
@@ -1396,7 +1401,24 @@ class _Loader:
             suffix=".id",
         )(node, path)
         self.metric_ids.update(metric["id"] for metric in metrics)
-        return metrics
+        items = node.value if isinstance(node, yaml.SequenceNode) else []
+
+        def where(index: int, key: str) -> str:
+            line = _line(items[index]) if index < len(items) else _line(node)
+            return f"{self.label}:{line}: {path}[{index}]" + (f".{key}" if key else "")
+
+        try:
+            return parse_custom_metrics(
+                metrics, set(self.attributes) | set(DERIVED_NAMES), where
+            )
+        except ConfigError as error:
+            for problem in error.problems:
+                line = _line(node)
+                if isinstance(problem, Problem):
+                    head = problem.where.split(":")
+                    line = int(head[1]) if len(head) > 1 and head[1].isdigit() else line
+                self.problems.append((line, problem))  # type: ignore[arg-type]
+            raise _Reported from None
 
     def custom_metric(self, node: yaml.Node, path: str) -> dict[str, Any]:
         """Parse one custom metric declaration: a mapping with a new `id`."""

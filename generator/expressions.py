@@ -302,7 +302,7 @@ def parse_expression(text: str) -> Node:
     deepest = _deepest(node)
     if deepest is not None:
         raise _error_at(
-            deepest.pos, f"at most {MAX_DEPTH} nested operations", _shorten(text[deepest.pos :]),
+            deepest.pos, f"at most {MAX_DEPTH} levels of nesting", _shorten(text[deepest.pos :]),
             "split the metric into simpler ones.",
         )
     return node
@@ -753,9 +753,11 @@ class _Parser:
 
     def expression(self, min_power: int) -> Node:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
+        # Parentheses and operands each open a level: a tree within MAX_DEPTH needs fewer than
+        # three times as many.
+        if self.depth > 3 * MAX_DEPTH:
             raise self.fail(
-                self.peek(), f"at most {MAX_DEPTH} nested operations",
+                self.peek(), f"at most {MAX_DEPTH} levels of nesting",
                 "split the metric into simpler ones.",
             )
         try:

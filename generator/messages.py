@@ -326,7 +326,7 @@ def _thread(con: duckdb.DuckDBPyConnection, prefix: str, attributes: tuple[str, 
         pending = left
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_messages AS
-        SELECT m.*, j.up AS root_id,
+        SELECT m.*, CASE WHEN j.done THEN j.up END AS root_id,
             CASE WHEN NOT j.done THEN 'orphan'
                  WHEN t.parent IS NOT NULL THEN 'orphan'
                  WHEN t.inbound THEN 'conversation'
@@ -441,7 +441,8 @@ def _result(
         f"SELECT message_id FROM {msgs} WHERE thread = 'brand_initiated' AND message_id = root_id "
         "ORDER BY try_cast(message_id AS HUGEINT) NULLS LAST, message_id").fetchall())
     orphans = tuple(r[0] for r in con.execute(
-        f"SELECT message_id FROM {msgs} WHERE thread = 'orphan' AND (message_id = root_id) "
+        f"SELECT message_id FROM {msgs} WHERE thread = 'orphan' "
+        "AND (message_id = root_id OR root_id IS NULL) "
         "ORDER BY try_cast(message_id AS HUGEINT) NULLS LAST, message_id").fetchall())
     listed, disagreeing = con.execute(
         f"""SELECT count(*), count(*) FILTER (WHERE c.message_id IS NOT NULL

@@ -235,9 +235,19 @@ def _business_times(
         con.execute(f"DROP TABLE {table}")
 
 
+def custom_aggregates(config: Config) -> dict[str, str]:
+    """Aggregate columns of the custom metrics: `cm_<id>_value` and `cm_<id>_n`."""
+    columns = {}
+    for metric in config.policy.custom_metrics:
+        columns[f"cm_{metric.id}_value"] = metric.value_sql
+        columns[f"cm_{metric.id}_n"] = metric.n_sql
+    return columns
+
+
 def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Create `aggregates`: one row per granularity × period_start × dimension × segment."""
-    columns = ", ".join(f"{expr} AS {name}" for name, expr in AGGREGATES.items())
+    aggregates = {**AGGREGATES, **custom_aggregates(config)}
+    columns = ", ".join(f"{expr} AS {name}" for name, expr in aggregates.items())
     selects = []
     for granularity in config.site.periods:
         for dimension in ("all",) + published_dimensions(config):
@@ -308,20 +318,26 @@ def compute_figures(
 ) -> Figures:
     """Compute every figure for every period, segment and metric; return them sorted."""
     data_through = quality.data_through
-    metrics = available_metrics(set(quality.mapped_fields))
+    mapped = set(quality.mapped_fields)
+    custom = tuple(m for m in config.policy.custom_metrics if set(m.needs) <= mapped)
+    metrics = available_metrics(mapped) + tuple(m.info() for m in custom)
+    metric_sql = {
+        **METRIC_SQL,
+        **{m.id: MetricSQL(f"cm_{m.id}_value", f"cm_{m.id}_n") for m in custom},
+    }
     judge_interactions(con, config, data_through)
     _aggregate(con, config)
     grids = _grid(con, config, data_through)
     _goals(con, config)
     _metric_table(con, metrics)
-    counts = set(COUNT_AGGREGATES)
+    counts = set(COUNT_AGGREGATES) | {f"cm_{m.id}_n" for m in custom}
     filled = ", ".join(
         f"coalesce(a.{name}, 0) AS {name}" if name in counts else f"a.{name}"
-        for name in AGGREGATES
+        for name in {**AGGREGATES, **custom_aggregates(config)}
     )
     long = " UNION ALL ".join(
-        f"SELECT g.*, {sql_str(m.id)} AS metric, CAST({METRIC_SQL[m.id].value} AS DOUBLE) AS value, "
-        f"CAST({METRIC_SQL[m.id].n or 'NULL'} AS BIGINT) AS n FROM filled g"
+        f"SELECT g.*, {sql_str(m.id)} AS metric, CAST({metric_sql[m.id].value} AS DOUBLE) AS value, "
+        f"CAST({metric_sql[m.id].n or 'NULL'} AS BIGINT) AS n FROM filled g"
         for m in metrics
     )
     con.execute(

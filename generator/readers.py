@@ -221,7 +221,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
             f"{sql_str(str(path))}, {', '.join(options)})"
         )
     except duckdb.Error as error:
-        raise DataError(_csv_problem(drop, str(error), len(names))) from None
+        raise DataError(_csv_problem(drop, str(error), text, delimiter)) from None
     finally:
         if sentinel:
             path.unlink(missing_ok=True)
@@ -317,10 +317,12 @@ _ORIGINAL = re.compile(r"Original Line: ?(.*)")
 _COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 
 
-def _csv_problem(drop: Drop, message: str, width: int) -> Problem:
+def _csv_problem(drop: Drop, message: str, text: _Text, delimiter: str) -> Problem:
     """Turn an engine CSV error into one located message (never the engine's dump)."""
     line_match = _CSV_LINE.search(message)
-    where = f"{drop.rel}, line {line_match.group(1)}" if line_match else drop.rel
+    where = drop.rel
+    if line_match:
+        where = f"{drop.rel}, line {_physical_line(drop, text, delimiter, int(line_match[1]))}"
     original = _ORIGINAL.search(message)
     found = original.group(1).rstrip("\r") if original else None
     if "unterminated quote" in message:
@@ -329,7 +331,7 @@ def _csv_problem(drop: Drop, message: str, width: int) -> Problem:
                        "twice (\"\").")
     columns = _COLUMNS.search(message)
     if columns:
-        return Problem(where, "", f"{columns.group(1)} values like the header line",
+        return Problem(where, "", f"{columns.group(1)} value{'' if columns.group(1) == '1' else 's'} like the header line",
                        found, f"the line has {columns.group(2)}; quote values that contain "
                        f"the delimiter, or set sources[{drop.source_index}].delimiter.")
     if "Invalid unicode" in message:
@@ -338,6 +340,20 @@ def _csv_problem(drop: Drop, message: str, width: int) -> Problem:
     log.debug("CSV reader error for %s: %s", drop.rel, message)
     return Problem(where, "", "a readable CSV export with a header line", None,
                    f"the CSV reader said: {first.removeprefix('Invalid Input Error: ')}")
+
+
+def _physical_line(drop: Drop, text: _Text, delimiter: str, record_line: int) -> int:
+    """The line on which a record starts, from the engine's record-based 'line' (1 + index).
+
+    Only on the error path: re-reads the records before it, counting quoted line breaks.
+    """
+    opener: Any = gzip.open if text.compressed else open
+    with opener(drop.path, "rt", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        for _ in range(record_line - 1):
+            if next(reader, None) is None:
+                break
+        return reader.line_num + 1
 
 
 # --- JSON Lines and JSON arrays ------------------------------------------------------------------

@@ -210,13 +210,9 @@ def test_spec_example_loads_into_dataclasses(project) -> None:
     assert version.valid_from == date(2026, 11, 1)
     assert version.goals == {"sla_attainment": Goal("sla_attainment", "min", 0.92)}
     assert (version.exclude, version.first_response) == (None, None)
-    assert policy.custom_metrics == (
-        {
-            "id": "complaint_share",
-            "label": "Complaint share",
-            "ratio": {"numerator": "category == 'complaint'"},
-        },
-    )
+    (custom,) = policy.custom_metrics
+    assert (custom.id, custom.label, custom.unit) == ("complaint_share", "Complaint share", "ratio")
+    assert custom.needs == ()
 
 
 def test_spec_example_verbatim_rejects_where_on_undeclared_priority(project) -> None:
@@ -998,7 +994,7 @@ def test_versions_are_sorted_and_may_use_custom_metrics(project) -> None:
         + textwrap.dedent("""\
         policy:
           custom_metrics:
-            - {id: complaint_share, ratio: {numerator: "team == 'x'"}}
+            - {id: complaint_share, label: Complaints, ratio: {numerator: "team == 'x'"}}
           versions:
             - {valid_from: 2026-12-01, exclude: []}
             - valid_from: "2026-06-01"

@@ -170,3 +170,36 @@ def test_sentiment_recovery_private_move_and_exposed_reach(project: Callable[...
     assert (get("private_move_rate").value, get("private_move_rate").n) == (pytest.approx(2 / 3), 3)
     # negative start and unanswered: s2 (50) + s5 (1000)
     assert get("exposed_reach").value == 1050
+
+
+CUSTOM = """
+site: {title: C, timezone: UTC, periods: [week]}
+sources:
+  - {name: desk, path: exports/*.csv, timezone: UTC, dimensions: [category]}
+policy:
+  goals: {complaint_share: {max: 0.4}}
+  custom_metrics:
+    - {id: complaint_share, label: Complaint share, ratio: {numerator: "category == 'complaint'"}}
+    - id: fast
+      label: Answered within 15 minutes
+      ratio: {numerator: "frt_minutes <= 15", denominator: "frt_minutes != null"}
+    - {id: mean_reach, label: Mean reach, aggregate: "sum(reach) / count()", unit: count}
+"""
+
+
+def test_custom_metrics_appear_in_figures_like_built_in_ones(project: Callable[..., Path]) -> None:
+    rows = (
+        "id,received_at,first_response_at,channel,category,reach\n"
+        "a,2026-11-02 10:00:00,2026-11-02 10:10:00,twitter,complaint,100\n"
+        "b,2026-11-02 11:00:00,2026-11-02 11:20:00,twitter,complaint,0\n"
+        "c,2026-11-02 12:00:00,2026-11-02 12:05:00,twitter,question,50\n"
+        "d,2026-11-02 13:00:00,,twitter,question,10\n"
+    )
+    figures = figures_of(project({"exports/w.csv": rows}, CUSTOM))
+    share = figures[("week", "2026-W45", "all", "complaint_share")]
+    assert (share.value, share.n, share.goal, share.status) == (0.5, 4, 0.4, "red")  # type: ignore[attr-defined]
+    fast = figures[("week", "2026-W45", "all", "fast")]
+    assert (fast.value, fast.n) == (pytest.approx(2 / 3), 3)  # type: ignore[attr-defined]
+    assert figures[("week", "2026-W45", "all", "mean_reach")].value == 40  # type: ignore[attr-defined]
+    # Per segment: complaints are all complaints.
+    assert figures[("week", "2026-W45", "complaint", "complaint_share")].value == 1.0  # type: ignore[attr-defined]

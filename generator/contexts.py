@@ -1,0 +1,550 @@
+"""The template API: one documented, frozen context dataclass per template.
+
+Every template receives the fields of one ``*Context`` dataclass below as its variables (``page``
+is always there). Every ``href``/``src`` in a context is already relative to the page that shows
+it; ``page.root`` is the prefix back to the site root for links a template adds itself. Text
+fields hold plain text (templates escape it); only fields typed ``Markup`` hold HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from generator.charts import ChartSpec
+
+# --- Context dataclasses (the template API) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to show."""
+
+    href: str
+    """URL relative to the current page."""
+    label: str
+    """Link text."""
+    current: bool = False
+    """True when the link points at the current page or its section (aria-current)."""
+    note: str = ""
+    """Optional short text shown after the link (e.g. 'partial')."""
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What every page has: title, navigation, footer facts. Available as `page`."""
+
+    path: str
+    """Output-relative POSIX path of this page (e.g. 'periods/week/2026-W47.html')."""
+    title: str
+    """Page title (the site title is added by base.html)."""
+    site_title: str
+    """`site.title` from config."""
+    root: str
+    """Relative prefix back to the site root: '' or '../' or '../../'."""
+    nav: tuple[Link, ...]
+    """Main navigation: Overview, Periods, Segments, Definitions, Data quality, content pages."""
+    downloads: tuple[Link, ...]
+    """Links to data/figures.csv, data/figures.json and data/summary.json."""
+    stylesheet: str
+    """href of the theme stylesheet."""
+    version: str
+    """carecard version (BuildInfo.version)."""
+    built_at: str
+    """Build timestamp (BuildInfo.built_at; derived from data or SOURCE_DATE_EPOCH)."""
+    data_through: str
+    """Site data-through time in the reporting timezone, or 'no data'."""
+    data_through_iso: str
+    """Site data-through time as ISO 8601 UTC (for <time datetime>), or ''."""
+    timezone: str
+    """The reporting timezone (IANA name)."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """A status as code (CSS class), word and symbol: never colour alone."""
+
+    code: str
+    """green, amber, red, insufficient or none."""
+    word: str
+    """'on goal', 'near goal', 'off goal', 'too few' or 'no goal'."""
+    symbol: str
+    """'✓', '!', '✗', '?' or '–'."""
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A small inline SVG trend of one metric (segment all/all unless stated)."""
+
+    width: int
+    """viewBox width."""
+    height: int
+    """viewBox height."""
+    path: str
+    """SVG path data of the value line (gaps where there is no value)."""
+    goal_y: float | None
+    """y of the goal line in viewBox units, or None."""
+    last_x: float
+    """x of the last point (drawn as a dot)."""
+    last_y: float | None
+    """y of the last point, or None when it has no value."""
+    last_partial: bool
+    """True when the last point is a partial period (dot drawn hollow)."""
+    label: str
+    """Text alternative (aria-label and <title>)."""
+
+
+@dataclass(frozen=True)
+class Card:
+    """A scorecard: one metric in one period for one segment."""
+
+    metric: str
+    """Metric id (also the anchor on definitions.html)."""
+    label: str
+    """Metric label."""
+    unit: str
+    """Metric unit."""
+    value: str
+    """Formatted value ('87.5%', '41.5 min', '6.2 h', '12', '4.31') or '—'."""
+    status: Status
+    """Status of the value against its goal."""
+    goal: str
+    """'goal ≥ 90.0%' / 'goal ≤ 30.0 min', or '' when the metric has no goal."""
+    change: str
+    """Change vs previous period, e.g. '▲ 3.1 pp better', '▼ 12.0% worse', or ''."""
+    change_trend: str
+    """'better', 'worse', 'same' or '' (for styling; the words are in `change`)."""
+    previous: str
+    """Previous period's value with its label, e.g. '84.4% in 2026-W45', or ''."""
+    year_ago: str
+    """Year-ago value and change, e.g. '80.0% a year ago (▲ 7.5 pp better)', or ''."""
+    n: str
+    """Sample, e.g. 'n = 120 answered interactions', or ''."""
+    sparkline: Sparkline | None
+    """Trend over the last `site.history` periods up to this one, or None."""
+    definition_href: str
+    """Link to the metric's definition."""
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    """A period of a granularity's grid, described for people."""
+
+    granularity: str
+    """day, week, month or quarter."""
+    label: str
+    """Period label ('2026-W47')."""
+    dates: str
+    """First and last day, e.g. '2026-11-16 – 2026-11-22'."""
+    partial: bool
+    """True when the period ends after data-through."""
+    note: str
+    """'partial — data through …' for partial periods, else ''."""
+    href: str
+    """Link to the period's archive page."""
+
+
+@dataclass(frozen=True)
+class Scorecards:
+    """The cards of one period (and segment)."""
+
+    heading: str
+    """Heading, e.g. 'Week 2026-W46'."""
+    period: PeriodView
+    """The period shown."""
+    cards: tuple[Card, ...]
+    """One card per metric present, in display order."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One figure in a table: formatted value and status."""
+
+    value: str
+    """Formatted value or '—'."""
+    status: Status
+    """Its status."""
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A row of a segment table: one segment's figures."""
+
+    label: str
+    """Segment value as text (escaped by the template)."""
+    href: str
+    """Link to the segment's page."""
+    cells: tuple[Cell, ...]
+    """One cell per column metric."""
+
+
+@dataclass(frozen=True)
+class SegmentTable:
+    """Every segment of one dimension for one period (rows) by metric (columns)."""
+
+    dimension: str
+    """Dimension name ('channel', 'team')."""
+    caption: str
+    """Table caption."""
+    columns: tuple[Link, ...]
+    """Metric headings, linked to their definitions."""
+    rows: tuple[SegmentRow, ...]
+    """Segments in figures order."""
+
+
+@dataclass(frozen=True)
+class PeriodContext:
+    """Context of period.html: `periods/<granularity>/<label>.html`."""
+
+    page: PageInfo
+    """Common page facts."""
+    scorecards: Scorecards
+    """All-interaction cards for the period."""
+    tables: tuple[SegmentTable, ...]
+    """One segment table per dimension."""
+    commentary: Markup
+    """Commentary HTML from content/commentary/<label>.md ('' when none)."""
+    commentary_title: str
+    """The commentary's front-matter title, or 'Commentary'."""
+    previous: Link | None
+    """Previous period of the same granularity, or None."""
+    next: Link | None
+    """Next period of the same granularity, or None."""
+    up: Link
+    """Link to the archive index."""
+
+
+@dataclass(frozen=True)
+class OverviewContext:
+    """Context of overview.html: `index.html`."""
+
+    page: PageInfo
+    """Common page facts."""
+    granularity: str
+    """The headline granularity."""
+    latest: Scorecards | None
+    """Latest complete period of the headline granularity, or None when none is complete."""
+    partial: Scorecards | None
+    """The partial (latest) period when it is partial, else None."""
+    tables: tuple[SegmentTable, ...]
+    """Segment tables for the latest complete period."""
+    legend: tuple[Status, ...]
+    """Every status with its word and symbol (for the legend)."""
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """A chart image and its text alternative."""
+
+    src: str
+    """Link to the SVG."""
+    alt: str
+    """Short text alternative of the image."""
+    caption: str
+    """Figure caption."""
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """One period of a trend table."""
+
+    period: Link
+    """The period, linked to its archive page (note 'partial' when partial)."""
+    cells: tuple[Cell, ...]
+    """One cell per column metric."""
+
+
+@dataclass(frozen=True)
+class TrendTable:
+    """The data behind a chart: periods (rows) × metrics (columns)."""
+
+    caption: str
+    """Table caption."""
+    columns: tuple[Link, ...]
+    """Metric headings linked to their definitions."""
+    rows: tuple[TrendRow, ...]
+    """Periods, oldest first (as on the chart)."""
+
+
+@dataclass(frozen=True)
+class SegmentContext:
+    """Context of segment.html: `segments/<dimension>/<slug>.html`."""
+
+    page: PageInfo
+    """Common page facts."""
+    dimension: str
+    """Dimension name, 'all' for all interactions."""
+    segment: str
+    """Segment value, 'all' for all interactions."""
+    scorecards: Scorecards | None
+    """This segment's cards for the latest complete headline period, or None."""
+    chart: ChartView | None
+    """The trend chart, or None when there is nothing to draw."""
+    table: TrendTable
+    """The chart's data (the chart's text alternative)."""
+    siblings: tuple[Link, ...]
+    """Other segments of the same dimension."""
+
+
+@dataclass(frozen=True)
+class PeriodGroup:
+    """The periods of one granularity."""
+
+    granularity: str
+    """day, week, month or quarter."""
+    heading: str
+    """Heading, e.g. 'Weekly'."""
+    periods: tuple[Link, ...]
+    """Newest first; note 'partial' where partial."""
+
+
+@dataclass(frozen=True)
+class PeriodsIndexContext:
+    """Context of periods_index.html: `periods/index.html`."""
+
+    page: PageInfo
+    """Common page facts."""
+    groups: tuple[PeriodGroup, ...]
+    """One group per published granularity, headline first."""
+
+
+@dataclass(frozen=True)
+class SegmentGroup:
+    """The segments of one dimension."""
+
+    dimension: str
+    """Dimension name."""
+    heading: str
+    """Heading."""
+    segments: tuple[Link, ...]
+    """Links to segment pages."""
+
+
+@dataclass(frozen=True)
+class SegmentsIndexContext:
+    """Context of segments_index.html: `segments/index.html`."""
+
+    page: PageInfo
+    """Common page facts."""
+    all: Link
+    """Link to all interactions."""
+    groups: tuple[SegmentGroup, ...]
+    """One group per dimension."""
+
+
+@dataclass(frozen=True)
+class GoalView:
+    """A goal in force from a date."""
+
+    valid_from: str
+    """'' for the base policy, else the ISO date it applies from."""
+    text: str
+    """'≥ 90.0%'."""
+    tolerance: str
+    """'5.0 pp (set)' or '3.0 min (default: 10% of the goal)'."""
+    min_n: str
+    """Minimum sample."""
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One metric on definitions.html."""
+
+    id: str
+    """Metric id; the anchor is `metric-<id>`."""
+    anchor: str
+    """Element id ('metric-frt_median')."""
+    label: str
+    """Label."""
+    unit: str
+    """Unit, in words."""
+    better: str
+    """'Higher is better' / 'Lower is better'."""
+    definition: str
+    """Definition text."""
+    n: str
+    """What n counts, or 'no sample (n not used)'."""
+    goals: tuple[GoalView, ...]
+    """Goals over time (base policy first); empty when the metric has no goal."""
+    status_rule: str
+    """How the status is decided."""
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """A population (exclusion) rule."""
+
+    name: str
+    """Rule name."""
+    condition: str
+    """Human-readable `where`."""
+    source: str
+    """'built-in' or 'policy' (with valid_from for versions)."""
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """A first-response target rule."""
+
+    condition: str
+    """Human-readable `where` ('any other interaction' for the default)."""
+    within: str
+    """Target as written ('60m')."""
+    clock: str
+    """elapsed or business."""
+    calendar: str
+    """Calendar name or '—'."""
+
+
+@dataclass(frozen=True)
+class TargetSet:
+    """The first-response targets in force from a date."""
+
+    valid_from: str
+    """'' for the base policy, else the ISO date."""
+    rows: tuple[TargetRow, ...]
+    """Rules in order; the first match wins."""
+
+
+@dataclass(frozen=True)
+class DefinitionsContext:
+    """Context of definitions.html."""
+
+    page: PageInfo
+    """Common page facts."""
+    metrics: tuple[MetricDefinition, ...]
+    """Every metric shown on the site."""
+    exclusions: tuple[RuleRow, ...]
+    """Population rules in order (built-in no_reply_needed first)."""
+    targets: tuple[TargetSet, ...]
+    """First-response targets (base policy, then versions that replace them)."""
+    csat: str
+    """CSAT scale and satisfied set."""
+    sentiment: str
+    """Sentiment thresholds."""
+    timezone: str
+    """Reporting timezone."""
+    periods: str
+    """Granularities published, headline first."""
+    data_through: str
+    """The data-through rule and its current value."""
+    blackouts: tuple[str, ...]
+    """Blackout windows described."""
+    calendars: tuple[str, ...]
+    """Calendars described."""
+    tolerance_rule: str
+    """The default amber tolerance rule."""
+
+
+@dataclass(frozen=True)
+class DropRow:
+    """Row accounting for one drop (or the totals)."""
+
+    source: str
+    """Source name ('' for totals)."""
+    file: str
+    """File relative to config.yaml, or 'Total'."""
+    read: int
+    """Rows read."""
+    kept: int
+    """Rows kept."""
+    superseded: int
+    """Rows superseded by a later drop."""
+    rejected: int
+    """Rows rejected."""
+    reasons: tuple[tuple[str, int], ...]
+    """Rejections by reason code."""
+    balanced: bool
+    """read == kept + superseded + rejected."""
+
+
+@dataclass(frozen=True)
+class RejectionRow:
+    """One rejected row."""
+
+    source: str
+    """Source name."""
+    file: str
+    """File."""
+    position: str
+    """'line 12', 'row 3', 'item 4'."""
+    field: str
+    """Field (or column) at fault."""
+    reason: str
+    """Reason code."""
+    message: str
+    """Full message."""
+
+
+@dataclass(frozen=True)
+class DataQualityContext:
+    """Context of data_quality.html."""
+
+    page: PageInfo
+    """Common page facts."""
+    drops: tuple[DropRow, ...]
+    """One row per drop, in reading order."""
+    totals: DropRow
+    """Totals over every drop."""
+    balanced: bool
+    """True when every drop satisfies read = kept + superseded + rejected."""
+    exclusions: tuple[tuple[str, int], ...]
+    """(rule name, interactions excluded), built-in rule first."""
+    data_through: str
+    """Site data-through (reporting timezone) or 'no data'."""
+    data_through_explicit: bool
+    """True when site.data_through sets it."""
+    sources: tuple[tuple[str, str], ...]
+    """(source, its data-through) pairs."""
+    rejections: tuple[RejectionRow, ...]
+    """Rejected rows, at most MAX_REJECTIONS_SHOWN."""
+    rejections_total: int
+    """All rejected rows."""
+    rejected_csv: Link | None
+    """Link to data/rejected.csv when there are rejected rows."""
+
+
+@dataclass(frozen=True)
+class ContentContext:
+    """Context of page.html: `pages/<slug>.html` from content/*.md."""
+
+    page: PageInfo
+    """Common page facts (title from front matter)."""
+    html: Markup
+    """The page body (safe HTML from Markdown)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page to render."""
+
+    path: str
+    """Output-relative POSIX path."""
+    template: str
+    """Template file name."""
+    context: object
+    """One of the *Context dataclasses; its fields become the template's variables."""
+
+
+@dataclass(frozen=True)
+class ChartJob:
+    """One chart to draw."""
+
+    path: str
+    """Output-relative POSIX path of the SVG."""
+    spec: ChartSpec
+    """What to draw."""
+    page: str
+    """The page that shows it (for error messages)."""
+
+
+@dataclass(frozen=True)
+class SiteModel:
+    """Every page and chart of the site, before rendering."""
+
+    pages: tuple[Page, ...]
+    """Pages in a stable order."""
+    charts: tuple[ChartJob, ...]
+    """Charts in a stable order."""
+

@@ -1,0 +1,207 @@
+"""Turn figures and policy facts into display text: values by unit, changes, statuses, slugs.
+
+Everything here is a pure function of its arguments, so pages and templates format the same
+value the same way everywhere (fixed number formatting keeps the site deterministic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from generator.config import Goal, Policy, Where
+from generator.contexts import Status
+from generator.model import MetricInfo, Period
+
+#: Status code -> (word, symbol). The word and symbol always accompany the colour.
+STATUS_TEXT: dict[str, tuple[str, str]] = {
+    "green": ("on goal", "✓"),
+    "amber": ("near goal", "!"),
+    "red": ("off goal", "✗"),
+    "insufficient": ("too few", "?"),
+    "none": ("no goal", "–"),
+}
+#: Error-budget state -> (status code for colour, word, symbol).
+BUDGET_TEXT: dict[str | None, tuple[str, str, str]] = {
+    True: ("green", "on track", "✓"),
+    False: ("red", "over budget", "✗"),
+    None: ("none", "no budget", "–"),
+}
+GRANULARITY_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly",
+                         "quarter": "quarterly"}
+GRANULARITY_PLURAL = {"day": "days", "week": "weeks", "month": "months", "quarter": "quarters"}
+NO_VALUE = "—"
+MINUS = "−"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Format a value for display by unit ('87.5%', '41.5 min', '6.2 h', '12', '4.31')."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NO_VALUE
+    if unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if unit == "minutes":
+        return f"{value:,.1f} min"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    if unit == "count":
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    if unit == "score":
+        return f"{value:.2f}"
+    return f"{value:g}"
+
+
+def format_change(change: float | None, change_unit: str | None, better: str) -> tuple[str, str]:
+    """Return ('▲ 3.1 pp better', 'better') for a change; ('', '') when there is none."""
+    if change is None or change_unit is None:
+        return "", ""
+    unit = "pp" if change_unit == "pp" else "%"
+    magnitude = f"{abs(change):,.1f}"
+    if magnitude.strip("0.,") == "":
+        return "= no change", "same"
+    up = change > 0
+    if better not in ("higher", "lower"):
+        word = "up" if up else "down"
+        sep = " " if unit == "pp" else ""
+        return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {word}", "neutral"
+    trend = "better" if up == (better == "higher") else "worse"
+    sep = " " if unit == "pp" else ""
+    return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {trend}", trend
+
+
+def status_of(code: str) -> Status:
+    """Return the Status view of a status code."""
+    word, symbol = STATUS_TEXT.get(code, (code, "?"))
+    return Status(code, word, symbol)
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII slug [a-z0-9-] ('' when nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def short_hash(text: str) -> str:
+    """First 8 hex digits of the SHA-256 of `text`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def segment_slugs(values: Iterable[str]) -> dict[str, str]:
+    """Map raw segment values to unique slugs.
+
+    A value keeps its plain slug when no other value has the same slug, or when it IS that slug
+    (so 'email' stays 'email' when 'Email' appears); otherwise '-' + 8 hex of its SHA-256 is
+    appended. Empty slugs always get the hash.
+    """
+    values = list(dict.fromkeys(values))
+    plain = {v: slugify(v) for v in values}
+    groups: dict[str, list[str]] = {}
+    for v in values:
+        groups.setdefault(plain[v], []).append(v)
+    slugs: dict[str, str] = {}
+    for v in values:
+        base = plain[v]
+        group = groups[base]
+        if base and (len(group) == 1 or v == base):
+            slugs[v] = base
+        else:
+            slugs[v] = f"{base}-{short_hash(v)}" if base else short_hash(v)
+    return slugs
+
+
+def period_dates(period: Period) -> str:
+    """First and last day of a period, e.g. '2026-11-16 – 2026-11-22'."""
+    last = period.end - timedelta(days=1)
+    if last == period.start:
+        return period.start.isoformat()
+    return f"{period.start.isoformat()} – {last.isoformat()}"
+
+
+def where_text(where: Where) -> str:
+    """A `where` in words: "channel is 'email' and team is one of 'A', 'B'"."""
+    if not where.conditions:
+        return "any interaction"
+    parts = []
+    for key, values in where.conditions.items():
+        if len(values) == 1:
+            parts.append(f"{key} is '{values[0]}'")
+        else:
+            parts.append(f"{key} is one of " + ", ".join(f"'{v}'" for v in values))
+    return " and ".join(parts)
+
+
+# --- Goals and budgets -------------------------------------------------------------------------------------
+
+
+def goals_in_force(policy: Policy, day: date) -> dict[str, Goal]:
+    """Return the goals in force on `day` (base goals merged with earlier versions)."""
+    goals = dict(policy.goals)
+    for version in sorted(policy.versions, key=lambda v: v.valid_from):
+        if version.valid_from <= day:
+            goals.update(version.goals)
+    return goals
+
+
+def tolerance_of(goal: Goal, metric: MetricInfo) -> float:
+    """The amber tolerance: as set, else 5 pp for ratios and 10% of the goal otherwise."""
+    if goal.tolerance is not None:
+        return goal.tolerance
+    return 0.05 if metric.is_ratio else abs(goal.value) * 0.10
+
+
+
+def budget_status(on_track: bool | None) -> Status:
+    """Status view of an error budget: 'on track ✓', 'over budget ✗' or 'no budget –'."""
+    code, word, symbol = BUDGET_TEXT[on_track]
+    return Status(code, word, symbol)
+
+
+def format_number(value: float, decimals: int = 1) -> str:
+    """A count that may be fractional ('90.8', '146'), with a true minus sign when negative."""
+    text = f"{abs(value):,.0f}" if float(value).is_integer() else f"{abs(value):,.{decimals}f}"
+    return (MINUS + text) if value < 0 and text.strip("0.,") else text
+
+
+def format_minutes(minutes: float | None) -> str:
+    """A duration in minutes for tables ('112.2 min', '26 h 5 min' past a day); '—' for None."""
+    if minutes is None or math.isnan(minutes):
+        return NO_VALUE
+    if minutes < 24 * 60:
+        return f"{minutes:,.1f} min"
+    hours, rest = divmod(round(minutes), 60)
+    return f"{hours:,} h {rest} min"
+
+
+def format_target(minutes: float) -> str:
+    """A first-response target as written in policy terms ('60m', '8h', '1d 6h')."""
+    if minutes % (24 * 60) == 0:
+        return f"{minutes / (24 * 60):g}d"
+    if minutes % 60 == 0:
+        return f"{minutes / 60:g}h"
+    return f"{minutes:g}m"
+
+
+def format_local(moment: datetime, tz: object) -> str:
+    """A timezone-aware time as 'YYYY-MM-DD HH:MM' in `tz` (a tzinfo)."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """'1 interaction', '12 interactions' (thousands separated)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def day_span(start: datetime, end: datetime) -> str:
+    """A window of naive local times: '2026-10-06 10:00 – 2026-10-07 16:00'."""
+    if start.date() == end.date():
+        return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
+
+
+def last_day(end: date) -> date:
+    """The last day before an exclusive end date."""
+    return end - timedelta(days=1)
