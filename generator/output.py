@@ -1,17 +1,26 @@
 """The one writer of the site: confined to the output folder, atomic, never half-written.
 
 Files are gathered in memory first (:class:`SiteFiles`); :func:`write_site` writes them to a
-staging folder next to the output folder and swaps it in only when everything was written.
+staging folder beside the output folder and swaps the two in one step (Linux `renameat2` with
+RENAME_EXCHANGE), so a reader or a killed build sees either the previous site or the new one,
+never a mixture and never nothing. Elsewhere it falls back to two renames, and the next build
+restores the previous site if a kill fell between them.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
 from generator.errors import BuildError
+
+STAGING = ".staging-"
+RETIRED = ".retired-"
 
 
 class SiteFiles:
@@ -54,7 +63,7 @@ def check_output_dir(output: Path, root: Path) -> None:
             f"output folder '{output}': expected a folder inside or beside the site, found the "
             "site root or one of its parents. Hint: use --output output."
         )
-    for protected in ("content", "templates", "generator", "tests"):
+    for protected in ("content", "templates", "generator", "tests", ".git"):
         if out == site / protected or out.is_relative_to(site / protected):
             raise BuildError(
                 f"output folder '{output}': expected a folder of its own, found the site's "
@@ -62,24 +71,62 @@ def check_output_dir(output: Path, root: Path) -> None:
             )
 
 
+def recover(output: Path) -> None:
+    """Undo what a killed build left: restore a retired site, remove stale staging folders."""
+    output = output.resolve()
+    parent = output.parent
+    if not parent.is_dir():
+        return
+    retired = sorted(parent.glob(f".{output.name}{RETIRED}*"))
+    if not output.exists() and retired:
+        os.replace(retired[-1] / output.name, output)
+    for stale in list(parent.glob(f".{output.name}{STAGING}*")) + retired:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def write_site(files: SiteFiles, output: Path) -> None:
     """Write every file to a staging folder, then swap it in place of `output`."""
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.staging-", dir=output.parent))
+    recover(output)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}{STAGING}", dir=output.parent))
     try:
         for path, data in files.items():
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         os.chmod(staging, 0o755)
-        retired = None
         if output.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-            os.replace(output, retired / output.name)
-        os.replace(staging, output)
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
+            _swap(staging, output)
+            shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
+        else:
+            os.replace(staging, output)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildError(f"output folder '{output}': could not write the site: {error}.") from None
+
+
+def _swap(staging: Path, output: Path) -> None:
+    """Exchange two folders atomically where the OS can; else retire, then replace."""
+    if _exchange(staging, output):
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{output.name}{RETIRED}", dir=output.parent))
+    os.replace(output, retired / output.name)
+    os.replace(staging, output)
+    os.replace(retired / output.name, staging)
+    retired.rmdir()
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically exchange two paths with renameat2(RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second),
+                       rename_exchange)
+    return result == 0

@@ -1,0 +1,98 @@
+"""The writer: confined paths, and an atomic swap that a SIGKILL cannot leave half-done."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from generator.build import build
+from generator.errors import BuildError
+from generator.output import SiteFiles, recover, write_site
+
+HANDMADE = Path(__file__).resolve().parent / "projects" / "handmade"
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../up.html", "a/../../b", "", "a//b"])
+def test_unsafe_paths_are_refused(path: str) -> None:
+    with pytest.raises(BuildError):
+        SiteFiles().add(path, b"x")
+
+
+def test_a_path_cannot_be_written_twice() -> None:
+    files = SiteFiles()
+    files.add("index.html", b"one")
+    with pytest.raises(BuildError, match="written twice"):
+        files.add("index.html", b"two")
+
+
+def test_write_replaces_the_whole_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = SiteFiles()
+    first.update({"a.html": b"1", "old/b.html": b"2"})
+    write_site(first, out)
+    second = SiteFiles()
+    second.add("a.html", b"3")
+    write_site(second, out)
+    assert digest(out) == {"a.html": hashlib.sha256(b"3").hexdigest()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_recover_restores_a_site_retired_by_a_killed_fallback_swap(tmp_path: Path) -> None:
+    retired = tmp_path / ".out.retired-x"
+    (retired / "out").mkdir(parents=True)
+    (retired / "out" / "index.html").write_text("previous")
+    (tmp_path / ".out.staging-y").mkdir()
+    recover(tmp_path / "out")
+    assert (tmp_path / "out" / "index.html").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    config = site / "config.yaml"
+    out = tmp_path / "out"
+    build(config, output=out)
+    previous = digest(out)
+    # Change the inputs so that the new site differs from the previous one.
+    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    extra += "v1,2026-11-12 09:00:00,2026-11-12 09:05:00,,twitter,billing,normal,q,,Yes\n"
+    (site / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
+    build(config, output=tmp_path / "fresh")
+    new = digest(tmp_path / "fresh")
+    assert new != previous
+    rng = random.Random(20261127)
+    command = [sys.executable, "-m", "generator", "build", "--config", str(config),
+               "--output", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for _ in range(6):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 2.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        recover(out)  # what the next build does first
+        state = digest(out)
+        assert state in (previous, new)
+        if state == new:  # the build finished before the kill: start again from the previous
+            (site / "exports" / "w3.csv").rename(site / "w3.csv")
+            build(config, output=out)
+            (site / "w3.csv").rename(site / "exports" / "w3.csv")
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
