@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator import __version__
+from generator.cache import Cache, files_digest, output_state
 from generator.config import Config, load_config
 from generator.errors import DataError
 from generator.model import BuildInfo, Figure, Figures, QualityReport
@@ -21,6 +25,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_LISTED_REJECTIONS = 20
+CACHE_FOLDER = ".carecard-cache"
+
+
+@dataclass
+class Stages:
+    """Wall time of each stage, in the order they ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        """Time the body as stage `name` and log its end."""
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+        log.info("%s: %.2fs", name, self.seconds[name])
 
 
 @dataclass(frozen=True)
@@ -36,14 +56,27 @@ class Checked:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """What a build produced, for the CLI's one-line summary."""
+    """What a build did, for the CLI's summary line, --fail-on and benchmarks."""
 
-    checked: Checked
+    config: Config
     output: Path
+    skipped: bool
+    """True when nothing changed since the last build and the output was left as it was."""
+    statuses: tuple[dict[str, object], ...]
+    """summary.json's statuses of the latest complete headline period."""
+    rows_read: int
+    rows_rejected: int
     pages: int
     charts: int
     files: int
     seconds: float
+    stages: dict[str, float]
+    drops_parsed: int = 0
+    drops_from_cache: int = 0
+    charts_drawn: int = 0
+    charts_from_cache: int = 0
+    checked: Checked | None = None
+    """The figures and row accounting (None when the build was skipped)."""
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -55,7 +88,12 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def check(config_path: Path | str, strict: bool = False) -> Checked:
+def check(
+    config_path: Path | str | Config,
+    strict: bool = False,
+    cache: Cache | None = None,
+    stages: Stages | None = None,
+) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing."""
     from generator.metrics import (
         blackout_counts,
@@ -65,16 +103,21 @@ def check(config_path: Path | str, strict: bool = False) -> Checked:
     )
     from generator.sources import account_rows, stage_drops
 
-    config = load_config(config_path, strict=strict)
+    stages = stages or Stages()
+    config = (
+        config_path if isinstance(config_path, Config) else load_config(config_path, strict)
+    )
     con = connect()
-    log.info("reading %d source(s)", len(config.sources))
-    staged = stage_drops(con, config)
+    with stages.time("read drops"):
+        staged = stage_drops(con, config, cache)
     newest = staged.newest()
     if newest:
-        # "Old" figures: everything but each source's newest drop (SPEC §6.6).
-        compute_figures(con, config, account_rows(con, config, staged, without=newest))
-        con.execute("ALTER TABLE figures RENAME TO figures_old")
-    quality = account_rows(con, config, staged)
+        with stages.time("restatement baseline"):
+            # "Old" figures: everything but each source's newest drop (SPEC §6.6).
+            compute_figures(con, config, account_rows(con, config, staged, without=newest))
+            con.execute("ALTER TABLE figures RENAME TO figures_old")
+    with stages.time("validate rows"):
+        quality = account_rows(con, config, staged)
     log.info("read %d rows from %d drop(s), %d rejected", quality.rows_read,
              len(quality.drops), quality.rows_rejected)
     if quality.rows_rejected and (strict or config.site.on_bad_rows == "fail"):
@@ -87,14 +130,15 @@ def check(config_path: Path | str, strict: bool = False) -> Checked:
             + ("(--strict)." if strict else "(site.on_bad_rows: fail).")
         )
         raise DataError(listed)
-    figures = compute_figures(con, config, quality)
-    quality = replace(
-        quality,
-        exclusions=exclusion_counts(con),
-        blackouts=blackout_counts(con),
-        restatements=restatements(con) if newest else (),
-        newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
-    )
+    with stages.time("compute figures"):
+        figures = compute_figures(con, config, quality)
+        quality = replace(
+            quality,
+            exclusions=exclusion_counts(con),
+            blackouts=blackout_counts(con),
+            restatements=restatements(con) if newest else (),
+            newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
+        )
     log.info("computed %d figures", len(figures.rows))
     interactions = None
     if config.site.interactions_csv:
@@ -131,10 +175,10 @@ def headline_statuses(figures: Figures, headline: str) -> list[Figure]:
     return [r for r in figures.rows if r.granularity == headline and r.period == period.label]
 
 
-def failing(figures: Figures, headline: str, fail_on: str) -> list[Figure]:
-    """The figures whose status is at or worse than `fail_on` (red or amber)."""
+def failing(statuses: tuple[dict[str, object], ...], fail_on: str) -> list[dict[str, object]]:
+    """The statuses (summary.json entries) at or worse than `fail_on` (red or amber)."""
     bad = {"red"} if fail_on == "red" else {"red", "amber"}
-    return [r for r in headline_statuses(figures, headline) if r.status in bad]
+    return [s for s in statuses if s["status"] in bad]
 
 
 def _badge(config: Config, figures: Figures) -> bytes:
@@ -145,40 +189,105 @@ def _badge(config: Config, figures: Figures) -> bytes:
     return status_badge(label, rows)
 
 
+def input_fingerprint(config: Config, output: Path) -> str:
+    """Content hash of everything a build reads: config, drops, content, templates, version."""
+    from generator.render import theme_dir
+    from generator.sources import find_drops
+
+    parts = [__version__, os.environ.get("SOURCE_DATE_EPOCH", ""), str(output.resolve()),
+             hashlib.sha256(config.path.read_bytes()).hexdigest()]
+    parts += [f"{d.rel}:{d.sha256}" for d in find_drops(config)]
+    for folder in (config.root / "content", theme_dir(), config.site.templates):
+        if folder is not None and folder.is_dir():
+            files = [p for p in folder.rglob("*") if p.is_file()
+                     and "exports" not in p.relative_to(folder).parts[:1]
+                     and "__pycache__" not in p.parts]
+            parts.append(files_digest(files, folder))
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
 def build(
-    config_path: Path | str, output: Path | str | None = None, strict: bool = False
+    config_path: Path | str,
+    output: Path | str | None = None,
+    strict: bool = False,
+    cache_folder: Path | str | None = None,
+    use_cache: bool = True,
 ) -> BuildResult:
-    """Build the whole site and swap it into `output` (default: output/ beside config.yaml)."""
-    from generator.downloads import figures_csv, figures_json, rejected_csv, summary_json
-    from generator.output import SiteFiles, check_output_dir, write_site
+    """Build the whole site and swap it into `output` (default: output/ beside config.yaml).
+
+    With the cache (default `.carecard-cache/` beside config.yaml), parsed drops and drawn
+    charts are reused by content hash, and a build whose inputs and output are unchanged since
+    the last build does nothing.
+    """
+    from generator.downloads import (
+        figures_csv,
+        figures_json,
+        rejected_csv,
+        summary_json,
+    )
+    from generator.output import SiteFiles, check_output_dir, recover, write_site
     from generator.render import render_site
 
     started = time.perf_counter()
-    checked = check(config_path, strict=strict)
-    config, quality, figures = checked.config, checked.quality, checked.figures
+    stages = Stages()
+    with stages.time("load config"):
+        config = load_config(config_path, strict=strict)
     target = Path(output) if output is not None else config.root / "output"
     check_output_dir(target, config.root)
+    recover(target)
+    folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
+    cache = Cache(folder if use_cache else None)
+    with stages.time("fingerprint inputs"):
+        fingerprint = input_fingerprint(config, target)
+    last = cache.last_build()
+    if (
+        last is not None
+        and last.get("inputs") == fingerprint
+        and last.get("output") == output_state(target)
+    ):
+        summary = json.loads((target / "data" / "summary.json").read_text(encoding="utf-8"))
+        log.info("nothing changed since the last build; output left as it was")
+        return BuildResult(
+            config=config, output=target, skipped=True,
+            statuses=tuple(summary.get("statuses", ())),
+            rows_read=int(summary.get("rows_read", 0)),
+            rows_rejected=int(summary.get("rows_rejected", 0)),
+            pages=int(last.get("pages", 0)),  # type: ignore[call-overload]
+            charts=int(last.get("charts", 0)),  # type: ignore[call-overload]
+            files=int(last.get("files", 0)),  # type: ignore[call-overload]
+            seconds=time.perf_counter() - started, stages=stages.seconds,
+        )
+    checked = check(config, strict=strict, cache=cache, stages=stages)
+    drops_cached, drops_parsed = cache.hits, cache.misses
+    quality, figures = checked.quality, checked.figures
     info = build_info(config, quality)
     files = SiteFiles()
-    log.info("rendering pages and charts")
-    files.update(render_site(config, figures, quality, info))
-    files.add("data/figures.csv", figures_csv(figures.rows))
-    files.add("data/figures.json", figures_json(figures.rows))
-    files.add(
-        "data/summary.json",
-        summary_json(figures, quality, info, config.site.periods[0], policy_hash(config)),
-    )
-    files.add("data/rejected.csv", rejected_csv(quality))
-    files.add("data/badge.svg", _badge(config, figures))
-    if checked.interactions is not None:
-        files.add("data/interactions.csv", checked.interactions)
-    write_site(files, target)
+    with stages.time("render pages and charts"):
+        files.update(render_site(config, figures, quality, info))
+    with stages.time("write data files"):
+        summary_bytes = summary_json(
+            figures, quality, info, config.site.periods[0], policy_hash(config)
+        )
+        files.add("data/figures.csv", figures_csv(figures.rows))
+        files.add("data/figures.json", figures_json(figures.rows))
+        files.add("data/summary.json", summary_bytes)
+        files.add("data/rejected.csv", rejected_csv(quality))
+        files.add("data/badge.svg", _badge(config, figures))
+        if checked.interactions is not None:
+            files.add("data/interactions.csv", checked.interactions)
+    with stages.time("write site"):
+        write_site(files, target)
     paths = [p for p, _ in files.items()]
+    pages = sum(p.endswith(".html") for p in paths)
+    charts = sum(p.startswith("charts/") for p in paths)
+    cache.remember_build({"inputs": fingerprint, "output": output_state(target),
+                          "pages": pages, "charts": charts, "files": len(paths)})
+    statuses = tuple(json.loads(summary_bytes)["statuses"])
     return BuildResult(
+        config=config, output=target, skipped=False, statuses=statuses,
+        rows_read=quality.rows_read, rows_rejected=quality.rows_rejected,
+        pages=pages, charts=charts, files=len(paths),
+        seconds=time.perf_counter() - started, stages=stages.seconds,
+        drops_parsed=drops_parsed, drops_from_cache=drops_cached,
         checked=checked,
-        output=target,
-        pages=sum(p.endswith(".html") for p in paths),
-        charts=sum(p.startswith("charts/") for p in paths),
-        files=len(paths),
-        seconds=time.perf_counter() - started,
     )

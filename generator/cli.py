@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     common(build)
     build.add_argument("--output", default=None,
                        help="output folder (default: output/ beside config.yaml)")
+    build.add_argument("--cache-dir", default=None,
+                       help="cache folder (default: .carecard-cache/ beside config.yaml); "
+                       "safe to delete")
+    build.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the cache: parse and draw everything")
     build.add_argument("--fail-on", choices=("red", "amber"), default=None,
                        help="exit 1 when any segment of the latest complete headline period "
                        "has this status or worse (insufficient and none never fail)")
@@ -55,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="carecard: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="carecard: %(message)s", stream=sys.stderr)
+    logging.getLogger("generator").setLevel(level)
     from generator.errors import CarecardError
 
     try:
@@ -77,27 +83,35 @@ def _warn(config_warnings: Sequence[str]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from generator.build import build
+    from generator.build import build, failing
 
-    result = build(args.config, output=args.output, strict=args.strict)
-    quality = result.checked.quality
-    _warn(result.checked.config.warnings)
-    print(
-        f"built {result.pages} pages, {result.charts} charts from {quality.rows_read} rows "
-        f"({quality.rows_rejected} rejected) in {result.seconds:.1f}s into {result.output}"
-    )
+    result = build(args.config, output=args.output, strict=args.strict,
+                   cache_folder=args.cache_dir, use_cache=not args.no_cache)
+    _warn(result.config.warnings)
+    if result.skipped:
+        print(
+            f"nothing changed: {result.output} is up to date ({result.pages} pages, "
+            f"{result.charts} charts from {result.rows_read} rows, {result.rows_rejected} "
+            f"rejected) in {result.seconds:.1f}s"
+        )
+    else:
+        print(
+            f"built {result.pages} pages, {result.charts} charts from {result.rows_read} rows "
+            f"({result.rows_rejected} rejected) in {result.seconds:.1f}s into {result.output}; "
+            f"drops parsed {result.drops_parsed}, from cache {result.drops_from_cache}; "
+            f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}"
+        )
+    if args.verbose:
+        for stage, seconds in result.stages.items():
+            print(f"  {stage}: {seconds:.2f}s", file=sys.stderr)
     if args.fail_on:
-        from generator.build import failing
-
-        config = result.checked.config
-        bad = failing(result.checked.figures, config.site.periods[0], args.fail_on)
+        bad = failing(result.statuses, args.fail_on)
         for row in bad:
-            where = "all" if row.dimension == "all" else f"{row.dimension} '{row.segment}'"
-            print(
-                f"{row.status}: {row.metric} for {where} in {row.period} is "
-                f"{row.value:.4g} (goal {row.goal:.4g})",
-                file=sys.stderr,
-            )
+            where = "all" if row["dimension"] == "all" else (
+                f"{row['dimension']} '{row['segment']}'")
+            print(f"{row['status']}: {row['metric']} for {where} in {row['period']} is "
+                  f"{row['value']:.4g} "
+                  f"(goal {row['goal']:.4g})", file=sys.stderr)
         if bad:
             print(f"--fail-on {args.fail_on}: {len(bad)} figure(s) at or worse than "
                   f"{args.fail_on}.", file=sys.stderr)

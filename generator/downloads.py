@@ -85,8 +85,10 @@ def summary_json(
         for row in figures.rows:
             if row.granularity == headline and row.period == period.label:
                 statuses.append(
-                    {"dimension": row.dimension, "segment": row.segment, "metric": row.metric,
-                     "value": _json_value("value", row.value), "status": row.status}
+                    {"period": row.period, "dimension": row.dimension, "segment": row.segment,
+                     "metric": row.metric,
+                     "value": _json_value("value", row.value),
+                     "goal": _json_value("goal", row.goal), "status": row.status}
                 )
     counts: dict[str, int] = {}
     for entry in statuses:

@@ -26,10 +26,19 @@ from generator.config import (
 )
 from generator.errors import DataError, Problem
 from generator.model import DropStats, QualityReport, Rejection
-from generator.readers import POSITION_COLUMN, read_drop, sql_ident, sql_str
+from generator.readers import (
+    POSITION_COLUMN,
+    POSITION_WORD,
+    drop_format,
+    read_drop,
+    sql_ident,
+    sql_str,
+)
 
 if TYPE_CHECKING:
     import duckdb
+
+    from generator.cache import Cache
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +165,24 @@ def account_rows(
     return replace(report, drops=stats, mapped_fields=staged.mapped_fields)
 
 
-def stage_drops(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
-    """Read every drop once into the engine table `staged`."""
+def _read_cached(
+    con: duckdb.DuckDBPyConnection, drop: Drop, table: str, cache: Cache | None
+) -> str:
+    """Read a drop into `table`, from the parse cache when its content was seen before."""
+    if cache is None:
+        return read_drop(con, drop, table)
+    key = cache.key("drop", drop.sha256, drop_format(drop), drop.source.delimiter or "")
+    if cache.load_table(con, table, key, drop.rel):
+        return POSITION_WORD[drop_format(drop)]
+    word = read_drop(con, drop, table)
+    cache.store_table(con, table, key)
+    return word
+
+
+def stage_drops(
+    con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None = None
+) -> Staged:
+    """Read every drop once into the engine table `staged` (parsed drops come from `cache`)."""
     drops = find_drops(config)
     attributes = sorted({a for s in config.sources for a in source_attributes(s)})
     problems: list[Problem] = []
@@ -166,7 +191,7 @@ def stage_drops(con: duckdb.DuckDBPyConnection, config: Config) -> Staged:
     for drop_index, drop in enumerate(drops):
         table = f"drop_{drop_index}"
         try:
-            position_word = read_drop(con, drop, table)
+            position_word = _read_cached(con, drop, table, cache)
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
             continue

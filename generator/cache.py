@@ -1,0 +1,158 @@
+"""The build cache: parsed drops and the fingerprint of the last build, keyed by content.
+
+Everything is keyed by content hashes (never modification times, which CI checkouts reset), so
+the cache is safe to delete: a missing entry is recomputed, and a corrupt one is recomputed with
+a warning. Layout under the cache folder (default `.carecard-cache/` beside config.yaml):
+
+    drops/<key>.parquet     one parsed drop: its text columns and record positions
+    charts/<key>.svg        one drawn chart
+    last-build.json         fingerprint of the inputs and the output of the last build
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator import __version__
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+#: Bump when the layout of cached tables changes.
+CACHE_FORMAT = "1"
+
+
+@dataclass
+class Cache:
+    """A cache folder (or none: `folder` None disables caching)."""
+
+    folder: Path | None
+    hits: int = 0
+    misses: int = 0
+    corrupt: list[str] = field(default_factory=list)
+
+    def key(self, *parts: str) -> str:
+        """A content key over `parts`, the carecard version and the cache format."""
+        text = "\x1f".join((__version__, CACHE_FORMAT, *parts))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def path(self, kind: str, key: str, suffix: str) -> Path | None:
+        """Where an entry lives, or None when caching is off."""
+        if self.folder is None:
+            return None
+        return self.folder / kind / f"{key}{suffix}"
+
+    def load_table(
+        self, con: duckdb.DuckDBPyConnection, table: str, key: str, label: str
+    ) -> bool:
+        """Create `table` from a cached Parquet entry; False when absent or corrupt."""
+        import duckdb
+
+        path = self.path("drops", key, ".parquet")
+        if path is None or not path.is_file():
+            self.misses += 1
+            return False
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet('{_sql_path(path)}')"
+            )
+        except duckdb.Error:
+            log.warning("cache entry for '%s' is corrupt; reading the drop again", label)
+            self.corrupt.append(label)
+            path.unlink(missing_ok=True)
+            self.misses += 1
+            return False
+        self.hits += 1
+        return True
+
+    def store_table(self, con: duckdb.DuckDBPyConnection, table: str, key: str) -> None:
+        """Write `table` to the cache (atomically: a temporary file renamed into place)."""
+        path = self.path("drops", key, ".parquet")
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(suffix=".parquet", dir=path.parent)
+            os.close(handle)
+            con.execute(
+                f"COPY {table} TO '{_sql_path(Path(temporary))}' (FORMAT parquet)"
+            )
+            os.replace(temporary, path)
+        except OSError as error:
+            log.warning("could not write the cache folder '%s': %s", self.folder, error)
+
+    def load_bytes(self, kind: str, key: str, suffix: str) -> bytes | None:
+        """A cached file's bytes, or None."""
+        path = self.path(kind, key, suffix)
+        if path is None or not path.is_file():
+            return None
+        return path.read_bytes()
+
+    def store_bytes(self, kind: str, key: str, suffix: str, data: bytes) -> None:
+        """Store bytes under a key (atomically)."""
+        path = self.path(kind, key, suffix)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(suffix=suffix, dir=path.parent)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except OSError as error:
+            log.warning("could not write the cache folder '%s': %s", self.folder, error)
+
+    def last_build(self) -> dict[str, object] | None:
+        """The fingerprint of the last build, or None (absent or unreadable)."""
+        if self.folder is None:
+            return None
+        path = self.folder / "last-build.json"
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            log.warning("cache entry 'last-build.json' is corrupt; building in full")
+            self.corrupt.append("last-build.json")
+            return None
+        return value if isinstance(value, dict) else None
+
+    def remember_build(self, fingerprint: dict[str, object]) -> None:
+        """Record the fingerprint of a successful build."""
+        data = json.dumps(fingerprint, sort_keys=True).encode("utf-8")
+        if self.folder is not None:
+            self.store_bytes(".", "last-build", ".json", data)
+
+
+def output_state(folder: Path) -> str:
+    """A cheap fingerprint of an output folder: every file's path, size and mtime."""
+    digest = hashlib.sha256()
+    if not folder.is_dir():
+        return ""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{stat.st_size}\0"
+                          f"{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def files_digest(paths: list[Path], root: Path) -> str:
+    """A content digest of files (path relative to root + bytes), in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _sql_path(path: Path) -> str:
+    return path.as_posix().replace("'", "''")
