@@ -56,6 +56,7 @@ MESSAGE_FIELDS: tuple[str, ...] = (
     "in_reply_to",
     "text",
     "channel",
+    "response_ids",
 )
 SHAPES: tuple[str, ...] = ("interactions", "messages")
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "json", "parquet", "xlsx")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from generator.errors import DataError, Problem
-from generator.model import DropStats, Rejection
+from generator.model import DropStats, Rejection, ThreadStats
 from generator.readers import POSITION_COLUMN, read_drop, sql_ident, sql_str
 
 if TYPE_CHECKING:
@@ -95,6 +95,19 @@ class MessageSourceResult:
     """Interaction fields this source provides."""
 
 
+def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
+    """The model's summary of a message source's threads (ids capped at `limit`)."""
+    return ThreadStats(
+        source=result.source,
+        messages=result.messages,
+        conversations=result.conversations,
+        orphans=result.orphan_messages,
+        brand_initiated=len(result.brand_threads),
+        orphan_ids=result.orphans[:limit],
+        brand_initiated_ids=result.brand_threads[:limit],
+    )
+
+
 def message_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Dimensions a message source reads from its root messages (besides brand and channel)."""
     names = [k for k in source.columns if k not in MESSAGE_COLUMNS]
@@ -110,6 +123,21 @@ def read_message_source(
     first_drop_index: int = 0,
 ) -> MessageSourceResult:
     """Load, validate, de-duplicate and thread one message source; create its tables."""
+    stage_message_source(con, config, source_index, drops, first_drop_index)
+    return account_message_source(con, config, source_index, drops, first_drop_index)
+
+
+def stage_message_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source_index: int,
+    drops: list[Drop] | tuple[Drop, ...],
+    first_drop_index: int = 0,
+) -> None:
+    """Read every drop of the source once into `messages_{source_index}_staged` (raw text).
+
+    Drop i of the list gets drop_index first_drop_index + i (the caller's global numbering).
+    """
     source = config.sources[source_index]
     prefix = f"messages_{source_index}"
     attributes = message_attributes(source)
@@ -135,11 +163,27 @@ def read_message_source(
                 + " UNION ALL BY NAME ".join(staged))
     for offset in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS {prefix}_drop_{offset}")
-    _check(con, prefix, source, attributes)
+
+
+def account_message_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source_index: int,
+    drops: list[Drop] | tuple[Drop, ...],
+    first_drop_index: int = 0,
+    without: frozenset[int] = frozenset(),
+) -> MessageSourceResult:
+    """Validate, de-duplicate and thread the staged messages, leaving out the drops (global
+    indexes) in `without`; create the conversations table. Can run again on the same stage."""
+    source = config.sources[source_index]
+    prefix = f"messages_{source_index}"
+    attributes = message_attributes(source)
+    _check(con, prefix, source, attributes, without)
     _thread(con, prefix, attributes)
     table = f"message_interactions_{source_index}"
     _conversations(con, prefix, table, source, attributes)
-    return _result(con, prefix, table, config, source_index, drops, first_drop_index)
+    used = [(i, d) for i, d in enumerate(drops) if first_drop_index + i not in without]
+    return _result(con, prefix, table, config, source_index, used, first_drop_index)
 
 
 def _column_for(source: SourceConfig, name: str) -> str:
@@ -242,7 +286,11 @@ def id_sql(raw: str) -> str:
 
 
 def _check(
-    con: duckdb.DuckDBPyConnection, prefix: str, source: SourceConfig, attributes: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    prefix: str,
+    source: SourceConfig,
+    attributes: tuple[str, ...],
+    without: frozenset[int] = frozenset(),
 ) -> None:
     """Parse every staged row, find its first failing reason, and decide its fate."""
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
@@ -273,6 +321,7 @@ def _check(
                 {timestamp_sql('raw_created_at', source)} AS created_at,
                 count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
             FROM {prefix}_staged
+            WHERE drop_index NOT IN ({', '.join(str(i) for i in sorted(without)) or '-1'})
         )"""
     )
     # Latest drop wins among valid rows; a rejected row never replaces an earlier valid one.
@@ -286,7 +335,6 @@ def _check(
         FROM {prefix}_checked"""
     )
     con.execute(f"DROP TABLE {prefix}_checked")
-    con.execute(f"DROP TABLE {prefix}_staged")
 
 
 def _thread(con: duckdb.DuckDBPyConnection, prefix: str, attributes: tuple[str, ...]) -> None:
@@ -374,8 +422,8 @@ def _conversations(
         mentions AS (
             SELECT root_id, handle, k FROM (
                 SELECT message_id AS root_id,
-                    unnest(regexp_extract_all(text, '@(\w+)', 1)) AS handle,
-                    generate_subscripts(regexp_extract_all(text, '@(\w+)', 1), 1) AS k
+                    unnest(regexp_extract_all(text, '@(\\w+)', 1)) AS handle,
+                    generate_subscripts(regexp_extract_all(text, '@(\\w+)', 1), 1) AS k
                 FROM roots WHERE text LIKE '%@%')
         ),
         mentioned AS (
@@ -403,10 +451,10 @@ def _result(
     table: str,
     config: Config,
     source_index: int,
-    drops: list[Drop] | tuple[Drop, ...],
+    drops: list[tuple[int, Drop]],
     first_drop_index: int,
 ) -> MessageSourceResult:
-    """Count fates per drop, format rejections, summarise threads."""
+    """Count fates per drop (offset, drop), format rejections, summarise threads."""
     source = config.sources[source_index]
     counts: dict[int, dict[str, int]] = {}
     reasons: dict[int, dict[str, int]] = {}
@@ -419,7 +467,7 @@ def _result(
         if reason:
             reasons.setdefault(drop_index, {})[reason] = number
     stats = []
-    for offset, drop in enumerate(drops):
+    for offset, drop in drops:
         c = counts.get(first_drop_index + offset, {})
         stats.append(DropStats(
             source=source.name, file=drop.rel, sha256=drop.sha256, read=sum(c.values()),

@@ -20,6 +20,7 @@ import csv
 import gzip
 import io
 import logging
+import math
 import re
 import zlib
 from dataclasses import dataclass
@@ -48,8 +49,8 @@ EXACT_DOUBLE = 2**53
 GZIP_MAGIC = b"\x1f\x8b"
 #: File signatures that betray a binary file under a text name.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "an Excel workbook or zip archive; name it .xlsx or set "
-                    "sources[{index}].format: xlsx"),
+    (b"PK\x03\x04", ("an Excel workbook or zip archive; name it .xlsx or set "
+                    "sources[{index}].format: xlsx")),
     (b"PAR1", "a Parquet file; name it .parquet or set sources[{index}].format: parquet"),
     (b"%PDF", "a PDF document, not an export"),
 )
@@ -70,8 +71,7 @@ def drop_format(drop: Drop) -> str:
     if drop.source.format != "auto":
         return drop.source.format
     name = drop.path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    name = name.removesuffix(".gz")
     for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"),
                      (".parquet", "parquet"), (".xlsx", "xlsx")):
         if name.endswith(ext):
@@ -564,7 +564,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         workbook = python_calamine.CalamineWorkbook.from_path(str(drop.path))
         sheet = workbook.get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
-    except Exception as error:  # the reader raises its own and zip/XML errors alike
+    except (python_calamine.CalamineError, OSError, ValueError) as error:
         with drop.path.open("rb") as handle:
             magic = handle.read(4)
         hint = ("the file is not an .xlsx workbook (an .xlsx is a zip archive); old .xls "
@@ -629,7 +629,7 @@ def _cell(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return ""
         if value.is_integer() and abs(value) < EXACT_DOUBLE:
             return str(int(value))

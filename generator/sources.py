@@ -25,6 +25,14 @@ from generator.config import (
     SourceConfig,
 )
 from generator.errors import DataError, Problem
+from generator.messages import (
+    MESSAGE_REASONS,
+    MessageSourceResult,
+    account_message_source,
+    message_attributes,
+    stage_message_source,
+    thread_stats,
+)
 from generator.model import DropStats, QualityReport, Rejection
 from generator.readers import (
     POSITION_COLUMN,
@@ -62,6 +70,7 @@ REASONS: dict[str, str] = {
     "resolution_before_receipt": "resolution before receipt",
     "after_data_through": "timestamp after data_through",
     "duplicate_id": "duplicate id in a drop",
+    **MESSAGE_REASONS,
 }
 
 
@@ -119,6 +128,8 @@ def _sha256(path: Path) -> str:
 
 def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Non-canonical fields a source reads: mapped extra columns and declared dimensions."""
+    if source.shape == "messages":
+        return message_attributes(source) + ("brand",)
     names = [k for k in source.columns if k not in INTERACTION_FIELDS]
     names += [d for d in source.dimensions if d not in names and d != "channel"]
     return tuple(names)
@@ -160,9 +171,26 @@ def account_rows(
         f"WHERE drop_index IN ({', '.join(str(i) for i in keep) or '-1'})"
     )
     _validate(con, config)
-    report = _report(con, config, staged.drops)
+    results = []
+    for index, first, count in _message_sources(staged.drops):
+        result = account_message_source(
+            con, config, index, staged.drops[first:first + count], first, without
+        )
+        con.execute(f"INSERT INTO interactions BY NAME SELECT * FROM {result.table}")
+        results.append(result)
+    report = _report(con, config, staged.drops, results)
     stats = tuple(s for i, s in enumerate(report.drops) if i not in without)
-    return replace(report, drops=stats, mapped_fields=staged.mapped_fields)
+    return replace(report, drops=stats, mapped_fields=staged.mapped_fields,
+                   threads=tuple(thread_stats(r) for r in results))
+
+
+def _message_sources(drops: tuple[Drop, ...]) -> list[tuple[int, int, int]]:
+    """(source index, first drop index, drop count) of each message-level source."""
+    spans: dict[int, list[int]] = {}
+    for index, drop in enumerate(drops):
+        if drop.source.shape == "messages":
+            spans.setdefault(drop.source_index, []).append(index)
+    return [(s, ids[0], len(ids)) for s, ids in spans.items()]
 
 
 def _read_cached(
@@ -189,6 +217,8 @@ def stage_drops(
     staged: list[str] = []
     mapped: set[str] = set()
     for drop_index, drop in enumerate(drops):
+        if drop.source.shape == "messages":
+            continue
         table = f"drop_{drop_index}"
         try:
             position_word = _read_cached(con, drop, table, cache)
@@ -204,12 +234,32 @@ def stage_drops(
             _stage_sql(drop, drop_index, table, columns, attributes, position_word)
         )
         mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+    for index, first, count in _message_sources(drops):
+        try:
+            stage_message_source(con, config, index, drops[first:first + count], first)
+        except DataError as error:
+            problems.extend(p for p in error.problems if isinstance(p, Problem))
+        mapped.update(("id", "received_at", "channel", "first_response_at"))
     if problems:
         raise DataError(problems)
+    if not staged:  # only message sources: an empty interaction-level stage
+        staged.append(_empty_stage_sql(attributes))
     con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
     for index in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
     return Staged(drops, frozenset(mapped))
+
+
+def _empty_stage_sql(attributes: list[str]) -> str:
+    """A stage with every column _validate reads and no rows."""
+    select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
+              "CAST(NULL AS VARCHAR) AS file", "CAST(NULL AS BIGINT) AS line",
+              "CAST(NULL AS VARCHAR) AS position_word"]
+    for name in list(INTERACTION_FIELDS) + attributes:
+        select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}",
+                   f"CAST(NULL AS VARCHAR) AS {sql_ident('col_' + name)}"]
+    select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
+    return f"SELECT {', '.join(select)} WHERE false"
 
 
 def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -413,7 +463,12 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     )
 
 
-def _report(con: duckdb.DuckDBPyConnection, config: Config, drops: tuple[Drop, ...]) -> QualityReport:
+def _report(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    drops: tuple[Drop, ...],
+    results: list[MessageSourceResult] | None = None,
+) -> QualityReport:
     """Count every row's fate per drop, format rejections, work out data-through."""
     counts: dict[int, dict[str, int]] = {}
     reasons: dict[int, dict[str, int]] = {}
@@ -425,8 +480,13 @@ def _report(con: duckdb.DuckDBPyConnection, config: Config, drops: tuple[Drop, .
         counts[drop_index][fate] += number
         if reason:
             reasons.setdefault(drop_index, {})[reason] = number
+    message_stats = {s.file: s for r in results or [] for s in r.drops}
     stats = []
     for index, drop in enumerate(drops):
+        if drop.source.shape == "messages":
+            stats.append(message_stats.get(drop.rel, DropStats(
+                drop.source.name, drop.rel, drop.sha256, 0, 0, 0, 0)))
+            continue
         c = counts.get(index, {})
         stats.append(
             DropStats(
@@ -440,7 +500,9 @@ def _report(con: duckdb.DuckDBPyConnection, config: Config, drops: tuple[Drop, .
                 rejected_by_reason=dict(sorted(reasons.get(index, {}).items())),
             )
         )
-    rejections = tuple(_rejections(con, config))
+    rejections = tuple(_rejections(con, config)) + tuple(
+        r for result in results or [] for r in result.rejections
+    )
     by_source: dict[str, datetime | None] = {}
     for source in config.sources:
         row = con.execute(

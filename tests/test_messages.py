@@ -153,24 +153,24 @@ def test_float_ids_mean_whole_numbers(project: Callable[..., Path]) -> None:
     "row, message",
     [
         (tweet("1.2e+18", "cust", "True", T0),
-         "exports/w1.csv, line 3, column 'tweet_id': expected an id written out in full, found "
+         ("exports/w1.csv, line 3, column 'tweet_id': expected an id written out in full, found "
          "'1.2e+18'. Hint: a spreadsheet wrote this id in exponent notation and lost its last "
-         "digits; export the column as text."),
+         "digits; export the column as text.")),
         (tweet("9", "cust", "True", T0, "1.2E18"),
-         "exports/w1.csv, line 3, column 'in_response_to_tweet_id': expected an id written out "
+         ("exports/w1.csv, line 3, column 'in_response_to_tweet_id': expected an id written out "
          "in full, found '1.2E18'. Hint: a spreadsheet wrote this id in exponent notation and "
-         "lost its last digits; export the column as text."),
+         "lost its last digits; export the column as text.")),
         (tweet("9", "", "True", T0),
-         "exports/w1.csv, line 3, column 'author_id': expected a value for the required field "
+         ("exports/w1.csv, line 3, column 'author_id': expected a value for the required field "
          "'author', found ''. Hint: map another column with sources[0].columns.author, or fix "
-         "the export."),
+         "the export.")),
         (tweet("9", "cust", "maybe", T0),
-         "exports/w1.csv, line 3, column 'inbound': expected true or false for 'inbound', found "
-         "'maybe'. Hint: map it with sources[0].values.inbound, e.g. {maybe: true}."),
+         ("exports/w1.csv, line 3, column 'inbound': expected true or false for 'inbound', found "
+         "'maybe'. Hint: map it with sources[0].values.inbound, e.g. {maybe: true}.")),
         (tweet("9", "cust", "True", "31/10/2017"),
-         "exports/w1.csv, line 3, column 'created_at': expected a timestamp like "
+         ("exports/w1.csv, line 3, column 'created_at': expected a timestamp like "
          "'2026-11-23 14:05:00' or '2026-11-23T14:05:00+00:00', found '31/10/2017'. "
-         "Hint: set sources[0].timestamp_format."),
+         "Hint: set sources[0].timestamp_format.")),
     ],
 )
 def test_each_message_rejection_has_its_exact_message(
@@ -324,3 +324,21 @@ def test_row_order_does_not_change_the_conversations(
         ).fetchall())
     assert results[0] == results[1]
     assert len(results[0]) == 12
+
+
+def test_accounting_again_without_the_newest_drop_restates_from_the_stage(
+    project: Callable[..., Path],
+) -> None:
+    from generator.messages import account_message_source
+
+    w1 = HEADER + tweet("1", "cust", "True", T0)
+    w2 = HEADER + tweet("1", "cust", "True", T0) + tweet("2", "Brand", "False", T1, "1")
+    config = load_config(project({"exports/w1.csv": w1, "exports/w2.csv": w2}, TWCS_CONFIG))
+    drops = find_drops(config)
+    con = duckdb.connect()
+    full = read_message_source(con, config, 0, drops, 0)
+    answered = f"SELECT count(first_response_at) FROM {full.table}"
+    assert con.execute(answered).fetchone() == (1,)
+    older = account_message_source(con, config, 0, drops, 0, without=frozenset({1}))
+    assert con.execute(answered).fetchone() == (0,)
+    assert [(d.file, d.read, d.kept) for d in older.drops] == [("exports/w1.csv", 1, 1)]

@@ -142,48 +142,48 @@ def test_parquet_types_render_as_text(tmp_path: Path) -> None:
 
 BAD_FILES = [
     ("empty.csv",
-     "exports/empty.csv: expected a header line and at least one data row, found ''. "
-     "Hint: the file is empty (0 bytes); remove it or export it again."),
+     ("exports/empty.csv: expected a header line and at least one data row, found ''. "
+     "Hint: the file is empty (0 bytes); remove it or export it again.")),
     ("header_only.csv",
-     "exports/header_only.csv: expected a header line and at least one data row, found "
-     "'no data rows'. Hint: remove the empty file or export it again."),
+     ("exports/header_only.csv: expected a header line and at least one data row, found "
+     "'no data rows'. Hint: remove the empty file or export it again.")),
     ("binary.csv",
-     "exports/binary.csv: expected UTF-8 text, found ')r\\xbb\\x04M\\x96\\xdf(q\\xba\\x03L'. "
-     "Hint: this is binary data, not a text export; check that the right file was exported."),
+     ("exports/binary.csv: expected UTF-8 text, found ')r\\xbb\\x04M\\x96\\xdf(q\\xba\\x03L'. "
+     "Hint: this is binary data, not a text export; check that the right file was exported.")),
     ("xlsx_named.csv",
-     "exports/xlsx_named.csv: expected UTF-8 text, found "
+     ("exports/xlsx_named.csv: expected UTF-8 text, found "
      "'PK\\x03\\x04\\x14\\x00\\x00\\x00\\x08\\x00\\x00\\x00'. Hint: this looks like an Excel "
-     "workbook or zip archive; name it .xlsx or set sources[0].format: xlsx."),
+     "workbook or zip archive; name it .xlsx or set sources[0].format: xlsx.")),
     ("truncated.csv.gz",
-     "exports/truncated.csv.gz: expected a complete gzip-compressed file. Hint: the file ends "
+     ("exports/truncated.csv.gz: expected a complete gzip-compressed file. Hint: the file ends "
      "in the middle of the compressed data (a cut-off copy or download); copy or export it "
-     "again."),
+     "again.")),
     ("latin1.csv",
-     "exports/latin1.csv, line 3: expected UTF-8 text, found "
+     ("exports/latin1.csv, line 3: expected UTF-8 text, found "
      "'102,2026-11-02 10:00:00,,email,,,caf\ufffd cr\ufffdme'. Hint: the byte 0xe9 is not "
      "UTF-8 (the file is probably Latin-1 or Windows-1252); re-save it as UTF-8 (in Excel: "
-     "'CSV UTF-8')."),
+     "'CSV UTF-8').")),
     ("unclosed_quote.csv",
-     "exports/unclosed_quote.csv, line 3: expected a closing quote for the value that opens "
+     ("exports/unclosed_quote.csv, line 3: expected a closing quote for the value that opens "
      "with '\"', found '102,2026-11-02 10:00:00,,email,,,\"never closed'. Hint: a quoted value "
-     "must end with a quote; a quote inside it is written twice (\"\")."),
+     "must end with a quote; a quote inside it is written twice (\"\").")),
     ("ragged.csv",
-     "exports/ragged.csv, line 3: expected 7 values like the header line, found "
+     ("exports/ragged.csv, line 3: expected 7 values like the header line, found "
      "'102,2026-11-02 10:00:00,,email'. Hint: the line has 4; quote values that contain the "
-     "delimiter, or set sources[0].delimiter."),
+     "delimiter, or set sources[0].delimiter.")),
     ("object.json",
-     "exports/object.json: expected a JSON array of objects ([{…}, {…}]), found "
+     ("exports/object.json: expected a JSON array of objects ([{…}, {…}]), found "
      "'{\"id\": 101, \"channel\": \"twitter\"}'. Hint: a file with one object per line is JSON "
-     "Lines: name it .jsonl or set sources[0].format: jsonl."),
+     "Lines: name it .jsonl or set sources[0].format: jsonl.")),
     ("bad_item.json",
-     "exports/bad_item.json, item 2: expected a JSON object like {\"id\": \"…\", …}, found "
-     "'102'. Hint: every item of the array is one record, written as a JSON object."),
+     ("exports/bad_item.json, item 2: expected a JSON object like {\"id\": \"…\", …}, found "
+     "'102'. Hint: every item of the array is one record, written as a JSON object.")),
     ("bad_line.jsonl",
-     "exports/bad_line.jsonl, line 3: expected a JSON object like {\"id\": \"…\", …}, found "
+     ("exports/bad_line.jsonl, line 3: expected a JSON object like {\"id\": \"…\", …}, found "
      "'[102]'. Hint: each line of a JSON Lines export holds one record as a JSON object.\n"
      "exports/bad_line.jsonl, line 4: expected a JSON object like {\"id\": \"…\", …}, found "
      "'{\"id\": 103'. Hint: each line of a JSON Lines export holds one record as a JSON object "
-     "(this line is not valid JSON)."),
+     "(this line is not valid JSON).")),
 ]
 
 
@@ -233,3 +233,14 @@ def test_unclosed_quote_after_a_multiline_record_names_its_line(tmp_path: Path) 
     with pytest.raises(DataError) as error:
         load(path)
     assert str(error.value).startswith("exports/w1.csv, line 4: expected a closing quote")
+
+
+def test_truncated_xlsx_fails_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "w1.xlsx"
+    path.write_bytes((FORMATS / "sheet.xlsx").read_bytes()[:1500])
+    with pytest.raises(DataError) as error:
+        load(path)
+    assert str(error.value) == (
+        "exports/w1.xlsx: expected a readable .xlsx workbook. "
+        "Hint: the workbook reader said: invalid Zip archive: Could not find EOCD"
+    )
