@@ -135,6 +135,15 @@ def _check(args: argparse.Namespace) -> int:
         print(f"… and {len(quality.rejections) - 50} more rejected rows")
     for rule, count in quality.exclusions.items():
         print(f"excluded by '{rule}': {count}")
+    for reason, count in quality.blackouts.items():
+        print(f"left out of sla_attainment by blackout '{reason}': {count}")
+    for threads in quality.threads:
+        print(
+            f"source '{threads.source}': {threads.messages} messages in "
+            f"{threads.conversations} conversations; {threads.orphans} orphaned messages, "
+            f"{threads.brand_initiated} brand-initiated threads (neither conversations nor "
+            "rejected)"
+        )
     through = quality.data_through.isoformat() if quality.data_through else "no data"
     print(
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
