@@ -197,6 +197,8 @@ def input_fingerprint(config: Config, output: Path) -> str:
     parts = [__version__, os.environ.get("SOURCE_DATE_EPOCH", ""), str(output.resolve()),
              hashlib.sha256(config.path.read_bytes()).hexdigest()]
     parts += [f"{d.rel}:{d.sha256}" for d in find_drops(config)]
+    package = Path(__file__).resolve().parent
+    parts.append(files_digest(sorted(package.glob("*.py")), package))  # the code itself
     for folder in (config.root / "content", theme_dir(), config.site.templates):
         if folder is not None and folder.is_dir():
             files = [p for p in folder.rglob("*") if p.is_file()

@@ -125,6 +125,9 @@ class Card:
     """Trend over the last `site.history` periods up to this one, or None."""
     definition_href: str
     """Link to the metric's definition."""
+    drill: Link | None
+    """For a red or amber response figure: 'Show the N late or unanswered interactions' (the
+    drill-through page), else None."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,10 @@ class Cell:
     """Formatted value or '—'."""
     status: Status
     """Its status."""
+    drill: Link | None = None
+    """Drill-through page for a red or amber response figure, else None. The label is the short
+    visible text ('show 12'); `note` completes it for screen readers ('late or unanswered
+    interactions (Response rate)')."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,88 @@ class SegmentTable:
 
 
 @dataclass(frozen=True)
+class BudgetView:
+    """The error budget of one segment over the current window (SPEC §4.6)."""
+
+    segment: Link
+    """The segment ('All interactions' or 'Channel: email'), linked to its page."""
+    metric: str
+    """Label of the budgeted metric ('SLA attainment')."""
+    window: str
+    """Window label ('2026-11', '28 days to 2026-11-25')."""
+    dates: str
+    """Window start and end in the reporting timezone ('2026-11-01 – 2026-11-30')."""
+    goal: str
+    """The goal the budget derives from ('≥ 92.0%')."""
+    eligible: str
+    """Interactions in the metric's denominator within the window."""
+    allowed: str
+    """Allowed breaches, (1 − goal) × eligible ('90.8')."""
+    used: str
+    """Breaches so far."""
+    remaining: str
+    """Allowed − used; negative (with a minus sign) when overspent."""
+    overspent: bool
+    """True when remaining is negative."""
+    burn_rate: str
+    """'1.61×' (breach share / allowed share), or '—' when undefined."""
+    status: Status
+    """'on track ✓' (burn ≤ 1), 'over budget ✗' or 'no budget –' (burn undefined)."""
+    summary: str
+    """One sentence, e.g. '146 of 90.8 allowed breaches used: 55.2 over budget.'"""
+    definition_href: str
+    """Link to the budget's arithmetic on the definitions page."""
+
+
+@dataclass(frozen=True)
+class BlackoutView:
+    """A blackout window of the policy."""
+
+    reason: str
+    """Why (from config)."""
+    window: str
+    """Start – end in the reporting timezone."""
+    scope: str
+    """'all interactions' or the `where` in words."""
+
+
+@dataclass(frozen=True)
+class RestatementRow:
+    """A figure of a complete period that the newest drop changed (SPEC §6.6)."""
+
+    period: Link
+    """The period, linked to its page."""
+    segment: str
+    """'All interactions' or 'Channel: email'."""
+    metric: Link
+    """Metric label, linked to its definition."""
+    old: str
+    """Old value, formatted by unit."""
+    new: str
+    """New value, formatted by unit."""
+    old_n: str
+    """Old n, or '—'."""
+    new_n: str
+    """New n, or '—'."""
+
+
+@dataclass(frozen=True)
+class Restatements:
+    """Restated figures, capped for HTML."""
+
+    rows: tuple[RestatementRow, ...]
+    """At most the cap, sorted like figures.csv."""
+    total: int
+    """All restated figures (before the cap)."""
+    basis: str
+    """'Old = computed from all drops except: content/exports/w48.csv.'"""
+    more: Link | None
+    """Where every row is listed when the rows are capped, else None."""
+    csv: Link | None
+    """The CSV of every restated figure (on the data-quality page), else None."""
+
+
+@dataclass(frozen=True)
 class PeriodContext:
     """Context of period.html: `periods/<granularity>/<label>.html`."""
 
@@ -213,6 +302,10 @@ class PeriodContext:
     """Next period of the same granularity, or None."""
     up: Link
     """Link to the archive index."""
+    blackouts: tuple[BlackoutView, ...]
+    """Policy blackout windows overlapping the period."""
+    restatements: Restatements | None
+    """This period's figures that the newest drop changed, or None when it changed none."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +324,10 @@ class OverviewContext:
     """Segment tables for the latest complete period."""
     legend: tuple[Status, ...]
     """Every status with its word and symbol (for the legend)."""
+    budget: BudgetView | None
+    """Error budget of all interactions, or None when the policy sets none."""
+    budgets: tuple[BudgetView, ...]
+    """Error budget of every segment (all interactions first); empty when there is none."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +382,8 @@ class SegmentContext:
     """The chart's data (the chart's text alternative)."""
     siblings: tuple[Link, ...]
     """Other segments of the same dimension."""
+    budget: BudgetView | None
+    """This segment's error budget, or None when the policy sets none."""
 
 
 @dataclass(frozen=True)
@@ -408,6 +507,51 @@ class TargetSet:
 
 
 @dataclass(frozen=True)
+class PolicyVersionView:
+    """One version of the policy and what it changed."""
+
+    valid_from: str
+    """'from the beginning' for the base policy, else 'from 2026-11-01'."""
+    changes: tuple[str, ...]
+    """What changed against the version before, e.g. 'goal of SLA attainment: ≥ 92.0% (was
+    ≥ 90.0%)', 'first-response targets replaced'; the base policy lists its contents."""
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    """A business-hours calendar."""
+
+    name: str
+    """Calendar name (anchor `calendar-<slug>`)."""
+    anchor: str
+    """Element id."""
+    timezone: str
+    """IANA timezone the hours are written in."""
+    days: tuple[tuple[str, str, str], ...]
+    """(weekday, open intervals, open hours) per weekday, Monday first ('closed' days too)."""
+    weekly_hours: str
+    """Open hours per week ('53.0 h')."""
+    holidays: tuple[str, ...]
+    """Holiday dates (closed all day), ISO."""
+    used_by: tuple[str, ...]
+    """Targets on the business clock that use it ("channel is 'email': 8h")."""
+
+
+@dataclass(frozen=True)
+class BudgetDefinition:
+    """How the error budget is computed (definitions page)."""
+
+    metric: str
+    """Metric label."""
+    window: str
+    """The window in words ('calendar month in Europe/London')."""
+    goal: str
+    """Goal in force at the current window's start, or ''."""
+    steps: tuple[str, ...]
+    """The arithmetic, one step per line."""
+
+
+@dataclass(frozen=True)
 class DefinitionsContext:
     """Context of definitions.html."""
 
@@ -429,10 +573,14 @@ class DefinitionsContext:
     """Granularities published, headline first."""
     data_through: str
     """The data-through rule and its current value."""
-    blackouts: tuple[str, ...]
-    """Blackout windows described."""
-    calendars: tuple[str, ...]
-    """Calendars described."""
+    blackouts: tuple[BlackoutView, ...]
+    """Blackout windows."""
+    calendars: tuple[CalendarView, ...]
+    """Calendars, those used by business-clock targets first."""
+    versions: tuple[PolicyVersionView, ...]
+    """Every policy version, oldest first (one entry when the policy has no versions)."""
+    budget: BudgetDefinition | None
+    """The error budget's arithmetic, or None when the policy sets none."""
     tolerance_rule: str
     """The default amber tolerance rule."""
 
@@ -478,6 +626,26 @@ class RejectionRow:
 
 
 @dataclass(frozen=True)
+class ThreadRow:
+    """Threading of one message-level source (SPEC §3.3)."""
+
+    source: str
+    """Source name."""
+    messages: int
+    """Messages kept after de-duplication."""
+    conversations: int
+    """Conversations (threads started by a customer)."""
+    orphans: int
+    """Messages whose parent is missing."""
+    brand_initiated: int
+    """Threads started by a brand message."""
+    orphan_ids: tuple[str, ...]
+    """Ids of orphaned thread tops (at most 500)."""
+    brand_initiated_ids: tuple[str, ...]
+    """Ids of brand-initiated thread starts (at most 500)."""
+
+
+@dataclass(frozen=True)
 class DataQualityContext:
     """Context of data_quality.html."""
 
@@ -503,6 +671,60 @@ class DataQualityContext:
     """All rejected rows."""
     rejected_csv: Link | None
     """Link to data/rejected.csv when there are rejected rows."""
+    blackouts: tuple[tuple[str, int], ...]
+    """(blackout reason, actionable interactions left out of SLA attainment), policy order."""
+    threads: tuple[ThreadRow, ...]
+    """One row per message-level source."""
+    restatements: Restatements
+    """Every restated figure (capped), with the drops left out for 'old'."""
+    newest_drops: tuple[str, ...]
+    """Files whose absence gives the 'old' values ('' when there was only one drop)."""
+
+
+@dataclass(frozen=True)
+class DrillRowView:
+    """One late, overdue or waiting interaction, formatted."""
+
+    id: str
+    """Interaction id."""
+    channel: str
+    """Channel."""
+    received: str
+    """Received, reporting timezone ('2026-09-01 11:36')."""
+    responded: str
+    """First response, or '—' when unanswered."""
+    minutes: str
+    """First response on the target's clock ('112.2 min'), or '—'."""
+    target: str
+    """Target and clock ('60m elapsed', '8h business')."""
+    state: str
+    """'late', 'overdue' or 'waiting'."""
+    location: str
+    """'content/exports/w36.csv:18'."""
+
+
+@dataclass(frozen=True)
+class DrillContext:
+    """Context of drill.html: `drill/<granularity>/<period>/<dimension>/<slug>.html`."""
+
+    page: PageInfo
+    """Common page facts."""
+    period: PeriodView
+    """The period."""
+    segment: Link
+    """The segment, linked to its page."""
+    figures: tuple[Card, ...]
+    """The period's response figures for the segment (why the list exists)."""
+    counts: tuple[tuple[str, int], ...]
+    """(state word, interactions) for late, overdue and waiting, in that order."""
+    rows: tuple[DrillRowView, ...]
+    """At most MAX_DRILL_ROWS_SHOWN interactions, oldest first."""
+    total: int
+    """All interactions of the list."""
+    csv: Link
+    """The CSV with every row."""
+    up: Link
+    """Back to the period page."""
 
 
 @dataclass(frozen=True)
@@ -540,11 +762,25 @@ class ChartJob:
 
 
 @dataclass(frozen=True)
+class CsvDownload:
+    """A CSV written beside the pages (a drill-through list, the restatements)."""
+
+    path: str
+    """Output-relative POSIX path ('drill/week/2026-W46/all/all.csv')."""
+    columns: tuple[str, ...]
+    """Header row."""
+    rows: tuple[tuple[object, ...], ...]
+    """Data rows: text, numbers (written in shortest round-trip form) or None (empty)."""
+
+
+@dataclass(frozen=True)
 class SiteModel:
-    """Every page and chart of the site, before rendering."""
+    """Every page, chart and page-level download of the site, before rendering."""
 
     pages: tuple[Page, ...]
     """Pages in a stable order."""
     charts: tuple[ChartJob, ...]
     """Charts in a stable order."""
+    downloads: tuple[CsvDownload, ...] = ()
+    """CSVs linked from pages (drill-through lists, restatements), in a stable order."""
 

@@ -1172,10 +1172,13 @@ class _Checker:
             kind, sql = self.value(node.args[0])
             self.numeric(node.args[0], kind)
             filtered = f" FILTER (WHERE {_ACTIONABLE})"
+            # Sums run over exact decimals: the engine's parallel summation order must not
+            # change the last digit between builds (byte-identical output).
+            exact = f"CAST({sql} AS DECIMAL(38, 9))"
             if node.function == "sum":
-                return f"coalesce(sum({sql}){filtered}, 0)"
+                return f"coalesce(CAST(sum({exact}){filtered} AS DOUBLE), 0)"
             if node.function == "mean":
-                return f"avg({sql}){filtered}"
+                return f"CAST(avg({exact}){filtered} AS DOUBLE)"
             if node.function in ("min", "max"):
                 return f"{node.function}({sql}){filtered}"
             q = 0.5 if node.function == "median" else self.fraction(node.args[1])

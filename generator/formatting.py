@@ -26,7 +26,7 @@ STATUS_TEXT: dict[str, tuple[str, str]] = {
     "none": ("no goal", "–"),
 }
 #: Error-budget state -> (status code for colour, word, symbol).
-BUDGET_TEXT: dict[str | None, tuple[str, str, str]] = {
+BUDGET_TEXT: dict[bool | None, tuple[str, str, str]] = {
     True: ("green", "on track", "✓"),
     False: ("red", "over budget", "✗"),
     None: ("none", "no budget", "–"),
@@ -38,21 +38,33 @@ NO_VALUE = "—"
 MINUS = "−"
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """Format a value for display by unit ('87.5%', '41.5 min', '6.2 h', '12', '4.31')."""
+def format_value(value: float | None, unit: str, extra: int = 0) -> str:
+    """Format a value for display by unit ('87.5%', '41.5 min', '6.2 h', '12', '4.31').
+
+    `extra` adds decimals (to tell apart two values that round to the same text).
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NO_VALUE
     if unit == "ratio":
-        return f"{value * 100:.1f}%"
+        return f"{value * 100:.{1 + extra}f}%"
     if unit == "minutes":
-        return f"{value:,.1f} min"
+        return f"{value:,.{1 + extra}f} min"
     if unit == "hours":
-        return f"{value:,.1f} h"
+        return f"{value:,.{1 + extra}f} h"
     if unit == "count":
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{1 + extra}f}"
     if unit == "score":
-        return f"{value:.2f}"
-    return f"{value:g}"
+        return f"{value:.{2 + extra}f}"
+    return f"{value:.{6 + extra}g}"
+
+
+def format_pair(old: float | None, new: float | None, unit: str) -> tuple[str, str]:
+    """Format two values of a unit with just enough decimals (up to 4 more) to differ."""
+    for extra in range(5):
+        pair = format_value(old, unit, extra), format_value(new, unit, extra)
+        if pair[0] != pair[1] or old == new:
+            break
+    return pair
 
 
 def format_change(change: float | None, change_unit: str | None, better: str) -> tuple[str, str]:
@@ -160,34 +172,25 @@ def budget_status(on_track: bool | None) -> Status:
     return Status(code, word, symbol)
 
 
-def format_number(value: float, decimals: int = 1) -> str:
-    """A count that may be fractional ('90.8', '146'), with a true minus sign when negative."""
-    text = f"{abs(value):,.0f}" if float(value).is_integer() else f"{abs(value):,.{decimals}f}"
+def format_number(value: float) -> str:
+    """A count that may be fractional, to one decimal ('90.8', '146', '20'), with a true minus
+    sign when negative."""
+    text = f"{abs(value):,.1f}".removesuffix(".0")
     return (MINUS + text) if value < 0 and text.strip("0.,") else text
 
 
 def format_minutes(minutes: float | None) -> str:
-    """A duration in minutes for tables ('112.2 min', '26 h 5 min' past a day); '—' for None."""
+    """A duration in minutes for tables ('112.2 min', '2,663.0 min'); '—' for None."""
     if minutes is None or math.isnan(minutes):
         return NO_VALUE
-    if minutes < 24 * 60:
-        return f"{minutes:,.1f} min"
-    hours, rest = divmod(round(minutes), 60)
-    return f"{hours:,} h {rest} min"
+    return f"{minutes:,.1f} min"
 
 
 def format_target(minutes: float) -> str:
-    """A first-response target as written in policy terms ('60m', '8h', '1d 6h')."""
-    if minutes % (24 * 60) == 0:
-        return f"{minutes / (24 * 60):g}d"
-    if minutes % 60 == 0:
-        return f"{minutes / 60:g}h"
-    return f"{minutes:g}m"
-
-
-def format_local(moment: datetime, tz: object) -> str:
-    """A timezone-aware time as 'YYYY-MM-DD HH:MM' in `tz` (a tzinfo)."""
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
+    """A first-response target ('15 min', '60 min', '8 h', '24 h')."""
+    if minutes >= 120 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
 
 
 def plural(count: int, word: str, many: str = "") -> str:
@@ -200,8 +203,3 @@ def day_span(start: datetime, end: datetime) -> str:
     if start.date() == end.date():
         return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
     return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
-
-
-def last_day(end: date) -> date:
-    """The last day before an exclusive end date."""
-    return end - timedelta(days=1)

@@ -83,7 +83,12 @@ AGGREGATES: dict[str, str] = {
     "answered": "count(*) FILTER (WHERE excluded_by IS NULL AND first_response_at IS NOT NULL)",
     "frt_median": "quantile_cont(frt_minutes, 0.5) FILTER (WHERE excluded_by IS NULL)",
     "frt_p90": "quantile_cont(frt_minutes, 0.9) FILTER (WHERE excluded_by IS NULL)",
-    "frt_mean": "avg(frt_minutes) FILTER (WHERE excluded_by IS NULL)",
+    # Means are sums of exact numbers (integer microseconds, decimals) over counts, so that the
+    # engine's parallel summation order cannot change the last digit between builds.
+    "frt_mean": (
+        "CAST(sum(CAST(round(frt_minutes * 60e6) AS HUGEINT)) FILTER (WHERE excluded_by IS NULL)"
+        " AS DOUBLE) / nullif(count(frt_minutes) FILTER (WHERE excluded_by IS NULL), 0) / 60e6"
+    ),
     "sla_met": (
         "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NULL AND within_target)"
     ),
@@ -95,7 +100,10 @@ AGGREGATES: dict[str, str] = {
     "resolution_median": "quantile_cont(resolution_hours, 0.5) FILTER (WHERE excluded_by IS NULL)",
     "rated": "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL)",
     "satisfied": "count(*) FILTER (WHERE excluded_by IS NULL AND csat_satisfied)",
-    "csat_mean": "avg(csat) FILTER (WHERE excluded_by IS NULL)",
+    "csat_mean": (
+        "CAST(sum(CAST(csat AS DECIMAL(38, 9))) FILTER (WHERE excluded_by IS NULL) AS DOUBLE)"
+        " / nullif(count(csat) FILTER (WHERE excluded_by IS NULL), 0)"
+    ),
     "rated_resolved": (
         "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL "
         "AND resolved_at IS NOT NULL)"
@@ -113,8 +121,8 @@ AGGREGATES: dict[str, str] = {
     "public_count": "count(*) FILTER (WHERE excluded_by IS NULL AND public)",
     "moved": "count(*) FILTER (WHERE excluded_by IS NULL AND public AND moved_private)",
     "exposed_reach": (
-        "coalesce(sum(reach) FILTER (WHERE excluded_by IS NULL AND start_negative "
-        "AND first_response_at IS NULL), 0)"
+        "coalesce(CAST(sum(CAST(reach AS DECIMAL(38, 6))) FILTER (WHERE excluded_by IS NULL "
+        "AND start_negative AND first_response_at IS NULL) AS DOUBLE), 0)"
     ),
 }
 COUNT_AGGREGATES = tuple(

@@ -1,753 +1,103 @@
-"""Build the site model: every page's template context and every chart's spec.
+"""Build the site model: every page's template context, every chart's spec, every page CSV.
 
-This module decides WHAT each page shows (which period, which figures, formatted how);
-templates only lay it out. Every template receives the fields of one context dataclass below as
-its variables (``page`` is always there), so these dataclasses are the documented template API.
-Every ``href``/``src`` in a context is already relative to the page that shows it; ``page.root``
-is the prefix back to the site root for links a template adds itself.
+This module decides WHAT the scorecard pages show (which period, which figures, formatted how);
+templates only lay it out. The contexts are the dataclasses of :mod:`generator.contexts` (the
+documented template API); text formatting lives in :mod:`generator.formatting`, the shared
+indexes in :mod:`generator.siteindex` and the definitions and data-quality pages in
+:mod:`generator.reference`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import datetime, time
+from operator import attrgetter
 
 from markupsafe import Markup
 
 from generator.charts import ChartSpec, Marker, Panel
-from generator.config import Config, Goal, Policy, TargetRule, Where
+from generator.config import Blackout, Config
 from generator.content import Content, ContentPage, render_markdown
+from generator.contexts import (
+    BudgetView,
+    Card,
+    Cell,
+    ChartJob,
+    ChartView,
+    ContentContext,
+    CsvDownload,
+    DrillContext,
+    DrillRowView,
+    Link,
+    OverviewContext,
+    Page,
+    PeriodContext,
+    PeriodGroup,
+    PeriodsIndexContext,
+    Restatements,
+    Scorecards,
+    SegmentContext,
+    SegmentGroup,
+    SegmentRow,
+    SegmentsIndexContext,
+    SegmentTable,
+    SiteModel,
+    Sparkline,
+    Status,
+    TrendRow,
+    TrendTable,
+)
+from generator.drill import RESPONSE_METRICS
 from generator.errors import BuildError, Problem
+from generator.formatting import (
+    GRANULARITY_ADJECTIVE,
+    GRANULARITY_PLURAL,
+    NO_VALUE,
+    STATUS_TEXT,
+    budget_status,
+    format_change,
+    format_minutes,
+    format_number,
+    format_target,
+    format_value,
+    goals_in_force,
+    period_dates,
+    plural,
+    status_of,
+    tolerance_of,
+)
 from generator.model import (
+    BudgetRow,
     BuildInfo,
+    DrillList,
+    DrillRow,
     Figure,
     Figures,
     MetricInfo,
     Period,
     QualityReport,
 )
-
-#: Machine-readable downloads written by the output stage (SPEC §7), linked from every page.
-DOWNLOADS: tuple[tuple[str, str], ...] = (
-    ("data/figures.csv", "figures.csv"),
-    ("data/figures.json", "figures.json"),
-    ("data/summary.json", "summary.json"),
+from generator.reference import (
+    RESTATEMENT_COLUMNS,
+    RESTATEMENTS_CSV,
+    blackout_views,
+    data_quality_page,
+    definitions_page,
+    restatement_views,
 )
-#: Every rejected row, written by the output stage; linked from the data-quality page.
-REJECTED_CSV = "data/rejected.csv"
-#: Rejected rows listed on the data-quality page (the CSV has them all).
-MAX_REJECTIONS_SHOWN = 500
-STYLESHEET = "assets/carecard.css"
-
-#: Status code -> (word, symbol). The word and symbol always accompany the colour.
-STATUS_TEXT: dict[str, tuple[str, str]] = {
-    "green": ("on goal", "✓"),
-    "amber": ("near goal", "!"),
-    "red": ("off goal", "✗"),
-    "insufficient": ("too few", "?"),
-    "none": ("no goal", "–"),
-}
-GRANULARITY_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly",
-                         "quarter": "quarterly"}
-GRANULARITY_PLURAL = {"day": "days", "week": "weeks", "month": "months", "quarter": "quarters"}
-NO_VALUE = "—"
-BUILTIN_EXCLUSION = "no_reply_needed"
-
-
-# --- Context dataclasses (the template API) -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Link:
-    """A link to show."""
-
-    href: str
-    """URL relative to the current page."""
-    label: str
-    """Link text."""
-    current: bool = False
-    """True when the link points at the current page or its section (aria-current)."""
-    note: str = ""
-    """Optional short text shown after the link (e.g. 'partial')."""
-
-
-@dataclass(frozen=True)
-class PageInfo:
-    """What every page has: title, navigation, footer facts. Available as `page`."""
-
-    path: str
-    """Output-relative POSIX path of this page (e.g. 'periods/week/2026-W47.html')."""
-    title: str
-    """Page title (the site title is added by base.html)."""
-    site_title: str
-    """`site.title` from config."""
-    root: str
-    """Relative prefix back to the site root: '' or '../' or '../../'."""
-    nav: tuple[Link, ...]
-    """Main navigation: Overview, Periods, Segments, Definitions, Data quality, content pages."""
-    downloads: tuple[Link, ...]
-    """Links to data/figures.csv, data/figures.json and data/summary.json."""
-    stylesheet: str
-    """href of the theme stylesheet."""
-    version: str
-    """carecard version (BuildInfo.version)."""
-    built_at: str
-    """Build timestamp (BuildInfo.built_at; derived from data or SOURCE_DATE_EPOCH)."""
-    data_through: str
-    """Site data-through time in the reporting timezone, or 'no data'."""
-    data_through_iso: str
-    """Site data-through time as ISO 8601 UTC (for <time datetime>), or ''."""
-    timezone: str
-    """The reporting timezone (IANA name)."""
-
-
-@dataclass(frozen=True)
-class Status:
-    """A status as code (CSS class), word and symbol: never colour alone."""
-
-    code: str
-    """green, amber, red, insufficient or none."""
-    word: str
-    """'on goal', 'near goal', 'off goal', 'too few' or 'no goal'."""
-    symbol: str
-    """'✓', '!', '✗', '?' or '–'."""
-
-
-@dataclass(frozen=True)
-class Sparkline:
-    """A small inline SVG trend of one metric (segment all/all unless stated)."""
-
-    width: int
-    """viewBox width."""
-    height: int
-    """viewBox height."""
-    path: str
-    """SVG path data of the value line (gaps where there is no value)."""
-    goal_y: float | None
-    """y of the goal line in viewBox units, or None."""
-    last_x: float
-    """x of the last point (drawn as a dot)."""
-    last_y: float | None
-    """y of the last point, or None when it has no value."""
-    last_partial: bool
-    """True when the last point is a partial period (dot drawn hollow)."""
-    label: str
-    """Text alternative (aria-label and <title>)."""
-
-
-@dataclass(frozen=True)
-class Card:
-    """A scorecard: one metric in one period for one segment."""
-
-    metric: str
-    """Metric id (also the anchor on definitions.html)."""
-    label: str
-    """Metric label."""
-    unit: str
-    """Metric unit."""
-    value: str
-    """Formatted value ('87.5%', '41.5 min', '6.2 h', '12', '4.31') or '—'."""
-    status: Status
-    """Status of the value against its goal."""
-    goal: str
-    """'goal ≥ 90.0%' / 'goal ≤ 30.0 min', or '' when the metric has no goal."""
-    change: str
-    """Change vs previous period, e.g. '▲ 3.1 pp better', '▼ 12.0% worse', or ''."""
-    change_trend: str
-    """'better', 'worse', 'same' or '' (for styling; the words are in `change`)."""
-    previous: str
-    """Previous period's value with its label, e.g. '84.4% in 2026-W45', or ''."""
-    year_ago: str
-    """Year-ago value and change, e.g. '80.0% a year ago (▲ 7.5 pp better)', or ''."""
-    n: str
-    """Sample, e.g. 'n = 120 answered interactions', or ''."""
-    sparkline: Sparkline | None
-    """Trend over the last `site.history` periods up to this one, or None."""
-    definition_href: str
-    """Link to the metric's definition."""
-
-
-@dataclass(frozen=True)
-class PeriodView:
-    """A period of a granularity's grid, described for people."""
-
-    granularity: str
-    """day, week, month or quarter."""
-    label: str
-    """Period label ('2026-W47')."""
-    dates: str
-    """First and last day, e.g. '2026-11-16 – 2026-11-22'."""
-    partial: bool
-    """True when the period ends after data-through."""
-    note: str
-    """'partial — data through …' for partial periods, else ''."""
-    href: str
-    """Link to the period's archive page."""
-
-
-@dataclass(frozen=True)
-class Scorecards:
-    """The cards of one period (and segment)."""
-
-    heading: str
-    """Heading, e.g. 'Week 2026-W46'."""
-    period: PeriodView
-    """The period shown."""
-    cards: tuple[Card, ...]
-    """One card per metric present, in display order."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One figure in a table: formatted value and status."""
-
-    value: str
-    """Formatted value or '—'."""
-    status: Status
-    """Its status."""
-
-
-@dataclass(frozen=True)
-class SegmentRow:
-    """A row of a segment table: one segment's figures."""
-
-    label: str
-    """Segment value as text (escaped by the template)."""
-    href: str
-    """Link to the segment's page."""
-    cells: tuple[Cell, ...]
-    """One cell per column metric."""
-
-
-@dataclass(frozen=True)
-class SegmentTable:
-    """Every segment of one dimension for one period (rows) by metric (columns)."""
-
-    dimension: str
-    """Dimension name ('channel', 'team')."""
-    caption: str
-    """Table caption."""
-    columns: tuple[Link, ...]
-    """Metric headings, linked to their definitions."""
-    rows: tuple[SegmentRow, ...]
-    """Segments in figures order."""
-
-
-@dataclass(frozen=True)
-class PeriodContext:
-    """Context of period.html: `periods/<granularity>/<label>.html`."""
-
-    page: PageInfo
-    """Common page facts."""
-    scorecards: Scorecards
-    """All-interaction cards for the period."""
-    tables: tuple[SegmentTable, ...]
-    """One segment table per dimension."""
-    commentary: Markup
-    """Commentary HTML from content/commentary/<label>.md ('' when none)."""
-    commentary_title: str
-    """The commentary's front-matter title, or 'Commentary'."""
-    previous: Link | None
-    """Previous period of the same granularity, or None."""
-    next: Link | None
-    """Next period of the same granularity, or None."""
-    up: Link
-    """Link to the archive index."""
-
-
-@dataclass(frozen=True)
-class OverviewContext:
-    """Context of overview.html: `index.html`."""
-
-    page: PageInfo
-    """Common page facts."""
-    granularity: str
-    """The headline granularity."""
-    latest: Scorecards | None
-    """Latest complete period of the headline granularity, or None when none is complete."""
-    partial: Scorecards | None
-    """The partial (latest) period when it is partial, else None."""
-    tables: tuple[SegmentTable, ...]
-    """Segment tables for the latest complete period."""
-    legend: tuple[Status, ...]
-    """Every status with its word and symbol (for the legend)."""
-
-
-@dataclass(frozen=True)
-class ChartView:
-    """A chart image and its text alternative."""
-
-    src: str
-    """Link to the SVG."""
-    alt: str
-    """Short text alternative of the image."""
-    caption: str
-    """Figure caption."""
-
-
-@dataclass(frozen=True)
-class TrendRow:
-    """One period of a trend table."""
-
-    period: Link
-    """The period, linked to its archive page (note 'partial' when partial)."""
-    cells: tuple[Cell, ...]
-    """One cell per column metric."""
-
-
-@dataclass(frozen=True)
-class TrendTable:
-    """The data behind a chart: periods (rows) × metrics (columns)."""
-
-    caption: str
-    """Table caption."""
-    columns: tuple[Link, ...]
-    """Metric headings linked to their definitions."""
-    rows: tuple[TrendRow, ...]
-    """Periods, oldest first (as on the chart)."""
-
-
-@dataclass(frozen=True)
-class SegmentContext:
-    """Context of segment.html: `segments/<dimension>/<slug>.html`."""
-
-    page: PageInfo
-    """Common page facts."""
-    dimension: str
-    """Dimension name, 'all' for all interactions."""
-    segment: str
-    """Segment value, 'all' for all interactions."""
-    scorecards: Scorecards | None
-    """This segment's cards for the latest complete headline period, or None."""
-    chart: ChartView | None
-    """The trend chart, or None when there is nothing to draw."""
-    table: TrendTable
-    """The chart's data (the chart's text alternative)."""
-    siblings: tuple[Link, ...]
-    """Other segments of the same dimension."""
-
-
-@dataclass(frozen=True)
-class PeriodGroup:
-    """The periods of one granularity."""
-
-    granularity: str
-    """day, week, month or quarter."""
-    heading: str
-    """Heading, e.g. 'Weekly'."""
-    periods: tuple[Link, ...]
-    """Newest first; note 'partial' where partial."""
-
-
-@dataclass(frozen=True)
-class PeriodsIndexContext:
-    """Context of periods_index.html: `periods/index.html`."""
-
-    page: PageInfo
-    """Common page facts."""
-    groups: tuple[PeriodGroup, ...]
-    """One group per published granularity, headline first."""
-
-
-@dataclass(frozen=True)
-class SegmentGroup:
-    """The segments of one dimension."""
-
-    dimension: str
-    """Dimension name."""
-    heading: str
-    """Heading."""
-    segments: tuple[Link, ...]
-    """Links to segment pages."""
-
-
-@dataclass(frozen=True)
-class SegmentsIndexContext:
-    """Context of segments_index.html: `segments/index.html`."""
-
-    page: PageInfo
-    """Common page facts."""
-    all: Link
-    """Link to all interactions."""
-    groups: tuple[SegmentGroup, ...]
-    """One group per dimension."""
-
-
-@dataclass(frozen=True)
-class GoalView:
-    """A goal in force from a date."""
-
-    valid_from: str
-    """'' for the base policy, else the ISO date it applies from."""
-    text: str
-    """'≥ 90.0%'."""
-    tolerance: str
-    """'5.0 pp (set)' or '3.0 min (default: 10% of the goal)'."""
-    min_n: str
-    """Minimum sample."""
-
-
-@dataclass(frozen=True)
-class MetricDefinition:
-    """One metric on definitions.html."""
-
-    id: str
-    """Metric id; the anchor is `metric-<id>`."""
-    anchor: str
-    """Element id ('metric-frt_median')."""
-    label: str
-    """Label."""
-    unit: str
-    """Unit, in words."""
-    better: str
-    """'Higher is better' / 'Lower is better'."""
-    definition: str
-    """Definition text."""
-    n: str
-    """What n counts, or 'no sample (n not used)'."""
-    goals: tuple[GoalView, ...]
-    """Goals over time (base policy first); empty when the metric has no goal."""
-    status_rule: str
-    """How the status is decided."""
-
-
-@dataclass(frozen=True)
-class RuleRow:
-    """A population (exclusion) rule."""
-
-    name: str
-    """Rule name."""
-    condition: str
-    """Human-readable `where`."""
-    source: str
-    """'built-in' or 'policy' (with valid_from for versions)."""
-
-
-@dataclass(frozen=True)
-class TargetRow:
-    """A first-response target rule."""
-
-    condition: str
-    """Human-readable `where` ('any other interaction' for the default)."""
-    within: str
-    """Target as written ('60m')."""
-    clock: str
-    """elapsed or business."""
-    calendar: str
-    """Calendar name or '—'."""
-
-
-@dataclass(frozen=True)
-class TargetSet:
-    """The first-response targets in force from a date."""
-
-    valid_from: str
-    """'' for the base policy, else the ISO date."""
-    rows: tuple[TargetRow, ...]
-    """Rules in order; the first match wins."""
-
-
-@dataclass(frozen=True)
-class DefinitionsContext:
-    """Context of definitions.html."""
-
-    page: PageInfo
-    """Common page facts."""
-    metrics: tuple[MetricDefinition, ...]
-    """Every metric shown on the site."""
-    exclusions: tuple[RuleRow, ...]
-    """Population rules in order (built-in no_reply_needed first)."""
-    targets: tuple[TargetSet, ...]
-    """First-response targets (base policy, then versions that replace them)."""
-    csat: str
-    """CSAT scale and satisfied set."""
-    sentiment: str
-    """Sentiment thresholds."""
-    timezone: str
-    """Reporting timezone."""
-    periods: str
-    """Granularities published, headline first."""
-    data_through: str
-    """The data-through rule and its current value."""
-    blackouts: tuple[str, ...]
-    """Blackout windows described."""
-    calendars: tuple[str, ...]
-    """Calendars described."""
-    tolerance_rule: str
-    """The default amber tolerance rule."""
-
-
-@dataclass(frozen=True)
-class DropRow:
-    """Row accounting for one drop (or the totals)."""
-
-    source: str
-    """Source name ('' for totals)."""
-    file: str
-    """File relative to config.yaml, or 'Total'."""
-    read: int
-    """Rows read."""
-    kept: int
-    """Rows kept."""
-    superseded: int
-    """Rows superseded by a later drop."""
-    rejected: int
-    """Rows rejected."""
-    reasons: tuple[tuple[str, int], ...]
-    """Rejections by reason code."""
-    balanced: bool
-    """read == kept + superseded + rejected."""
-
-
-@dataclass(frozen=True)
-class RejectionRow:
-    """One rejected row."""
-
-    source: str
-    """Source name."""
-    file: str
-    """File."""
-    position: str
-    """'line 12', 'row 3', 'item 4'."""
-    field: str
-    """Field (or column) at fault."""
-    reason: str
-    """Reason code."""
-    message: str
-    """Full message."""
-
-
-@dataclass(frozen=True)
-class DataQualityContext:
-    """Context of data_quality.html."""
-
-    page: PageInfo
-    """Common page facts."""
-    drops: tuple[DropRow, ...]
-    """One row per drop, in reading order."""
-    totals: DropRow
-    """Totals over every drop."""
-    balanced: bool
-    """True when every drop satisfies read = kept + superseded + rejected."""
-    exclusions: tuple[tuple[str, int], ...]
-    """(rule name, interactions excluded), built-in rule first."""
-    data_through: str
-    """Site data-through (reporting timezone) or 'no data'."""
-    data_through_explicit: bool
-    """True when site.data_through sets it."""
-    sources: tuple[tuple[str, str], ...]
-    """(source, its data-through) pairs."""
-    rejections: tuple[RejectionRow, ...]
-    """Rejected rows, at most MAX_REJECTIONS_SHOWN."""
-    rejections_total: int
-    """All rejected rows."""
-    rejected_csv: Link | None
-    """Link to data/rejected.csv when there are rejected rows."""
-
-
-@dataclass(frozen=True)
-class ContentContext:
-    """Context of page.html: `pages/<slug>.html` from content/*.md."""
-
-    page: PageInfo
-    """Common page facts (title from front matter)."""
-    html: Markup
-    """The page body (safe HTML from Markdown)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page to render."""
-
-    path: str
-    """Output-relative POSIX path."""
-    template: str
-    """Template file name."""
-    context: object
-    """One of the *Context dataclasses; its fields become the template's variables."""
-
-
-@dataclass(frozen=True)
-class ChartJob:
-    """One chart to draw."""
-
-    path: str
-    """Output-relative POSIX path of the SVG."""
-    spec: ChartSpec
-    """What to draw."""
-    page: str
-    """The page that shows it (for error messages)."""
-
-
-@dataclass(frozen=True)
-class SiteModel:
-    """Every page and chart of the site, before rendering."""
-
-    pages: tuple[Page, ...]
-    """Pages in a stable order."""
-    charts: tuple[ChartJob, ...]
-    """Charts in a stable order."""
-
-
-# --- Formatting --------------------------------------------------------------------------------
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """Format a value for display by unit ('87.5%', '41.5 min', '6.2 h', '12', '4.31')."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return NO_VALUE
-    if unit == "ratio":
-        return f"{value * 100:.1f}%"
-    if unit == "minutes":
-        return f"{value:,.1f} min"
-    if unit == "hours":
-        return f"{value:,.1f} h"
-    if unit == "count":
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    if unit == "score":
-        return f"{value:.2f}"
-    return f"{value:g}"
-
-
-def format_change(change: float | None, change_unit: str | None, better: str) -> tuple[str, str]:
-    """Return ('▲ 3.1 pp better', 'better') for a change; ('', '') when there is none."""
-    if change is None or change_unit is None:
-        return "", ""
-    unit = "pp" if change_unit == "pp" else "%"
-    magnitude = f"{abs(change):,.1f}"
-    if magnitude.strip("0.,") == "":
-        return "= no change", "same"
-    up = change > 0
-    if better not in ("higher", "lower"):
-        word = "up" if up else "down"
-        sep = " " if unit == "pp" else ""
-        return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {word}", "neutral"
-    trend = "better" if up == (better == "higher") else "worse"
-    sep = " " if unit == "pp" else ""
-    return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {trend}", trend
-
-
-def status_of(code: str) -> Status:
-    """Return the Status view of a status code."""
-    word, symbol = STATUS_TEXT.get(code, (code, "?"))
-    return Status(code, word, symbol)
-
-
-def slugify(text: str) -> str:
-    """Lower-case ASCII slug [a-z0-9-] ('' when nothing is left)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-
-
-def short_hash(text: str) -> str:
-    """First 8 hex digits of the SHA-256 of `text`."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
-
-
-def segment_slugs(values: Iterable[str]) -> dict[str, str]:
-    """Map raw segment values to unique slugs.
-
-    A value keeps its plain slug when no other value has the same slug, or when it IS that slug
-    (so 'email' stays 'email' when 'Email' appears); otherwise '-' + 8 hex of its SHA-256 is
-    appended. Empty slugs always get the hash.
-    """
-    values = list(dict.fromkeys(values))
-    plain = {v: slugify(v) for v in values}
-    groups: dict[str, list[str]] = {}
-    for v in values:
-        groups.setdefault(plain[v], []).append(v)
-    slugs: dict[str, str] = {}
-    for v in values:
-        base = plain[v]
-        group = groups[base]
-        if base and (len(group) == 1 or v == base):
-            slugs[v] = base
-        else:
-            slugs[v] = f"{base}-{short_hash(v)}" if base else short_hash(v)
-    return slugs
-
-
-def _dates(period: Period) -> str:
-    last = period.end - timedelta(days=1)
-    if last == period.start:
-        return period.start.isoformat()
-    return f"{period.start.isoformat()} – {last.isoformat()}"
-
-
-def _where_text(where: Where) -> str:
-    if not where.conditions:
-        return "any interaction"
-    parts = []
-    for key, values in where.conditions.items():
-        if len(values) == 1:
-            parts.append(f"{key} is '{values[0]}'")
-        else:
-            parts.append(f"{key} is one of " + ", ".join(f"'{v}'" for v in values))
-    return " and ".join(parts)
-
-
-# --- Goals --------------------------------------------------------------------------------------
-
-
-def goals_in_force(policy: Policy, day: date) -> dict[str, Goal]:
-    """Return the goals in force on `day` (base goals merged with earlier versions)."""
-    goals = dict(policy.goals)
-    for version in sorted(policy.versions, key=lambda v: v.valid_from):
-        if version.valid_from <= day:
-            goals.update(version.goals)
-    return goals
-
-
-def tolerance_of(goal: Goal, metric: MetricInfo) -> float:
-    """The amber tolerance: as set, else 5 pp for ratios and 10% of the goal otherwise."""
-    if goal.tolerance is not None:
-        return goal.tolerance
-    return 0.05 if metric.is_ratio else abs(goal.value) * 0.10
-
-
-# --- The builder --------------------------------------------------------------------------------
-
-
-@dataclass
-class _Site:
-    """Indexes and shared facts used while building pages (private, mutable while building)."""
-
-    config: Config
-    figures: Figures
-    quality: QualityReport
-    content: Content
-    info: BuildInfo
-    index: dict[tuple[str, str, str, str, str], Figure] = field(default_factory=dict)
-    tz: ZoneInfo | None = None
-    granularities: tuple[str, ...] = ()
-    dim_slugs: dict[str, str] = field(default_factory=dict)
-    seg_slugs: dict[str, dict[str, str]] = field(default_factory=dict)
-    page_slugs: dict[str, str] = field(default_factory=dict)
-
-    def figure(self, g: str, period: str, dim: str, seg: str, metric: str) -> Figure | None:
-        return self.index.get((g, period, dim, seg, metric))
-
-    def segment_path(self, dim: str, seg: str) -> str:
-        if dim == "all":
-            return "segments/all/all.html"
-        return f"segments/{self.dim_slugs[dim]}/{self.seg_slugs[dim][seg]}.html"
-
-    def chart_path(self, dim: str, seg: str) -> str:
-        if dim == "all":
-            return "charts/all/all.svg"
-        return f"charts/{self.dim_slugs[dim]}/{self.seg_slugs[dim][seg]}.svg"
-
-    def format_time(self, moment: datetime | None) -> str:
-        if moment is None:
-            return "no data"
-        local = moment.astimezone(self.tz) if self.tz else moment
-        return local.strftime("%Y-%m-%d %H:%M %Z").strip()
+from generator.siteindex import SiteIndex, root_of, segment_title
+
+#: Interactions listed on a drill-through page (its CSV has them all).
+MAX_DRILL_ROWS_SHOWN = 1000
+#: Restated figures listed on a period page (the data-quality page lists more).
+MAX_PERIOD_RESTATEMENTS = 100
+#: Statuses whose response figures link to their drill-through list.
+DRILL_STATUSES = frozenset({"red", "amber"})
+DRILL_COLUMNS = tuple(f.name for f in fields(DrillRow))
+DRILL_STATES = ("late", "overdue", "waiting")
+_DRILL_VALUES = attrgetter(*DRILL_COLUMNS)
 
 
 def build_site(
@@ -757,21 +107,8 @@ def build_site(
     content: Content,
     info: BuildInfo,
 ) -> SiteModel:
-    """Build every page context and chart spec of the site."""
-    site = _Site(config, figures, quality, content, info)
-    site.index = {(f.granularity, f.period, f.dimension, f.segment, f.metric): f
-                  for f in figures.rows}
-    try:
-        site.tz = ZoneInfo(config.site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):  # the config loader reports a bad zone
-        site.tz = ZoneInfo("UTC")
-    site.granularities = tuple(g for g in config.site.periods if g in figures.periods)
-    dims = list(dict.fromkeys(d for d, _ in figures.segments if d != "all"))
-    site.dim_slugs = segment_slugs(dims)
-    for dim in dims:
-        site.seg_slugs[dim] = segment_slugs(s for d, s in figures.segments if d == dim)
-    site.page_slugs = segment_slugs(p.stem for p in content.pages)
-
+    """Build every page context, chart spec and page-level CSV of the site."""
+    site = SiteIndex.create(config, figures, quality, content, info)
     pages: list[Page] = [_overview(site), _periods_index(site)]
     for g in site.granularities:
         periods = figures.periods[g]
@@ -783,67 +120,54 @@ def build_site(
         pages.append(page)
         if chart is not None:
             charts.append(chart)
-    pages.append(_definitions(site))
-    pages.append(_data_quality(site))
+    downloads: list[CsvDownload] = []
+    for drill in figures.drill:
+        if site.has_segment(drill.dimension, drill.segment) and drill.granularity in figures.periods:
+            page, csv = _drill_page(site, drill)
+            pages.append(page)
+            downloads.append(csv)
+    pages.append(definitions_page(site))
+    pages.append(data_quality_page(site))
+    if quality.restatements:
+        downloads.append(CsvDownload(RESTATEMENTS_CSV, RESTATEMENT_COLUMNS, tuple(
+            (r.granularity, r.period, r.dimension, r.segment, r.metric, _stable(r.old_value),
+             _stable(r.new_value), r.old_n, r.new_n) for r in quality.restatements)))
     for content_page in content.pages:
         pages.append(_content_page(site, content_page))
-    return SiteModel(tuple(pages), tuple(charts))
+    return SiteModel(tuple(pages), tuple(charts), tuple(downloads))
 
 
-def _root(path: str) -> str:
-    return "../" * path.count("/")
+def _stable(value: float | None) -> float | None:
+    """`value` to 12 significant digits: the engine's parallel sums may differ in the last bit
+    from run to run, and a download must not."""
+    return None if value is None else float(f"{value:.12g}")
 
 
-def _page_info(site: _Site, path: str, title: str, section: str) -> PageInfo:
-    root = _root(path)
-    items = [
-        ("index.html", "Overview", "overview"),
-        ("periods/index.html", "Periods", "periods"),
-        ("segments/index.html", "Segments", "segments"),
-        ("definitions.html", "Definitions", "definitions"),
-        ("data-quality.html", "Data quality", "data-quality"),
-    ]
-    items += [(f"pages/{site.page_slugs[p.stem]}.html", p.title, "page:" + p.stem)
-              for p in site.content.pages]
-    nav = tuple(Link(root + href, label, key == section) for href, label, key in items)
-    downloads = tuple(Link(root + href, label) for href, label in DOWNLOADS)
-    through = site.figures.data_through or site.quality.data_through
-    return PageInfo(
-        path=path,
-        title=title,
-        site_title=site.config.site.title,
-        root=root,
-        nav=nav,
-        downloads=downloads,
-        stylesheet=root + STYLESHEET,
-        version=site.info.version,
-        built_at=site.info.built_at,
-        data_through=site.format_time(through),
-        data_through_iso=through.isoformat() if through else "",
-        timezone=site.config.site.timezone,
-    )
-
-
-def _period_view(site: _Site, period: Period, root: str) -> PeriodView:
-    note = ""
-    if period.partial:
-        note = f"partial — data through {site.format_time(site.figures.data_through)}"
-    return PeriodView(
-        granularity=period.granularity,
-        label=period.label,
-        dates=_dates(period),
-        partial=period.partial,
-        note=note,
-        href=f"{root}periods/{period.granularity}/{period.label}.html",
-    )
+# --- Cards and cells -----------------------------------------------------------------------------
 
 
 def _heading(period: Period) -> str:
     return f"{period.granularity.capitalize()} {period.label}"
 
 
+def _drill_list(
+    site: SiteIndex, fig: Figure | None, metric: str, dim: str, seg: str
+) -> DrillList | None:
+    """The drill-through list a red or amber response figure links to, if it has one."""
+    if fig is None or fig.status not in DRILL_STATUSES or metric not in RESPONSE_METRICS:
+        return None
+    if not site.has_segment(dim, seg):
+        return None
+    return site.drills.get((fig.granularity, fig.period, dim, seg))
+
+
+def _drill_sentence(count: int) -> str:
+    return f"Show the {plural(count, 'late or unanswered interaction')}"
+
+
 def _sparkline(
-    site: _Site, metric: MetricInfo, periods: tuple[Period, ...], upto: int, dim: str, seg: str
+    site: SiteIndex, metric: MetricInfo, periods: tuple[Period, ...], upto: int, dim: str,
+    seg: str,
 ) -> Sparkline | None:
     history = max(2, site.config.site.history)
     window = periods[max(0, upto - history + 1): upto + 1]
@@ -897,17 +221,21 @@ def _sparkline(
     )
 
 
-def _goal_text(site: _Site, metric: MetricInfo, fig: Figure | None, period: Period) -> str:
+def _direction(site: SiteIndex, metric: MetricInfo, period: Period) -> str:
+    goal = goals_in_force(site.config.policy, period.start).get(metric.id)
+    return goal.direction if goal else ("min" if metric.better == "higher" else "max")
+
+
+def _goal_text(site: SiteIndex, metric: MetricInfo, fig: Figure | None, period: Period) -> str:
     if fig is None or fig.goal is None:
         return ""
-    goal = goals_in_force(site.config.policy, period.start).get(metric.id)
-    direction = goal.direction if goal else ("min" if metric.better == "higher" else "max")
-    return f"goal {'≥' if direction == 'min' else '≤'} {format_value(fig.goal, metric.unit)}"
+    sign = "≥" if _direction(site, metric, period) == "min" else "≤"
+    return f"goal {sign} {format_value(fig.goal, metric.unit)}"
 
 
 def _card(
-    site: _Site, metric: MetricInfo, periods: tuple[Period, ...], i: int, dim: str, seg: str,
-    root: str,
+    site: SiteIndex, metric: MetricInfo, periods: tuple[Period, ...], i: int, dim: str, seg: str,
+    root: str, drill: bool = True,
 ) -> Card:
     period = periods[i]
     fig = site.figure(period.granularity, period.label, dim, seg, metric.id)
@@ -933,6 +261,11 @@ def _card(
             n = f"n = {fig.n:,} {metric.n_label}"
         elif fig.n is not None:
             n = f"n = {fig.n:,}"
+    listed = _drill_list(site, fig, metric.id, dim, seg) if drill else None
+    drill_link = None
+    if listed is not None:
+        drill_link = Link(root + site.drill_path(listed.granularity, listed.period, dim, seg),
+                          _drill_sentence(len(listed.rows)))
     return Card(
         metric=metric.id,
         label=metric.label,
@@ -947,30 +280,41 @@ def _card(
         n=n,
         sparkline=_sparkline(site, metric, periods, i, dim, seg),
         definition_href=f"{root}definitions.html#metric-{metric.id}",
+        drill=drill_link,
     )
 
 
 def _scorecards(
-    site: _Site, periods: tuple[Period, ...], i: int, root: str, dim: str = "all",
+    site: SiteIndex, periods: tuple[Period, ...], i: int, root: str, dim: str = "all",
     seg: str = "all", heading: str = "",
 ) -> Scorecards:
     period = periods[i]
     cards = tuple(_card(site, m, periods, i, dim, seg, root) for m in site.figures.metrics)
-    return Scorecards(heading or _heading(period), _period_view(site, period, root), cards)
+    return Scorecards(heading or _heading(period), site.period_view(period, root), cards)
 
 
-def _metric_columns(site: _Site, root: str) -> tuple[Link, ...]:
+def _metric_columns(site: SiteIndex, root: str) -> tuple[Link, ...]:
     return tuple(Link(f"{root}definitions.html#metric-{m.id}", m.label)
                  for m in site.figures.metrics)
 
 
-def _cell(site: _Site, fig: Figure | None, metric: MetricInfo) -> Cell:
+def _cell(
+    site: SiteIndex, fig: Figure | None, metric: MetricInfo, dim: str, seg: str, root: str
+) -> Cell:
     if fig is None:
         return Cell(NO_VALUE, status_of("insufficient"))
-    return Cell(format_value(fig.value, metric.unit), status_of(fig.status))
+    listed = _drill_list(site, fig, metric.id, dim, seg)
+    drill = None
+    if listed is not None:
+        count = len(listed.rows)
+        drill = Link(root + site.drill_path(listed.granularity, listed.period, dim, seg),
+                     f"show {count:,}",
+                     note=("late or unanswered interaction" if count == 1
+                           else "late or unanswered interactions") + f" ({metric.label})")
+    return Cell(format_value(fig.value, metric.unit), status_of(fig.status), drill)
 
 
-def _segment_tables(site: _Site, period: Period, root: str) -> tuple[SegmentTable, ...]:
+def _segment_tables(site: SiteIndex, period: Period, root: str) -> tuple[SegmentTable, ...]:
     tables = []
     for dim in site.dim_slugs:
         rows = []
@@ -978,7 +322,8 @@ def _segment_tables(site: _Site, period: Period, root: str) -> tuple[SegmentTabl
             if d != dim:
                 continue
             cells = tuple(
-                _cell(site, site.figure(period.granularity, period.label, dim, seg, m.id), m)
+                _cell(site, site.figure(period.granularity, period.label, dim, seg, m.id), m,
+                      dim, seg, root)
                 for m in site.figures.metrics
             )
             rows.append(SegmentRow(seg, root + site.segment_path(dim, seg), cells))
@@ -993,12 +338,64 @@ def _legend() -> tuple[Status, ...]:
     return tuple(status_of(code) for code in STATUS_TEXT)
 
 
-def _overview(site: _Site) -> Page:
+# --- Error budget ---------------------------------------------------------------------------------
+
+
+def _window_dates(site: SiteIndex, row: BudgetRow) -> str:
+    start, end = row.start.astimezone(site.tz), row.end.astimezone(site.tz)
+    if start.time() == time(0) and end.time() == time(0):
+        last = end.date().fromordinal(end.date().toordinal() - 1)
+        return f"{start.date().isoformat()} – {last.isoformat()}"
+    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
+
+
+def _budget_view(site: SiteIndex, dim: str, seg: str, root: str) -> BudgetView | None:
+    """The segment's error budget (zero when nothing was eligible), None without a budget."""
+    if not site.figures.budgets:
+        return None
+    row = site.budgets.get((dim, seg))
+    if row is None:  # no eligible interaction of this segment in the window
+        first = site.figures.budgets[0]
+        row = BudgetRow(dim, seg, first.window, first.start, first.end, first.goal, 0, 0, 0.0,
+                        0.0, None)
+    budget = site.config.policy.error_budget
+    metric = site.metric(budget.metric if budget else "sla_attainment")
+    allowed, remaining = format_number(row.allowed), format_number(row.remaining)
+    overspent = row.remaining < -1e-9
+    if row.eligible == 0:
+        summary = f"No interaction counts towards the budget in {row.window} yet."
+    elif overspent:
+        summary = (f"{row.breaches:,} of {allowed} allowed breaches used: "
+                   f"{format_number(-row.remaining)} over budget.")
+    else:
+        summary = f"{row.breaches:,} of {allowed} allowed breaches used; {remaining} left."
+    return BudgetView(
+        segment=site.segment_link(dim, seg, root),
+        metric=metric.label,
+        window=row.window,
+        dates=_window_dates(site, row),
+        goal=f"≥ {format_value(row.goal, 'ratio')}",
+        eligible=f"{row.eligible:,}",
+        allowed=allowed,
+        used=f"{row.breaches:,}",
+        remaining=remaining,
+        overspent=overspent,
+        burn_rate=NO_VALUE if row.burn_rate is None else f"{row.burn_rate:.2f}×",
+        status=budget_status(row.on_track),
+        summary=summary,
+        definition_href=f"{root}definitions.html#error-budget",
+    )
+
+
+# --- Pages ----------------------------------------------------------------------------------------
+
+
+def _overview(site: SiteIndex) -> Page:
     path = "index.html"
-    info = _page_info(site, path, "Overview", "overview")
+    info = site.page_info(path, "Overview", "overview")
     latest = partial = None
     tables: tuple[SegmentTable, ...] = ()
-    headline = site.granularities[0] if site.granularities else ""
+    headline = site.headline
     if headline:
         periods = site.figures.periods[headline]
         complete = [i for i, p in enumerate(periods) if not p.partial]
@@ -1010,15 +407,34 @@ def _overview(site: _Site) -> Page:
         if periods and periods[-1].partial:
             partial = _scorecards(site, periods, len(periods) - 1, "",
                                   heading=f"This {headline} so far: {periods[-1].label}")
-    context = OverviewContext(info, headline, latest, partial, tables, _legend())
+    budgets = tuple(view for b in site.figures.budgets
+                    if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
+    context = OverviewContext(info, headline, latest, partial, tables, _legend(),
+                              _budget_view(site, "all", "all", ""), budgets)
     return Page(path, "overview.html", context)
 
 
-def _period_page(site: _Site, g: str, periods: tuple[Period, ...], i: int) -> Page:
+def _overlaps(blackout: Blackout, period: Period) -> bool:
+    start = datetime.combine(period.start, time(0))
+    end = datetime.combine(period.end, time(0))
+    return blackout.start < end and blackout.end > start
+
+
+def _period_restatements(
+    site: SiteIndex, period: Period, root: str
+) -> Restatements | None:
+    own = site.restated.get((period.granularity, period.label))
+    if not own:
+        return None
+    more = Link(f"{root}data-quality.html#restatements", "the data-quality page")
+    return restatement_views(site, own, root, MAX_PERIOD_RESTATEMENTS, more)
+
+
+def _period_page(site: SiteIndex, g: str, periods: tuple[Period, ...], i: int) -> Page:
     period = periods[i]
-    path = f"periods/{g}/{period.label}.html"
-    root = _root(path)
-    info = _page_info(site, path, _heading(period), "periods")
+    path = site.period_path(period)
+    root = root_of(path)
+    info = site.page_info(path, _heading(period), "periods")
     commentary = Markup("")
     commentary_title = "Commentary"
     note = site.content.commentary_for(period.label)
@@ -1030,10 +446,12 @@ def _period_page(site: _Site, g: str, periods: tuple[Period, ...], i: int) -> Pa
     def link(j: int, word: str) -> Link | None:
         if 0 <= j < len(periods):
             other = periods[j]
-            return Link(f"{root}periods/{g}/{other.label}.html", f"{word}: {other.label}",
+            return Link(root + site.period_path(other), f"{word}: {other.label}",
                         note="partial" if other.partial else "")
         return None
 
+    blackouts = tuple(view for b, view in zip(site.config.policy.blackouts, blackout_views(site))
+                      if _overlaps(b, period))
     context = PeriodContext(
         page=info,
         scorecards=_scorecards(site, periods, i, root),
@@ -1043,44 +461,44 @@ def _period_page(site: _Site, g: str, periods: tuple[Period, ...], i: int) -> Pa
         previous=link(i - 1, "Previous"),
         next=link(i + 1, "Next"),
         up=Link(f"{root}periods/index.html", "All periods"),
+        blackouts=blackouts,
+        restatements=_period_restatements(site, period, root),
     )
     return Page(path, "period.html", context)
 
 
-def _periods_index(site: _Site) -> Page:
+def _periods_index(site: SiteIndex) -> Page:
     path = "periods/index.html"
-    root = _root(path)
+    root = root_of(path)
     groups = []
     for g in site.granularities:
         links = tuple(
-            Link(f"{root}periods/{g}/{p.label}.html", p.label, note=_dates(p)
-                 + (" · partial" if p.partial else ""))
+            Link(root + site.period_path(p), p.label,
+                 note=period_dates(p) + (" · partial" if p.partial else ""))
             for p in reversed(site.figures.periods[g])
         )
         groups.append(PeriodGroup(g, GRANULARITY_ADJECTIVE.get(g, g).capitalize(), links))
-    info = _page_info(site, path, "Periods", "periods")
+    info = site.page_info(path, "Periods", "periods")
     return Page(path, "periods_index.html", PeriodsIndexContext(info, tuple(groups)))
 
 
-def _segment_title(dim: str, seg: str) -> str:
-    return "All interactions" if dim == "all" else f"{dim.capitalize()}: {seg}"
-
-
-def _segments_index(site: _Site) -> Page:
+def _segments_index(site: SiteIndex) -> Page:
     path = "segments/index.html"
-    root = _root(path)
+    root = root_of(path)
     groups = []
     for dim in site.dim_slugs:
         links = tuple(Link(root + site.segment_path(dim, s), s)
                       for d, s in site.figures.segments if d == dim)
         groups.append(SegmentGroup(dim, f"By {dim}", links))
-    info = _page_info(site, path, "Segments", "segments")
+    info = site.page_info(path, "Segments", "segments")
     context = SegmentsIndexContext(info, Link(root + site.segment_path("all", "all"),
                                               "All interactions"), tuple(groups))
     return Page(path, "segments_index.html", context)
 
 
-def _markers(site: _Site, window: tuple[Period, ...], dim: str, seg: str) -> tuple[Marker, ...]:
+def _markers(
+    site: SiteIndex, window: tuple[Period, ...], dim: str, seg: str
+) -> tuple[Marker, ...]:
     markers: list[Marker] = []
     for version in site.config.policy.versions:
         # A period's goals are those in force at its start: the change shows from the first
@@ -1092,45 +510,17 @@ def _markers(site: _Site, window: tuple[Period, ...], dim: str, seg: str) -> tup
         cond = blackout.where.conditions
         if cond and dim != "all" and seg not in cond.get(dim, (seg,)):
             continue
-        day = blackout.start.date()
-        for i, p in enumerate(window):
-            if p.start <= day < p.end:
-                markers.append(Marker(i, "blackout", "blackout"))
-                break
+        # Every period the window overlaps gets a line; only the first is labelled.
+        hits = [i for i, p in enumerate(window) if _overlaps(blackout, p)]
+        markers += [Marker(i, "blackout" if k == 0 else "", "blackout")
+                    for k, i in enumerate(hits)]
     return tuple(markers)
 
 
-def _segment_page(site: _Site, dim: str, seg: str) -> tuple[Page, ChartJob | None]:
-    path = site.segment_path(dim, seg)
-    root = _root(path)
-    title = _segment_title(dim, seg)
-    info = _page_info(site, path, title, "segments")
-    headline = site.granularities[0] if site.granularities else ""
-    periods = site.figures.periods.get(headline, ()) if headline else ()
-    window = periods[-max(1, site.config.site.history):] if periods else ()
-    scorecards = None
-    complete = [i for i, p in enumerate(periods) if not p.partial]
-    if complete:
-        scorecards = _scorecards(site, periods, complete[-1], root, dim, seg,
-                                 heading=f"Latest complete {headline}: "
-                                 f"{periods[complete[-1]].label}")
-
-    rows = []
-    for p in window:
-        cells = tuple(_cell(site, site.figure(headline, p.label, dim, seg, m.id), m)
-                      for m in site.figures.metrics)
-        rows.append(TrendRow(Link(f"{root}periods/{headline}/{p.label}.html", p.label,
-                                  note="partial" if p.partial else ""), cells))
-    plural = GRANULARITY_PLURAL.get(headline, "periods")
-    table = TrendTable(
-        caption=f"{title}: {GRANULARITY_ADJECTIVE.get(headline, headline)} figures, "
-                f"last {len(window)} {plural}",
-        columns=_metric_columns(site, root),
-        rows=tuple(rows),
-    )
-
-    chart_view = None
-    job = None
+def _chart(
+    site: SiteIndex, title: str, window: tuple[Period, ...], dim: str, seg: str
+) -> ChartSpec | None:
+    headline = site.headline
     panels = []
     for m in site.figures.metrics:
         figs = [site.figure(headline, p.label, dim, seg, m.id) for p in window]
@@ -1140,215 +530,133 @@ def _segment_page(site: _Site, dim: str, seg: str) -> tuple[Page, ChartJob | Non
         goals = tuple(f.goal if f else None for f in figs)
         bands: list[tuple[float, float] | None] = []
         for p, g in zip(window, goals):
-            conf = goals_in_force(site.config.policy, p.start).get(m.id)
             if g is None:
                 bands.append(None)
                 continue
+            conf = goals_in_force(site.config.policy, p.start).get(m.id)
             tol = tolerance_of(conf, m) if conf else (0.05 if m.is_ratio else abs(g) * 0.1)
-            direction = conf.direction if conf else ("min" if m.better == "higher" else "max")
-            bands.append((g - tol, g) if direction == "min" else (g, g + tol))
+            bands.append((g - tol, g) if _direction(site, m, p) == "min" else (g, g + tol))
         panels.append(Panel(m.label, m.unit, values, goals, tuple(bands)))
-    if panels:
-        spec = ChartSpec(
-            title=f"{title} — {GRANULARITY_ADJECTIVE.get(headline, headline)}",
-            x_labels=tuple(p.label for p in window),
-            partial=tuple(p.partial for p in window),
-            panels=tuple(panels),
-            markers=_markers(site, window, dim, seg),
-        )
+    if not panels:
+        return None
+    return ChartSpec(
+        title=f"{title} — {GRANULARITY_ADJECTIVE.get(headline, headline)}",
+        x_labels=tuple(p.label for p in window),
+        partial=tuple(p.partial for p in window),
+        panels=tuple(panels),
+        markers=_markers(site, window, dim, seg),
+    )
+
+
+def _segment_page(site: SiteIndex, dim: str, seg: str) -> tuple[Page, ChartJob | None]:
+    path = site.segment_path(dim, seg)
+    root = root_of(path)
+    title = segment_title(dim, seg)
+    info = site.page_info(path, title, "segments")
+    headline = site.headline
+    periods = site.figures.periods.get(headline, ()) if headline else ()
+    window = periods[-max(1, site.config.site.history):] if periods else ()
+    scorecards = None
+    complete = [i for i, p in enumerate(periods) if not p.partial]
+    if complete:
+        scorecards = _scorecards(site, periods, complete[-1], root, dim, seg,
+                                 heading=f"Latest complete {headline}: "
+                                 f"{periods[complete[-1]].label}")
+    rows = []
+    for p in window:
+        cells = tuple(_cell(site, site.figure(headline, p.label, dim, seg, m.id), m, dim, seg,
+                            root)
+                      for m in site.figures.metrics)
+        rows.append(TrendRow(Link(root + site.period_path(p), p.label,
+                                  note="partial" if p.partial else ""), cells))
+    plural_word = GRANULARITY_PLURAL.get(headline, "periods")
+    table = TrendTable(
+        caption=f"{title}: {GRANULARITY_ADJECTIVE.get(headline, headline)} figures, "
+                f"last {len(window)} {plural_word}",
+        columns=_metric_columns(site, root),
+        rows=tuple(rows),
+    )
+    chart_view = None
+    job = None
+    spec = _chart(site, title, window, dim, seg)
+    if spec is not None:
         chart_path = site.chart_path(dim, seg)
         job = ChartJob(chart_path, spec, path)
-        names = ", ".join(p.title for p in panels)
+        names = ", ".join(p.title for p in spec.panels)
         chart_view = ChartView(
             src=root + chart_path,
-            alt=(f"Trend charts for {title} over the last {len(window)} {plural} ({names}); "
-                 "the table below lists every value."),
+            alt=(f"Trend charts for {title} over the last {len(window)} {plural_word} "
+                 f"({names}); the table below lists every value."),
             caption=(f"{title}: value per {headline} (solid line), goal (dashed line) and amber "
-                     "band (within tolerance of the goal); a hollow point is a partial period."),
+                     "band (within tolerance of the goal); a hollow point is a partial period; "
+                     "dotted lines mark policy changes and blackouts."),
         )
     siblings = tuple(
         Link(root + site.segment_path(d, s), s, current=(s == seg))
         for d, s in site.figures.segments if d == dim and dim != "all"
     )
-    context = SegmentContext(info, dim, seg, scorecards, chart_view, table, siblings)
+    context = SegmentContext(info, dim, seg, scorecards, chart_view, table, siblings,
+                             _budget_view(site, dim, seg, root))
     return Page(path, "segment.html", context), job
 
 
-def _goal_views(site: _Site, metric: MetricInfo) -> tuple[GoalView, ...]:
-    policy = site.config.policy
-    entries: list[tuple[str, Goal]] = []
-    if metric.id in policy.goals:
-        entries.append(("", policy.goals[metric.id]))
-    for version in sorted(policy.versions, key=lambda v: v.valid_from):
-        if metric.id in version.goals:
-            entries.append((version.valid_from.isoformat(), version.goals[metric.id]))
-    views = []
-    for valid_from, goal in entries:
-        sign = "≥" if goal.direction == "min" else "≤"
-        tol = tolerance_of(goal, metric)
-        tol_text = f"{tol * 100:.1f} pp" if metric.is_ratio else format_value(tol, metric.unit)
-        if goal.tolerance is None:
-            rule = "5 pp for ratios" if metric.is_ratio else "10% of the goal"
-            tol_text += f" (default: {rule})"
-        views.append(GoalView(valid_from, f"{sign} {format_value(goal.value, metric.unit)}",
-                              tol_text, str(goal.min_n)))
-    return tuple(views)
+# --- Drill-through --------------------------------------------------------------------------------
 
 
-_UNIT_WORDS = {"ratio": "ratio (shown as a percentage; changes in percentage points)",
-               "minutes": "minutes (changes in %)", "hours": "hours (changes in %)",
-               "count": "count (changes in %)", "score": "score (changes in %)"}
-
-
-def _definitions(site: _Site) -> Page:
-    path = "definitions.html"
-    policy = site.config.policy
-    metrics = []
-    for m in site.figures.metrics:
-        goals = _goal_views(site, m)
-        if goals:
-            better = "at or above" if goals[0].text.startswith("≥") else "at or below"
-            rule = (f"On goal (✓) when the value is {better} the goal; near goal (!) when it "
-                    "misses by no more than the tolerance; off goal (✗) otherwise; too few (?) "
-                    "when n is below the minimum sample or there is no value. Comparisons use "
-                    "the unrounded value.")
-        else:
-            rule = "No goal (–): the figure is reported without a status."
-        metrics.append(MetricDefinition(
-            id=m.id,
-            anchor=f"metric-{m.id}",
-            label=m.label,
-            unit=_UNIT_WORDS.get(m.unit, m.unit),
-            better={"higher": "Higher is better", "lower": "Lower is better"}.get(
-                m.better, "Neither higher nor lower is better"),
-            definition=m.definition,
-            n=m.n_label or "no sample (n not used)",
-            goals=goals,
-            status_rule=rule,
-        ))
-    exclusions = [RuleRow(BUILTIN_EXCLUSION, "needs_reply is 'false'", "built-in")]
-    exclusions += [RuleRow(r.name, _where_text(r.where), "policy") for r in policy.exclude
-                   if r.name != BUILTIN_EXCLUSION]
-    for version in policy.versions:
-        if version.exclude is not None:
-            exclusions += [RuleRow(r.name, _where_text(r.where),
-                                   f"policy from {version.valid_from.isoformat()}")
-                           for r in version.exclude]
-
-    def target_rows(rules: Iterable[TargetRule]) -> tuple[TargetRow, ...]:
-        return tuple(
-            TargetRow(
-                condition=(_where_text(rule.where) if rule.where.conditions
-                           else "any other interaction"),
-                within=rule.text,
-                clock=rule.clock,
-                calendar=rule.calendar or NO_VALUE,
-            )
-            for rule in rules
-        )
-
-    targets = [TargetSet("", target_rows(policy.first_response))]
-    targets += [TargetSet(v.valid_from.isoformat(), target_rows(v.first_response))
-                for v in policy.versions if v.first_response is not None]
-    scale = policy.csat.scale
-    csat = (f"Scores on a scale of {scale[0]:g} to {scale[1]:g}; satisfied: "
-            + ", ".join(f"{s:g}" for s in policy.csat.satisfied) + ".")
-    sentiment = (f"Numeric sentiment above {policy.sentiment.positive_above:g} is positive, "
-                 f"below {policy.sentiment.negative_below:g} negative; labels positive, neutral "
-                 "and negative are used as given.")
-    through = site.figures.data_through or site.quality.data_through
-    if site.config.site.data_through is not None or site.quality.data_through_explicit:
-        rule = (f"Set explicitly in config (site.data_through): {site.format_time(through)}. "
-                "Rows with a timestamp after it are rejected.")
-    else:
-        rule = ("For each source, the latest received_at, first_response_at or resolved_at of "
-                "its kept rows; the site's data-through is the earliest of those (a lagging "
-                f"source holds the site back). Currently {site.format_time(through)}. A period "
-                "ending after it is partial.")
-    blackouts = tuple(
-        f"{b.start:%Y-%m-%d %H:%M} to {b.end:%Y-%m-%d %H:%M}: {b.reason}"
-        + (f" ({_where_text(b.where)})" if b.where.conditions else "")
-        for b in policy.blackouts
+def _drill_row(row: DrillRow) -> DrillRowView:
+    return DrillRowView(
+        id=row.id,
+        channel=row.channel,
+        received=row.received_at,
+        responded=row.first_response_at or NO_VALUE,
+        minutes=format_minutes(row.minutes),
+        target=f"{format_target(row.target_minutes)} {row.clock}",
+        state=row.state,
+        location=f"{row.file}:{row.line}",
     )
-    calendars = tuple(
-        f"{c.name} ({c.timezone}): " + "; ".join(
-            f"{day} " + ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in spans)
-            for day, spans in c.hours.items()
-        ) + (f"; closed on {', '.join(d.isoformat() for d in c.holidays)}" if c.holidays else "")
-        for c in site.config.calendars.values()
-    )
-    context = DefinitionsContext(
-        page=_page_info(site, path, "Definitions", "definitions"),
-        metrics=tuple(metrics),
-        exclusions=tuple(exclusions),
-        targets=tuple(targets),
-        csat=csat,
-        sentiment=sentiment,
-        timezone=site.config.site.timezone,
-        periods=", ".join(site.config.site.periods) + f" (headline: {site.config.site.periods[0]})"
-        if site.config.site.periods else "",
-        data_through=rule,
-        blackouts=blackouts,
-        calendars=calendars,
-        tolerance_rule=("Unless a goal sets its own tolerance, a missed goal is amber within 5 "
-                        "percentage points for ratios and within 10% of the goal otherwise."),
-    )
-    return Page(path, "definitions.html", context)
 
 
-def _data_quality(site: _Site) -> Page:
-    path = "data-quality.html"
-    q = site.quality
-    drops = tuple(
-        DropRow(d.source, d.file, d.read, d.kept, d.superseded, d.rejected,
-                tuple(sorted(d.rejected_by_reason.items())),
-                d.read == d.kept + d.superseded + d.rejected)
-        for d in q.drops
+def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
+    g, dim, seg = drill.granularity, drill.dimension, drill.segment
+    path = site.drill_path(g, drill.period, dim, seg)
+    csv_path = site.drill_path(g, drill.period, dim, seg, "csv")
+    root = root_of(path)
+    periods = site.figures.periods[g]
+    i = next((k for k, p in enumerate(periods) if p.label == drill.period), None)
+    title = f"Late and unanswered: {segment_title(dim, seg)}, {g} {drill.period}"
+    info = site.page_info(path, title, "periods")
+    if i is None:
+        raise BuildError(f"drill-through list for {g} '{drill.period}': no such period.")
+    period = periods[i]
+    cards = tuple(_card(site, m, periods, i, dim, seg, root, drill=False)
+                  for m in site.figures.metrics if m.id in RESPONSE_METRICS)
+    counts: dict[str, int] = dict.fromkeys(DRILL_STATES, 0)
+    for row in drill.rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    context = DrillContext(
+        page=info,
+        period=site.period_view(period, root),
+        segment=site.segment_link(dim, seg, root),
+        figures=cards,
+        counts=tuple(counts.items()),
+        rows=tuple(_drill_row(r) for r in drill.rows[:MAX_DRILL_ROWS_SHOWN]),
+        total=len(drill.rows),
+        csv=Link(csv_path.rsplit("/", 1)[-1], csv_path.rsplit("/", 1)[-1]),  # same folder
+        up=Link(root + site.period_path(period), f"{_heading(period)}"),
     )
-    reasons: dict[str, int] = {}
-    for d in q.drops:
-        for k, v in d.rejected_by_reason.items():
-            reasons[k] = reasons.get(k, 0) + v
-    totals = DropRow(
-        "", "Total", sum(d.read for d in q.drops), sum(d.kept for d in q.drops),
-        sum(d.superseded for d in q.drops), sum(d.rejected for d in q.drops),
-        tuple(sorted(reasons.items())), all(d.balanced for d in drops),
-    )
-    totals = DropRow(totals.source, totals.file, totals.read, totals.kept, totals.superseded,
-                     totals.rejected, totals.reasons,
-                     totals.balanced and totals.read == totals.kept + totals.superseded
-                     + totals.rejected)
-    names = [BUILTIN_EXCLUSION] + [r.name for r in site.config.policy.exclude]
-    for version in site.config.policy.versions:
-        names += [r.name for r in version.exclude or ()]
-    names += sorted(q.exclusions)
-    exclusions = tuple((name, q.exclusions.get(name, 0)) for name in dict.fromkeys(names))
-    rejections = tuple(
-        RejectionRow(r.source, r.file, r.position, r.field or r.column, r.reason, r.message)
-        for r in q.rejections[:MAX_REJECTIONS_SHOWN]
-    )
-    context = DataQualityContext(
-        page=_page_info(site, path, "Data quality", "data-quality"),
-        drops=drops,
-        totals=totals,
-        balanced=totals.balanced,
-        exclusions=exclusions,
-        data_through=site.format_time(q.data_through),
-        data_through_explicit=q.data_through_explicit,
-        sources=tuple((name, site.format_time(t)) for name, t in q.data_through_by_source.items()),
-        rejections=rejections,
-        rejections_total=len(q.rejections),
-        rejected_csv=Link(REJECTED_CSV, "rejected.csv") if q.rejections else None,
-    )
-    return Page(path, "data_quality.html", context)
+    rows = tuple(_DRILL_VALUES(r) for r in drill.rows)
+    return Page(path, "drill.html", context), CsvDownload(csv_path, DRILL_COLUMNS, rows)
 
 
-def _content_page(site: _Site, content_page: ContentPage) -> Page:
+# --- Content --------------------------------------------------------------------------------------
+
+
+def _content_page(site: SiteIndex, content_page: ContentPage) -> Page:
     stem = content_page.stem
     path = f"pages/{site.page_slugs[stem]}.html"
     text = _expand_figures(site, content_page.markdown, content_page.source, None, None)
-    html = Markup(render_markdown(text, _root(path)))
-    info = _page_info(site, path, content_page.title, "page:" + stem)
+    html = Markup(render_markdown(text, root_of(path)))
+    info = site.page_info(path, content_page.title, "page:" + stem)
     return Page(path, "page.html", ContentContext(info, html))
 
 
@@ -1361,7 +669,7 @@ _ARG = re.compile(
 
 
 def _expand_figures(
-    site: _Site, text: str, source: str, granularity: str | None, period: str | None
+    site: SiteIndex, text: str, source: str, granularity: str | None, period: str | None
 ) -> str:
     """Replace `{{ figure('metric', dimension='segment', period='2026-W47') }}` with its value.
 

@@ -8,8 +8,11 @@ file; an override can extend the original as ``theme/<name>`` (e.g.
 
 from __future__ import annotations
 
+import csv
 import importlib.resources
+import io
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -58,7 +61,7 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
 def render_site(
     config: Config, figures: Figures, quality: QualityReport, info: BuildInfo
 ) -> dict[str, bytes]:
-    """Return every HTML page, chart and theme asset of the site, keyed by output-relative path."""
+    """Return every HTML page, chart, page CSV and theme asset, keyed by output-relative path."""
     overrides = config.site.templates
     if overrides is not None and not overrides.is_dir():
         raise BuildError(Problem(
@@ -84,9 +87,30 @@ def render_site(
                 f"{type(exc).__name__}: {exc}."
             ) from exc
         put(job.path, svg, "chart")
+    for download in model.downloads:
+        put(download.path, csv_bytes(download.columns, download.rows), "download")
     for name, data in sorted(collect_assets(overrides).items()):
         put(f"{ASSETS}/{name}", data, "asset")
     return files
+
+
+def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:
+    """A UTF-8 CSV with LF line ends; numbers in shortest round-trip form, None as empty."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return value
 
 
 def collect_assets(overrides: Path | None = None) -> dict[str, bytes]:
@@ -119,7 +143,7 @@ def _render_page(env: jinja2.Environment, template_name: str, path: str, context
         raise BuildError(Problem(
             where, f"rendering page '{path}' failed", found=f"{type(exc).__name__}: {exc}",
             hint="every variable a template uses must be a field of its context dataclass "
-                 "(see generator/pages.py).",
+                 "(see generator/contexts.py).",
         )) from exc
 
 

@@ -2,7 +2,11 @@
 
 The fake site: three weeks (2026-W45 and 2026-W46 complete, 2026-W47 partial) and one month
 (2026-11, partial); segments all, channel email/twitter and team '<script>'; metrics volume (no
-goal), response_rate, frt_median and sla_attainment (min_n 20, so always 'too few').
+goal), response_rate, frt_median and sla_attainment (min_n 20, so always 'too few'), plus
+optionally the custom metric 'complaint_share'. Drill-through lists for the red and amber
+response figures of 2026-W46 (all, channel email, team '<script>'); an error budget for all,
+channel email and channel twitter (team '<script>' has none); three restatements, one blackout
+window in 2026-W46 and one message-level source.
 """
 
 from __future__ import annotations
@@ -10,16 +14,20 @@ from __future__ import annotations
 import sys
 import textwrap
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # running `pytest` without an installed package
     sys.path.insert(0, str(ROOT))
 
 from generator.config import (
+    Blackout,
+    Calendar,
     Config,
+    ErrorBudget,
     ExcludeRule,
     Goal,
     Policy,
@@ -31,16 +39,29 @@ from generator.config import (
 )
 from generator.model import (
     METRICS_BY_ID,
+    BudgetRow,
     BuildInfo,
+    DrillList,
+    DrillRow,
     DropStats,
     Figure,
     Figures,
+    MetricInfo,
     Period,
     QualityReport,
     Rejection,
+    Restatement,
+    ThreadStats,
 )
 
 DATA_THROUGH = datetime(2026, 11, 18, 12, 0, tzinfo=timezone.utc)
+LONDON = ZoneInfo("Europe/London")
+#: A custom metric: it is in figures.metrics but not in generator.model.METRICS_BY_ID.
+COMPLAINT_SHARE = MetricInfo(
+    "complaint_share", "Complaint share", "ratio", "lower",
+    "Share of actionable interactions whose category is 'complaint'.", "actionable interactions",
+)
+ALL_METRICS = {**METRICS_BY_ID, COMPLAINT_SHARE.id: COMPLAINT_SHARE}
 METRIC_IDS = ("volume", "response_rate", "frt_median", "sla_attainment")
 SEGMENTS = (("all", "all"), ("channel", "email"), ("channel", "twitter"), ("team", "<script>"))
 
@@ -50,11 +71,13 @@ BASE = {
     "response_rate": (0.93, 0.96, 0.90, 0.94),
     "frt_median": (35.0, 45.0, 20.0, 36.0),
     "sla_attainment": (0.80, 0.82, 0.85, 0.81),
+    "complaint_share": (0.30, 0.45, 0.38, 0.40),
 }
 #: Multipliers per segment, so segments get different values and statuses.
 FACTOR = {("all", "all"): 1.0, ("channel", "email"): 0.97, ("channel", "twitter"): 1.02,
           ("team", "<script>"): 0.9}
 GOALS = {
+    "complaint_share": Goal("complaint_share", "max", 0.40),
     "response_rate": Goal("response_rate", "min", 0.95),
     "frt_median": Goal("frt_median", "max", 30.0),
     "sla_attainment": Goal("sla_attainment", "min", 0.90, tolerance=0.05, min_n=20),
@@ -78,7 +101,7 @@ def _status(metric: str, value: float | None, n: int | None) -> str:
         return "none"
     if value is None or (n or 0) < goal.min_n:
         return "insufficient"
-    info = METRICS_BY_ID[metric]
+    info = ALL_METRICS[metric]
     tol = goal.tolerance if goal.tolerance is not None else (
         0.05 if info.is_ratio else goal.value * 0.1)
     miss = goal.value - value if goal.direction == "min" else value - goal.value
@@ -92,15 +115,23 @@ def _change(
 ) -> tuple[float | None, str | None]:
     if value is None or prev is None:
         return None, None
-    if METRICS_BY_ID[metric].is_ratio:
+    if ALL_METRICS[metric].is_ratio:
         return (value - prev) * 100, "pp"
     if prev == 0:
         return None, None
     return (value - prev) / prev * 100, "%"
 
 
-def make_figures(metric_ids: tuple[str, ...] = METRIC_IDS) -> Figures:
-    """Return the fake Figures (sorted as figures.csv)."""
+def make_figures(
+    metric_ids: tuple[str, ...] = METRIC_IDS, drill_rows: int = 0, custom: bool = False,
+) -> Figures:
+    """Return the fake Figures (sorted as figures.csv).
+
+    `custom` adds the custom metric complaint_share; `drill_rows` > 0 makes the all/all
+    drill-through list of 2026-W46 that long (to test the cap).
+    """
+    if custom:
+        metric_ids = metric_ids + (COMPLAINT_SHARE.id,)
     periods = make_periods()
     rows: list[Figure] = []
     for g, plist in periods.items():
@@ -109,7 +140,7 @@ def make_figures(metric_ids: tuple[str, ...] = METRIC_IDS) -> Figures:
             for dim, seg in SEGMENTS:
                 factor = FACTOR[(dim, seg)]
                 for metric in sorted(metric_ids):
-                    info = METRICS_BY_ID[metric]
+                    info = ALL_METRICS[metric]
                     raw = BASE[metric][col] * factor
                     value = min(raw, 1.0) if info.is_ratio else raw
                     if metric == "volume":
@@ -136,11 +167,55 @@ def make_figures(metric_ids: tuple[str, ...] = METRIC_IDS) -> Figures:
                         status=_status(metric, value, n), previous_value=prev, change=change,
                         change_unit=unit, year_ago_value=year_value, year_ago_change=year_change,
                     ))
-    metrics = tuple(m for m in METRICS_BY_ID.values() if m.id in metric_ids)
-    return Figures(tuple(rows), metrics, periods, SEGMENTS, DATA_THROUGH)
+    metrics = tuple(m for m in ALL_METRICS.values() if m.id in metric_ids)
+    return Figures(tuple(rows), metrics, periods, SEGMENTS, DATA_THROUGH,
+                   budgets=make_budgets(), drill=make_drill(drill_rows))
 
 
-def make_quality(rejections: int = 3) -> QualityReport:
+def drill_row(i: int, state: str = "late", channel: str = "twitter") -> DrillRow:
+    """One drill-through row of 2026-W46 (received on 2026-11-10 plus `i` minutes)."""
+    received = datetime(2026, 11, 10, 9, 0) + timedelta(minutes=i)
+    answered = state == "late"
+    return DrillRow(
+        source="social", id=f"AC-{1000 + i}", channel=channel,
+        received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
+        first_response_at=(received + timedelta(minutes=75.5)).strftime("%Y-%m-%d %H:%M:%S")
+        if answered else "",
+        minutes=75.5 if answered else None, target_minutes=60.0, clock="elapsed", state=state,
+        file="content/exports/social-w46.csv", line=2 + i,
+    )
+
+
+def make_drill(all_rows: int = 0) -> tuple[DrillList, ...]:
+    """Drill-through lists of the red and amber response figures of 2026-W46."""
+    everything = tuple(drill_row(i, ("late", "overdue", "waiting")[i % 3])
+                       for i in range(all_rows or 3))
+    return (
+        DrillList("week", "2026-W46", "all", "all", everything),
+        DrillList("week", "2026-W46", "channel", "email",
+                  (drill_row(10, "late", "email"),)),
+        DrillList("week", "2026-W46", "team", "<script>",
+                  (drill_row(20, "overdue"), drill_row(21, "late"))),
+    )
+
+
+def make_budgets() -> tuple[BudgetRow, ...]:
+    """Error budget of November 2026 (goal 90%): all over budget, email on track, twitter
+    without eligible interactions' burn (goal 1 cannot happen here, so eligible 0)."""
+    start = datetime(2026, 11, 1, tzinfo=LONDON)
+    end = datetime(2026, 12, 1, tzinfo=LONDON)
+
+    def row(dim: str, seg: str, eligible: int, breaches: int) -> BudgetRow:
+        allowed = (1 - 0.9) * eligible
+        burn = (breaches / eligible) / (1 - 0.9) if eligible else None
+        return BudgetRow(dim, seg, "2026-11", start, end, 0.9, eligible, breaches, allowed,
+                         allowed - breaches, burn)
+
+    return (row("all", "all", 200, 26), row("channel", "email", 80, 5),
+            row("channel", "twitter", 0, 0))
+
+
+def make_quality(rejections: int = 3, restatements: int = 3) -> QualityReport:
     """Return a fake QualityReport with two drops and `rejections` rejected rows."""
     rejected = tuple(
         Rejection("social", "content/exports/social-w47.csv", f"line {i + 2}", "received_at",
@@ -161,13 +236,33 @@ def make_quality(rejections: int = 3) -> QualityReport:
         data_through=DATA_THROUGH,
         data_through_by_source={"social": DATA_THROUGH},
         data_through_explicit=False,
+        threads=(ThreadStats("tweets", 500, 120, 7, 2, ("m-7", "<m-8>"), ("b-1", "b-2")),),
+        restatements=make_restatements(restatements),
+        newest_drops=("content/exports/social-w47.csv",),
+        blackouts={"Platform <outage>": 4},
     )
+
+
+def make_restatements(count: int = 3) -> tuple[Restatement, ...]:
+    """Restatements of 2026-W46 (the first three are hand-written, more are generated)."""
+    first = (
+        Restatement("week", "2026-W46", "all", "all", "frt_median", 44.2, 45.0, 58, 60),
+        Restatement("week", "2026-W46", "all", "all", "response_rate", 0.96001, 0.96004, 50,
+                    51),
+        Restatement("week", "2026-W46", "channel", "email", "complaint_share", 0.5, None, 4,
+                    None),
+    )
+    more = tuple(Restatement("week", "2026-W45", "all", "all", "volume", float(i), i + 1.0,
+                             None, None) for i in range(max(0, count - 3)))
+    return (first + more)[:count]
 
 
 def make_config(root: Path, templates: Path | None = None) -> Config:
     """Return a Config whose config.yaml would live in `root`."""
     policy = Policy(
         exclude=(ExcludeRule("spam", Where({"category": ("spam",)})),),
+        blackouts=(Blackout(datetime(2026, 11, 11, 9, 0), datetime(2026, 11, 11, 13, 0),
+                            "Platform <outage>", Where({"channel": ("twitter",)})),),
         first_response=(
             TargetRule(15.0, Where({"priority": ("urgent",)}), text="15m"),
             TargetRule(1440.0, Where({"channel": ("email",)}), clock="business",
@@ -176,12 +271,19 @@ def make_config(root: Path, templates: Path | None = None) -> Config:
         ),
         goals=dict(GOALS),
         versions=(PolicyVersion(date(2026, 11, 9), goals={
-            "response_rate": Goal("response_rate", "min", 0.95)}),),
+            "response_rate": Goal("response_rate", "min", 0.95),
+            "frt_median": Goal("frt_median", "max", 25.0)}),),
+        error_budget=ErrorBudget("sla_attainment", "month"),
     )
+    office = Calendar("uk-office", "Europe/London", {
+        day: ((time(8, 0), time(12, 30)), (time(13, 30), time(18, 0)))
+        for day in ("mon", "tue", "wed", "thu", "fri")
+    } | {"sat": ((time(9, 0), time(0, 0)),)}, holidays=(date(2026, 12, 25),))
     site = SiteConfig(title="Acme <Care> & Co", timezone="Europe/London",
                       periods=("week", "month"), history=13, templates=templates)
     source = SourceConfig("social", "content/exports/social-*.csv", dimensions=("team",))
-    return Config(path=root / "config.yaml", site=site, sources=(source,), policy=policy)
+    return Config(path=root / "config.yaml", site=site, sources=(source,),
+                  calendars={"uk-office": office}, policy=policy)
 
 
 def make_info() -> BuildInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import xml.etree.ElementTree as ET
 
@@ -78,3 +79,33 @@ def test_a_thirteen_panel_chart_draws_quickly_once_the_figure_exists():
         draw_chart(big)
     # The goal is about 0.15 s; the bound is loose so slow CI machines do not flake.
     assert (time.perf_counter() - start) / 3 < 0.6
+
+
+def test_drawing_logs_no_title_position_messages(caplog):
+    caplog.set_level(logging.DEBUG)
+    draw_chart(spec(panels=4))
+    assert "title position" not in caplog.text
+
+
+def marker_texts(svg: bytes) -> dict[str, ET.Element]:
+    root = ET.fromstring(svg)
+    return {"".join(t.itertext()): t for t in root.iter(f"{SVG}text")}
+
+
+def test_marker_labels_stay_inside_the_panel_and_do_not_overlap():
+    chart = ChartSpec("T", LABELS, tuple(False for _ in LABELS),
+                      (Panel("P", "ratio", tuple(0.5 for _ in LABELS)),),
+                      (Marker(11, "policy from 2026-11-23"), Marker(4, "blackout", "blackout"),
+                       Marker(5, "policy from 2026-10-05"), Marker(6, "", "blackout")))
+    found = marker_texts(draw_chart(chart))
+    late = found["policy from 2026-11-23"]
+    assert "text-anchor: end" in late.attrib["style"]  # near the right edge: left of its line
+    assert "text-anchor: start" in found["blackout"].attrib["style"]
+    rows = {float(found[k].attrib["y"]) for k in ("blackout", "policy from 2026-10-05")}
+    assert len(rows) == 2  # neighbours are stacked, not drawn over each other
+    assert "" not in found  # an unlabelled marker draws only its line
+
+
+def test_panel_titles_are_bold_text_above_each_panel():
+    found = marker_texts(draw_chart(spec(panels=2)))
+    assert "font-weight: 700" in found["Metric 0"].attrib["style"]

@@ -117,13 +117,13 @@ def test_conditions_compile_to_two_valued_sql(condition: str, sql: str) -> None:
             f'quantile_cont("frt_minutes", 0.9) FILTER (WHERE {ACTIONABLE})',
         ),
         ("quantile(csat, 1)", f'quantile_cont("csat", 1.0) FILTER (WHERE {ACTIONABLE})'),
-        ("mean(csat)", f'avg("csat") FILTER (WHERE {ACTIONABLE})'),
+        ("mean(csat)", f'CAST(avg(CAST("csat" AS DECIMAL(38, 9))) FILTER (WHERE {ACTIONABLE}) AS DOUBLE)'),
         ("min(csat)", f'min("csat") FILTER (WHERE {ACTIONABLE})'),
         ("max(reach)", f'max("reach") FILTER (WHERE {ACTIONABLE})'),
-        ("sum(reach)", f'coalesce(sum("reach") FILTER (WHERE {ACTIONABLE}), 0)'),
+        ("sum(reach)", f'coalesce(CAST(sum(CAST("reach" AS DECIMAL(38, 9))) FILTER (WHERE {ACTIONABLE}) AS DOUBLE), 0)'),
         (
             "sum(reach) / count()",
-            f'(coalesce(sum("reach") FILTER (WHERE {ACTIONABLE}), 0) / nullif({ALL}, 0))',
+            f'(coalesce(CAST(sum(CAST("reach" AS DECIMAL(38, 9))) FILTER (WHERE {ACTIONABLE}) AS DOUBLE), 0) / nullif({ALL}, 0))',
         ),
         (
             "median(resolution_hours) * 60",
@@ -132,7 +132,7 @@ def test_conditions_compile_to_two_valued_sql(condition: str, sql: str) -> None:
         ("-count() + 1", f"((- {ALL}) + 1)"),
         (
             "mean(frt_minutes / 60)",
-            f'avg(("frt_minutes" / 60)) FILTER (WHERE {ACTIONABLE})',
+            f'CAST(avg(CAST(("frt_minutes" / 60) AS DECIMAL(38, 9))) FILTER (WHERE {ACTIONABLE}) AS DOUBLE)',
         ),
     ],
 )

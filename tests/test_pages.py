@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,7 +13,15 @@ import sitefakes as fakes
 
 from generator.content import load_content, render_markdown
 from generator.errors import BuildError, ConfigError
-from generator.pages import format_change, format_value, segment_slugs, short_hash
+from generator.formatting import (
+    format_change,
+    format_number,
+    format_pair,
+    format_value,
+    segment_slugs,
+    short_hash,
+)
+from generator.pages import build_site
 from generator.render import render_site, theme_dir
 
 
@@ -39,6 +48,18 @@ def section_with_heading(doc: fakes.Node, text: str) -> fakes.Node:
         if headings and text in headings[0].text:
             return section
     raise AssertionError(f"no section headed {text!r}")
+
+
+def table(doc: fakes.Node, caption: str) -> fakes.Node:
+    """The table whose caption starts with `caption`."""
+    for found in doc.find_all("table"):
+        if found.find("caption").text.startswith(caption):
+            return found
+    raise AssertionError(f"no table captioned {caption!r}")
+
+
+def cells(row: fakes.Node) -> list[str]:
+    return [c.text for c in row.iter() if c.tag in ("th", "td")]
 
 
 def card(section: fakes.Node, label: str) -> fakes.Node:
@@ -91,14 +112,16 @@ def test_every_card_has_a_sparkline_with_a_text_alternative(site):
 
 def test_segment_tables_list_every_segment_with_status_words(site):
     doc = fakes.parse_html(site["index.html"])
-    tables = doc.find_all("table")
+    tables = section_with_heading(doc, "By segment").find_all("table")
     captions = [t.find("caption").text for t in tables]
     assert captions == ["By channel, week 2026-W46", "By team, week 2026-W46"]
     rows = tables[0].find("tbody").find_all("tr")
     assert [r.find("th").text for r in rows] == ["email", "twitter"]
     assert all(th.attrs.get("scope") == "row" for r in rows for th in r.find_all("th"))
     first = rows[0].find_all("td")
-    assert first[1].text == "93.1% ! near goal"
+    assert first[1].text == ("93.1% ! near goal show 1 late or unanswered interaction "
+                             "(Response rate)")
+    assert rows[1].find_all("td")[1].text == "97.9% ✓ on goal"
 
 
 def test_segment_value_that_looks_like_markup_is_escaped_text(site):
@@ -244,7 +267,7 @@ def test_definitions_page_documents_every_metric_goal_and_rule(site):
 
 def test_data_quality_page_accounts_for_every_row(site):
     doc = fakes.parse_html(site["data-quality.html"])
-    drops = doc.find_all("table")[0]
+    drops = table(doc, "Rows per drop")
     body = drops.find("tbody").find_all("tr")
     assert [[c.text for c in r.iter() if c.tag in ("th", "td")] for r in body] == [
         ["social", "content/exports/social-w46.csv", "150", "140", "10", "0", "—", "✓ yes"],
@@ -253,9 +276,9 @@ def test_data_quality_page_accounts_for_every_row(site):
     ]
     total = [c.text for c in drops.find("tfoot").iter() if c.tag in ("th", "td")]
     assert total == ["", "Total", "273", "260", "10", "3", "unparseable_timestamp 3", "✓ yes"]
-    exclusions = doc.find_all("table")[1].find("tbody").find_all("tr")
+    exclusions = table(doc, "Interactions excluded").find("tbody").find_all("tr")
     assert [r.text for r in exclusions] == ["no_reply_needed 7", "spam 3"]
-    rejected = doc.find_all("table")[2].find("tbody").find_all("tr")
+    rejected = table(doc, "Rejected rows").find("tbody").find_all("tr")
     assert len(rejected) == 3
     assert "found '<b>yesterday</b>'" in rejected[0].text
     assert not doc.find_all("b")
@@ -265,7 +288,7 @@ def test_data_quality_page_caps_the_rejected_rows_listed(tmp_path):
     files = render_site(fakes.make_config(tmp_path), fakes.make_figures(),
                         fakes.make_quality(rejections=600), fakes.make_info())
     doc = fakes.parse_html(files["data-quality.html"])
-    rows = doc.find_all("table")[2].find("tbody").find_all("tr")
+    rows = table(doc, "Rejected rows").find("tbody").find_all("tr")
     assert len(rows) == 500
     assert "600 rejected rows. The first 500 are listed below." in doc.text
 
@@ -278,6 +301,273 @@ def test_content_page_is_rendered_safely_with_live_figures(site):
     assert "<script>alert('x')</script>" in prose.text
     links = {a.text: a.attrs.get("href") for a in prose.find_all("a")}
     assert links == {"definitions": "../definitions.html", "bad": None}
+
+
+# --- Drill-through (SPEC §6.7) ---------------------------------------------------------------
+
+
+def test_red_response_card_links_to_its_drill_page_and_green_cards_do_not(site):
+    doc = fakes.parse_html(site["index.html"])
+    latest = section_with_heading(doc, "Latest complete week: 2026-W46")
+    link = card(latest, "Median first response").find(cls="card-drill").find("a")
+    assert link.text == "Show the 3 late or unanswered interactions"
+    assert link.attrs["href"] == "drill/week/2026-W46/all/all.html"
+    for label in ("Response rate", "Volume", "SLA attainment"):
+        assert not card(latest, label).find_all(cls="card-drill"), label
+
+
+def test_only_periods_and_segments_with_a_drill_list_link_to_one(site):
+    w45 = fakes.parse_html(site["periods/week/2026-W45.html"])
+    assert card(w45, "Median first response").find(cls="status-word").text == "off goal"
+    assert not w45.find_all(cls="card-drill") and not w45.find_all(cls="cell-drill")
+    assert not fakes.parse_html(site["periods/month/2026-11.html"]).find_all(cls="cell-drill")
+    w46 = fakes.parse_html(site["periods/week/2026-W46.html"])
+    team = table(w46, "By team").find("tbody").find("tr")
+    links = team.find_all("a", "cell-drill")
+    assert {a.attrs["href"] for a in links} == {"../../drill/week/2026-W46/team/script.html"}
+    assert links[0].text == "show 2 late or unanswered interactions (Response rate)"
+
+
+def test_drill_page_lists_each_interaction_with_state_word_and_source_row(site):
+    doc = fakes.parse_html(site["drill/week/2026-W46/all/all.html"])
+    assert doc.find("h1").text.startswith("Late and unanswered: All interactions, week 2026-W46")
+    rows = table(doc, "Late and unanswered interactions").find("tbody").find_all("tr")
+    assert [cells(r) for r in rows] == [
+        ["AC-1000", "twitter", "2026-11-10 09:00:00", "2026-11-10 10:15:30", "75.5 min",
+         "60 min elapsed", "late", "content/exports/social-w46.csv:2"],
+        ["AC-1001", "twitter", "2026-11-10 09:01:00", "—", "—", "60 min elapsed", "overdue",
+         "content/exports/social-w46.csv:3"],
+        ["AC-1002", "twitter", "2026-11-10 09:02:00", "—", "—", "60 min elapsed", "waiting",
+         "content/exports/social-w46.csv:4"],
+    ]
+    summary = section_with_heading(doc, "Interactions").find("p")
+    assert summary.text == "3 interactions: 1 late, 1 overdue, 1 waiting. Download all: all.csv ."
+    assert summary.find("a").attrs["href"] == "all.csv"
+    why = table(doc, "Response figures").find("tbody").find_all("tr")
+    assert [cells(r)[:4] for r in why] == [
+        ["Response rate", "96.0%", "≥ 95.0%", "✓ on goal"],
+        ["Median first response", "45.0 min", "≤ 30.0 min", "✗ off goal"],
+        ["SLA attainment", "82.0%", "≥ 90.0%", "? too few"],
+    ]
+
+
+def test_drill_csv_has_every_row_with_the_dataclass_fields_as_columns(site):
+    lines = site["drill/week/2026-W46/all/all.csv"].decode("utf-8").splitlines()
+    assert lines[0] == ("source,id,channel,received_at,first_response_at,minutes,"
+                        "target_minutes,clock,state,file,line")
+    assert lines[1] == ("social,AC-1000,twitter,2026-11-10 09:00:00,2026-11-10 10:15:30,75.5,60,"
+                        "elapsed,late,content/exports/social-w46.csv,2")
+    assert lines[2] == ("social,AC-1001,twitter,2026-11-10 09:01:00,,,60,elapsed,overdue,"
+                        "content/exports/social-w46.csv,3")
+    assert len(lines) == 4
+
+
+def test_drill_page_of_a_segment_uses_its_slug_and_escapes_its_name(site):
+    doc = fakes.parse_html(site["drill/week/2026-W46/team/script.html"])
+    assert "Team: <script>" in doc.find("h1").text
+    assert "drill/week/2026-W46/team/script.csv" in site
+    assert "drill/week/2026-W46/channel/email.html" in site
+    assert sorted(p for p in site if p.startswith("drill/") and p.endswith(".html")) == [
+        "drill/week/2026-W46/all/all.html", "drill/week/2026-W46/channel/email.html",
+        "drill/week/2026-W46/team/script.html"]
+
+
+def test_drill_page_caps_the_rows_shown_but_not_the_csv(tmp_path):
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(drill_rows=1005),
+                        fakes.make_quality(), fakes.make_info())
+    doc = fakes.parse_html(files["drill/week/2026-W46/all/all.html"])
+    rows = table(doc, "Late and unanswered interactions").find("tbody").find_all("tr")
+    assert len(rows) == 1000
+    assert "1,005 interactions" in doc.text
+    assert "The first 1,000 are listed below, oldest first." in doc.text
+    assert len(files["drill/week/2026-W46/all/all.csv"].decode().splitlines()) == 1006
+
+
+# --- Error budget (SPEC §4.6) -------------------------------------------------------------------
+
+
+def test_overview_shows_the_error_budget_with_words_and_symbols(site):
+    doc = fakes.parse_html(site["index.html"])
+    panel = doc.find("section", "budget")
+    assert "SLA attainment, 2026-11 (2026-11-01 – 2026-11-30)" in panel.find("h2").text
+    assert panel.find(cls="status-word").text == "over budget"
+    assert panel.find(cls="status-symbol").text == "✗"
+    assert "26 of 20 allowed breaches used: 6 over budget." in panel.text
+    facts = {dt.text: dd.text for dt, dd in zip(panel.find_all("dt"), panel.find_all("dd"))}
+    assert facts == {"Goal": "≥ 90.0%", "Eligible": "200", "Allowed breaches": "20",
+                     "Used": "26", "Remaining": "−6 (overspent)", "Burn rate": "1.30×"}
+
+
+def test_overview_lists_every_segment_budget_below_the_segment_tables(site):
+    doc = fakes.parse_html(site["index.html"])
+    rows = table(doc, "Error budget of every segment").find("tbody").find_all("tr")
+    assert [cells(r) for r in rows] == [
+        ["All interactions", "200", "20", "26", "−6", "1.30×", "✗ over budget"],
+        ["Channel: email", "80", "8", "5", "3", "0.63×", "✓ on track"],
+        ["Channel: twitter", "0", "0", "0", "0", "—", "– no budget"],
+    ]
+    headings = [h.text for h in doc.find_all("h2")]
+    assert headings.index("By segment 2026-W46") < headings.index(
+        "Error budget by segment SLA attainment, 2026-11")
+
+
+def test_segment_pages_show_their_own_budget(site):
+    email = fakes.parse_html(site["segments/channel/email.html"]).find("section", "budget")
+    assert email.find(cls="status").text == "✓ on track"
+    assert "5 of 8 allowed breaches used; 3 left." in email.text
+    team = fakes.parse_html(site["segments/team/script.html"]).find("section", "budget")
+    assert team.find(cls="status").text == "– no budget"
+    assert "No interaction counts towards the budget in 2026-11 yet." in team.text
+
+
+def test_no_budget_panel_without_an_error_budget(tmp_path):
+    figures = replace(fakes.make_figures(), budgets=())
+    files = render_site(fakes.make_config(tmp_path), figures, fakes.make_quality(),
+                        fakes.make_info())
+    for path in ("index.html", "segments/channel/email.html"):
+        assert not fakes.parse_html(files[path]).find_all("section", "budget"), path
+
+
+# --- Restatements, blackouts, threads (SPEC §6.6) ------------------------------------------------
+
+
+def test_data_quality_page_lists_restatements_with_old_and_new_values(site):
+    doc = fakes.parse_html(site["data-quality.html"])
+    section = section_with_heading(doc, "Restatements")
+    assert ("3 figures of complete periods changed when the newest drop arrived. Old = computed "
+            "from all drops except: content/exports/social-w47.csv.") in section.text
+    rows = section.find("tbody").find_all("tr")
+    assert [cells(r) for r in rows] == [
+        ["2026-W46", "All interactions", "Median first response", "44.2 min → 45.0 min",
+         "58 → 60"],
+        ["2026-W46", "All interactions", "Response rate", "96.001% → 96.004%", "50 → 51"],
+        ["2026-W46", "Channel: email", "complaint_share", "0.5 → —", "4 → —"],
+    ]  # a metric the site does not show keeps its id and a plain number
+    assert rows[2].find_all("a")[1].attrs["href"] == "definitions.html#metrics"
+    csv_link = section.find("p").find_all("a")[-1]
+    assert (csv_link.text, csv_link.attrs["href"]) == ("restatements.csv", "data/restatements.csv")
+    csv = site["data/restatements.csv"].decode().splitlines()
+    assert csv[0] == "granularity,period,dimension,segment,metric,old_value,new_value,old_n,new_n"
+    assert csv[3] == "week,2026-W46,channel,email,complaint_share,0.5,,4,"
+
+
+def test_data_quality_page_caps_the_restatements_listed(tmp_path):
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(),
+                        fakes.make_quality(restatements=510), fakes.make_info())
+    section = section_with_heading(fakes.parse_html(files["data-quality.html"]), "Restatements")
+    assert len(section.find("tbody").find_all("tr")) == 500
+    assert "510 figures" in section.text and "The first 500 are listed below." in section.text
+    assert len(files["data/restatements.csv"].decode().splitlines()) == 511
+
+
+def test_period_page_shows_its_own_restatements_and_blackouts(site):
+    doc = fakes.parse_html(site["periods/week/2026-W46.html"])
+    restated = section_with_heading(doc, "Restated by the newest drop")
+    rows = restated.find("tbody").find_all("tr")
+    assert [cells(r)[:2] for r in rows] == [["All interactions", "Median first response"],
+                                           ["All interactions", "Response rate"],
+                                           ["Channel: email", "complaint_share"]]
+    blackouts = section_with_heading(doc, "Blackouts in this period")
+    assert blackouts.find("li").find("strong").text == "Platform <outage>"
+    assert blackouts.find("li").text.endswith(": 2026-11-11 09:00–13:00 (channel is 'twitter')")
+    other = fakes.parse_html(site["periods/week/2026-W45.html"])
+    assert not [s for s in other.find_all("section")
+                if s.find_all("h2") and "Restated" in s.find("h2").text]
+    assert not [s for s in other.find_all("section")
+                if s.find_all("h2") and "Blackouts" in s.find("h2").text]
+
+
+def test_data_quality_page_counts_blackouts_and_message_threads(site):
+    doc = fakes.parse_html(site["data-quality.html"])
+    blackouts = table(doc, "Actionable interactions left out").find("tbody").find_all("tr")
+    assert [cells(r) for r in blackouts] == [["Platform <outage>", "4"]]
+    threads = table(doc, "Threading per message-level source").find("tbody").find_all("tr")
+    assert [cells(r) for r in threads] == [["tweets", "500", "120", "7", "2"]]
+    details = doc.find_all("details")
+    assert [d.find("summary").text for d in details] == [
+        "Orphaned thread tops of tweets (2 of 7 orphaned messages)",
+        "Brand-initiated thread starts of tweets (2)"]
+    assert [c.text for c in details[0].find_all("code")] == ["tweets", "m-7", "<m-8>"]
+
+
+def test_trend_charts_mark_blackouts_only_where_the_window_applies(site_root):
+    content = load_content(site_root)
+    model = build_site(fakes.make_config(site_root), fakes.make_figures(), fakes.make_quality(),
+                       content, fakes.make_info())
+    markers = {job.path: [(m.index, m.kind) for m in job.spec.markers] for job in model.charts}
+    assert (1, "blackout") in markers["charts/all/all.svg"]
+    assert (1, "blackout") in markers["charts/channel/twitter.svg"]
+    assert (1, "blackout") in markers["charts/team/script.svg"]  # the team may be affected
+    assert (1, "blackout") not in markers["charts/channel/email.svg"]
+    assert (1, "policy") in markers["charts/all/all.svg"]
+
+
+# --- Definitions: versions, calendars, budget, directions ----------------------------------------
+
+
+def test_definitions_page_lists_every_policy_version_and_what_it_changed(site):
+    doc = fakes.parse_html(site["definitions.html"])
+    rows = table(doc, "Policy versions").find("tbody").find_all("tr")
+    assert [r.find("th").text for r in rows] == ["from the beginning", "from 2026-11-09"]
+    base = [li.text for li in rows[0].find_all("li")]
+    assert base[0].startswith("goals: complaint_share ≤ 0.4; Response rate ≥ 95.0%; Median first "
+                              "response ≤ 30.0 min; SLA attainment ≥ 90.0%, tolerance 5 pp, "
+                              "minimum sample 20")
+    assert base[1] == "exclusion rules: spam (and the built-in no_reply_needed)"
+    assert base[2].startswith("first-response targets: priority is 'urgent': 15m (elapsed clock)")
+    assert [li.text for li in rows[1].find_all("li")] == [
+        "goal of Median first response: ≤ 25.0 min (was ≤ 30.0 min)"]
+
+
+def test_definitions_page_shows_calendars_of_business_clock_targets(site):
+    doc = fakes.parse_html(site["definitions.html"])
+    calendar = table(doc, "uk-office")
+    assert calendar.find("caption").text == (
+        "uk-office (Europe/London) — 60.0 h open per week; used by: channel is 'email': 24h")
+    rows = [cells(r) for r in calendar.find("tbody").find_all("tr")]
+    assert rows[0] == ["Monday", "08:00–12:30, 13:30–18:00", "9.0 h"]
+    assert rows[5] == ["Saturday", "09:00–24:00", "15.0 h"]
+    assert rows[6] == ["Sunday", "closed", "0.0 h"]
+    assert "Holidays (closed): 2026-12-25" in doc.text
+
+
+def test_definitions_page_explains_the_error_budget_arithmetic(site):
+    doc = fakes.parse_html(site["definitions.html"])
+    steps = [li.text for li in section_with_heading(doc, "Error budget").find_all("li")]
+    assert "allowed breaches = (1 − goal) × eligible" in steps
+    assert "remaining = allowed − used (negative when the budget is overspent)" in steps
+    assert steps[-1] == ("for all interactions in 2026-11: (1 − 90.0%) × 200 = 20 allowed; "
+                         "26 used; remaining −6; burn rate 1.30")
+
+
+def test_neutral_metrics_say_neither_direction_is_better(site):
+    doc = fakes.parse_html(site["definitions.html"])
+    volume = next(n for n in doc.iter() if n.attrs.get("id") == "metric-volume")
+    assert "Neither direction is better" in volume.text
+    rate = next(n for n in doc.iter() if n.attrs.get("id") == "metric-response_rate")
+    assert "Higher is better" in rate.text
+
+
+# --- Custom metrics ------------------------------------------------------------------------------
+
+
+def test_custom_metrics_get_cards_columns_definitions_and_charts(tmp_path):
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(custom=True),
+                        fakes.make_quality(), fakes.make_info())
+    doc = fakes.parse_html(files["index.html"])
+    share = card(section_with_heading(doc, "Latest complete week: 2026-W46"), "Complaint share")
+    assert share.find(cls="card-value").text == "45.0%"
+    assert share.find(cls="status-word").text == "near goal"
+    assert share.find(cls="change").text == "▲ 15.0 pp worse"
+    assert not share.find_all(cls="card-drill")  # not a response metric
+    definitions = fakes.parse_html(files["definitions.html"])
+    assert "metric-complaint_share" in {n.attrs.get("id") for n in definitions.iter()}
+    quality = fakes.parse_html(files["data-quality.html"])
+    row = section_with_heading(quality, "Restatements").find("tbody").find_all("tr")[2]
+    assert cells(row)[2] == "Complaint share"
+    assert row.find_all("a")[1].attrs["href"] == "definitions.html#metric-complaint_share"
+    segment = fakes.parse_html(files["segments/channel/email.html"])
+    assert "Complaint share" in segment.find("img").attrs["alt"]
 
 
 # --- Determinism, theme and overrides ------------------------------------------------------------
@@ -427,3 +717,18 @@ def test_segment_slugs_are_ascii_and_unique():
     assert slugs["日本"] == short_hash("日本")
     assert slugs["email"] == "email"
     assert len(set(slugs.values())) == len(slugs)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (90.79999999999995, "90.8"), (20.000000000000004, "20"), (-55.200000000000045, "−55.2"),
+    (146.0, "146"), (-0.01, "0"), (1234.56, "1,234.6"),
+])
+def test_budget_numbers_have_one_decimal_at_most_and_a_true_minus(value, text):
+    assert format_number(value) == text
+
+
+def test_restated_values_get_just_enough_decimals_to_differ():
+    assert format_pair(0.96001, 0.96004, "ratio") == ("96.001%", "96.004%")
+    assert format_pair(4.529, 4.546, "hours") == ("4.53 h", "4.55 h")
+    assert format_pair(0.5, 0.5, "ratio") == ("50.0%", "50.0%")
+    assert format_pair(None, 3.0, "count") == ("—", "3")

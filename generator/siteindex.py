@@ -1,0 +1,200 @@
+"""The indexes every page builder shares: figures by key, metrics by id, URLs of pages.
+
+:class:`SiteIndex` is built once per site from the stage outputs (figures, quality report,
+config, content) and answers the look-ups page builders need in O(1): a figure by its key, a
+metric by id (built-in or custom), the drill-through list or error budget of a segment, and the
+output path of every page, chart and download.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from generator.config import Config
+from generator.content import Content
+from generator.contexts import Link, PageInfo, PeriodView
+from generator.formatting import period_dates, segment_slugs
+from generator.model import (
+    METRICS_BY_ID,
+    BudgetRow,
+    BuildInfo,
+    DrillList,
+    Figure,
+    Figures,
+    MetricInfo,
+    Period,
+    QualityReport,
+    Restatement,
+)
+
+#: Machine-readable downloads written by the output stage (SPEC §7), linked from every page.
+DOWNLOADS: tuple[tuple[str, str], ...] = (
+    ("data/figures.csv", "figures.csv"),
+    ("data/figures.json", "figures.json"),
+    ("data/summary.json", "summary.json"),
+)
+STYLESHEET = "assets/carecard.css"
+
+
+@dataclass
+class SiteIndex:
+    """Indexes and shared facts used while building pages (mutable only while being built)."""
+
+    config: Config
+    figures: Figures
+    quality: QualityReport
+    content: Content
+    info: BuildInfo
+    index: dict[tuple[str, str, str, str, str], Figure] = field(default_factory=dict)
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)
+    drills: dict[tuple[str, str, str, str], DrillList] = field(default_factory=dict)
+    budgets: dict[tuple[str, str], BudgetRow] = field(default_factory=dict)
+    restated: dict[tuple[str, str], list[Restatement]] = field(default_factory=dict)
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    granularities: tuple[str, ...] = ()
+    dim_slugs: dict[str, str] = field(default_factory=dict)
+    seg_slugs: dict[str, dict[str, str]] = field(default_factory=dict)
+    page_slugs: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls, config: Config, figures: Figures, quality: QualityReport, content: Content,
+        info: BuildInfo,
+    ) -> SiteIndex:
+        """Index the stage outputs for page building."""
+        site = cls(config, figures, quality, content, info)
+        site.index = {(f.granularity, f.period, f.dimension, f.segment, f.metric): f
+                      for f in figures.rows}
+        # Custom metrics arrive only in figures.metrics; built-ins are the fallback for ids
+        # that rows mention but the metric list does not (e.g. restatements of a dropped one).
+        site.metrics = {**METRICS_BY_ID, **{m.id: m for m in figures.metrics}}
+        site.drills = {(d.granularity, d.period, d.dimension, d.segment): d
+                       for d in figures.drill}
+        site.budgets = {(b.dimension, b.segment): b for b in figures.budgets}
+        for r in quality.restatements:
+            site.restated.setdefault((r.granularity, r.period), []).append(r)
+        try:
+            site.tz = ZoneInfo(config.site.timezone)
+        except (ZoneInfoNotFoundError, ValueError):  # the config loader reports a bad zone
+            site.tz = ZoneInfo("UTC")
+        site.granularities = tuple(g for g in config.site.periods if g in figures.periods)
+        dims = list(dict.fromkeys(d for d, _ in figures.segments if d != "all"))
+        site.dim_slugs = segment_slugs(dims)
+        for dim in dims:
+            site.seg_slugs[dim] = segment_slugs(s for d, s in figures.segments if d == dim)
+        site.page_slugs = segment_slugs(p.stem for p in content.pages)
+        return site
+
+    # --- Look-ups ---------------------------------------------------------------------------
+
+    def figure(self, g: str, period: str, dim: str, seg: str, metric: str) -> Figure | None:
+        """The figure with this key, or None."""
+        return self.index.get((g, period, dim, seg, metric))
+
+    def metric(self, metric_id: str) -> MetricInfo:
+        """The metric (built-in or custom); an unknown id gets a plain stand-in."""
+        found = self.metrics.get(metric_id)
+        if found is None:
+            return MetricInfo(metric_id, metric_id, "", "neutral", "")
+        return found
+
+    @property
+    def headline(self) -> str:
+        """The headline granularity ('' when there are no periods)."""
+        return self.granularities[0] if self.granularities else ""
+
+    def has_segment(self, dim: str, seg: str) -> bool:
+        """True when the segment has pages."""
+        return dim == "all" or seg in self.seg_slugs.get(dim, {})
+
+    # --- Paths --------------------------------------------------------------------------------
+
+    def _slug(self, dim: str, seg: str) -> str:
+        if dim == "all":
+            return "all/all"
+        return f"{self.dim_slugs[dim]}/{self.seg_slugs[dim][seg]}"
+
+    def segment_path(self, dim: str, seg: str) -> str:
+        """Output path of a segment page."""
+        return f"segments/{self._slug(dim, seg)}.html"
+
+    def chart_path(self, dim: str, seg: str) -> str:
+        """Output path of a segment's trend chart."""
+        return f"charts/{self._slug(dim, seg)}.svg"
+
+    def drill_path(self, g: str, period: str, dim: str, seg: str, ext: str = "html") -> str:
+        """Output path of a drill-through page (or its CSV with ext='csv')."""
+        return f"drill/{g}/{period}/{self._slug(dim, seg)}.{ext}"
+
+    def period_path(self, period: Period) -> str:
+        """Output path of a period's archive page."""
+        return f"periods/{period.granularity}/{period.label}.html"
+
+    # --- Shared views -------------------------------------------------------------------------
+
+    def format_time(self, moment: datetime | None) -> str:
+        """A time in the reporting timezone ('2026-11-18 12:00 GMT'), or 'no data'."""
+        if moment is None:
+            return "no data"
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+    def segment_link(self, dim: str, seg: str, root: str) -> Link:
+        """The segment's title linked to its page (to the segments index if it has none)."""
+        href = self.segment_path(dim, seg) if self.has_segment(dim, seg) else "segments/index.html"
+        return Link(root + href, segment_title(dim, seg))
+
+    def page_info(self, path: str, title: str, section: str) -> PageInfo:
+        """Common facts of the page at `path`."""
+        root = root_of(path)
+        items = [
+            ("index.html", "Overview", "overview"),
+            ("periods/index.html", "Periods", "periods"),
+            ("segments/index.html", "Segments", "segments"),
+            ("definitions.html", "Definitions", "definitions"),
+            ("data-quality.html", "Data quality", "data-quality"),
+        ]
+        items += [(f"pages/{self.page_slugs[p.stem]}.html", p.title, "page:" + p.stem)
+                  for p in self.content.pages]
+        nav = tuple(Link(root + href, label, key == section) for href, label, key in items)
+        downloads = tuple(Link(root + href, label) for href, label in DOWNLOADS)
+        through = self.figures.data_through or self.quality.data_through
+        return PageInfo(
+            path=path,
+            title=title,
+            site_title=self.config.site.title,
+            root=root,
+            nav=nav,
+            downloads=downloads,
+            stylesheet=root + STYLESHEET,
+            version=self.info.version,
+            built_at=self.info.built_at,
+            data_through=self.format_time(through),
+            data_through_iso=through.isoformat() if through else "",
+            timezone=self.config.site.timezone,
+        )
+
+    def period_view(self, period: Period, root: str) -> PeriodView:
+        """A period described for people, linked to its page."""
+        note = ""
+        if period.partial:
+            note = f"partial — data through {self.format_time(self.figures.data_through)}"
+        return PeriodView(
+            granularity=period.granularity,
+            label=period.label,
+            dates=period_dates(period),
+            partial=period.partial,
+            note=note,
+            href=root + self.period_path(period),
+        )
+
+
+def root_of(path: str) -> str:
+    """Relative prefix from the page at `path` back to the site root ('', '../', …)."""
+    return "../" * path.count("/")
+
+
+def segment_title(dim: str, seg: str) -> str:
+    """'All interactions' or 'Channel: email'."""
+    return "All interactions" if dim == "all" else f"{dim.capitalize()}: {seg}"
