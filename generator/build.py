@@ -228,6 +228,7 @@ def build(
         summary_json,
     )
     from generator.output import SiteFiles, check_output_dir, recover, write_site
+    from generator.drawing import ChartDrawer
     from generator.render import render_site
 
     started = time.perf_counter()
@@ -264,8 +265,9 @@ def build(
     quality, figures = checked.quality, checked.figures
     info = build_info(config, quality)
     files = SiteFiles()
+    drawer = ChartDrawer(cache if use_cache else None)
     with stages.time("render pages and charts"):
-        files.update(render_site(config, figures, quality, info))
+        files.update(render_site(config, figures, quality, info, drawer))
     with stages.time("write data files"):
         summary_bytes = summary_json(
             figures, quality, info, config.site.periods[0], policy_hash(config)
@@ -291,5 +293,6 @@ def build(
         pages=pages, charts=charts, files=len(paths),
         seconds=time.perf_counter() - started, stages=stages.seconds,
         drops_parsed=drops_parsed, drops_from_cache=drops_cached,
+        charts_drawn=drawer.drawn, charts_from_cache=drawer.from_cache,
         checked=checked,
     )

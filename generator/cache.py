@@ -90,14 +90,21 @@ class Cache:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
 
     def load_bytes(self, kind: str, key: str, suffix: str) -> bytes | None:
-        """A cached file's bytes, or None."""
+        """A cached file's bytes (checked against the digest stored with them), or None."""
         path = self.path(kind, key, suffix)
         if path is None or not path.is_file():
             return None
-        return path.read_bytes()
+        stored = path.read_bytes()
+        digest, _, data = stored.partition(b"\n")
+        if hashlib.sha256(data).hexdigest().encode() != digest:
+            log.warning("cache entry '%s' is corrupt; computing it again", path.name)
+            self.corrupt.append(path.name)
+            path.unlink(missing_ok=True)
+            return None
+        return data
 
     def store_bytes(self, kind: str, key: str, suffix: str, data: bytes) -> None:
-        """Store bytes under a key (atomically)."""
+        """Store bytes under a key, preceded by their digest (atomically)."""
         path = self.path(kind, key, suffix)
         if path is None:
             return
@@ -105,31 +112,26 @@ class Cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(suffix=suffix, dir=path.parent)
             with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
+                stream.write(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
             os.replace(temporary, path)
         except OSError as error:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
 
     def last_build(self) -> dict[str, object] | None:
-        """The fingerprint of the last build, or None (absent or unreadable)."""
-        if self.folder is None:
+        """The fingerprint of the last build, or None (absent or corrupt)."""
+        data = self.load_bytes(".", "last-build", ".json")
+        if data is None:
             return None
-        path = self.folder / "last-build.json"
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            log.warning("cache entry 'last-build.json' is corrupt; building in full")
-            self.corrupt.append("last-build.json")
+            value = json.loads(data)
+        except ValueError:
             return None
         return value if isinstance(value, dict) else None
 
     def remember_build(self, fingerprint: dict[str, object]) -> None:
         """Record the fingerprint of a successful build."""
         data = json.dumps(fingerprint, sort_keys=True).encode("utf-8")
-        if self.folder is not None:
-            self.store_bytes(".", "last-build", ".json", data)
+        self.store_bytes(".", "last-build", ".json", data)
 
 
 def output_state(folder: Path) -> str:

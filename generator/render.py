@@ -18,7 +18,7 @@ from types import TracebackType
 
 import jinja2
 
-from generator.charts import draw_chart
+from generator.drawing import ChartDrawer
 from generator.config import Config
 from generator.content import load_content
 from generator.errors import BuildError, Problem
@@ -59,9 +59,16 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
 
 
 def render_site(
-    config: Config, figures: Figures, quality: QualityReport, info: BuildInfo
+    config: Config,
+    figures: Figures,
+    quality: QualityReport,
+    info: BuildInfo,
+    drawer: ChartDrawer | None = None,
 ) -> dict[str, bytes]:
-    """Return every HTML page, chart, page CSV and theme asset, keyed by output-relative path."""
+    """Return every HTML page, chart, page CSV and theme asset, keyed by output-relative path.
+
+    Charts are drawn by `drawer` (default: no cache, across the available cores).
+    """
     overrides = config.site.templates
     if overrides is not None and not overrides.is_dir():
         raise BuildError(Problem(
@@ -78,15 +85,13 @@ def render_site(
 
     for page in model.pages:
         put(page.path, _render_page(env, page.template, page.path, page.context), "page")
-    for job in model.charts:
-        try:
-            svg = draw_chart(job.spec)
-        except Exception as exc:  # matplotlib raises many kinds; name the chart
+    drawer = drawer or ChartDrawer()
+    for job, drawn in zip(model.charts, drawer.draw([job.spec for job in model.charts])):
+        if drawn.error:
             raise BuildError(
-                f"chart '{job.path}' (for page '{job.page}'): drawing failed: "
-                f"{type(exc).__name__}: {exc}."
-            ) from exc
-        put(job.path, svg, "chart")
+                f"chart '{job.path}' (for page '{job.page}'): drawing failed: {drawn.error}."
+            )
+        put(job.path, drawn.svg, "chart")
     for download in model.downloads:
         put(download.path, csv_bytes(download.columns, download.rows), "download")
     for name, data in sorted(collect_assets(overrides).items()):

@@ -1,0 +1,89 @@
+"""The build cache: nothing changed → nothing done; deleted or corrupt cache → same output."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.build import build
+
+HANDMADE = Path(__file__).resolve().parent / "projects" / "handmade"
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    shutil.copytree(HANDMADE, tmp_path / "site")
+    return tmp_path / "site" / "config.yaml"
+
+
+def test_second_build_with_no_changes_does_nothing_and_keeps_the_bytes(site: Path) -> None:
+    first = build(site)
+    assert (first.skipped, first.drops_parsed, first.drops_from_cache) == (False, 2, 0)
+    assert first.charts_drawn == first.charts > 0 and first.charts_from_cache == 0
+    before = digest(site.parent / "output")
+    second = build(site)
+    assert second.skipped and second.pages == first.pages
+    assert digest(site.parent / "output") == before
+
+
+def test_rebuild_after_losing_the_build_record_reuses_parsed_drops_and_charts(site: Path) -> None:
+    build(site)
+    before = digest(site.parent / "output")
+    (site.parent / ".carecard-cache" / "last-build.json").unlink()
+    again = build(site)
+    assert not again.skipped
+    assert (again.drops_parsed, again.drops_from_cache) == (0, 2)
+    assert (again.charts_drawn, again.charts_from_cache) == (0, again.charts)
+    assert digest(site.parent / "output") == before
+
+
+def test_a_changed_output_folder_is_rebuilt(site: Path) -> None:
+    build(site)
+    before = digest(site.parent / "output")
+    (site.parent / "output" / "index.html").write_text("tampered", encoding="utf-8")
+    assert not build(site).skipped
+    assert digest(site.parent / "output") == before
+
+
+def test_deleting_the_cache_gives_the_same_output(site: Path) -> None:
+    build(site)
+    before = digest(site.parent / "output")
+    shutil.rmtree(site.parent / ".carecard-cache")
+    result = build(site)
+    assert result.drops_parsed == 2 and digest(site.parent / "output") == before
+
+
+def test_corrupt_cache_entries_are_rebuilt_with_a_warning(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    build(site)
+    before = digest(site.parent / "output")
+    cache = site.parent / ".carecard-cache"
+    for entry in list(cache.rglob("*.parquet")) + list(cache.rglob("*.svg")):
+        entry.write_bytes(b"garbage")
+    (cache / "last-build.json").write_bytes(b"{not json")
+    result = build(site)
+    assert not result.skipped
+    assert result.drops_parsed == 2 and result.charts_drawn == result.charts
+    assert digest(site.parent / "output") == before
+    assert any("corrupt" in r.getMessage() for r in caplog.records)
+
+
+def test_a_new_drop_parses_only_that_drop(site: Path) -> None:
+    build(site)
+    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    extra += "v1,2026-11-12 09:00:00,2026-11-12 09:05:00,,twitter,billing,normal,q,,Yes\n"
+    (site.parent / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
+    result = build(site)
+    assert (result.drops_parsed, result.drops_from_cache) == (1, 2)
