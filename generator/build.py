@@ -227,8 +227,8 @@ def build(
         rejected_csv,
         summary_json,
     )
-    from generator.output import SiteFiles, check_output_dir, recover, write_site
     from generator.drawing import ChartDrawer
+    from generator.output import SiteFiles, check_output_dir, recover, write_site
     from generator.render import render_site
 
     started = time.perf_counter()

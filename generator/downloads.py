@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.config import Config
-
-from generator.model import BuildInfo, Figure, Figures, QualityReport
 from generator.metrics import latest_complete
+from generator.model import BuildInfo, Figure, Figures, QualityReport
 
 if TYPE_CHECKING:
     import duckdb

@@ -71,7 +71,7 @@ class ChartDrawer:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
+        import matplotlib.pyplot
 
         context = multiprocessing.get_context("fork")
         chunk = max(1, len(specs) // (workers * 4))

@@ -13,7 +13,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from generator.budget import compute_budgets
+from generator.clock import create_calendar_table, deadline_sql, position_sql
 from generator.config import Config
+from generator.drill import compute_drill
 from generator.model import (
     METRICS,
     Figure,
@@ -24,9 +27,6 @@ from generator.model import (
     Restatement,
 )
 from generator.periods import START_SQL, period_grid, year_ago_label
-from generator.budget import compute_budgets
-from generator.drill import compute_drill
-from generator.clock import create_calendar_table, deadline_sql, position_sql
 from generator.policy import (
     blackout_sql,
     exclusion_sql,
@@ -155,9 +155,10 @@ def judge_interactions(
     through = (
         f"TIMESTAMPTZ {sql_str(data_through.isoformat())}" if data_through else "NULL::TIMESTAMPTZ"
     )
+    # A view, not a table: the wide rows are materialised once, in `judged`.
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE targeted AS
+        CREATE OR REPLACE VIEW targeted AS
         SELECT *,
             {exclusion_sql(versions, local)} AS excluded_by,
             {blackout_sql(policy, local)} AS blackout,
@@ -169,7 +170,8 @@ def judge_interactions(
             (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
             received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
                 AS elapsed_deadline
-        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
+        FROM (SELECT rowid AS row_key, *, timezone({tz}, received_at) AS {local}
+              FROM interactions)
         """
     )
     if uses_business_clock(policy):
@@ -178,7 +180,7 @@ def judge_interactions(
                "ELSE elapsed_minutes END")
         deadline = ("CASE WHEN target_clock = 'business' THEN business_deadline "
                     "ELSE elapsed_deadline END")
-        source = "business_timed"
+        source = "targeted LEFT JOIN business_timed USING (row_key)"
     else:
         frt, deadline, source = "elapsed_minutes", "elapsed_deadline", "targeted"
     starts = ", ".join(
@@ -201,15 +203,24 @@ def judge_interactions(
         FROM (SELECT *, {frt} AS frt_minutes, {deadline} AS deadline FROM {source})
         """
     )
+    con.execute("DROP TABLE IF EXISTS business_timed")
 
 
 def _business_times(
     con: duckdb.DuckDBPyConnection, config: Config, data_through: datetime | None
 ) -> None:
-    """Create `business_timed`: `targeted` plus business positions and business deadlines."""
+    """Create `business_timed`: business positions and deadlines of business-clock rows only.
+
+    The ASOF joins run over a narrow projection (key, calendar, times, target), not the wide
+    rows, and only over the interactions whose target is on the business clock.
+    """
+    con.execute(
+        "CREATE OR REPLACE TABLE business_in AS SELECT row_key, target_calendar, received_at, "
+        "first_response_at, target_minutes FROM targeted WHERE target_clock = 'business'"
+    )
     bounds = con.execute(
         "SELECT min(received_at), max(greatest(received_at, coalesce(first_response_at, "
-        "received_at), coalesce(resolved_at, received_at))) FROM targeted"
+        "received_at))) FROM business_in"
     ).fetchone()
     if not bounds or bounds[0] is None:
         first = last = date(1970, 1, 1)
@@ -226,7 +237,7 @@ def _business_times(
     create_calendar_table(con, dict(config.calendars), first - timedelta(days=2), horizon)
     con.execute(
         "CREATE OR REPLACE TABLE b0 AS "
-        + position_sql("targeted", "target_calendar", "received_at", "b_received")
+        + position_sql("business_in", "target_calendar", "received_at", "b_received")
     )
     con.execute(
         "CREATE OR REPLACE TABLE b1 AS "
@@ -236,10 +247,12 @@ def _business_times(
         "CREATE OR REPLACE TABLE b2 AS SELECT *, b_received + target_minutes * 60 AS b_due FROM b1"
     )
     con.execute(
-        "CREATE OR REPLACE TABLE business_timed AS "
+        "CREATE OR REPLACE TABLE business_timed AS SELECT row_key, b_received, b_response, "
+        "business_deadline FROM ("
         + deadline_sql("b2", "target_calendar", "b_due", "business_deadline")
+        + ")"
     )
-    for table in ("b0", "b1", "b2"):
+    for table in ("business_in", "b0", "b1", "b2"):
         con.execute(f"DROP TABLE {table}")
 
 

@@ -18,9 +18,9 @@ from types import TracebackType
 
 import jinja2
 
-from generator.drawing import ChartDrawer
 from generator.config import Config
 from generator.content import load_content
+from generator.drawing import ChartDrawer
 from generator.errors import BuildError, Problem
 from generator.model import BuildInfo, Figures, QualityReport
 from generator.pages import build_site, context_fields

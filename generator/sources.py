@@ -421,37 +421,51 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         cases = " ".join(f"WHEN {sql_str(k)} THEN {v}" for k, v in SENTIMENT_LABELS.items())
         return f"coalesce(CASE lower(raw_{name}) {cases} END, try_cast(raw_{name} AS DOUBLE)) AS {name}"
 
+    # Narrow helper tables instead of window functions over the wide rows: the ids that occur
+    # more than once in one drop (usually none), and the drop each id's valid row wins from.
+    con.execute(
+        "CREATE OR REPLACE TABLE duplicated AS SELECT drop_index, raw_id, count(*) AS copies "
+        "FROM staged_used WHERE raw_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE checked AS
+        CREATE OR REPLACE VIEW checked AS
         SELECT *, {reason} AS reason, {field} AS reason_field
         FROM (
-            SELECT *,
-                count(*) OVER (PARTITION BY drop_index, raw_id) AS copies,
-                raw_id AS id, raw_channel AS channel,
-                try_cast(raw_csat AS DOUBLE) AS csat,
-                try_cast(raw_reach AS DOUBLE) AS reach,
+            SELECT s.*,
+                coalesce(d.copies, 1) AS copies,
+                s.raw_id AS id, s.raw_channel AS channel,
+                try_cast(s.raw_csat AS DOUBLE) AS csat,
+                try_cast(s.raw_reach AS DOUBLE) AS reach,
                 {boolean('public', 'NULL')},
                 {boolean('moved_private', 'false')},
                 {boolean('needs_reply', 'true')},
                 {sentiment('sentiment_start')},
                 {sentiment('sentiment_end')}
-            FROM staged_used
+            FROM staged_used s
+            LEFT JOIN duplicated d ON d.drop_index = s.drop_index AND d.raw_id = s.raw_id
         )
         """
     )
+    con.execute(
+        "CREATE OR REPLACE TABLE winners AS SELECT source, id, max(drop_index) AS winning_drop "
+        "FROM checked WHERE reason IS NULL GROUP BY ALL"
+    )
     dims = ", ".join(f"{sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TABLE accounted AS
-        SELECT *,
-            CASE WHEN reason IS NOT NULL THEN 'rejected'
-                 WHEN drop_index = max(drop_index) FILTER (WHERE reason IS NULL)
-                      OVER (PARTITION BY source, id) THEN 'kept'
+        SELECT c.*,
+            CASE WHEN c.reason IS NOT NULL THEN 'rejected'
+                 WHEN c.drop_index = w.winning_drop THEN 'kept'
                  ELSE 'superseded' END AS fate
-        FROM checked
+        FROM checked c
+        LEFT JOIN winners w ON c.reason IS NULL AND w.source = c.source AND w.id = c.id
         """
     )
+    con.execute("DROP VIEW checked")
+    con.execute("DROP TABLE winners")
+    con.execute("DROP TABLE duplicated")
     fields = ", ".join(
         ["source", "id", "received_at", "first_response_at", "resolved_at", "channel", "csat",
          "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
