@@ -216,6 +216,7 @@ def stage_drops(
     problems: list[Problem] = []
     staged: list[str] = []
     mapped: set[str] = set()
+    column_rows: list[tuple[int, str, str]] = []
     for drop_index, drop in enumerate(drops):
         if drop.source.shape == "messages":
             continue
@@ -234,6 +235,11 @@ def stage_drops(
             _stage_sql(drop, drop_index, table, columns, attributes, position_word)
         )
         mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+        column_rows += [
+            (drop_index, name, _column_for(drop.source, name)
+             if _column_for(drop.source, name) in columns else "")
+            for name in list(INTERACTION_FIELDS) + attributes
+        ]
     for index, first, count in _message_sources(drops):
         try:
             stage_message_source(con, config, index, drops[first:first + count], first)
@@ -245,6 +251,13 @@ def stage_drops(
     if not staged:  # only message sources: an empty interaction-level stage
         staged.append(_empty_stage_sql(attributes))
     con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
+    # Which export column each field came from, per drop (for messages; not repeated per row).
+    con.execute(
+        "CREATE OR REPLACE TABLE drop_columns (drop_index INTEGER, field VARCHAR, "
+        "column_name VARCHAR)"
+    )
+    if column_rows:
+        con.executemany("INSERT INTO drop_columns VALUES (?, ?, ?)", column_rows)
     for index in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
     return Staged(drops, frozenset(mapped))
@@ -256,8 +269,7 @@ def _empty_stage_sql(attributes: list[str]) -> str:
               "CAST(NULL AS VARCHAR) AS file", "CAST(NULL AS BIGINT) AS line",
               "CAST(NULL AS VARCHAR) AS position_word"]
     for name in list(INTERACTION_FIELDS) + attributes:
-        select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}",
-                   f"CAST(NULL AS VARCHAR) AS {sql_ident('col_' + name)}"]
+        select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
     return f"SELECT {', '.join(select)} WHERE false"
 
@@ -352,7 +364,6 @@ def _stage_sql(
             raw = "CAST(NULL AS VARCHAR)"
         mapping = source.values.get(name)
         select.append(f"{_mapped_sql(raw, dict(mapping) if mapping else None)} AS {sql_ident('raw_' + name)}")
-        select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
     for name in TIMESTAMP_FIELDS:
         select.append(f"{_timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
     # Ids written by a spreadsheet as '3.0' mean '3'.
@@ -552,13 +563,13 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
     found = "CASE reason_field " + " ".join(
         f"WHEN {sql_str(c[4:])} THEN {sql_ident(c)}" for c in names
     ) + " END"
-    column = "CASE reason_field " + " ".join(
-        f"WHEN {sql_str(c[4:])} THEN {sql_ident('col_' + c[4:])}" for c in names
-    ) + " END"
     rows = con.execute(
-        f"""SELECT source, file, position_word || ' ' || line, reason, reason_field, {column}, {found},
-                   raw_received_at
-            FROM accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
+        f"""SELECT a.source, a.file, a.position_word || ' ' || a.line, a.reason, a.reason_field,
+                   dc.column_name, {found}, a.raw_received_at
+            FROM accounted a
+            LEFT JOIN drop_columns dc
+                ON dc.drop_index = a.drop_index AND dc.field = a.reason_field
+            WHERE a.fate = 'rejected' ORDER BY a.drop_index, a.line"""
     ).fetchall()
     out = []
     for source, file, position, reason, field, column, value, received in rows:
