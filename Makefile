@@ -23,7 +23,7 @@ test: $(STAMP)  ## run the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff and mypy (installed on demand)
-	$(BIN)/pip install --quiet 'ruff>=0.5' 'mypy>=1.10' types-PyYAML
+	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML
 	$(BIN)/ruff check generator tests scripts
 	$(BIN)/mypy generator
 

@@ -62,7 +62,8 @@ class Cache:
             return False
         try:
             con.execute(
-                f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet('{_sql_path(path)}')"
+                f"CREATE OR REPLACE TABLE {table} AS "
+                f"SELECT * FROM read_parquet('{_sql_path(path)}')"
             )
         except duckdb.Error:
             log.warning("cache entry for '%s' is corrupt; reading the drop again", label)

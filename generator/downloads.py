@@ -91,7 +91,8 @@ def summary_json(
                 )
     counts: dict[str, int] = {}
     for entry in statuses:
-        counts[entry["status"]] = counts.get(entry["status"], 0) + 1  # type: ignore[index]
+        status = str(entry["status"])
+        counts[status] = counts.get(status, 0) + 1
     summary = {
         "tool": "carecard",
         "version": info.version,

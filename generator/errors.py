@@ -7,6 +7,7 @@ followed by the column or key. Only the CLI turns these exceptions into exit cod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -48,10 +49,9 @@ class CarecardError(Exception):
 
     exit_code = 2
 
-    def __init__(self, problems: list[Problem] | Problem | str) -> None:
-        if isinstance(problems, (Problem, str)):
-            problems = [problems]  # type: ignore[list-item]
-        self.problems: list[Problem | str] = list(problems)  # type: ignore[arg-type]
+    def __init__(self, problems: Sequence[Problem | str] | Problem | str) -> None:
+        listed = [problems] if isinstance(problems, (Problem, str)) else list(problems)
+        self.problems: list[Problem | str] = listed
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -146,7 +146,7 @@ def where_text(where: Where) -> str:
     return " and ".join(parts)
 
 
-# --- Goals and budgets -------------------------------------------------------------------------------------
+# --- Goals and budgets ------------------------------------------------------------------
 
 
 def goals_in_force(policy: Policy, day: date) -> dict[str, Goal]:

@@ -357,7 +357,8 @@ def compute_figures(
         for name in {**AGGREGATES, **custom_aggregates(config)}
     )
     long = " UNION ALL ".join(
-        f"SELECT g.*, {sql_str(m.id)} AS metric, CAST({metric_sql[m.id].value} AS DOUBLE) AS value, "
+        f"SELECT g.*, {sql_str(m.id)} AS metric, "
+        f"CAST({metric_sql[m.id].value} AS DOUBLE) AS value, "
         f"CAST({metric_sql[m.id].n or 'NULL'} AS BIGINT) AS n FROM filled g"
         for m in metrics
     )

@@ -122,7 +122,8 @@ def build_site(
             charts.append(chart)
     downloads: list[CsvDownload] = []
     for drill in figures.drill:
-        if site.has_segment(drill.dimension, drill.segment) and drill.granularity in figures.periods:
+        wanted = site.has_segment(drill.dimension, drill.segment)
+        if wanted and drill.granularity in figures.periods:
             page, csv = _drill_page(site, drill)
             pages.append(page)
             downloads.append(csv)

@@ -80,7 +80,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 def period_grid(
     first: date, last: date, granularity: str, tz: ZoneInfo, data_through: datetime | None
 ) -> tuple[Period, ...]:
-    """Return every period of `granularity` from the one holding `first` to the one holding `last`."""
+    """Every period of `granularity` from the one holding `first` to the one holding `last`."""
     periods = []
     start = period_start(first, granularity)
     end_limit = period_start(last, granularity)

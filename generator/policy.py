@@ -30,7 +30,10 @@ class Version:
 
 
 def policy_versions(policy: Policy) -> tuple[Version, ...]:
-    """Resolve `policy.versions` into complete versions, oldest first (maps merge, lists replace)."""
+    """Resolve `policy.versions` into complete versions, oldest first.
+
+    Maps (goals) merge key by key; lists (targets, exclusions) replace whole.
+    """
     current = Version(None, policy.exclude, policy.first_response, dict(policy.goals))
     versions = [current]
     for change in sorted(policy.versions, key=lambda v: v.valid_from):
@@ -57,7 +60,8 @@ def where_sql(where: Where) -> str:
             numbers = ", ".join(str(float(v)) for v in values)
             parts.append(f"{column} IN ({numbers})")
         elif name in BOOLEAN_FIELDS:
-            parts.append(f"lower(CAST({column} AS VARCHAR)) IN ({', '.join(sql_str(v.lower()) for v in values)})")
+            words = ", ".join(sql_str(v.lower()) for v in values)
+            parts.append(f"lower(CAST({column} AS VARCHAR)) IN ({words})")
         else:
             parts.append(f"CAST({column} AS VARCHAR) IN ({', '.join(sql_str(v) for v in values)})")
     return "(" + " AND ".join(parts) + ")" if parts else "true"
@@ -133,7 +137,7 @@ def blackout_sql(policy: Policy, local_ts: str) -> str:
 
 def goal_rows(config: Config) -> list[tuple[object, ...]]:
     """Rows (valid_from, metric, direction, goal, tolerance, min_n) of every version's goals."""
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for version in policy_versions(config.policy):
         for metric, goal in version.goals.items():
             rows.append(

@@ -331,7 +331,8 @@ def _csv_problem(drop: Drop, message: str, text: _Text, delimiter: str) -> Probl
                        "twice (\"\").")
     columns = _COLUMNS.search(message)
     if columns:
-        return Problem(where, "", f"{columns.group(1)} value{'' if columns.group(1) == '1' else 's'} like the header line",
+        plural = "" if columns.group(1) == "1" else "s"
+        return Problem(where, "", f"{columns.group(1)} value{plural} like the header line",
                        found, f"the line has {columns.group(2)}; quote values that contain "
                        f"the delimiter, or set sources[{drop.source_index}].delimiter.")
     if "Invalid unicode" in message:

@@ -318,7 +318,8 @@ def _timestamp_sql(raw: str, source: SourceConfig) -> str:
         fmt = sql_str(source.timestamp_format)
         naive = f"try_strptime({raw}, {fmt})"
         return (
-            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' THEN try_strptime({raw}, {fmt})::TIMESTAMPTZ "
+            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' "
+            f"THEN try_strptime({raw}, {fmt})::TIMESTAMPTZ "
             f"ELSE timezone({tz}, {naive}::TIMESTAMP) END)"
         )
     return (
@@ -355,7 +356,9 @@ def _stage_sql(
     ]
     for name in list(INTERACTION_FIELDS) + attributes:
         column = _column_for(source, name)
-        present = column in columns and (name in INTERACTION_FIELDS or name in source_attributes(source))
+        present = column in columns and (
+            name in INTERACTION_FIELDS or name in source_attributes(source)
+        )
         if present:
             raw = f"nullif(trim({sql_ident(column)}), '')"
         elif name == "channel" and source.channel:
@@ -363,11 +366,15 @@ def _stage_sql(
         else:
             raw = "CAST(NULL AS VARCHAR)"
         mapping = source.values.get(name)
-        select.append(f"{_mapped_sql(raw, dict(mapping) if mapping else None)} AS {sql_ident('raw_' + name)}")
+        mapped_raw = _mapped_sql(raw, dict(mapping) if mapping else None)
+        select.append(f"{mapped_raw} AS {sql_ident('raw_' + name)}")
     for name in TIMESTAMP_FIELDS:
         select.append(f"{_timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
     # Ids written by a spreadsheet as '3.0' mean '3'.
-    return f"SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) FROM (SELECT {', '.join(select)} FROM {table})"
+    return (
+        "SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) "
+        f"FROM (SELECT {', '.join(select)} FROM {table})"
+    )
 
 
 def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -388,11 +395,13 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     for name in BOOLEAN_FIELDS:
         words = ", ".join(sql_str(w) for w in TRUE_WORDS + FALSE_WORDS)
         checks.append(
-            (f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})", "unmapped_value", name)
+            (f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})",
+             "unmapped_value", name)
         )
     for name in NUMBER_FIELDS:
         checks.append(
-            (f"raw_{name} IS NOT NULL AND try_cast(raw_{name} AS DOUBLE) IS NULL", "not_a_number", name)
+            (f"raw_{name} IS NOT NULL AND try_cast(raw_{name} AS DOUBLE) IS NULL",
+             "not_a_number", name)
         )
     low, high = csat.scale
     checks.append(
@@ -430,7 +439,10 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
     def sentiment(name: str) -> str:
         cases = " ".join(f"WHEN {sql_str(k)} THEN {v}" for k, v in SENTIMENT_LABELS.items())
-        return f"coalesce(CASE lower(raw_{name}) {cases} END, try_cast(raw_{name} AS DOUBLE)) AS {name}"
+        return (
+            f"coalesce(CASE lower(raw_{name}) {cases} END, try_cast(raw_{name} AS DOUBLE)) "
+            f"AS {name}"
+        )
 
     # Narrow helper tables instead of window functions over the wide rows: the ids that occur
     # more than once in one drop (usually none), and the drop each id's valid row wins from.
@@ -596,7 +608,8 @@ def _message(
     scale = f"{low:g} to {high:g}"
     if reason == "missing_required":
         return Problem(where, "", f"a value for the required field '{field}'", found,
-                       f"map another column with sources[{index}].columns.{field}, or fix the export.")
+                       f"map another column with sources[{index}].columns.{field}, "
+                       "or fix the export.")
     if reason == "unparseable_timestamp":
         return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
                        "'2026-11-23T14:05:00+00:00'", found,

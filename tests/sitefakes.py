@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # running `pytest` without an installed package
     sys.path.insert(0, str(ROOT))
 
-from generator.config import (
+from generator.config import (  # noqa: E402
     Blackout,
     Calendar,
     Config,
@@ -37,7 +37,7 @@ from generator.config import (
     TargetRule,
     Where,
 )
-from generator.model import (
+from generator.model import (  # noqa: E402
     METRICS_BY_ID,
     BudgetRow,
     BuildInfo,

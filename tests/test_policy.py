@@ -203,3 +203,32 @@ def test_custom_metrics_appear_in_figures_like_built_in_ones(project: Callable[.
     assert figures[("week", "2026-W45", "all", "mean_reach")].value == 40  # type: ignore[attr-defined]
     # Per segment: complaints are all complaints.
     assert figures[("week", "2026-W45", "complaint", "complaint_share")].value == 1.0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "window, days, label, start, end",
+    [
+        ("month", 28, "2026-11", "2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00"),
+        ("quarter", 28, "2026-Q4", "2026-10-01T00:00:00+01:00", "2027-01-01T00:00:00+00:00"),
+        ("rolling", 7, "7 days to 2026-11-20", "2026-11-13T00:00:00+00:00",
+         "2026-11-20T00:00:00+00:00"),
+    ],
+)
+def test_error_budget_windows_in_the_reporting_timezone(
+    window: str, days: int, label: str, start: str, end: str
+) -> None:
+    from datetime import datetime, timezone
+
+    from generator.budget import budget_window
+    from generator.config import Config, ErrorBudget, Policy, SiteConfig
+
+    config = Config(
+        path=Path("config.yaml"),
+        site=SiteConfig(timezone="Europe/London"),
+        sources=(),
+        policy=Policy(error_budget=ErrorBudget("sla_attainment", window, days)),
+    )
+    through = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    got_label, got_start, got_end = budget_window(config, through)
+    assert got_label == label
+    assert got_start.isoformat() == start and got_end.isoformat() == end
