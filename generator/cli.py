@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=logging.WARNING, format="carecard: %(message)s", stream=sys.stderr)
     logging.getLogger("generator").setLevel(level)
+    from generator.progress import enable
+
+    enable(not args.quiet)
     from generator.errors import CarecardError
 
     try:

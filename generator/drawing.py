@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from generator.cache import Cache
 from generator.charts import ChartSpec, draw_chart
+from generator.progress import progress
 
 log = logging.getLogger(__name__)
 #: Below this many charts to draw, starting worker processes costs more than it saves.
@@ -66,7 +67,7 @@ class ChartDrawer:
     def _draw_all(self, specs: list[ChartSpec]) -> list[Drawn]:
         workers = min(self.workers, len(specs))
         if workers < 2 or len(specs) < PARALLEL_FROM or not sys.platform.startswith("linux"):
-            return [_draw_one(spec) for spec in specs]
+            return [_draw_one(spec) for spec in progress(specs, len(specs), "drawing charts")]
         # Fork after matplotlib is imported, so that workers start without importing it again.
         import matplotlib
 
@@ -76,7 +77,8 @@ class ChartDrawer:
         context = multiprocessing.get_context("fork")
         chunk = max(1, len(specs) // (workers * 4))
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            return list(pool.map(_draw_one, specs, chunksize=chunk))
+            drawn = pool.map(_draw_one, specs, chunksize=chunk)
+            return list(progress(drawn, len(specs), "drawing charts"))
 
 
 def _draw_one(spec: ChartSpec) -> Drawn:

@@ -90,7 +90,7 @@ from generator.reference import (
 from generator.siteindex import SiteIndex, root_of, segment_title
 
 #: Interactions listed on a drill-through page (its CSV has them all).
-MAX_DRILL_ROWS_SHOWN = 1000
+MAX_DRILL_ROWS_SHOWN = 200
 #: Restated figures listed on a period page (the data-quality page lists more).
 MAX_PERIOD_RESTATEMENTS = 100
 #: Statuses whose response figures link to their drill-through list.

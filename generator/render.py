@@ -24,6 +24,7 @@ from generator.drawing import ChartDrawer
 from generator.errors import BuildError, Problem
 from generator.model import BuildInfo, Figures, QualityReport
 from generator.pages import build_site, context_fields
+from generator.progress import progress
 
 ASSETS = "assets"
 
@@ -83,7 +84,7 @@ def render_site(
             raise BuildError(f"{what}: two outputs would be written to '{path}'.")
         files[path] = data
 
-    for page in model.pages:
+    for page in progress(model.pages, len(model.pages), "rendering pages"):
         put(page.path, _render_page(env, page.template, page.path, page.context), "page")
     drawer = drawer or ChartDrawer()
     for job, drawn in zip(model.charts, drawer.draw([job.spec for job in model.charts])):

@@ -34,6 +34,7 @@ from generator.messages import (
     thread_stats,
 )
 from generator.model import DropStats, QualityReport, Rejection
+from generator.progress import progress
 from generator.readers import (
     POSITION_COLUMN,
     POSITION_WORD,
@@ -217,7 +218,7 @@ def stage_drops(
     staged: list[str] = []
     mapped: set[str] = set()
     column_rows: list[tuple[int, str, str]] = []
-    for drop_index, drop in enumerate(drops):
+    for drop_index, drop in progress(enumerate(drops), len(drops), "reading drops"):
         if drop.source.shape == "messages":
             continue
         table = f"drop_{drop_index}"

@@ -373,14 +373,14 @@ def test_drill_page_of_a_segment_uses_its_slug_and_escapes_its_name(site):
 
 
 def test_drill_page_caps_the_rows_shown_but_not_the_csv(tmp_path):
-    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(drill_rows=1005),
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(drill_rows=205),
                         fakes.make_quality(), fakes.make_info())
     doc = fakes.parse_html(files["drill/week/2026-W46/all/all.html"])
     rows = table(doc, "Late and unanswered interactions").find("tbody").find_all("tr")
-    assert len(rows) == 1000
-    assert "1,005 interactions" in doc.text
-    assert "The first 1,000 are listed below, oldest first." in doc.text
-    assert len(files["drill/week/2026-W46/all/all.csv"].decode().splitlines()) == 1006
+    assert len(rows) == 200
+    assert "205 interactions" in doc.text
+    assert "The first 200 are listed below, oldest first." in doc.text
+    assert len(files["drill/week/2026-W46/all/all.csv"].decode().splitlines()) == 206
 
 
 # --- Error budget (SPEC §4.6) -------------------------------------------------------------------
