@@ -116,6 +116,8 @@ class _Text:
     """The decoded start of the file (up to one chunk), BOM removed."""
     bare_cr: bool
     """A carriage return not followed by a line feed occurs somewhere (e.g. inside a value)."""
+    lines: int = 0
+    """Physical lines in the file (a last line without a line feed counts)."""
 
 
 def _scan_text(drop: Drop) -> _Text:
@@ -126,6 +128,7 @@ def _scan_text(drop: Drop) -> _Text:
     head: str | None = None
     line = 1
     bare_cr = pending_cr = False
+    last = b"\n"
     opener: Any = gzip.open if compressed else open
     try:
         with opener(drop.path, "rb") as handle:
@@ -145,6 +148,7 @@ def _scan_text(drop: Drop) -> _Text:
                     if chunk.count(b"\r") - chunk.count(b"\r\n") - pending_cr > 0:
                         bare_cr = True
                 line += chunk.count(b"\n")
+                last = chunk[-1:]
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as error:
@@ -155,7 +159,7 @@ def _scan_text(drop: Drop) -> _Text:
             "the file ends in the middle of the compressed data (a cut-off copy or download); "
             "copy or export it again.",
         )) from None
-    return _Text(compressed, head or "", bare_cr)
+    return _Text(compressed, head or "", bare_cr, line - 1 + (last != b"\n"))
 
 
 def _check_not_binary(drop: Drop, chunk: bytes) -> None:
@@ -227,6 +231,17 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
             path.unlink(missing_ok=True)
     idents = [sql_ident(n) for n in names]
     restore = ", ".join(f"replace({c}, {sql_str(sentinel)}, chr(13)) AS {c}" for c in idents)
+    records = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]  # type: ignore[index]
+    if text.lines == records + 1:
+        # One physical line per record (no quoted line breaks): record n starts on line n + 1.
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT * {f'REPLACE ({restore})' if sentinel else ''},
+                CAST(rowid + 2 AS BIGINT) AS {POSITION_COLUMN}
+            FROM {table}_raw ORDER BY rowid"""
+        )
+        con.execute(f"DROP TABLE {table}_raw")
+        return
     newlines = " + ".join(
         f"coalesce(length({c}) - length(replace({c}, chr(10), '')), 0)" for c in idents
     )
