@@ -95,12 +95,8 @@ def check(
     stages: Stages | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing."""
-    from generator.metrics import (
-        blackout_counts,
-        compute_figures,
-        exclusion_counts,
-        restatements,
-    )
+    from generator.metrics import blackout_counts, compute_figures, exclusion_counts
+    from generator.restate import compute_restatements
     from generator.sources import account_rows, stage_drops
 
     stages = stages or Stages()
@@ -111,11 +107,6 @@ def check(
     with stages.time("read drops"):
         staged = stage_drops(con, config, cache)
     newest = staged.newest()
-    if newest:
-        with stages.time("restatement baseline"):
-            # "Old" figures: everything but each source's newest drop (SPEC §6.6).
-            compute_figures(con, config, account_rows(con, config, staged, without=newest))
-            con.execute("ALTER TABLE figures RENAME TO figures_old")
     with stages.time("validate rows"):
         quality = account_rows(con, config, staged)
     log.info("read %d rows from %d drop(s), %d rejected", quality.rows_read,
@@ -133,11 +124,7 @@ def check(
     with stages.time("compute figures"):
         figures = compute_figures(con, config, quality)
         quality = replace(
-            quality,
-            exclusions=exclusion_counts(con),
-            blackouts=blackout_counts(con),
-            restatements=restatements(con) if newest else (),
-            newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
+            quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
         )
     log.info("computed %d figures", len(figures.rows))
     interactions = None
@@ -145,6 +132,13 @@ def check(
         from generator.downloads import interactions_csv
 
         interactions = interactions_csv(con, config)
+    with stages.time("restatements"):
+        # Figures of complete periods that the newest drops changed (SPEC §6.6).
+        quality = replace(
+            quality,
+            restatements=compute_restatements(con, config, staged, quality),
+            newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
+        )
     return Checked(config, quality, figures, interactions)
 
 

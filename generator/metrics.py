@@ -338,6 +338,33 @@ def compute_figures(
     con: duckdb.DuckDBPyConnection, config: Config, quality: QualityReport
 ) -> Figures:
     """Compute every figure for every period, segment and metric; return them sorted."""
+    metrics, grids = figure_table(con, config, quality)
+    data_through = quality.data_through
+    rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())
+    segments = tuple(
+        (d, s)
+        for d, s in con.execute(
+            "SELECT DISTINCT dimension, segment FROM figures "
+            "ORDER BY dimension <> 'all', dimension, segment <> 'all', segment"
+        ).fetchall()
+    )
+    return Figures(
+        rows=rows,
+        metrics=metrics,
+        periods=grids,
+        segments=segments,
+        data_through=data_through.astimezone(timezone.utc) if data_through else None,
+        budgets=compute_budgets(con, config, published_dimensions(config), data_through),
+        drill=compute_drill(
+            con, config, published_dimensions(config), grids.get(config.site.periods[0], ())
+        ),
+    )
+
+
+def figure_table(
+    con: duckdb.DuckDBPyConnection, config: Config, quality: QualityReport
+) -> tuple[tuple[MetricInfo, ...], dict[str, tuple[Period, ...]]]:
+    """Create the engine table `figures` (sorted like figures.csv) from `interactions`."""
     data_through = quality.data_through
     mapped = set(quality.mapped_fields)
     custom = tuple(m for m in config.policy.custom_metrics if set(m.needs) <= mapped)
@@ -424,25 +451,7 @@ def compute_figures(
             period_start, dimension <> 'all', dimension, segment <> 'all', segment, metric
         """
     )
-    rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())
-    segments = tuple(
-        (d, s)
-        for d, s in con.execute(
-            "SELECT DISTINCT dimension, segment FROM figures "
-            "ORDER BY dimension <> 'all', dimension, segment <> 'all', segment"
-        ).fetchall()
-    )
-    return Figures(
-        rows=rows,
-        metrics=metrics,
-        periods=grids,
-        segments=segments,
-        data_through=data_through.astimezone(timezone.utc) if data_through else None,
-        budgets=compute_budgets(con, config, published_dimensions(config), data_through),
-        drill=compute_drill(
-            con, config, published_dimensions(config), grids.get(config.site.periods[0], ())
-        ),
-    )
+    return metrics, grids
 
 
 def _change_sql(baseline: str, baseline_n: str) -> str:

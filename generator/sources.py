@@ -495,6 +495,11 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
          "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
          "file", "line"]
     )
+    # Every valid row as an interaction (restatements need the versions that lost, too).
+    con.execute(
+        "CREATE OR REPLACE VIEW valid_versions AS SELECT drop_index, "
+        f"{fields}{', ' + dims if dims else ''} FROM accounted WHERE reason IS NULL"
+    )
     con.execute(
         f"CREATE OR REPLACE TABLE interactions AS SELECT {fields}{', ' + dims if dims else ''} "
         "FROM accounted WHERE fate = 'kept'"

@@ -55,3 +55,38 @@ def test_restatements_are_deterministic_across_builds(
     build(config, output=tmp_path / "b")
     page_a = (tmp_path / "a" / "data-quality.html").read_bytes()
     assert page_a == (tmp_path / "b" / "data-quality.html").read_bytes()
+
+
+def test_recomputing_only_affected_periods_equals_a_full_second_pass(
+    project: Callable[..., Path], monkeypatch
+) -> None:
+    import generator.restate as restate
+
+    # Two months and two weeks; the newest drop re-exports rows of both old weeks (one gains a
+    # reply, one is rejected and must not replace), adds a new interaction, and moves
+    # data-through so that an old unanswered item becomes overdue.
+    w44 = HEADER + (
+        "a,2026-10-27 10:00:00,2026-10-27 10:20:00,twitter\n"
+        "b,2026-10-30 23:30:00,,email\n"
+    )
+    w45 = HEADER + (
+        "c,2026-11-02 10:00:00,,twitter\n"
+        "d,2026-11-03 10:00:00,2026-11-03 10:05:00,twitter\n"
+    )
+    w46 = HEADER + (
+        "b,2026-10-30 23:30:00,2026-10-31 02:00:00,email\n"
+        "c,2026-11-02 10:00:00,2026-11-01 10:00:00,twitter\n"
+        "e,2026-11-10 10:00:00,2026-11-10 10:05:00,twitter\n"
+    )
+    config = project(
+        {"exports/w44.csv": w44, "exports/w45.csv": w45, "exports/w46.csv": w46},
+        CONFIG.replace("periods: [week]", "periods: [week, month]"),
+    )
+    fast = check(config).quality.restatements
+    monkeypatch.setattr(
+        restate, "compute_restatements",
+        lambda con, cfg, staged, quality: restate._by_full_recompute(con, cfg, staged, quality),
+    )
+    full = check(config).quality.restatements
+    assert fast == full
+    assert {(r.granularity, r.period) for r in fast} >= {("week", "2026-W44"), ("month", "2026-10")}

@@ -1,0 +1,190 @@
+"""Restatements (SPEC §6.6): figures of complete periods that the newest drops changed.
+
+"Old" is what the figures would be from all drops except each source's newest, so a restatement
+is a function of the inputs alone. Computing that by running the whole pipeline a second time
+would double the build; instead, only the periods the newest drops can change are recomputed:
+
+- an id with a valid row in a newest drop is *affected*: its old version is its valid row from
+  the latest other drop (or none); every other interaction is the same in both;
+- a period is *affected* if it holds an affected interaction (old or new version), or an
+  unanswered interaction whose deadline falls between the old and the new data-through time
+  (the only figure that depends on data-through is sla_attainment's "overdue");
+- the old figures of the affected periods are computed from the old interactions of those
+  periods, and compared with the new figures of the same periods.
+
+Message-level sources are re-threaded as a whole instead (threads can move between periods), by
+running the old pass over every interaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from generator.config import Config
+from generator.metrics import EPSILON, figure_table
+from generator.model import QualityReport, Restatement
+from generator.readers import sql_ident, sql_str
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from generator.sources import Staged
+
+#: Engine tables of the new build that the old pass would overwrite, kept under these names.
+KEEP = ("interactions", "judged", "figures", "aggregates")
+
+
+def compute_restatements(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    staged: Staged,
+    quality: QualityReport,
+) -> tuple[Restatement, ...]:
+    """Figures of complete periods that differ without each source's newest drop."""
+    newest = staged.newest()
+    if not newest:
+        return ()
+    if any(d.source.shape == "messages" for d in staged.drops):
+        return _by_full_recompute(con, config, staged, quality)
+    for table in KEEP:
+        con.execute(f"ALTER TABLE {table} RENAME TO {table}_new")
+    try:
+        old_through = _old_interactions(con, config, newest)
+        _affected_periods(con, config, old_through, quality.data_through)
+        con.execute(
+            "CREATE OR REPLACE TABLE interactions AS SELECT * FROM interactions_old "
+            f"WHERE {_in_affected_periods(config)}"
+        )
+        figure_table(con, config, replace(quality, data_through=old_through))
+        return _compare(con, "figures", "figures_new", affected_only=True)
+    finally:
+        for table in KEEP:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+
+
+def _old_interactions(
+    con: duckdb.DuckDBPyConnection, config: Config, newest: frozenset[int]
+) -> datetime | None:
+    """Create `interactions_old`; return the old data-through time."""
+    listed = ", ".join(str(i) for i in sorted(newest))
+    columns = ", ".join(
+        sql_ident(c) for (c,) in con.execute("SELECT column_name FROM (DESCRIBE interactions_new)")
+        .fetchall()
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE affected_ids AS
+        SELECT DISTINCT source, id FROM valid_versions WHERE drop_index IN ({listed})"""
+    )
+    # The old version of an affected id: its valid row from the latest drop that is not newest.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE interactions_old AS
+        SELECT {columns} FROM interactions_new i
+        WHERE NOT EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = i.source AND a.id = i.id)
+        UNION ALL
+        SELECT {columns} FROM (
+            SELECT a.*, row_number() OVER (PARTITION BY a.source, a.id
+                                           ORDER BY a.drop_index DESC) AS version
+            FROM valid_versions a JOIN affected_ids USING (source, id)
+            WHERE a.drop_index NOT IN ({listed})
+        ) WHERE version = 1"""
+    )
+    if config.site.data_through is not None:
+        return config.site.data_through
+    row = con.execute(
+        """SELECT min(latest) FROM (
+            SELECT source, max(greatest(received_at, coalesce(first_response_at, received_at),
+                                        coalesce(resolved_at, received_at))) AS latest
+            FROM interactions_old GROUP BY source)"""
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _affected_periods(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    old_through: datetime | None,
+    new_through: datetime | None,
+) -> None:
+    """Create `affected_periods` (granularity, period_start)."""
+    tz = sql_str(config.site.timezone)
+    low = f"TIMESTAMPTZ {sql_str(old_through.isoformat())}" if old_through else "NULL"
+    high = f"TIMESTAMPTZ {sql_str(new_through.isoformat())}" if new_through else "NULL"
+    selects = []
+    for granularity in config.site.periods:
+        from generator.periods import START_SQL
+
+        start = START_SQL[granularity].format(ts=f"timezone({tz}, received_at)")
+        selects.append(
+            f"""SELECT {sql_str(granularity)} AS granularity, {start} AS period_start
+            FROM interactions_old i
+            WHERE EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = i.source AND a.id = i.id)
+            UNION SELECT {sql_str(granularity)}, {start} FROM interactions_new i
+            WHERE EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = i.source AND a.id = i.id)
+            UNION SELECT {sql_str(granularity)}, {start} FROM judged_new
+            WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
+              AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)"""
+        )
+    con.execute("CREATE OR REPLACE TABLE affected_periods AS " + " UNION ".join(selects))
+
+
+def _in_affected_periods(config: Config) -> str:
+    """Condition on `interactions_old` rows: received in an affected period of any granularity."""
+    from generator.periods import START_SQL
+
+    tz = sql_str(config.site.timezone)
+    parts = []
+    for granularity in config.site.periods:
+        start = START_SQL[granularity].format(ts=f"timezone({tz}, received_at)")
+        parts.append(
+            f"{start} IN (SELECT period_start FROM affected_periods "
+            f"WHERE granularity = {sql_str(granularity)})"
+        )
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _by_full_recompute(
+    con: duckdb.DuckDBPyConnection, config: Config, staged: Staged, quality: QualityReport
+) -> tuple[Restatement, ...]:
+    """The old figures from a whole second pass (for message-level sources)."""
+    from generator.sources import account_rows
+
+    for table in KEEP + ("accounted",):
+        con.execute(f"ALTER TABLE {table} RENAME TO {table}_new")
+    try:
+        old = account_rows(con, config, staged, without=staged.newest())
+        figure_table(con, config, old)
+        return _compare(con, "figures", "figures_new", affected_only=False)
+    finally:
+        con.execute("DROP VIEW IF EXISTS valid_versions")
+        for table in KEEP + ("accounted",):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+
+
+def _compare(
+    con: duckdb.DuckDBPyConnection, old: str, new: str, affected_only: bool
+) -> tuple[Restatement, ...]:
+    """Rows of complete new periods whose value or n differs from the old figures."""
+    restrict = (
+        "AND (f.granularity, f.period_start) IN (SELECT granularity, period_start "
+        "FROM affected_periods)" if affected_only else ""
+    )
+    rows = con.execute(
+        f"""
+        SELECT f.granularity, f.period, f.dimension, f.segment, f.metric,
+            o.value, f.value, o.n, f.n
+        FROM {new} f
+        JOIN {old} o USING (granularity, period, dimension, segment, metric)
+        WHERE NOT f.partial {restrict} AND (
+            (f.value IS NULL) <> (o.value IS NULL) OR abs(f.value - o.value) > {EPSILON}
+            OR f.n IS DISTINCT FROM o.n)
+        ORDER BY CASE f.granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
+                 ELSE 3 END,
+            f.period_start, f.dimension <> 'all', f.dimension, f.segment <> 'all', f.segment,
+            f.metric
+        """
+    ).fetchall()
+    return tuple(Restatement(*row) for row in rows)
