@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,12 +80,28 @@ class BuildResult:
     """The figures and row accounting (None when the build was skipped)."""
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory engine connection with UTC as its session timezone."""
+def connect(
+    memory_limit: str | None = None, spill: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory engine connection with UTC as its session timezone.
+
+    `memory_limit` (e.g. '2GB') caps the engine's memory; beyond it, work spills to `spill`.
+    """
     import duckdb
 
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        try:
+            con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
+        except duckdb.Error:
+            from generator.errors import ConfigError, Problem
+
+            raise ConfigError(Problem("--memory-limit", "", "a size like '2GB' or '512MB'",
+                                      memory_limit)) from None
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET temp_directory = '{spill.as_posix().replace(chr(39), chr(39) * 2)}'")
     return con
 
 
@@ -93,6 +110,7 @@ def check(
     strict: bool = False,
     cache: Cache | None = None,
     stages: Stages | None = None,
+    memory_limit: str | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing."""
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
@@ -103,7 +121,8 @@ def check(
     config = (
         config_path if isinstance(config_path, Config) else load_config(config_path, strict)
     )
-    con = connect()
+    spill = cache.folder / "spill" if cache is not None and cache.folder is not None else None
+    con = connect(memory_limit, spill or Path(tempfile.gettempdir()) / "carecard-spill")
     with stages.time("read drops"):
         staged = stage_drops(con, config, cache)
     newest = staged.newest()
@@ -208,6 +227,7 @@ def build(
     strict: bool = False,
     cache_folder: Path | str | None = None,
     use_cache: bool = True,
+    memory_limit: str | None = None,
 ) -> BuildResult:
     """Build the whole site and swap it into `output` (default: output/ beside config.yaml).
 
@@ -254,7 +274,7 @@ def build(
             files=int(last.get("files", 0)),  # type: ignore[call-overload]
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
-    checked = check(config, strict=strict, cache=cache, stages=stages)
+    checked = check(config, strict=strict, cache=cache, stages=stages, memory_limit=memory_limit)
     drops_cached, drops_parsed = cache.hits, cache.misses
     quality, figures = checked.quality, checked.figures
     info = build_info(config, quality)

@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="show each stage and, on an unexpected error, the traceback")
         sub.add_argument("--quiet", action="store_true",
                          help="print only errors and the final summary line")
+        sub.add_argument("--memory-limit", default=None, metavar="SIZE",
+                         help="cap the engine's memory (e.g. 2GB); larger work spills to disk "
+                         "in the cache folder (default: the engine's, 80%% of RAM)")
 
     build = commands.add_parser(
         "build", help="build the site into the output folder",
@@ -89,7 +92,8 @@ def _build(args: argparse.Namespace) -> int:
     from generator.build import build, failing
 
     result = build(args.config, output=args.output, strict=args.strict,
-                   cache_folder=args.cache_dir, use_cache=not args.no_cache)
+                   cache_folder=args.cache_dir, use_cache=not args.no_cache,
+                   memory_limit=args.memory_limit)
     _warn(result.config.warnings)
     if result.skipped:
         print(
@@ -125,7 +129,7 @@ def _build(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from generator.build import check
 
-    checked = check(args.config, strict=args.strict)
+    checked = check(args.config, strict=args.strict, memory_limit=args.memory_limit)
     quality = checked.quality
     _warn(checked.config.warnings)
     width = max((len(d.file) for d in quality.drops), default=4)

@@ -105,7 +105,14 @@ def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    table = [list(row) for row in rows]
+    # Only the columns holding floats or booleans need converting (None is written as empty).
+    width = len(table[0]) if table else 0
+    convert = [i for i in range(width) if any(isinstance(r[i], (bool, float)) for r in table)]
+    for row in table:
+        for i in convert:
+            row[i] = _csv_value(row[i])
+    writer.writerows(table)
     return buffer.getvalue().encode("utf-8")
 
 
