@@ -6,8 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from generator import __version__
+
+if TYPE_CHECKING:
+    from generator.model import QualityReport
 
 EXIT_OK = 0
 EXIT_STATUS = 1
@@ -38,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "build", help="build the site into the output folder",
         description="Validate config and data, compute every figure and write the site "
-        "atomically. Exit 0 on success, 2 on a configuration or data error.",
+        "atomically.",
+        epilog="exit codes: 0 success; 1 built, but --fail-on found a status at or worse than "
+        "the given one; 2 configuration or data error (nothing published). "
+        "Examples: carecard build; carecard build --config site/config.yaml --output public "
+        "--fail-on red",
     )
     common(build)
     build.add_argument("--output", default=None,
@@ -54,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="validate config and data and print the data-quality summary",
         description="Validate config and data, print the data-quality summary, render nothing.",
+        epilog="exit codes: 0 valid; 2 configuration or data error (with --strict, also any "
+        "rejected row). Example: carecard check --config site/config.yaml --strict",
     )
     common(check)
     return parser
@@ -77,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CarecardError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
+        if args.command == "build":
+            print("build failed: nothing was published; the previous output is untouched.",
+                  file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted; the previous output is untouched.", file=sys.stderr)
@@ -112,13 +125,20 @@ def _build(args: argparse.Namespace) -> int:
         for stage, seconds in result.stages.items():
             print(f"  {stage}: {seconds:.2f}s", file=sys.stderr)
     if args.fail_on:
+        from generator.formatting import format_value
+        from generator.model import METRICS_BY_ID
+
+        units = {**{m.id: m.unit for m in result.config.policy.custom_metrics},
+                 **{m: info.unit for m, info in METRICS_BY_ID.items()}}
         bad = failing(result.statuses, args.fail_on)
         for row in bad:
             where = "all" if row["dimension"] == "all" else (
                 f"{row['dimension']} '{row['segment']}'")
+            unit = units.get(str(row["metric"]), "")
+            value = format_value(row["value"], unit)  # type: ignore[arg-type]
+            goal = format_value(row["goal"], unit)  # type: ignore[arg-type]
             print(f"{row['status']}: {row['metric']} for {where} in {row['period']} is "
-                  f"{row['value']:.4g} "
-                  f"(goal {row['goal']:.4g})", file=sys.stderr)
+                  f"{value} (goal {goal})", file=sys.stderr)
         if bad:
             print(f"--fail-on {args.fail_on}: {len(bad)} figure(s) at or worse than "
                   f"{args.fail_on}.", file=sys.stderr)
@@ -132,6 +152,18 @@ def _check(args: argparse.Namespace) -> int:
     checked = check(args.config, strict=args.strict, memory_limit=args.memory_limit)
     quality = checked.quality
     _warn(checked.config.warnings)
+    if not args.quiet:
+        _report(quality)
+    through = quality.data_through.isoformat() if quality.data_through else "no data"
+    print(
+        f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
+        f"{quality.rows_rejected} rejected; data through {through}"
+    )
+    return EXIT_OK
+
+
+def _report(quality: QualityReport) -> None:
+    """The data-quality summary of `check`: row accounting, rejections, exclusions, threads."""
     width = max((len(d.file) for d in quality.drops), default=4)
     print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}")
     for d in quality.drops:
@@ -151,9 +183,3 @@ def _check(args: argparse.Namespace) -> int:
             f"{threads.brand_initiated} brand-initiated threads (neither conversations nor "
             "rejected)"
         )
-    through = quality.data_through.isoformat() if quality.data_through else "no data"
-    print(
-        f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
-        f"{quality.rows_rejected} rejected; data through {through}"
-    )
-    return EXIT_OK

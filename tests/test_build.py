@@ -150,7 +150,7 @@ def test_fail_on_exits_1_when_a_segment_is_red_or_amber(
     assert main(args) == 0
     assert main(args + ["--fail-on", "red"]) == 1
     err = capsys.readouterr().err
-    assert "red: sla_attainment for all in 2026-W46 is 0.5 (goal 0.8)" in err
+    assert "red: sla_attainment for all in 2026-W46 is 50.0% (goal 80.0%)" in err
 
 
 def test_badge_names_the_period_and_the_red_count(handmade: Path, tmp_path: Path) -> None:
