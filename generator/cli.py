@@ -181,5 +181,6 @@ def _report(quality: QualityReport) -> None:
             f"source '{threads.source}': {threads.messages} messages in "
             f"{threads.conversations} conversations; {threads.orphans} orphaned messages, "
             f"{threads.brand_initiated} brand-initiated threads (neither conversations nor "
-            "rejected)"
+            f"rejected); {threads.response_ids_disagreeing} listed response ids disagree with "
+            "in_reply_to (a cross-check; in_reply_to is authoritative)"
         )

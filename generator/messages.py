@@ -105,6 +105,7 @@ def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
         brand_initiated=len(result.brand_threads),
         orphan_ids=result.orphans[:limit],
         brand_initiated_ids=result.brand_threads[:limit],
+        response_ids_disagreeing=result.response_ids_disagreeing,
     )
 
 

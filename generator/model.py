@@ -321,6 +321,9 @@ class ThreadStats:
     """Message ids of orphaned thread tops (their parent is missing), at most 500."""
     brand_initiated_ids: tuple[str, ...] = ()
     """Message ids of brand-initiated thread starts, at most 500."""
+    response_ids_disagreeing: int = 0
+    """Listed response ids that do not reply to the message listing them (a cross-check only:
+    in_reply_to is authoritative)."""
 
 
 @dataclass(frozen=True)
