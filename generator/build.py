@@ -202,12 +202,14 @@ def _badge(config: Config, figures: Figures) -> bytes:
     return status_badge(label, rows)
 
 
-def input_fingerprint(config: Config, output: Path) -> str:
-    """Content hash of everything a build reads: config, drops, content, templates, version."""
+def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str:
+    """Content hash of everything a build reads: config, drops, content, templates, code, and
+    the options that change the outcome (--strict)."""
     from generator.render import theme_dir
     from generator.sources import find_drops
 
     parts = [__version__, os.environ.get("SOURCE_DATE_EPOCH", ""), str(output.resolve()),
+             f"strict={strict}",
              hashlib.sha256(config.path.read_bytes()).hexdigest()]
     parts += [f"{d.rel}:{d.sha256}" for d in find_drops(config)]
     package = Path(__file__).resolve().parent
@@ -255,7 +257,7 @@ def build(
     folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
     cache = Cache(folder if use_cache else None)
     with stages.time("fingerprint inputs"):
-        fingerprint = input_fingerprint(config, target)
+        fingerprint = input_fingerprint(config, target, strict)
     last = cache.last_build()
     if (
         last is not None

@@ -21,6 +21,9 @@ from generator.errors import BuildError
 
 STAGING = ".staging-"
 RETIRED = ".retired-"
+#: Written into every site; an existing output folder without it is not carecard's to replace.
+MARKER = ".carecard-site"
+MARKER_TEXT = b"This folder is built by carecard and replaced whole on every build.\n"
 
 
 class SiteFiles:
@@ -69,6 +72,27 @@ def check_output_dir(output: Path, root: Path) -> None:
                 f"output folder '{output}': expected a folder of its own, found the site's "
                 f"'{protected}' folder. Hint: use --output output."
             )
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"output folder '{output}': expected a folder, found a file. "
+                         "Hint: choose another --output.")
+    if out.is_dir() and any(out.iterdir()) and not built_by_carecard(out):
+        found = ", ".join(sorted(p.name for p in out.iterdir())[:3])
+        raise BuildError(
+            f"output folder '{output}': expected an empty folder or a site carecard built, "
+            f"found other files ('{found}'…). Hint: carecard replaces the whole folder on every "
+            "build; choose another --output, or empty the folder first."
+        )
+
+
+def built_by_carecard(folder: Path) -> bool:
+    """True for a folder carecard wrote (its marker, or a carecard summary.json)."""
+    if (folder / MARKER).is_file():
+        return True
+    summary = folder / "data" / "summary.json"
+    try:
+        return b'"tool": "carecard"' in summary.read_bytes()[:4096]
+    except OSError:
+        return False
 
 
 def recover(output: Path) -> None:
@@ -91,6 +115,7 @@ def write_site(files: SiteFiles, output: Path) -> None:
     recover(output)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}{STAGING}", dir=output.parent))
     try:
+        (staging / MARKER).write_bytes(MARKER_TEXT)
         for path, data in files.items():
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -87,3 +87,11 @@ def test_a_new_drop_parses_only_that_drop(site: Path) -> None:
     (site.parent / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
     result = build(site)
     assert (result.drops_parsed, result.drops_from_cache) == (1, 2)
+
+
+def test_strict_is_not_skipped_after_a_lenient_build(site: Path) -> None:
+    from generator.errors import DataError
+
+    build(site)  # the handmade fixture has one rejected row
+    with pytest.raises(DataError, match="fail the build"):
+        build(site, strict=True)

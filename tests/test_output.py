@@ -16,7 +16,8 @@ import pytest
 
 from generator.build import build
 from generator.errors import BuildError
-from generator.output import SiteFiles, recover, write_site
+from generator.cli import main
+from generator.output import MARKER, MARKER_TEXT, SiteFiles, recover, write_site
 
 HANDMADE = Path(__file__).resolve().parent / "projects" / "handmade"
 
@@ -50,7 +51,10 @@ def test_write_replaces_the_whole_folder(tmp_path: Path) -> None:
     second = SiteFiles()
     second.add("a.html", b"3")
     write_site(second, out)
-    assert digest(out) == {"a.html": hashlib.sha256(b"3").hexdigest()}
+    assert digest(out) == {
+        "a.html": hashlib.sha256(b"3").hexdigest(),
+        MARKER: hashlib.sha256(MARKER_TEXT).hexdigest(),
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -96,3 +100,22 @@ def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: 
             build(config, output=out)
             (site / "w3.csv").rename(site / "exports" / "w3.csv")
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_a_folder_carecard_did_not_build_is_never_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("important", encoding="utf-8")
+    code = main(["build", "--config", str(site / "config.yaml"), "--output", str(docs)])
+    assert code == 2
+    assert (docs / "notes.txt").read_text(encoding="utf-8") == "important"
+    assert "expected an empty folder or a site carecard built, found other files ('notes.txt'" \
+        in capsys.readouterr().err
+    # An empty folder, or one carecard built, is fine.
+    (docs / "notes.txt").unlink()
+    assert main(["build", "--config", str(site / "config.yaml"), "--output", str(docs)]) == 0
+    assert main(["build", "--config", str(site / "config.yaml"), "--output", str(docs)]) == 0
