@@ -66,6 +66,37 @@ def _parser() -> argparse.ArgumentParser:
         "rejected row). Example: carecard check --config site/config.yaml --strict",
     )
     common(check)
+    serve = commands.add_parser(
+        "serve", help="build, serve the site on localhost and rebuild when inputs change",
+        description="Build the site into output/ beside config.yaml, serve it over HTTP on "
+        "the given local address, and rebuild when content, data, config or templates change. "
+        "A failed rebuild is reported and the previous site stays served.",
+        epilog="exit codes: 0 stopped with Ctrl-C; 2 the first build failed or the port is "
+        "taken. Example: carecard serve --config site/config.yaml --port 8001",
+    )
+    serve.add_argument("--config", default="config.yaml",
+                       help="path of the site's config.yaml (default: %(default)s)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind to, and only to it (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000,
+                       help="port to listen on; 0 picks a free one (default: %(default)s)")
+    serve.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                       help="how often to look for changed inputs (default: %(default)s)")
+    serve.add_argument("--verbose", action="store_true",
+                       help="show each stage and every request")
+    serve.add_argument("--quiet", action="store_true",
+                       help="print only errors, the address and one line per build")
+    init = commands.add_parser(
+        "init", help="scaffold a new site: config, content and a small sample export",
+        description="Create DIR with a commented config.yaml, content/about.md, two sample "
+        "weekly exports in content/exports/ and a .gitignore.",
+        epilog="exit codes: 0 created; 2 DIR is not empty (without --force). "
+        "Example: carecard init my-scorecard && cd my-scorecard && carecard build",
+    )
+    init.add_argument("dir", metavar="DIR", help="folder of the new site (new or empty)")
+    init.add_argument("--force", action="store_true",
+                      help="write into a non-empty DIR, replacing files of the same name")
+    init.set_defaults(verbose=False, quiet=False)
     return parser
 
 
@@ -83,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build":
             return _build(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "init":
+            return _init(args)
         return _check(args)
     except CarecardError as error:
         for problem in error.problems:
@@ -159,6 +194,29 @@ def _check(args: argparse.Namespace) -> int:
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
         f"{quality.rows_rejected} rejected; data through {through}"
     )
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from generator.serve import serve
+
+    try:
+        serve(args.config, host=args.host, port=args.port, interval=args.interval)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C during the first build: nothing is being served yet
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    import shlex
+
+    from generator.scaffold import init_site
+
+    site = init_site(args.dir, force=args.force)
+    for path in site.files:
+        print(f"created {site.root / path}")
+    print(f"next: cd {shlex.quote(str(site.root))} && carecard build   "
+          "(then open output/index.html), or carecard serve for a live preview")
     return EXIT_OK
 
 

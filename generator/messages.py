@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from generator.errors import DataError, Problem
 from generator.model import DropStats, Rejection, ThreadStats
 from generator.readers import POSITION_COLUMN, read_drop, sql_ident, sql_str
+from generator.timestamps import timestamp_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -260,25 +261,6 @@ def _stage_sql(
                       f"AS {sql_ident('raw_' + name)}")
         select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
     return f"SELECT {', '.join(select)} FROM {table}"
-
-
-def timestamp_sql(raw: str, source: SourceConfig) -> str:
-    """SQL parsing text into TIMESTAMPTZ: ISO 8601 (naive = the source's timezone), Twitter's
-    'Tue Oct 31 22:10:47 +0000 2017', or the source's timestamp_format."""
-    tz = sql_str(source.timezone)
-    if source.timestamp_format:
-        fmt = sql_str(source.timestamp_format)
-        return (
-            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' "
-            f"THEN CAST(try_strptime({raw}, {fmt}) AS TIMESTAMPTZ) "
-            f"ELSE timezone({tz}, CAST(try_strptime({raw}, {fmt}) AS TIMESTAMP)) END)"
-        )
-    return (
-        f"(CASE WHEN regexp_matches({raw}, '([zZ]|[+-]\\d\\d(:?\\d\\d)?)$') "
-        f"THEN try_cast({raw} AS TIMESTAMPTZ) "
-        f"ELSE coalesce(timezone({tz}, try_cast({raw} AS TIMESTAMP)), "
-        f"CAST(try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y') AS TIMESTAMPTZ)) END)"
-    )
 
 
 def id_sql(raw: str) -> str:

@@ -43,6 +43,7 @@ from generator.readers import (
     sql_ident,
     sql_str,
 )
+from generator.timestamps import timestamp_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -312,25 +313,6 @@ def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
     return problems
 
 
-def _timestamp_sql(raw: str, source: SourceConfig) -> str:
-    """SQL parsing text `raw` into TIMESTAMPTZ; naive times are read in the source's timezone."""
-    tz = sql_str(source.timezone)
-    if source.timestamp_format:
-        fmt = sql_str(source.timestamp_format)
-        naive = f"try_strptime({raw}, {fmt})"
-        return (
-            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' "
-            f"THEN try_strptime({raw}, {fmt})::TIMESTAMPTZ "
-            f"ELSE timezone({tz}, {naive}::TIMESTAMP) END)"
-        )
-    return (
-        f"(CASE WHEN regexp_matches({raw}, '([zZ]|[+-]\\d\\d(:?\\d\\d)?)$') "
-        f"THEN try_cast({raw} AS TIMESTAMPTZ) "
-        f"ELSE coalesce(timezone({tz}, try_cast({raw} AS TIMESTAMP)), "
-        f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
-    )
-
-
 def _mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
     if not mapping:
         return raw
@@ -370,7 +352,7 @@ def _stage_sql(
         mapped_raw = _mapped_sql(raw, dict(mapping) if mapping else None)
         select.append(f"{mapped_raw} AS {sql_ident('raw_' + name)}")
     for name in TIMESTAMP_FIELDS:
-        select.append(f"{_timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
+        select.append(f"{timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
     # Ids written by a spreadsheet as '3.0' mean '3'.
     return (
         "SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) "

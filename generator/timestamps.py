@@ -1,0 +1,50 @@
+"""Timestamps in exports: ISO 8601 with or without an offset, Twitter's format, or a strptime
+format; naive times are local times of the source's timezone (DST-correct)."""
+
+from __future__ import annotations
+
+from generator.config import SourceConfig
+from generator.readers import sql_str
+
+#: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
+HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
+#: The offsets that exist: -14:00 to +14:00, minutes 00-59.
+VALID_OFFSET = r":\d\d(\.\d+)?([zZ]|[+-](0\d|1[0-4])(:?[0-5]\d)?)$"
+
+
+def local_time_sql(naive: str, tz: str) -> str:
+    """SQL reading a naive local TIMESTAMP in zone `tz` (a SQL string literal) as an instant.
+
+    A local time that occurs twice (the hour repeated when clocks go back) is read as its first
+    occurrence; one that does not exist (the hour skipped when clocks go forward) is read as the
+    engine does, one hour on.
+    """
+    instant = f"timezone({tz}, {naive})"
+    earlier = f"({instant} - INTERVAL 1 HOUR)"
+    return f"(CASE WHEN timezone({tz}, {earlier}) = {naive} THEN {earlier} ELSE {instant} END)"
+
+
+def timestamp_sql(raw: str, source: SourceConfig) -> str:
+    """SQL parsing text `raw` into TIMESTAMPTZ; naive times are read in the source's timezone.
+
+    ISO 8601 with or without `T`, with an offset (`+01:00`, `+0100`, `Z`) or without (then in
+    the source's timezone); a date alone is midnight; Twitter's `Tue Oct 31 22:10:47 +0000
+    2017` also parses. An impossible offset (`+99:99`) makes the timestamp unparseable.
+    """
+    tz = sql_str(source.timezone)
+    if source.timestamp_format:
+        fmt = sql_str(source.timestamp_format)
+        naive = f"try_strptime({raw}, {fmt})"
+        return (
+            f"(CASE WHEN {fmt} LIKE '%\\%z%' ESCAPE '\\' "
+            f"THEN try_strptime({raw}, {fmt})::TIMESTAMPTZ "
+            f"ELSE {local_time_sql(f'{naive}::TIMESTAMP', tz)} END)"
+        )
+    naive = f"try_cast({raw} AS TIMESTAMP)"
+    return (
+        f"(CASE WHEN regexp_matches({raw}, {sql_str(HAS_OFFSET)}) THEN "
+        f"CASE WHEN regexp_matches({raw}, {sql_str(VALID_OFFSET)}) "
+        f"THEN try_cast({raw} AS TIMESTAMPTZ) END "
+        f"ELSE coalesce({local_time_sql(naive, tz)}, "
+        f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
+    )
