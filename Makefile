@@ -30,5 +30,11 @@ lint: $(STAMP)  ## ruff and mypy (installed on demand)
 example-data: $(STAMP)  ## regenerate content/exports/ deterministically
 	$(BIN)/python scripts/make_example_exports.py
 
+golden: $(STAMP)  ## regenerate tests/golden/ (then review `git diff tests/golden`)
+	$(BIN)/python tests/test_golden.py --update
+
+bench: $(STAMP)  ## run the benchmark at 0.1M interactions (see bench/README.md for more)
+	$(BIN)/python bench/run.py --quick
+
 clean:
 	rm -rf output .pytest_cache
