@@ -219,6 +219,7 @@ def stage_drops(
     staged: list[str] = []
     mapped: set[str] = set()
     column_rows: list[tuple[int, str, str]] = []
+    missing_seen: dict[tuple[int, str], list[int]] = {}
     for drop_index, drop in progress(enumerate(drops), len(drops), "reading drops"):
         if drop.source.shape == "messages":
             continue
@@ -231,7 +232,14 @@ def stage_drops(
         columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
         missing = _missing_columns(drop, columns)
         if missing:
-            problems.extend(missing)
+            for problem in missing:
+                # The same column missing from many drops is one problem, not one per drop.
+                key = (drop.source_index, problem.expected)
+                if key in missing_seen:
+                    missing_seen[key][1] += 1
+                else:
+                    missing_seen[key] = [len(problems), 0]
+                    problems.append(problem)
             continue
         staged.append(
             _stage_sql(drop, drop_index, table, columns, attributes, position_word)
@@ -248,6 +256,12 @@ def stage_drops(
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
         mapped.update(("id", "received_at", "channel", "first_response_at"))
+    for index, more in missing_seen.values():
+        if more:
+            first = problems[index]
+            problems[index] = replace(
+                first, where=f"{first.where} (and {more} more drop{'s' if more > 1 else ''})"
+            )
     if problems:
         raise DataError(problems)
     if not staged:  # only message sources: an empty interaction-level stage
