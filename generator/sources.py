@@ -256,11 +256,11 @@ def stage_drops(
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
         mapped.update(("id", "received_at", "channel", "first_response_at"))
-    for index, more in missing_seen.values():
+    for position, more in missing_seen.values():
         if more:
-            first = problems[index]
-            problems[index] = replace(
-                first, where=f"{first.where} (and {more} more drop{'s' if more > 1 else ''})"
+            problem = problems[position]
+            problems[position] = replace(
+                problem, where=f"{problem.where} (and {more} more drop{'s' if more > 1 else ''})"
             )
     if problems:
         raise DataError(problems)

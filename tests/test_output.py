@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from generator.build import build
-from generator.errors import BuildError
 from generator.cli import main
+from generator.errors import BuildError
 from generator.output import MARKER, MARKER_TEXT, SiteFiles, recover, write_site
 
 HANDMADE = Path(__file__).resolve().parent / "projects" / "handmade"
