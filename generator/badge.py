@@ -24,8 +24,8 @@ def badge_text(rows: list[Figure]) -> tuple[str, str]:
 def status_badge(label: str, rows: list[Figure]) -> bytes:
     """A flat two-part SVG badge, e.g. `2026-W47 | 2 off goal` (deterministic bytes)."""
     message, colour = badge_text(rows)
-    left_width = 6 * len(label) + 12
-    right_width = 6 * len(message) + 12
+    left_width = 7 * len(label) + 12
+    right_width = 7 * len(message) + 12
     width = left_width + right_width
     svg = f"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" \
 aria-label="{escape(label)}: {escape(message)}">

@@ -217,32 +217,82 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec) -> None:
     ax.yaxis.set_major_formatter(_formatter(suffix))
 
 
+#: Average advance of a DejaVu Sans character, in ems (measured: about 0.53), rounded up so a
+#: browser's fallback font does not make neighbouring labels touch.
+MARKER_CHAR_EM = 0.58
+#: Vertical distance between label rows, in points.
+MARKER_ROW_PT = MARKER_FONT_SIZE + 2.5
+#: Label rows tried below the top of a panel before a label may cross another marker's line.
+MARKER_ROWS = 4
+
+
+def _label_variants(label: str) -> list[tuple[str, ...]]:
+    """The label on one line, then split at its last space into two lines."""
+    variants: list[tuple[str, ...]] = [(label,)]
+    head, _, tail = label.rpartition(" ")
+    if head and tail:
+        variants.append((head, tail))
+    return variants
+
+
+def _place_label(
+    x: float, variants: list[tuple[str, ...]], per_pt: float, n: int,
+    taken: list[tuple[float, float, int]], lines_x: list[float],
+) -> tuple[tuple[str, ...], bool, int]:
+    """Choose (lines, left of the line?, first row) for a marker label at `x`.
+
+    A label never leaves the panel and never overlaps a placed label (rows are compared as
+    intervals of data units); among those placements the best crosses no other marker's line,
+    sits highest, and stays on one line, right of its own line when it can.
+    """
+    right_edge, left_edge = n - 0.5, -0.5
+    best: tuple[tuple[int, int, int, int], tuple[str, ...], bool, int] | None = None
+    for v, lines in enumerate(variants):
+        span = (max(len(t) for t in lines) * MARKER_CHAR_EM * MARKER_FONT_SIZE + 3) * per_pt
+        for side, left in enumerate((False, True)):
+            lo, hi = (x - span, x) if left else (x, x + span)
+            if hi > right_edge + 1e-9 or lo < left_edge - 1e-9:
+                continue
+            crosses = any(lo < other < hi for other in lines_x if other != x)
+            for row in range(MARKER_ROWS * 2):
+                rows = range(row, row + len(lines))
+                if any(r in rows and lo < b and a < hi for a, b, r in taken):
+                    continue
+                key = (int(crosses), row + len(lines) - 1, v, side)
+                if best is None or key < best[0]:
+                    best = (key, lines, left, row)
+                break
+    if best is None:  # wider than the panel: one line at the right edge, below the others
+        row = 1 + max((r for *_, r in taken), default=-1)
+        return variants[0], True, row
+    return best[1], best[2], best[3]
+
+
 def _draw_markers(ax: Any, markers: tuple[Marker, ...], n: int) -> None:
     """Dotted lines for policy changes and blackouts, labels kept inside and apart."""
     # Panel width in data units per point of text, to place labels without measuring them.
     width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
     per_pt = (max(n - 0.5, 0.5) + 0.5) / width_pt
     taken: list[tuple[float, float, int]] = []
-    for marker in sorted(markers, key=lambda m: (m.index, m.kind)):
-        if not 0 <= marker.index < n:
-            continue
-        colour = MARKER_COLOURS.get(marker.kind, GOAL_COLOUR)
-        # A policy change takes effect at a period boundary; a blackout lies inside one.
-        x = marker.index - 0.5 if marker.kind == "policy" else marker.index
-        ax.axvline(x, color=colour, linewidth=0.9, linestyle=":")
+    shown = [m for m in sorted(markers, key=lambda m: (m.index, m.kind)) if 0 <= m.index < n]
+    # A policy change takes effect at a period boundary; a blackout lies inside one.
+    xs = [m.index - 0.5 if m.kind == "policy" else float(m.index) for m in shown]
+    for marker, x in zip(shown, xs):
+        ax.axvline(x, color=MARKER_COLOURS.get(marker.kind, GOAL_COLOUR), linewidth=0.9,
+                   linestyle=":")
+    for marker, x in zip(shown, xs):
         if not marker.label:
             continue
-        span = (len(marker.label) * 0.55 * MARKER_FONT_SIZE + 2) * per_pt
-        left = x + span > n - 0.5  # would run past the right edge: put it left of the line
+        colour = MARKER_COLOURS.get(marker.kind, GOAL_COLOUR)
+        lines, left, row = _place_label(x, _label_variants(marker.label), per_pt, n, taken, xs)
+        span = (max(len(t) for t in lines) * MARKER_CHAR_EM * MARKER_FONT_SIZE + 3) * per_pt
         lo, hi = (x - span, x) if left else (x, x + span)
-        row = 0
-        while any(r == row and lo < b and a < hi for a, b, r in taken):
-            row += 1
-        taken.append((lo, hi, row))
-        ax.annotate(marker.label, (x, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(-2 if left else 2, -2 - row * (MARKER_FONT_SIZE + 1.5)),
-                    textcoords="offset points", ha="right" if left else "left", va="top",
-                    fontsize=MARKER_FONT_SIZE, color=colour)
+        for k, text in enumerate(lines):
+            taken.append((lo, hi, row + k))
+            ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(-2 if left else 2, -2 - (row + k) * MARKER_ROW_PT),
+                        textcoords="offset points", ha="right" if left else "left", va="top",
+                        fontsize=MARKER_FONT_SIZE, color=colour)
 
 
 def _locator() -> Any:

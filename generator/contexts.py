@@ -46,7 +46,7 @@ class PageInfo:
     nav: tuple[Link, ...]
     """Main navigation: Overview, Periods, Segments, Definitions, Data quality, content pages."""
     downloads: tuple[Link, ...]
-    """Links to data/figures.csv, data/figures.json and data/summary.json."""
+    """Links to data/figures.csv, data/figures.json, data/summary.json and data/badge.svg."""
     stylesheet: str
     """href of the theme stylesheet."""
     version: str
@@ -328,6 +328,18 @@ class OverviewContext:
     """Error budget of all interactions, or None when the policy sets none."""
     budgets: tuple[BudgetView, ...]
     """Error budget of every segment (all interactions first); empty when there is none."""
+    badge: BadgeView | None = None
+    """The status badge written by the build (data/badge.svg), shown next to the title."""
+
+
+@dataclass(frozen=True)
+class BadgeView:
+    """The status badge image (data/badge.svg) of the latest complete headline period."""
+
+    src: str
+    """href of the badge, relative to the page."""
+    alt: str
+    """What the badge says, e.g. 'Status badge: 2026-W47, 6 off goal (all interactions)'."""
 
 
 @dataclass(frozen=True)
@@ -586,6 +598,18 @@ class DefinitionsContext:
 
 
 @dataclass(frozen=True)
+class ReasonCount:
+    """Rejected rows of one reason."""
+
+    code: str
+    """Reason code ('missing_required'), as in data/rejected.csv."""
+    label: str
+    """Human label ('missing required field'), from generator.sources.REASONS."""
+    count: int
+    """Rows rejected for it."""
+
+
+@dataclass(frozen=True)
 class DropRow:
     """Row accounting for one drop (or the totals)."""
 
@@ -601,8 +625,8 @@ class DropRow:
     """Rows superseded by a later drop."""
     rejected: int
     """Rows rejected."""
-    reasons: tuple[tuple[str, int], ...]
-    """Rejections by reason code."""
+    reasons: tuple[ReasonCount, ...]
+    """Rejections by reason (sorted by code)."""
     balanced: bool
     """read == kept + superseded + rejected."""
 
@@ -620,9 +644,11 @@ class RejectionRow:
     field: str
     """Field (or column) at fault."""
     reason: str
-    """Reason code."""
+    """Reason code ('missing_required')."""
     message: str
     """Full message."""
+    reason_label: str = ""
+    """Human label of the reason ('missing required field')."""
 
 
 @dataclass(frozen=True)
@@ -643,6 +669,9 @@ class ThreadRow:
     """Ids of orphaned thread tops (at most 500)."""
     brand_initiated_ids: tuple[str, ...]
     """Ids of brand-initiated thread starts (at most 500)."""
+    response_ids_disagreeing: int = 0
+    """Listed response ids that disagree with in_reply_to (a cross-check only: in_reply_to is
+    authoritative)."""
 
 
 @dataclass(frozen=True)
@@ -694,9 +723,10 @@ class DrillRowView:
     responded: str
     """First response, or '—' when unanswered."""
     minutes: str
-    """First response on the target's clock ('112.2 min'), or '—'."""
+    """First response on the target's clock ('112.2 min'), or '—'; a late reply gets the
+    decimals it needs to show above its target ('60.03 min', never '60.0 min')."""
     target: str
-    """Target and clock ('60m elapsed', '8h business')."""
+    """Target and clock ('60 min elapsed', '8 h business')."""
     state: str
     """'late', 'overdue' or 'waiting'."""
     location: str

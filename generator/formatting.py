@@ -179,11 +179,27 @@ def format_number(value: float) -> str:
     return (MINUS + text) if value < 0 and text.strip("0.,") else text
 
 
-def format_minutes(minutes: float | None) -> str:
-    """A duration in minutes for tables ('112.2 min', '2,663.0 min'); '—' for None."""
+#: Most decimals `format_minutes` adds to keep a late reply from looking on time.
+MAX_MINUTE_DECIMALS = 6
+
+
+def format_minutes(minutes: float | None, target: float | None = None) -> str:
+    """A duration in minutes for tables ('112.2 min', '2,663.0 min'); '—' for None.
+
+    With a `target` the duration exceeds, decimals are added (up to MAX_MINUTE_DECIMALS) until
+    the shown number exceeds the target too, so a reply 60.03 minutes after receipt shows as
+    '60.03 min', never '60.0 min', beside a 60-minute target; past that precision the value is
+    rounded up, never down to the target.
+    """
     if minutes is None or math.isnan(minutes):
         return NO_VALUE
-    return f"{minutes:,.1f} min"
+    if target is None or not minutes > target:
+        return f"{minutes:,.1f} min"
+    for decimals in range(1, MAX_MINUTE_DECIMALS + 1):
+        if round(minutes, decimals) > target:
+            return f"{minutes:,.{decimals}f} min"
+    scale = 10 ** MAX_MINUTE_DECIMALS
+    return f"{math.ceil(minutes * scale) / scale:,.{MAX_MINUTE_DECIMALS}f} min"
 
 
 def format_target(minutes: float) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import sys
@@ -90,8 +91,8 @@ def built_by_carecard(folder: Path) -> bool:
         return True
     summary = folder / "data" / "summary.json"
     try:
-        return b'"tool": "carecard"' in summary.read_bytes()[:4096]
-    except OSError:
+        return json.loads(summary.read_text(encoding="utf-8")).get("tool") == "carecard"
+    except (OSError, ValueError, AttributeError):
         return False
 
 

@@ -17,10 +17,12 @@ from operator import attrgetter
 
 from markupsafe import Markup
 
+from generator.badge import badge_text
 from generator.charts import ChartSpec, Marker, Panel
 from generator.config import Blackout, Config
 from generator.content import Content, ContentPage, render_markdown
 from generator.contexts import (
+    BadgeView,
     BudgetView,
     Card,
     Cell,
@@ -49,6 +51,7 @@ from generator.contexts import (
     TrendRow,
     TrendTable,
 )
+from generator.downloads import format_number as csv_number
 from generator.drill import RESPONSE_METRICS
 from generator.errors import BuildError, Problem
 from generator.formatting import (
@@ -89,6 +92,8 @@ from generator.reference import (
 )
 from generator.siteindex import SiteIndex, root_of, segment_title
 
+#: The status badge written by the output stage (shown on the overview).
+BADGE_SVG = "data/badge.svg"
 #: Interactions listed on a drill-through page (its CSV has them all).
 MAX_DRILL_ROWS_SHOWN = 200
 #: Restated figures listed on a period page (the data-quality page lists more).
@@ -130,18 +135,14 @@ def build_site(
     pages.append(definitions_page(site))
     pages.append(data_quality_page(site))
     if quality.restatements:
+        # Values in Python's shortest round-trip form, the rule of figures.csv.
         downloads.append(CsvDownload(RESTATEMENTS_CSV, RESTATEMENT_COLUMNS, tuple(
-            (r.granularity, r.period, r.dimension, r.segment, r.metric, _stable(r.old_value),
-             _stable(r.new_value), r.old_n, r.new_n) for r in quality.restatements)))
+            (r.granularity, r.period, r.dimension, r.segment, r.metric,
+             csv_number(r.old_value), csv_number(r.new_value), r.old_n, r.new_n)
+            for r in quality.restatements)))
     for content_page in content.pages:
         pages.append(_content_page(site, content_page))
     return SiteModel(tuple(pages), tuple(charts), tuple(downloads))
-
-
-def _stable(value: float | None) -> float | None:
-    """`value` to 12 significant digits: the engine's parallel sums may differ in the last bit
-    from run to run, and a download must not."""
-    return None if value is None else float(f"{value:.12g}")
 
 
 # --- Cards and cells -----------------------------------------------------------------------------
@@ -411,8 +412,23 @@ def _overview(site: SiteIndex) -> Page:
     budgets = tuple(view for b in site.figures.budgets
                     if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
     context = OverviewContext(info, headline, latest, partial, tables, _legend(),
-                              _budget_view(site, "all", "all", ""), budgets)
+                              _budget_view(site, "all", "all", ""), budgets, _badge(site))
     return Page(path, "overview.html", context)
+
+
+def _badge(site: SiteIndex) -> BadgeView:
+    """The badge the build writes (data/badge.svg), with its words as the text alternative:
+    the statuses of segment all in the latest complete period of the headline granularity."""
+    periods = site.figures.periods.get(site.headline, ()) if site.headline else ()
+    complete = [p for p in periods if not p.partial]
+    rows = [f for f in site.figures.rows
+            if complete and f.granularity == site.headline and f.period == complete[-1].label
+            and f.dimension == "all"]
+    message, _ = badge_text(rows)
+    if not rows:
+        return BadgeView(BADGE_SVG, f"Status badge: {message}")
+    return BadgeView(BADGE_SVG, f"Status badge: {site.headline} "
+                                f"{complete[-1].label}, {message} (all interactions)")
 
 
 def _overlaps(blackout: Blackout, period: Period) -> bool:
@@ -610,7 +626,7 @@ def _drill_row(row: DrillRow) -> DrillRowView:
         channel=row.channel,
         received=row.received_at,
         responded=row.first_response_at or NO_VALUE,
-        minutes=format_minutes(row.minutes),
+        minutes=format_minutes(row.minutes, row.target_minutes),  # late: shown above target
         target=f"{format_target(row.target_minutes)} {row.clock}",
         state=row.state,
         location=f"{row.file}:{row.line}",

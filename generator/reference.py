@@ -23,6 +23,7 @@ from generator.contexts import (
     MetricDefinition,
     Page,
     PolicyVersionView,
+    ReasonCount,
     RejectionRow,
     RestatementRow,
     Restatements,
@@ -44,6 +45,7 @@ from generator.formatting import (
 from generator.model import MetricInfo, Restatement
 from generator.policy import NO_REPLY_NEEDED, Version, policy_versions
 from generator.siteindex import SiteIndex, segment_title
+from generator.sources import REASONS
 
 #: Every rejected row, written by the output stage; linked from the data-quality page.
 REJECTED_CSV = "data/rejected.csv"
@@ -354,13 +356,23 @@ def definitions_page(site: SiteIndex) -> Page:
 # --- Data quality --------------------------------------------------------------------------------
 
 
+def reason_label(code: str) -> str:
+    """The human label of a rejection reason code ('missing required field')."""
+    return REASONS.get(code) or code.replace("_", " ")
+
+
+def _reason_counts(counts: dict[str, int]) -> tuple[ReasonCount, ...]:
+    return tuple(ReasonCount(code, reason_label(code), n) for code, n in sorted(counts.items()))
+
+
+
 def data_quality_page(site: SiteIndex) -> Page:
     """The data-quality page: row accounting, exclusions, blackouts, threads, restatements."""
     path = "data-quality.html"
     q = site.quality
     drops = tuple(
         DropRow(d.source, d.file, d.read, d.kept, d.superseded, d.rejected,
-                tuple(sorted(d.rejected_by_reason.items())),
+                _reason_counts(d.rejected_by_reason),
                 d.read == d.kept + d.superseded + d.rejected)
         for d in q.drops
     )
@@ -370,7 +382,7 @@ def data_quality_page(site: SiteIndex) -> Page:
             reasons[k] = reasons.get(k, 0) + v
     read, kept = sum(d.read for d in drops), sum(d.kept for d in drops)
     superseded, rejected = sum(d.superseded for d in drops), sum(d.rejected for d in drops)
-    totals = DropRow("", "Total", read, kept, superseded, rejected, tuple(sorted(reasons.items())),
+    totals = DropRow("", "Total", read, kept, superseded, rejected, _reason_counts(reasons),
                      all(d.balanced for d in drops) and read == kept + superseded + rejected)
     policy = site.config.policy
     names = [NO_REPLY_NEEDED] + [r.name for r in policy.exclude]
@@ -381,13 +393,14 @@ def data_quality_page(site: SiteIndex) -> Page:
     reasons_out = [b.reason for b in policy.blackouts] + sorted(q.blackouts)
     blackouts = tuple((r, q.blackouts.get(r, 0)) for r in dict.fromkeys(reasons_out))
     rejections = tuple(
-        RejectionRow(r.source, r.file, r.position, r.field or r.column, r.reason, r.message)
+        RejectionRow(r.source, r.file, r.position, r.field or r.column, r.reason, r.message,
+                     reason_label(r.reason))
         for r in q.rejections[:MAX_REJECTIONS_SHOWN]
     )
     csv = Link(RESTATEMENTS_CSV, "restatements.csv") if q.restatements else None
     threads = tuple(
         ThreadRow(t.source, t.messages, t.conversations, t.orphans, t.brand_initiated,
-                  t.orphan_ids, t.brand_initiated_ids)
+                  t.orphan_ids, t.brand_initiated_ids, t.response_ids_disagreeing)
         for t in q.threads
     )
     context = DataQualityContext(

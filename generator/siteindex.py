@@ -34,6 +34,7 @@ DOWNLOADS: tuple[tuple[str, str], ...] = (
     ("data/figures.csv", "figures.csv"),
     ("data/figures.json", "figures.json"),
     ("data/summary.json", "summary.json"),
+    ("data/badge.svg", "badge.svg"),
 )
 STYLESHEET = "assets/carecard.css"
 

@@ -172,16 +172,19 @@ def make_figures(
                    budgets=make_budgets(), drill=make_drill(drill_rows))
 
 
-def drill_row(i: int, state: str = "late", channel: str = "twitter") -> DrillRow:
-    """One drill-through row of 2026-W46 (received on 2026-11-10 plus `i` minutes)."""
+def drill_row(
+    i: int, state: str = "late", channel: str = "twitter", minutes: float = 75.5
+) -> DrillRow:
+    """One drill-through row of 2026-W46 (received on 2026-11-10 plus `i` minutes); a late
+    one was answered `minutes` after receipt (target 60 minutes)."""
     received = datetime(2026, 11, 10, 9, 0) + timedelta(minutes=i)
     answered = state == "late"
     return DrillRow(
         source="social", id=f"AC-{1000 + i}", channel=channel,
         received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
-        first_response_at=(received + timedelta(minutes=75.5)).strftime("%Y-%m-%d %H:%M:%S")
+        first_response_at=(received + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
         if answered else "",
-        minutes=75.5 if answered else None, target_minutes=60.0, clock="elapsed", state=state,
+        minutes=minutes if answered else None, target_minutes=60.0, clock="elapsed", state=state,
         file="content/exports/social-w46.csv", line=2 + i,
     )
 
@@ -236,7 +239,8 @@ def make_quality(rejections: int = 3, restatements: int = 3) -> QualityReport:
         data_through=DATA_THROUGH,
         data_through_by_source={"social": DATA_THROUGH},
         data_through_explicit=False,
-        threads=(ThreadStats("tweets", 500, 120, 7, 2, ("m-7", "<m-8>"), ("b-1", "b-2")),),
+        threads=(ThreadStats("tweets", 500, 120, 7, 2, ("m-7", "<m-8>"), ("b-1", "b-2"),
+                             response_ids_disagreeing=3),),
         restatements=make_restatements(restatements),
         newest_drops=("content/exports/social-w47.csv",),
         blackouts={"Platform <outage>": 4},

@@ -57,7 +57,9 @@ def test_chart_is_svg_without_dates_and_with_its_titles_as_text():
     assert "Channel: email — weekly" in words
     assert {"Metric 0", "Metric 1", "Metric 2", "Metric 3"} <= set(words)
     assert words.count("partial") == 4
-    assert "policy from 2026-10-05" in words and "blackout" in words
+    assert "blackout" in words
+    joined = " ".join(words)  # a label may be split over two lines to stay clear
+    assert "policy from 2026-10-05" in joined
 
 
 def test_ratio_panels_are_drawn_in_percent():
@@ -92,18 +94,67 @@ def marker_texts(svg: bytes) -> dict[str, ET.Element]:
     return {"".join(t.itertext()): t for t in root.iter(f"{SVG}text")}
 
 
+MARKER_WORDS = ("blackout", "policy from", "2026-")
+
+
+def marker_boxes(svg: bytes) -> list[tuple[str, float, float, float, float]]:
+    """(text, left, top, right, bottom) of every marker label, with measured text widths."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    measure = TextToPath()
+    boxes = []
+    for t in ET.fromstring(svg).iter(f"{SVG}text"):
+        text = "".join(t.itertext())
+        style = t.attrib.get("style", "")
+        if "font-size: 6.5px" not in style or not text.startswith(MARKER_WORDS):
+            continue
+        size = 6.5
+        width = measure.get_text_width_height_descent(
+            text, FontProperties(family="DejaVu Sans", size=size), ismath=False)[0]
+        x, y = float(t.attrib["x"]), float(t.attrib["y"])
+        left = x - width if "text-anchor: end" in style else x
+        boxes.append((text, left, y - size * 0.76, left + width, y + size * 0.24))
+    return boxes
+
+
+def assert_apart(boxes: list[tuple[str, float, float, float, float]]) -> None:
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+            assert apart, (a, b)
+
+
 def test_marker_labels_stay_inside_the_panel_and_do_not_overlap():
     chart = ChartSpec("T", LABELS, tuple(False for _ in LABELS),
                       (Panel("P", "ratio", tuple(0.5 for _ in LABELS)),),
                       (Marker(11, "policy from 2026-11-23"), Marker(4, "blackout", "blackout"),
                        Marker(5, "policy from 2026-10-05"), Marker(6, "", "blackout")))
-    found = marker_texts(draw_chart(chart))
-    late = found["policy from 2026-11-23"]
-    assert "text-anchor: end" in late.attrib["style"]  # near the right edge: left of its line
-    assert "text-anchor: start" in found["blackout"].attrib["style"]
-    rows = {float(found[k].attrib["y"]) for k in ("blackout", "policy from 2026-10-05")}
-    assert len(rows) == 2  # neighbours are stacked, not drawn over each other
+    svg = draw_chart(chart)
+    found = marker_texts(svg)
+    # Near the right edge: left of its line, split so it does not cross the blackout line.
+    assert "text-anchor: end" in found["2026-11-23"].attrib["style"]
     assert "" not in found  # an unlabelled marker draws only its line
+    boxes = marker_boxes(svg)
+    assert len(boxes) >= 4
+    assert_apart(boxes)
+
+
+def test_a_blackout_and_a_later_policy_change_get_apart_on_the_same_row():
+    """Tech Support's chart: the outage in the 6th week, the new goal from the 10th."""
+    labels = tuple(f"2026-W{w}" for w in range(36, 49))
+    panels = tuple(Panel(f"M{k}", "count", tuple(5.0 for _ in labels)) for k in range(7))
+    chart = ChartSpec("Team: Tech Support — weekly", labels, tuple(False for _ in labels),
+                      panels, (Marker(5, "blackout", "blackout"),
+                               Marker(9, "policy from 2026-11-01")))
+    boxes = marker_boxes(draw_chart(chart))
+    assert_apart(boxes)
+    blackouts = [b for b in boxes if b[0] == "blackout"]
+    policies = [b for b in boxes if b[0] == "policy from"]
+    assert len(blackouts) == len(policies) == 7
+    for blackout, policy in zip(blackouts, policies):
+        assert blackout[2] == policy[2]  # both on the top row of the panel
+        assert blackout[3] < policy[1]  # the policy label starts right of the blackout label
 
 
 def test_panel_titles_are_bold_text_above_each_panel():

@@ -119,3 +119,13 @@ def test_a_folder_carecard_did_not_build_is_never_replaced(
     (docs / "notes.txt").unlink()
     assert main(["build", "--config", str(site / "config.yaml"), "--output", str(docs)]) == 0
     assert main(["build", "--config", str(site / "config.yaml"), "--output", str(docs)]) == 0
+
+
+def test_a_site_built_before_the_marker_existed_is_recognised(tmp_path: Path) -> None:
+    from generator.output import built_by_carecard
+
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    build(site / "config.yaml", output=tmp_path / "out")
+    (tmp_path / "out" / MARKER).unlink()
+    assert built_by_carecard(tmp_path / "out")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -176,13 +177,19 @@ def test_every_page_links_the_downloads_and_navigation(site):
         assert "About <these> figures" in labels
         hrefs = {posixpath.normpath(posixpath.join(posixpath.dirname(path), a.attrs["href"]))
                  for a in doc.find_all("a") if a.attrs.get("href")}
-        assert {"data/figures.csv", "data/figures.json", "data/summary.json"} <= hrefs, path
+        assert {"data/figures.csv", "data/figures.json", "data/summary.json",
+                "data/badge.svg"} <= hrefs, path
+        downloads = next(n for n in doc.find_all("nav") if n.attrs.get("aria-label") == "Downloads")
+        assert [a.text for a in downloads.find_all("a")] == [
+            "figures.csv", "figures.json", "summary.json", "badge.svg"], path
 
 
 def test_every_image_has_alt_text_and_every_chart_a_table(site):
     images = 0
     for path, doc in html_pages(site).items():
         for img in doc.find_all("img"):
+            if "status-badge" in (img.parent.attrs.get("class") or ""):
+                continue  # the status badge (tested below) is not a chart
             images += 1
             assert img.attrs.get("alt", "").strip(), path
             block = next(a for a in img.ancestors() if a.tag == "section")
@@ -272,10 +279,10 @@ def test_data_quality_page_accounts_for_every_row(site):
     assert [[c.text for c in r.iter() if c.tag in ("th", "td")] for r in body] == [
         ["social", "content/exports/social-w46.csv", "150", "140", "10", "0", "—", "✓ yes"],
         ["social", "content/exports/social-w47.csv", "123", "120", "0", "3",
-         "unparseable_timestamp 3", "✓ yes"],
+         "unparseable timestamp 3", "✓ yes"],
     ]
     total = [c.text for c in drops.find("tfoot").iter() if c.tag in ("th", "td")]
-    assert total == ["", "Total", "273", "260", "10", "3", "unparseable_timestamp 3", "✓ yes"]
+    assert total == ["", "Total", "273", "260", "10", "3", "unparseable timestamp 3", "✓ yes"]
     exclusions = table(doc, "Interactions excluded").find("tbody").find_all("tr")
     assert [r.text for r in exclusions] == ["no_reply_needed 7", "spam 3"]
     rejected = table(doc, "Rejected rows").find("tbody").find_all("tr")
@@ -483,6 +490,9 @@ def test_data_quality_page_counts_blackouts_and_message_threads(site):
     assert [cells(r) for r in blackouts] == [["Platform <outage>", "4"]]
     threads = table(doc, "Threading per message-level source").find("tbody").find_all("tr")
     assert [cells(r) for r in threads] == [["tweets", "500", "120", "7", "2"]]
+    check = section_with_heading(doc, "Message threads").find("p", "thread-check")
+    assert check.text == ("tweets : response ids that disagree with in_reply_to: 3 (a "
+                          "cross-check; in_reply_to is authoritative).")
     details = doc.find_all("details")
     assert [d.find("summary").text for d in details] == [
         "Orphaned thread tops of tweets (2 of 7 orphaned messages)",
@@ -732,3 +742,124 @@ def test_restated_values_get_just_enough_decimals_to_differ():
     assert format_pair(4.529, 4.546, "hours") == ("4.53 h", "4.55 h")
     assert format_pair(0.5, 0.5, "ratio") == ("50.0%", "50.0%")
     assert format_pair(None, 3.0, "count") == ("—", "3")
+
+
+# --- Review fixes: drill minutes, reasons, badge, restatements CSV, wrapping, content ------------
+
+
+def test_a_late_reply_never_shows_at_or_below_its_target(tmp_path):
+    rows = (fakes.drill_row(0, "late", minutes=60.03), fakes.drill_row(1, "late", minutes=60.0004),
+            fakes.drill_row(2, "late", minutes=60.96), fakes.drill_row(3, "late", minutes=75.5),
+            fakes.drill_row(4, "late", minutes=60.0000000001))
+    figures = replace(fakes.make_figures(),
+                      drill=(fakes.DrillList("week", "2026-W46", "all", "all", rows),))
+    files = render_site(fakes.make_config(tmp_path), figures, fakes.make_quality(),
+                        fakes.make_info())
+    doc = fakes.parse_html(files["drill/week/2026-W46/all/all.html"])
+    body = table(doc, "Late and unanswered interactions").find("tbody").find_all("tr")
+    shown = [(cells(r)[4], cells(r)[5], cells(r)[6]) for r in body]
+    assert shown == [("60.03 min", "60 min elapsed", "late"),
+                     ("60.0004 min", "60 min elapsed", "late"),
+                     ("61.0 min", "60 min elapsed", "late"),
+                     ("75.5 min", "60 min elapsed", "late"),
+                     ("60.000001 min", "60 min elapsed", "late")]
+    for minutes, target, _ in shown:
+        assert float(minutes.removesuffix(" min")) > float(target.split()[0])
+
+
+def test_data_quality_page_labels_reasons_and_keeps_the_codes(tmp_path):
+    quality = fakes.make_quality()
+    drops = (replace(quality.drops[1], rejected=3, rejected_by_reason={
+        "id_in_exponent": 1, "missing_required": 1, "some_new_reason": 1}),)
+    rejections = tuple(replace(quality.rejections[0], reason=code) for code in (
+        "missing_required", "id_in_exponent"))
+    quality = replace(quality, drops=drops, rejections=rejections)
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(), quality,
+                        fakes.make_info())
+    doc = fakes.parse_html(files["data-quality.html"])
+    reasons = table(doc, "Rows per drop").find("tbody").find_all("span", "reason")
+    assert [(r.text, r.attrs["title"]) for r in reasons] == [
+        ("id in exponent notation (digits lost)", "id_in_exponent"),
+        ("missing required field", "missing_required"),
+        ("some new reason", "some_new_reason"),
+    ]
+    rejected = table(doc, "Rejected rows").find("tbody").find_all("tr")
+    cell = [r.find("td", "reason") for r in rejected]
+    assert [c.find("code").text for c in cell] == ["missing_required", "id_in_exponent"]
+    assert [c.text for c in cell] == ["missing required field missing_required",
+                                      "id in exponent notation (digits lost) id_in_exponent"]
+    assert "missing_required 1" not in doc.text  # no bare snake_case count
+
+
+def test_overview_shows_the_status_badge_next_to_the_title(site):
+    doc = fakes.parse_html(site["index.html"])
+    row = doc.find("div", "title-row")
+    assert row.find("h1").text == "Acme <Care> & Co"
+    link = row.find("a", "status-badge")
+    img = link.find("img")
+    assert link.attrs["href"] == img.attrs["src"] == "data/badge.svg"
+    # The same words as the badge: the worst status among segment all's figures of 2026-W46.
+    assert img.attrs["alt"] == "Status badge: week 2026-W46, 1 off goal (all interactions)"
+    for path, page in html_pages(site).items():
+        if path != "index.html":
+            assert not page.find_all("a", "status-badge"), path
+
+
+def test_restatements_csv_writes_shortest_round_trip_values(tmp_path):
+    restated = (fakes.Restatement("week", "2026-W46", "all", "all", "response_rate",
+                                  0.1 + 0.2, 0.9604081632653061, 50, 51),
+                fakes.Restatement("week", "2026-W46", "all", "all", "volume", 12.0, 1e-13,
+                                  None, None))
+    quality = replace(fakes.make_quality(), restatements=restated)
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(), quality,
+                        fakes.make_info())
+    lines = files["data/restatements.csv"].decode().splitlines()
+    assert lines[1:] == [
+        "week,2026-W46,all,all,response_rate,0.30000000000000004,0.9604081632653061,50,51",
+        "week,2026-W46,all,all,volume,12,1e-13,,",
+    ]
+
+
+def test_captions_and_subtitles_can_wrap_on_a_narrow_screen(site):
+    css = re.sub(r"/\*.*?\*/", "", site["assets/carecard.css"].decode(), flags=re.S)
+    rules = {sel.strip(): body for sel, body in
+             (part.split("{", 1) for part in css.split("}") if "{" in part)}
+    assert "nowrap" not in rules[".dates"]
+    assert "sticky" in rules[".caption-text"] and "max-width" in rules[".caption-text"]
+    for path, doc in html_pages(site).items():
+        for caption in doc.find_all("caption"):
+            inner = [c for c in caption.children if not isinstance(c, str) or c.strip()]
+            assert len(inner) == 1 and "caption-text" in inner[0].attrs.get("class", ""), path
+    budget = fakes.parse_html(site["index.html"]).find("section", "budget")
+    subtitle = budget.find("h2").find("span", "dates").text
+    assert subtitle == "SLA attainment, 2026-11 (2026-11-01 – 2026-11-30)"
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_example_about_page_matches_the_example_config():
+    from generator.config import load_config
+    from generator.formatting import STATUS_TEXT
+
+    config = load_config(REPO / "config.yaml")
+    text = (REPO / "content" / "about.md").read_text(encoding="utf-8")
+    doc = fakes.parse_html(render_markdown(text.split("---", 2)[2]))
+    prose = " ".join(doc.text.split())
+    # The e-mail target: its hours on the business clock of its calendar.
+    email = next(r for r in config.policy.first_response
+                 if r.where.conditions.get("channel") == ("email",))
+    assert email.clock == "business" and email.calendar == "uk-office"
+    assert f"{email.within_minutes / 60:g} open hours for e-mail" in prose
+    assert "24 hours" not in prose and "a day" not in prose
+    # The SLA goal of the base policy and of each version.
+    goals = [config.policy.goals["sla_attainment"]] + [
+        v.goals["sla_attainment"] for v in config.policy.versions if "sla_attainment" in v.goals]
+    for goal in goals:
+        assert f"at least {goal.value * 100:g}%" in prose
+    # The status words and symbols of the site, as a nested list.
+    status = next(li for li in doc.find_all("li") if li.text.startswith("Status"))
+    nested = [li.find("em").text for li in status.find("ul").find_all("li")]
+    assert nested == [f"{word} {symbol}" for word, symbol in STATUS_TEXT.values()]
+    for old in ("green", "amber", "red", "insufficient"):
+        assert f"*{old}*" not in text
