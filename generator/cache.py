@@ -6,7 +6,7 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
 
     drops/<key>.parquet     one parsed drop: its text columns and record positions
     charts/<key>.svg        one drawn chart
-    last-build.json         fingerprint of the inputs and the output of the last build
+    last-build-N.json       fingerprint of the inputs and the output of the last build
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 #: Bump when the layout of cached tables changes.
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 
 
 @dataclass
@@ -120,7 +120,7 @@ class Cache:
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""
-        data = self.load_bytes(".", "last-build", ".json")
+        data = self.load_bytes(".", f"last-build-{CACHE_FORMAT}", ".json")
         if data is None:
             return None
         try:
@@ -132,7 +132,7 @@ class Cache:
     def remember_build(self, fingerprint: dict[str, object]) -> None:
         """Record the fingerprint of a successful build."""
         data = json.dumps(fingerprint, sort_keys=True).encode("utf-8")
-        self.store_bytes(".", "last-build", ".json", data)
+        self.store_bytes(".", f"last-build-{CACHE_FORMAT}", ".json", data)
 
 
 def output_state(folder: Path) -> str:

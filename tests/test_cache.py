@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator.build import build
+from generator.cache import CACHE_FORMAT
 
 HANDMADE = Path(__file__).resolve().parent / "projects" / "handmade"
 
@@ -40,7 +41,7 @@ def test_second_build_with_no_changes_does_nothing_and_keeps_the_bytes(site: Pat
 def test_rebuild_after_losing_the_build_record_reuses_parsed_drops_and_charts(site: Path) -> None:
     build(site)
     before = digest(site.parent / "output")
-    (site.parent / ".carecard-cache" / "last-build.json").unlink()
+    (site.parent / ".carecard-cache" / f"last-build-{CACHE_FORMAT}.json").unlink()
     again = build(site)
     assert not again.skipped
     assert (again.drops_parsed, again.drops_from_cache) == (0, 2)
@@ -72,7 +73,7 @@ def test_corrupt_cache_entries_are_rebuilt_with_a_warning(
     cache = site.parent / ".carecard-cache"
     for entry in list(cache.rglob("*.parquet")) + list(cache.rglob("*.svg")):
         entry.write_bytes(b"garbage")
-    (cache / "last-build.json").write_bytes(b"{not json")
+    (cache / f"last-build-{CACHE_FORMAT}.json").write_bytes(b"{not json")
     result = build(site)
     assert not result.skipped
     assert result.drops_parsed == 2 and result.charts_drawn == result.charts
