@@ -140,10 +140,10 @@ def guard_memory() -> None:
 
     original = build_module.connect
 
-    def connect() -> Any:
-        con = original()
-        if limit:
-            con.execute(f"SET memory_limit = '{limit}'")
+    def connect(memory_limit: str | None = None, spill: Any = None) -> Any:
+        # The build's own --memory-limit would do the same; the variables keep older runs
+        # comparable.
+        con = original(memory_limit or limit, spill)
         if temp:
             con.execute(f"SET temp_directory = '{temp}'")
         return con
