@@ -24,7 +24,7 @@ test: $(STAMP)  ## run the whole test suite
 
 lint: $(STAMP)  ## ruff and mypy (installed on demand)
 	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML
-	$(BIN)/ruff check generator tests scripts
+	$(BIN)/ruff check generator tests scripts bench
 	$(BIN)/mypy generator
 
 example-data: $(STAMP)  ## regenerate content/exports/ deterministically

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date, time as clock_time
+from datetime import date
+from datetime import time as clock_time
 
 from generator.build import connect
 from generator.clock import create_calendar_table, deadline_sql, position_sql
