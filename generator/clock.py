@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from generator.config import WEEKDAYS, Calendar
-from generator.readers import sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -124,9 +123,3 @@ def business_minutes(
     con.execute(f"CREATE TABLE p1 AS {position_sql('p0', 'cal', 't1', 'b1')}")
     rows = con.execute("SELECT (b1 - b0) / 60 FROM p1 ORDER BY i").fetchall()
     return [row[0] for row in rows]
-
-
-__all__ = [
-    "business_minutes", "create_calendar_table", "deadline_sql", "open_intervals",
-    "position_sql", "sql_str",
-]

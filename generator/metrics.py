@@ -24,7 +24,6 @@ from generator.model import (
     MetricInfo,
     Period,
     QualityReport,
-    Restatement,
 )
 from generator.periods import START_SQL, period_grid, year_ago_label
 from generator.policy import (
@@ -475,26 +474,6 @@ def exclusion_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
 
 
-def restatements(con: duckdb.DuckDBPyConnection) -> tuple[Restatement, ...]:
-    """Figures of complete periods whose value or n differs from `figures_old`."""
-    rows = con.execute(
-        f"""
-        SELECT f.granularity, f.period, f.dimension, f.segment, f.metric,
-            o.value, f.value, o.n, f.n
-        FROM figures f
-        JOIN figures_old o USING (granularity, period, dimension, segment, metric)
-        WHERE NOT f.partial AND (
-            (f.value IS NULL) <> (o.value IS NULL) OR abs(f.value - o.value) > {EPSILON}
-            OR f.n IS DISTINCT FROM o.n)
-        ORDER BY CASE f.granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
-                 ELSE 3 END,
-            f.period_start, f.dimension <> 'all', f.dimension, f.segment <> 'all', f.segment,
-            f.metric
-        """
-    ).fetchall()
-    return tuple(Restatement(*row) for row in rows)
-
-
 def blackout_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Actionable interactions per blackout reason over all time."""
     return dict(
@@ -512,5 +491,5 @@ def latest_complete(periods: tuple[Period, ...]) -> Period | None:
 
 
 __all__ = [
-    "blackout_counts", "compute_figures", "exclusion_counts", "latest_complete", "restatements",
+    "blackout_counts", "compute_figures", "exclusion_counts", "figure_table", "latest_complete",
 ]
