@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,6 +134,12 @@ class Cache:
         """Record the fingerprint of a successful build."""
         data = json.dumps(fingerprint, sort_keys=True).encode("utf-8")
         self.store_bytes(".", f"last-build-{CACHE_FORMAT}", ".json", data)
+
+
+@cache
+def code_digest(module_file: str) -> str:
+    """SHA-256 of a module's source: cache keys change when the code that made them does."""
+    return hashlib.sha256(Path(module_file).read_bytes()).hexdigest()
 
 
 def output_state(folder: Path) -> str:

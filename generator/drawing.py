@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from generator.cache import Cache
+from generator.cache import Cache, code_digest
 from generator.charts import ChartSpec, draw_chart
 from generator.progress import progress
 
@@ -62,7 +62,11 @@ class ChartDrawer:
         return [r if r is not None else Drawn(b"", "not drawn") for r in results]
 
     def _key(self, spec: ChartSpec, version: str) -> str:
-        return self.cache.key("chart", version, repr(spec)) if self.cache else ""
+        if not self.cache:
+            return ""
+        import generator.charts
+
+        return self.cache.key("chart", version, code_digest(generator.charts.__file__), repr(spec))
 
     def _draw_all(self, specs: list[ChartSpec]) -> list[Drawn]:
         workers = min(self.workers, len(specs))

@@ -24,6 +24,7 @@ from generator.config import (
     Config,
     SourceConfig,
 )
+from generator.cache import code_digest
 from generator.errors import DataError, Problem
 from generator.messages import (
     MESSAGE_REASONS,
@@ -201,7 +202,10 @@ def _read_cached(
     """Read a drop into `table`, from the parse cache when its content was seen before."""
     if cache is None:
         return read_drop(con, drop, table)
-    key = cache.key("drop", drop.sha256, drop_format(drop), drop.source.delimiter or "")
+    import generator.readers
+
+    key = cache.key("drop", drop.sha256, drop_format(drop), drop.source.delimiter or "",
+                    code_digest(generator.readers.__file__))
     if cache.load_table(con, table, key, drop.rel):
         return POSITION_WORD[drop_format(drop)]
     word = read_drop(con, drop, table)
