@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from generator.cache import code_digest
 from generator.config import (
     INTERACTION_FIELDS,
     REQUIRED_FIELDS,
@@ -24,7 +25,6 @@ from generator.config import (
     Config,
     SourceConfig,
 )
-from generator.cache import code_digest
 from generator.errors import DataError, Problem
 from generator.messages import (
     MESSAGE_REASONS,
