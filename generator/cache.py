@@ -4,7 +4,9 @@ Everything is keyed by content hashes (never modification times, which CI checko
 the cache is safe to delete: a missing entry is recomputed, and a corrupt one is recomputed with
 a warning. Layout under the cache folder (default `.carecard-cache/` beside config.yaml):
 
-    drops/<key>.parquet     one parsed drop: its text columns and record positions
+    staged/<key>.parquet    one parsed drop, mapped onto canonical fields (key: its content,
+                            its source's settings and the code that read it)
+    staged/<key>.json       the export columns that drop had
     charts/<key>.svg        one drawn chart
     last-build-N.json       fingerprint of the inputs and the output of the last build
 """
@@ -51,33 +53,27 @@ class Cache:
             return None
         return self.folder / kind / f"{key}{suffix}"
 
-    def load_table(
-        self, con: duckdb.DuckDBPyConnection, table: str, key: str, label: str
-    ) -> bool:
-        """Create `table` from a cached Parquet entry; False when absent or corrupt."""
+    def parquet_entry(self, con: duckdb.DuckDBPyConnection, kind: str, key: str) -> Path | None:
+        """The path of a readable cached Parquet entry, or None (absent, or corrupt: removed)."""
         import duckdb
 
-        path = self.path("drops", key, ".parquet")
+        path = self.path(kind, key, ".parquet")
         if path is None or not path.is_file():
-            self.misses += 1
-            return False
+            return None
         try:
-            con.execute(
-                f"CREATE OR REPLACE TABLE {table} AS "
-                f"SELECT * FROM read_parquet('{_sql_path(path)}')"
-            )
+            con.execute(f"SELECT count(*) FROM read_parquet('{_sql_path(path)}')").fetchone()
         except duckdb.Error:
-            log.warning("cache entry for '%s' is corrupt; reading the drop again", label)
-            self.corrupt.append(label)
+            log.warning("cache entry '%s' is corrupt; computing it again", path.name)
+            self.corrupt.append(path.name)
             path.unlink(missing_ok=True)
-            self.misses += 1
-            return False
-        self.hits += 1
-        return True
+            return None
+        return path
 
-    def store_table(self, con: duckdb.DuckDBPyConnection, table: str, key: str) -> None:
-        """Write `table` to the cache (atomically: a temporary file renamed into place)."""
-        path = self.path("drops", key, ".parquet")
+    def store_table(
+        self, con: duckdb.DuckDBPyConnection, table: str, key: str, kind: str = "staged"
+    ) -> None:
+        """Write `table` (a table name or a parenthesised query) to the cache, atomically."""
+        path = self.path(kind, key, ".parquet")
         if path is None:
             return
         try:

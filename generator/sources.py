@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -38,7 +39,6 @@ from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
 from generator.readers import (
     POSITION_COLUMN,
-    POSITION_WORD,
     drop_format,
     read_drop,
     sql_ident,
@@ -196,23 +196,6 @@ def _message_sources(drops: tuple[Drop, ...]) -> list[tuple[int, int, int]]:
     return [(s, ids[0], len(ids)) for s, ids in spans.items()]
 
 
-def _read_cached(
-    con: duckdb.DuckDBPyConnection, drop: Drop, table: str, cache: Cache | None
-) -> str:
-    """Read a drop into `table`, from the parse cache when its content was seen before."""
-    if cache is None:
-        return read_drop(con, drop, table)
-    import generator.readers
-
-    key = cache.key("drop", drop.sha256, drop_format(drop), drop.source.delimiter or "",
-                    code_digest(generator.readers.__file__))
-    if cache.load_table(con, table, key, drop.rel):
-        return POSITION_WORD[drop_format(drop)]
-    word = read_drop(con, drop, table)
-    cache.store_table(con, table, key)
-    return word
-
-
 def stage_drops(
     con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None = None
 ) -> Staged:
@@ -227,9 +210,24 @@ def stage_drops(
     for drop_index, drop in progress(enumerate(drops), len(drops), "reading drops"):
         if drop.source.shape == "messages":
             continue
+        key = _staged_key(cache, drop, attributes)
+        entry = cache.parquet_entry(con, "staged", key) if cache is not None else None
+        columns_json = cache.load_bytes("staged", key, ".json") if entry and cache else None
+        if entry is not None and columns_json is not None and cache is not None:
+            # Parsed and mapped before: read the staged rows as they were written.
+            cache.hits += 1
+            columns = json.loads(columns_json)
+            staged.append(
+                f"SELECT {drop_index} AS drop_index, {sql_str(drop.rel)} AS file, * "
+                f"FROM read_parquet({sql_str(entry.as_posix())})"
+            )
+            _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
+            continue
         table = f"drop_{drop_index}"
+        if cache is not None:
+            cache.misses += 1
         try:
-            position_word = _read_cached(con, drop, table, cache)
+            position_word = read_drop(con, drop, table)
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
             continue
@@ -238,22 +236,25 @@ def stage_drops(
         if missing:
             for problem in missing:
                 # The same column missing from many drops is one problem, not one per drop.
-                key = (drop.source_index, problem.expected)
-                if key in missing_seen:
-                    missing_seen[key][1] += 1
+                seen = (drop.source_index, problem.expected)
+                if seen in missing_seen:
+                    missing_seen[seen][1] += 1
                 else:
-                    missing_seen[key] = [len(problems), 0]
+                    missing_seen[seen] = [len(problems), 0]
                     problems.append(problem)
             continue
-        staged.append(
-            _stage_sql(drop, drop_index, table, columns, attributes, position_word)
-        )
-        mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
-        column_rows += [
-            (drop_index, name, _column_for(drop.source, name)
-             if _column_for(drop.source, name) in columns else "")
-            for name in list(INTERACTION_FIELDS) + attributes
-        ]
+        stage_sql = _stage_sql(drop, drop_index, table, columns, attributes, position_word)
+        if cache is not None and cache.folder is not None:
+            con.execute(f"CREATE OR REPLACE TABLE staged_{drop_index} AS {stage_sql}")
+            cache.store_table(
+                con, f"(SELECT * EXCLUDE (drop_index, file) FROM staged_{drop_index})", key,
+                kind="staged",
+            )
+            cache.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
+            staged.append(f"SELECT * FROM staged_{drop_index}")
+        else:
+            staged.append(stage_sql)
+        _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
     for index, first, count in _message_sources(drops):
         try:
             stage_message_source(con, config, index, drops[first:first + count], first)
@@ -280,7 +281,39 @@ def stage_drops(
         con.executemany("INSERT INTO drop_columns VALUES (?, ?, ?)", column_rows)
     for index in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
+        con.execute(f"DROP TABLE IF EXISTS staged_{index}")
     return Staged(drops, frozenset(mapped))
+
+
+def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
+    """Cache key of a drop's staged rows: its content, its source's mapping, and the code."""
+    if cache is None:
+        return ""
+    import generator.readers
+    import generator.timestamps
+
+    return cache.key(
+        "staged", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
+        code_digest(generator.readers.__file__), code_digest(__file__),
+        code_digest(generator.timestamps.__file__),
+    )
+
+
+def _note_columns(
+    drop: Drop,
+    drop_index: int,
+    columns: list[str],
+    attributes: list[str],
+    mapped: set[str],
+    column_rows: list[tuple[int, str, str]],
+) -> None:
+    """Record which canonical fields the drop maps, and the export column of each field."""
+    mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+    column_rows += [
+        (drop_index, name, _column_for(drop.source, name)
+         if _column_for(drop.source, name) in columns else "")
+        for name in list(INTERACTION_FIELDS) + attributes
+    ]
 
 
 def _empty_stage_sql(attributes: list[str]) -> str:
