@@ -145,3 +145,21 @@ def test_strict_fails_on_any_rejected_row(project: Callable[..., Path]) -> None:
     with pytest.raises(DataError) as error:
         check(config, strict=True)
     assert "1 rejected row(s) fail the build (--strict)." in str(error.value)
+
+
+def test_timestamp_after_an_explicit_data_through_is_rejected(
+    project: Callable[..., Path],
+) -> None:
+    config = project(
+        {"exports/w1.csv": HEADER + GOOD + "late,2026-11-02 09:00:00,2026-11-05 09:00:00,,twitter,,,b\n"},
+        CONFIG.replace("periods: [week]}", "periods: [week], data_through: '2026-11-04T00:00:00+00:00'}"),
+    )
+    assert rejected_messages(config) == [
+        "exports/w1.csv, line 3, column 'first_response_at': expected a time at or before "
+        "site.data_through (2026-11-04T00:00:00+00:00), found '2026-11-05 09:00:00'. "
+        "Hint: raise site.data_through or remove it to derive it from the data."
+    ]
+
+
+def rejected_messages(config: Path) -> list[str]:
+    return [r.message for r in check(config).quality.rejections]
