@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from generator.errors import DataError, Problem
 from generator.model import DropStats, Rejection, ThreadStats
-from generator.readers import POSITION_COLUMN, read_drop, sql_ident, sql_str
+from generator.readers import POSITION_COLUMN, mapped_sql, read_drop, sql_ident, sql_str
 from generator.timestamps import timestamp_sql
 
 if TYPE_CHECKING:
@@ -222,13 +222,6 @@ def _missing_columns(
     return problems
 
 
-def _mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
-    if not mapping:
-        return raw
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
-    return f"(CASE {raw} {cases} ELSE {raw} END)"
-
-
 def _stage_sql(
     drop: Drop,
     drop_index: int,
@@ -257,7 +250,7 @@ def _stage_sql(
         else:
             raw = "CAST(NULL AS VARCHAR)"
         mapping = source.values.get(name)
-        select.append(f"{_mapped_sql(raw, dict(mapping) if mapping else None)} "
+        select.append(f"{mapped_sql(raw, dict(mapping) if mapping else None)} "
                       f"AS {sql_ident('raw_' + name)}")
         select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
     return f"SELECT {', '.join(select)} FROM {table}"

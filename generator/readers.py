@@ -66,6 +66,14 @@ def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
+    """SQL replacing export values by canonical ones (`sources[].values`); others unchanged."""
+    if not mapping:
+        return raw
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
+    return f"(CASE {raw} {cases} ELSE {raw} END)"
+
+
 def drop_format(drop: Drop) -> str:
     """The drop's format: the source's explicit `format`, else by file extension."""
     if drop.source.format != "auto":

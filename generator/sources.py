@@ -40,6 +40,7 @@ from generator.progress import progress
 from generator.readers import (
     POSITION_COLUMN,
     drop_format,
+    mapped_sql,
     read_drop,
     sql_ident,
     sql_str,
@@ -364,13 +365,6 @@ def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
     return problems
 
 
-def _mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
-    if not mapping:
-        return raw
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
-    return f"(CASE {raw} {cases} ELSE {raw} END)"
-
-
 def _stage_sql(
     drop: Drop,
     drop_index: int,
@@ -400,7 +394,7 @@ def _stage_sql(
         else:
             raw = "CAST(NULL AS VARCHAR)"
         mapping = source.values.get(name)
-        mapped_raw = _mapped_sql(raw, dict(mapping) if mapping else None)
+        mapped_raw = mapped_sql(raw, dict(mapping) if mapping else None)
         select.append(f"{mapped_raw} AS {sql_ident('raw_' + name)}")
     for name in TIMESTAMP_FIELDS:
         select.append(f"{timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
