@@ -106,9 +106,13 @@ def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     table = [list(row) for row in rows]
-    # Only the columns holding floats or booleans need converting (None is written as empty).
+    # Only the columns holding floats or booleans need converting (None is written as empty);
+    # a column's type is that of its first non-empty cell.
     width = len(table[0]) if table else 0
-    convert = [i for i in range(width) if any(isinstance(r[i], (bool, float)) for r in table)]
+    convert = [
+        i for i in range(width)
+        if isinstance(next((r[i] for r in table if r[i] is not None), None), (bool, float))
+    ]
     for row in table:
         for i in convert:
             row[i] = _csv_value(row[i])
