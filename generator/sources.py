@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -208,16 +209,25 @@ def stage_drops(
     mapped: set[str] = set()
     column_rows: list[tuple[int, str, str]] = []
     missing_seen: dict[tuple[int, str], list[int]] = {}
-    for drop_index, drop in progress(enumerate(drops), len(drops), "reading drops"):
-        if drop.source.shape == "messages":
-            continue
+    to_cache: list[tuple[int, str, list[str]]] = []
+    cached: dict[int, tuple[Path, list[str]]] = {}
+    for drop_index, drop in enumerate(drops):
         key = _staged_key(cache, drop, attributes)
         entry = cache.parquet_entry(con, "staged", key) if cache is not None else None
         columns_json = cache.load_bytes("staged", key, ".json") if entry and cache else None
-        if entry is not None and columns_json is not None and cache is not None:
+        if entry is not None and columns_json is not None:
+            cached[drop_index] = (entry, json.loads(columns_json))
+    read = _read_in_parallel(con, [
+        (i, d) for i, d in enumerate(drops) if d.source.shape != "messages" and i not in cached
+    ])
+    for drop_index, drop in enumerate(drops):
+        if drop.source.shape == "messages":
+            continue
+        key = _staged_key(cache, drop, attributes)
+        if drop_index in cached and cache is not None:
+            entry, columns = cached[drop_index]
             # Parsed and mapped before: read the staged rows as they were written.
             cache.hits += 1
-            columns = json.loads(columns_json)
             staged.append(
                 f"SELECT {drop_index} AS drop_index, {sql_str(drop.rel)} AS file, * "
                 f"FROM read_parquet({sql_str(entry.as_posix())})"
@@ -227,11 +237,11 @@ def stage_drops(
         table = f"drop_{drop_index}"
         if cache is not None:
             cache.misses += 1
-        try:
-            position_word = read_drop(con, drop, table)
-        except DataError as error:
-            problems.extend(p for p in error.problems if isinstance(p, Problem))
+        outcome = read[drop_index]
+        if isinstance(outcome, DataError):
+            problems.extend(p for p in outcome.problems if isinstance(p, Problem))
             continue
+        position_word = outcome
         columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
         missing = _missing_columns(drop, columns)
         if missing:
@@ -244,17 +254,8 @@ def stage_drops(
                     missing_seen[seen] = [len(problems), 0]
                     problems.append(problem)
             continue
-        stage_sql = _stage_sql(drop, drop_index, table, columns, attributes, position_word)
-        if cache is not None and cache.folder is not None:
-            con.execute(f"CREATE OR REPLACE TABLE staged_{drop_index} AS {stage_sql}")
-            cache.store_table(
-                con, f"(SELECT * EXCLUDE (drop_index, file) FROM staged_{drop_index})", key,
-                kind="staged",
-            )
-            cache.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
-            staged.append(f"SELECT * FROM staged_{drop_index}")
-        else:
-            staged.append(stage_sql)
+        staged.append(_stage_sql(drop, drop_index, table, columns, attributes, position_word))
+        to_cache.append((drop_index, key, columns))
         _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
     for index, first, count in _message_sources(drops):
         try:
@@ -272,7 +273,15 @@ def stage_drops(
         raise DataError(problems)
     if not staged:  # only message sources: an empty interaction-level stage
         staged.append(_empty_stage_sql(attributes))
+    # One statement for every drop: the engine works on all of them in parallel.
     con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
+    if cache is not None and cache.folder is not None:
+        for drop_index, key, columns in to_cache:
+            cache.store_table(
+                con, f"(SELECT * EXCLUDE (drop_index, file) FROM staged "
+                f"WHERE drop_index = {drop_index})", key, kind="staged",
+            )
+            cache.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
     # Which export column each field came from, per drop (for messages; not repeated per row).
     con.execute(
         "CREATE OR REPLACE TABLE drop_columns (drop_index INTEGER, field VARCHAR, "
@@ -282,8 +291,33 @@ def stage_drops(
         con.executemany("INSERT INTO drop_columns VALUES (?, ?, ?)", column_rows)
     for index in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
-        con.execute(f"DROP TABLE IF EXISTS staged_{index}")
     return Staged(drops, frozenset(mapped))
+
+
+def _read_in_parallel(
+    con: duckdb.DuckDBPyConnection, items: list[tuple[int, Drop]]
+) -> dict[int, str | DataError]:
+    """Read drops into tables `drop_<index>`, several at once (a small drop keeps one core
+    busy); return each drop's position word, or the DataError that stopped it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read_one(item: tuple[int, Drop]) -> tuple[int, str | DataError]:
+        index, drop = item
+        cursor = con.cursor()  # a connection of its own to the same in-memory database
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            return index, read_drop(cursor, drop, f"drop_{index}")
+        except DataError as error:
+            return index, error
+        finally:
+            cursor.close()
+
+    workers = min(os.cpu_count() or 1, 4, len(items))
+    if workers < 2:
+        results = map(read_one, items)
+        return dict(progress(results, len(items), "reading drops"))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(progress(pool.map(read_one, items), len(items), "reading drops"))
 
 
 def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
