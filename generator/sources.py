@@ -258,6 +258,8 @@ def stage_drops(
         to_cache.append((drop_index, key, columns))
         _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
     for index, first, count in _message_sources(drops):
+        if cache is not None:
+            cache.misses += count  # message drops are parsed every time (not cached)
         try:
             stage_message_source(con, config, index, drops[first:first + count], first)
         except DataError as error:
