@@ -14,7 +14,7 @@ from generator.config import Config
 from generator.model import BudgetRow
 from generator.periods import next_start, period_label, period_start
 from generator.policy import policy_versions
-from generator.readers import sql_str
+from generator.sqltext import segment_sql, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -64,9 +64,7 @@ def compute_budgets(
         return ()
     selects = []
     for dimension in ("all",) + dimensions:
-        segment = "'all'" if dimension == "all" else (
-            f'coalesce(CAST("{dimension}" AS VARCHAR), \'unknown\')'
-        )
+        segment = segment_sql(dimension)
         selects.append(
             f"SELECT {sql_str(dimension)} AS dimension, {segment} AS segment, "
             "count(*) FILTER (WHERE sla_eligible) AS eligible, "

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from generator.config import Config
 from generator.model import DrillList, DrillRow, Period
-from generator.readers import sql_ident, sql_str
+from generator.sqltext import segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,9 +32,7 @@ def compute_drill(
     column = sql_ident("p_" + headline)
     selects = []
     for dimension in ("all",) + dimensions:
-        match = "true" if dimension == "all" else (
-            f"k.segment = coalesce(CAST(j.{sql_ident(dimension)} AS VARCHAR), 'unknown')"
-        )
+        match = "true" if dimension == "all" else f"k.segment = {segment_sql(dimension, 'j')}"
         selects.append(
             f"SELECT k.*, j.* FROM keys k JOIN judged j ON k.dimension = {sql_str(dimension)} "
             f"AND j.{column} = k.period_start AND {match} "

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 from generator.errors import ConfigError, Problem, quote
 from generator.model import METRICS_BY_ID, MetricInfo
-from generator.readers import sql_ident, sql_str
+from generator.sqltext import sql_ident, sql_str
 
 # --- the syntax tree --------------------------------------------------------------------------
 # Positions (0-based offsets into the expression text) do not take part in equality, so a tree

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 from generator.errors import DataError, Problem
 from generator.model import DropStats, Rejection, ThreadStats
-from generator.readers import POSITION_COLUMN, mapped_sql, read_drop, sql_ident, sql_str
+from generator.readers import POSITION_COLUMN, read_drop
+from generator.rejections import Context, rejection_problem
+from generator.sqltext import mapped_sql, sql_ident, sql_str
 from generator.timestamps import timestamp_sql
 
 if TYPE_CHECKING:
@@ -509,33 +511,6 @@ def _rejections(
     out = []
     for file, position, reason, field, col, value in rows:
         where = f"{file}, {position}" + (f", column '{col}'" if col else "")
-        problem = message_problem(where, reason, field, value, index)
+        problem = rejection_problem(where, reason, field, value, Context(index))
         out.append(Rejection(source, file, position, field, col or "", reason, str(problem)))
     return out
-
-
-def message_problem(where: str, reason: str, field: str, value: str | None, index: int) -> Problem:
-    """The message for one rejected message row (STYLE: WHERE: expected X, found 'Y'. Hint: …)."""
-    found = value if value is not None else ""
-    if reason == "missing_required":
-        return Problem(where, "", f"a value for the required field '{field}'", found,
-                       f"map another column with sources[{index}].columns.{field}, "
-                       "or fix the export.")
-    if reason == "id_in_exponent":
-        return Problem(where, "", "an id written out in full", found,
-                       "a spreadsheet wrote this id in exponent notation and lost its last "
-                       "digits; export the column as text.")
-    if reason == "unparseable_timestamp":
-        return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
-                       "'2026-11-23T14:05:00+00:00'", found,
-                       f"set sources[{index}].timestamp_format.")
-    if reason == "unmapped_value":
-        return Problem(where, "", f"true or false for '{field}'", found,
-                       f"map it with sources[{index}].values.{field}, e.g. {{{found}: true}}.")
-    if reason == "reserved_value":
-        return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)",
-                       found, f"map it to another value with sources[{index}].values.{field}.")
-    if reason == "duplicate_id":
-        return Problem(where, "", "an id that appears once in the drop", found,
-                       "every copy is rejected; export the drop again without duplicates.")
-    return Problem(where, reason, "", found)

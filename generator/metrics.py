@@ -34,7 +34,7 @@ from generator.policy import (
     target_sql,
     uses_business_clock,
 )
-from generator.readers import sql_ident, sql_str
+from generator.sqltext import segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -271,10 +271,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     selects = []
     for granularity in config.site.periods:
         for dimension in ("all",) + published_dimensions(config):
-            segment = (
-                "'all'" if dimension == "all"
-                else f"coalesce(CAST({sql_ident(dimension)} AS VARCHAR), 'unknown')"
-            )
+            segment = segment_sql(dimension)
             selects.append(
                 f"SELECT {sql_str(granularity)} AS granularity, {sql_ident('p_' + granularity)} "
                 f"AS period_start, {sql_str(dimension)} AS dimension, {segment} AS segment, "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from generator.config import Config, ExcludeRule, Goal, Policy, TargetRule, Where
-from generator.readers import sql_ident, sql_str
+from generator.sqltext import sql_ident, sql_str
 
 #: The built-in exclusion rule (SPEC §4.2): items that need no answer.
 NO_REPLY_NEEDED = "no_reply_needed"

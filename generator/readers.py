@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.errors import DataError, Problem
+from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -54,24 +55,6 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "a Parquet file; name it .parquet or set sources[{index}].format: parquet"),
     (b"%PDF", "a PDF document, not an export"),
 )
-
-
-def sql_str(value: str) -> str:
-    """Quote text as a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    """Quote a name as a SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
-    """SQL replacing export values by canonical ones (`sources[].values`); others unchanged."""
-    if not mapping:
-        return raw
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
-    return f"(CASE {raw} {cases} ELSE {raw} END)"
 
 
 def drop_format(drop: Drop) -> str:

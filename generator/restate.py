@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from generator.config import Config
 from generator.metrics import EPSILON, figure_table
 from generator.model import QualityReport, Restatement
-from generator.readers import sql_ident, sql_str
+from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb

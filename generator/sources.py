@@ -38,14 +38,9 @@ from generator.messages import (
 )
 from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.readers import (
-    POSITION_COLUMN,
-    drop_format,
-    mapped_sql,
-    read_drop,
-    sql_ident,
-    sql_str,
-)
+from generator.readers import POSITION_COLUMN, drop_format, read_drop
+from generator.rejections import Context, rejection_problem
+from generator.sqltext import mapped_sql, sql_ident, sql_str
 from generator.timestamps import timestamp_sql
 
 if TYPE_CHECKING:
@@ -327,12 +322,13 @@ def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
     if cache is None:
         return ""
     import generator.readers
+    import generator.sqltext
     import generator.timestamps
 
     return cache.key(
         "staged", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
         code_digest(generator.readers.__file__), code_digest(__file__),
-        code_digest(generator.timestamps.__file__),
+        code_digest(generator.timestamps.__file__), code_digest(generator.sqltext.__file__),
     )
 
 
@@ -652,62 +648,13 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
                 ON dc.drop_index = a.drop_index AND dc.field = a.reason_field
             WHERE a.fate = 'rejected' ORDER BY a.drop_index, a.line"""
     ).fetchall()
+    through = config.site.data_through.isoformat() if config.site.data_through else ""
     out = []
     for source, file, position, reason, field, column, value, received in rows:
-        problem = _message(
+        context = Context(source_index.get(source, 0), config.policy.csat.scale, through)
+        problem = rejection_problem(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),
-            reason, field, value, received, source_index.get(source, 0), config,
+            reason, field, value, context, received,
         )
         out.append(Rejection(source, file, position, field, column or "", reason, str(problem)))
     return out
-
-
-def _message(
-    where: str,
-    reason: str,
-    field: str,
-    value: str | None,
-    received: str | None,
-    index: int,
-    config: Config,
-) -> Problem:
-    """The message for one rejected row (STYLE: WHERE: expected X, found 'Y'. Hint: …)."""
-    found = value if value is not None else ""
-    low, high = config.policy.csat.scale
-    scale = f"{low:g} to {high:g}"
-    if reason == "missing_required":
-        return Problem(where, "", f"a value for the required field '{field}'", found,
-                       f"map another column with sources[{index}].columns.{field}, "
-                       "or fix the export.")
-    if reason == "unparseable_timestamp":
-        return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
-                       "'2026-11-23T14:05:00+00:00'", found,
-                       f"set sources[{index}].timestamp_format.")
-    if reason == "reserved_value":
-        return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)", found,
-                       f"map it to another value with sources[{index}].values.{field}.")
-    if reason == "unmapped_value":
-        return Problem(where, "", f"true or false for '{field}'", found,
-                       f"map it with sources[{index}].values.{field}, e.g. {{{found}: true}}.")
-    if reason == "not_a_number":
-        return Problem(where, "", f"a number for '{field}'", found,
-                       f"leave the cell empty when there is no {field}.")
-    if reason == "csat_outside_scale":
-        return Problem(where, "", f"a score from {scale} (policy.csat.scale)", found,
-                       "check the survey scale in policy.csat.")
-    if reason == "invalid_sentiment":
-        return Problem(where, "", "a number from -1 to 1 or positive, neutral or negative", found)
-    if reason == "reply_before_receipt":
-        return Problem(where, "", f"a time at or after received_at '{received}'", found,
-                       "check the timezone of the source and the column mapping.")
-    if reason == "resolution_before_receipt":
-        return Problem(where, "", f"a time at or after received_at '{received}'", found,
-                       "check the timezone of the source and the column mapping.")
-    if reason == "after_data_through":
-        through = config.site.data_through.isoformat() if config.site.data_through else ""
-        return Problem(where, "", f"a time at or before site.data_through ({through})", found,
-                       "raise site.data_through or remove it to derive it from the data.")
-    if reason == "duplicate_id":
-        return Problem(where, "", "an id that appears once in the drop", found,
-                       "every copy is rejected; export the drop again without duplicates.")
-    return Problem(where, reason, "", found)

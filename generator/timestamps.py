@@ -4,7 +4,7 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 from __future__ import annotations
 
 from generator.config import SourceConfig
-from generator.readers import sql_str
+from generator.sqltext import sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
 HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"

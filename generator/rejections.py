@@ -1,0 +1,72 @@
+"""The one-line message of every rejection reason (STYLE: WHERE: expected X, found 'Y'. Hint: …).
+
+Interaction-level and message-level sources share these texts, so a reason reads the same
+whichever shape of export it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.errors import Problem
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a few messages quote besides the row itself."""
+
+    source_index: int
+    """Index of the source in config.yaml (hints name `sources[i]`)."""
+    csat_scale: tuple[float, float] = (1, 5)
+    data_through: str = ""
+    """site.data_through as written, for 'after_data_through'."""
+
+
+def rejection_problem(
+    where: str,
+    reason: str,
+    field: str,
+    value: str | None,
+    context: Context,
+    received: str | None = None,
+) -> Problem:
+    """The message for one rejected row; `received` is the row's received_at as written."""
+    found = value if value is not None else ""
+    index = context.source_index
+    if reason == "missing_required":
+        return Problem(where, "", f"a value for the required field '{field}'", found,
+                       f"map another column with sources[{index}].columns.{field}, "
+                       "or fix the export.")
+    if reason == "unparseable_timestamp":
+        return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
+                       "'2026-11-23T14:05:00+00:00'", found,
+                       f"set sources[{index}].timestamp_format.")
+    if reason == "reserved_value":
+        return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)",
+                       found, f"map it to another value with sources[{index}].values.{field}.")
+    if reason == "unmapped_value":
+        return Problem(where, "", f"true or false for '{field}'", found,
+                       f"map it with sources[{index}].values.{field}, e.g. {{{found}: true}}.")
+    if reason == "not_a_number":
+        return Problem(where, "", f"a number for '{field}'", found,
+                       f"leave the cell empty when there is no {field}.")
+    if reason == "csat_outside_scale":
+        low, high = context.csat_scale
+        return Problem(where, "", f"a score from {low:g} to {high:g} (policy.csat.scale)", found,
+                       "check the survey scale in policy.csat.")
+    if reason == "invalid_sentiment":
+        return Problem(where, "", "a number from -1 to 1 or positive, neutral or negative", found)
+    if reason in ("reply_before_receipt", "resolution_before_receipt"):
+        return Problem(where, "", f"a time at or after received_at '{received}'", found,
+                       "check the timezone of the source and the column mapping.")
+    if reason == "after_data_through":
+        return Problem(where, "", f"a time at or before site.data_through ({context.data_through})",
+                       found, "raise site.data_through or remove it to derive it from the data.")
+    if reason == "duplicate_id":
+        return Problem(where, "", "an id that appears once in the drop", found,
+                       "every copy is rejected; export the drop again without duplicates.")
+    if reason == "id_in_exponent":
+        return Problem(where, "", "an id written out in full", found,
+                       "a spreadsheet wrote this id in exponent notation and lost its last "
+                       "digits; export the column as text.")
+    return Problem(where, reason, "", found)

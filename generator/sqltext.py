@@ -1,0 +1,33 @@
+"""Writing SQL text safely: literals, identifiers, value mappings and segment expressions.
+
+Nothing a user wrote is ever pasted into SQL except through these quoting functions.
+"""
+
+from __future__ import annotations
+
+
+def sql_str(value: str) -> str:
+    """Quote text as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """Quote a name as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
+    """SQL replacing export values by canonical ones (`sources[].values`); others unchanged."""
+    if not mapping:
+        return raw
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
+    return f"(CASE {raw} {cases} ELSE {raw} END)"
+
+
+def segment_sql(dimension: str, table: str = "") -> str:
+    """SQL giving an interaction's segment of `dimension`: its value as text, 'unknown' when
+    empty, or 'all' for the dimension `all`."""
+    if dimension == "all":
+        return "'all'"
+    prefix = f"{table}." if table else ""
+    return f"coalesce(CAST({prefix}{sql_ident(dimension)} AS VARCHAR), 'unknown')"
