@@ -206,8 +206,8 @@ def stage_drops(
     missing_seen: dict[tuple[int, str], list[int]] = {}
     to_cache: list[tuple[int, str, list[str]]] = []
     cached: dict[int, tuple[Path, list[str]]] = {}
-    for drop_index, drop in enumerate(drops):
-        key = _staged_key(cache, drop, attributes)
+    keys = [_staged_key(cache, drop, attributes) for drop in drops]
+    for drop_index, key in enumerate(keys):
         entry = cache.parquet_entry(con, "staged", key) if cache is not None else None
         columns_json = cache.load_bytes("staged", key, ".json") if entry and cache else None
         if entry is not None and columns_json is not None:
@@ -218,7 +218,7 @@ def stage_drops(
     for drop_index, drop in enumerate(drops):
         if drop.source.shape == "messages":
             continue
-        key = _staged_key(cache, drop, attributes)
+        key = keys[drop_index]
         if drop_index in cached and cache is not None:
             entry, columns = cached[drop_index]
             # Parsed and mapped before: read the staged rows as they were written.
