@@ -534,11 +534,18 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         "CREATE OR REPLACE TABLE winners AS SELECT source, id, max(drop_index) AS winning_drop "
         "FROM checked WHERE reason IS NULL GROUP BY ALL"
     )
-    dims = ", ".join(f"{sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    names = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
+             "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
+             "needs_reply", "file", "line")
+    fields = ", ".join(names)
+    # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
+    # looked up in `staged_used` (by drop and line) when its message is written.
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE accounted AS
-        SELECT c.*,
+        SELECT c.drop_index, c.position_word, c.reason, c.reason_field,
+            {', '.join('c.' + n for n in names)}{named},
             CASE WHEN c.reason IS NOT NULL THEN 'rejected'
                  WHEN c.drop_index = w.winning_drop THEN 'kept'
                  ELSE 'superseded' END AS fate
@@ -549,11 +556,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute("DROP VIEW checked")
     con.execute("DROP TABLE winners")
     con.execute("DROP TABLE duplicated")
-    fields = ", ".join(
-        ["source", "id", "received_at", "first_response_at", "resolved_at", "channel", "csat",
-         "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
-         "file", "line"]
-    )
+    dims = ", ".join(sql_ident(a) for a in attributes)
     # Every valid row as an interaction (restatements need the versions that lost, too).
     con.execute(
         "CREATE OR REPLACE VIEW valid_versions AS SELECT drop_index, "
@@ -636,14 +639,16 @@ def _utc(value: datetime) -> datetime:
 def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejection]:
     """Every rejected row as a Rejection with its one-line message."""
     source_index = {s.name: i for i, s in enumerate(config.sources)}
-    names = [c for c in _column_names(con, "accounted") if c.startswith("raw_")]
-    found = "CASE reason_field " + " ".join(
-        f"WHEN {sql_str(c[4:])} THEN {sql_ident(c)}" for c in names
+    names = [c for c in _column_names(con, "staged_used") if c.startswith("raw_")]
+    found = "CASE a.reason_field " + " ".join(
+        f"WHEN {sql_str(c[4:])} THEN s.{sql_ident(c)}" for c in names
     ) + " END"
+    # A record's position is unique within its drop: it finds the row's export text.
     rows = con.execute(
         f"""SELECT a.source, a.file, a.position_word || ' ' || a.line, a.reason, a.reason_field,
-                   dc.column_name, {found}, a.raw_received_at
+                   dc.column_name, {found}, s.raw_received_at
             FROM accounted a
+            JOIN staged_used s ON s.drop_index = a.drop_index AND s.line = a.line
             LEFT JOIN drop_columns dc
                 ON dc.drop_index = a.drop_index AND dc.field = a.reason_field
             WHERE a.fate = 'rejected' ORDER BY a.drop_index, a.line"""
