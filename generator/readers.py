@@ -212,7 +212,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
     ]
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_raw AS SELECT * FROM read_csv("
+            f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
             f"{sql_str(str(path))}, {', '.join(options)})"
         )
     except duckdb.Error as error:
@@ -223,8 +223,15 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
     idents = [sql_ident(n) for n in names]
     restore = ", ".join(f"replace({c}, {sql_str(sentinel)}, chr(13)) AS {c}" for c in idents)
     records = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]  # type: ignore[index]
-    if text.lines == records + 1:
+    if text.lines == records + 1 and not sentinel:
         # One physical line per record (no quoted line breaks): record n starts on line n + 1.
+        # Numbered in place: adding one column is much cheaper than copying every column.
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"ALTER TABLE {table}_raw RENAME TO {table}")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN {POSITION_COLUMN} BIGINT")
+        con.execute(f"UPDATE {table} SET {POSITION_COLUMN} = rowid + 2")
+        return
+    if text.lines == records + 1:
         con.execute(
             f"""CREATE OR REPLACE TABLE {table} AS
             SELECT * {f'REPLACE ({restore})' if sentinel else ''},
