@@ -245,7 +245,7 @@ def build(
     )
     from generator.drawing import ChartDrawer
     from generator.output import SiteFiles, check_output_dir, recover, write_site
-    from generator.render import render_site
+    from generator.render import render_into
 
     started = time.perf_counter()
     stages = Stages()
@@ -280,24 +280,24 @@ def build(
     drops_cached, drops_parsed = cache.hits, cache.misses
     quality, figures = checked.quality, checked.figures
     info = build_info(config, quality)
-    files = SiteFiles()
     drawer = ChartDrawer(cache if use_cache else None)
-    with stages.time("render pages and charts"):
-        files.update(render_site(config, figures, quality, info, drawer))
-    with stages.time("write data files"):
-        summary_bytes = summary_json(
-            figures, quality, info, config.site.periods[0], policy_hash(config)
-        )
-        files.add("data/figures.csv", figures_csv(figures.rows))
-        files.add("data/figures.json", figures_json(figures.rows))
-        files.add("data/summary.json", summary_bytes)
-        files.add("data/rejected.csv", rejected_csv(quality))
-        files.add("data/badge.svg", _badge(config, figures))
-        if checked.interactions is not None:
-            files.add("data/interactions.csv", checked.interactions)
-    with stages.time("write site"):
-        write_site(files, target)
-    paths = [p for p, _ in files.items()]
+    with SiteFiles(target) as files:  # each file goes to the staging folder as it is made
+        with stages.time("render pages and charts"):
+            render_into(files.put, config, figures, quality, info, drawer)
+        with stages.time("write data files"):
+            summary_bytes = summary_json(
+                figures, quality, info, config.site.periods[0], policy_hash(config)
+            )
+            files.add("data/figures.csv", figures_csv(figures.rows))
+            files.add("data/figures.json", figures_json(figures.rows))
+            files.add("data/summary.json", summary_bytes)
+            files.add("data/rejected.csv", rejected_csv(quality))
+            files.add("data/badge.svg", _badge(config, figures))
+            if checked.interactions is not None:
+                files.add("data/interactions.csv", checked.interactions)
+        with stages.time("write site"):
+            write_site(files)
+    paths = files.paths()
     pages = sum(p.endswith(".html") for p in paths)
     charts = sum(p.startswith("charts/") for p in paths)
     cache.remember_build({"inputs": fingerprint, "output": output_state(target),

@@ -9,6 +9,7 @@ fields hold plain text (templates escape it); only fields typed ``Markup`` hold 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from markupsafe import Markup
 
@@ -801,6 +802,8 @@ class CsvDownload:
     """Header row."""
     rows: tuple[tuple[object, ...], ...]
     """Data rows: text, numbers (written in shortest round-trip form) or None (empty)."""
+    file: Path | None = None
+    """The CSV already written by the engine (a drill-through list), moved in place of `rows`."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """The one writer of the site: confined to the output folder, atomic, never half-written.
 
-Files are gathered in memory first (:class:`SiteFiles`); :func:`write_site` writes them to a
-staging folder beside the output folder and swaps the two in one step (Linux `renameat2` with
-RENAME_EXCHANGE), so a reader or a killed build sees either the previous site or the new one,
-never a mixture and never nothing. Elsewhere it falls back to two renames, and the next build
-restores the previous site if a kill fell between them.
+:class:`SiteFiles` opens a staging folder beside the output folder and writes each file into it
+as soon as it is added (nothing is held in memory, so a site of any size fits); engine-written
+files (drill-through CSVs) are written into its scratch folder and moved in by name.
+:func:`write_site` then swaps the staging folder with the output folder in one step (Linux
+`renameat2` with RENAME_EXCHANGE), so a reader or a killed build sees either the previous site
+or the new one, never a mixture and never nothing. Elsewhere it falls back to two renames, and
+the next build restores the previous site if a kill fell between them. A killed build leaves
+only a staging folder, which the next build removes (:func:`recover`).
 """
 
 from __future__ import annotations
@@ -25,37 +28,99 @@ RETIRED = ".retired-"
 #: Written into every site; an existing output folder without it is not carecard's to replace.
 MARKER = ".carecard-site"
 MARKER_TEXT = b"This folder is built by carecard and replaced whole on every build.\n"
+#: Inside the staging folder: files written by the engine before they get their site path.
+SCRATCH = ".carecard-scratch"
 
 
 class SiteFiles:
-    """Output-relative POSIX path -> bytes; refuses unsafe paths and writing one path twice."""
+    """The site being built, written file by file into a staging folder beside `output`.
 
-    def __init__(self) -> None:
-        self._files: dict[str, bytes] = {}
+    Refuses unsafe paths and writing one path twice; holds the paths written, never the bytes.
+    """
+
+    def __init__(self, output: Path) -> None:
+        self.output = output.resolve()
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=f".{self.output.name}{STAGING}",
+                                            dir=self.output.parent))
+        self.scratch = self.folder / SCRATCH
+        """Where the engine writes files (e.g. drill-through CSVs) before :meth:`adopt`."""
+        self.scratch.mkdir()
+        self._paths: set[str] = set()
+        self._write(MARKER, MARKER_TEXT)
 
     def add(self, path: str, data: bytes) -> None:
-        """Add one file; raise BuildError for an absolute, escaping or duplicate path."""
-        pure = PurePosixPath(path)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts or path != pure.as_posix():
-            raise BuildError(f"output path '{path}': expected a relative path inside the site.")
-        if path in self._files:
-            raise BuildError(f"output path '{path}': written twice; two pages claim one file.")
-        self._files[path] = data
+        """Write one file; raise BuildError for an absolute, escaping or duplicate path."""
+        self._claim(path)
+        self._write(path, data)
+
+    def adopt(self, path: str, source: Path) -> None:
+        """Move a file written elsewhere in the staging folder (scratch) to `path`."""
+        self._claim(path)
+        target = self._target(path)
+        try:
+            os.replace(source, target)
+        except OSError as error:
+            raise BuildError(f"output path '{path}': could not move '{source.name}' into the "
+                             f"site: {error}.") from None
+
+    def put(self, path: str, data: bytes | Path) -> None:
+        """Add bytes, or adopt an engine-written file (the renderer's sink)."""
+        if isinstance(data, bytes):
+            self.add(path, data)
+        else:
+            self.adopt(path, data)
 
     def update(self, files: dict[str, bytes]) -> None:
         """Add many files (sorted, so errors are deterministic)."""
         for path in sorted(files):
             self.add(path, files[path])
 
-    def items(self) -> list[tuple[str, bytes]]:
-        """All files, sorted by path."""
-        return sorted(self._files.items())
+    def paths(self) -> list[str]:
+        """Every path written (the marker file aside), sorted."""
+        return sorted(self._paths)
+
+    def discard(self) -> None:
+        """Remove the staging folder (a failed build); the output folder is untouched."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> SiteFiles:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:  # a failed or interrupted build publishes nothing
+            self.discard()
 
     def __len__(self) -> int:
-        return len(self._files)
+        return len(self._paths)
 
     def __contains__(self, path: object) -> bool:
-        return path in self._files
+        return path in self._paths
+
+    def _claim(self, path: str) -> None:
+        pure = PurePosixPath(path)
+        if (pure.is_absolute() or ".." in pure.parts or not pure.parts
+                or path != pure.as_posix() or pure.parts[0] in (MARKER, SCRATCH)):
+            raise BuildError(f"output path '{path}': expected a relative path inside the site.")
+        if path in self._paths:
+            raise BuildError(f"output path '{path}': written twice; two pages claim one file.")
+        self._paths.add(path)
+
+    def _target(self, path: str) -> Path:
+        target = self.folder / path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BuildError(f"output path '{path}': could not create its folder: "
+                             f"{error}.") from None
+        return target
+
+    def _write(self, path: str, data: bytes) -> None:
+        target = self._target(path)
+        try:
+            target.write_bytes(data)
+        except OSError as error:
+            raise BuildError(f"output path '{path}': could not write it: {error}.") from None
 
 
 def check_output_dir(output: Path, root: Path) -> None:
@@ -109,26 +174,19 @@ def recover(output: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_site(files: SiteFiles, output: Path) -> None:
-    """Write every file to a staging folder, then swap it in place of `output`."""
-    output = output.resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    recover(output)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}{STAGING}", dir=output.parent))
+def write_site(files: SiteFiles) -> None:
+    """Swap the staging folder of `files` in place of its output folder; discard it on failure."""
+    output = files.output
     try:
-        (staging / MARKER).write_bytes(MARKER_TEXT)
-        for path, data in files.items():
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        os.chmod(staging, 0o755)
+        shutil.rmtree(files.scratch)  # engine-written files no page claimed
+        os.chmod(files.folder, 0o755)
         if output.exists():
-            _swap(staging, output)
-            shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
+            _swap(files.folder, output)
+            shutil.rmtree(files.folder, ignore_errors=True)  # now holds the previous site
         else:
-            os.replace(staging, output)
+            os.replace(files.folder, output)
     except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
+        files.discard()
         raise BuildError(f"output folder '{output}': could not write the site: {error}.") from None
 
 

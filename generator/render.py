@@ -12,7 +12,7 @@ import csv
 import importlib.resources
 import io
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -59,6 +59,10 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
     )
 
 
+#: Receives each output file: its path and its bytes, or an engine-written file to move in.
+Sink = Callable[[str, "bytes | Path"], None]
+
+
 def render_site(
     config: Config,
     figures: Figures,
@@ -67,6 +71,29 @@ def render_site(
     drawer: ChartDrawer | None = None,
 ) -> dict[str, bytes]:
     """Return every HTML page, chart, page CSV and theme asset, keyed by output-relative path.
+
+    The whole site is held in memory (tests, previews); a build streams it with `render_into`.
+    """
+    files: dict[str, bytes] = {}
+
+    def put(path: str, data: bytes | Path) -> None:
+        if path in files:
+            raise BuildError(f"output path '{path}': written twice; two pages claim one file.")
+        files[path] = data if isinstance(data, bytes) else data.read_bytes()
+
+    render_into(put, config, figures, quality, info, drawer)
+    return files
+
+
+def render_into(
+    put: Sink,
+    config: Config,
+    figures: Figures,
+    quality: QualityReport,
+    info: BuildInfo,
+    drawer: ChartDrawer | None = None,
+) -> None:
+    """Hand every HTML page, chart, page CSV and theme asset to `put`, one at a time.
 
     Charts are drawn by `drawer` (default: no cache, across the available cores).
     """
@@ -77,27 +104,19 @@ def render_site(
     content = load_content(config.root)
     model = build_site(config, figures, quality, content, info)
     env = make_environment(overrides)
-    files: dict[str, bytes] = {}
-
-    def put(path: str, data: bytes, what: str) -> None:
-        if path in files:
-            raise BuildError(f"{what}: two outputs would be written to '{path}'.")
-        files[path] = data
-
     for page in progress(model.pages, len(model.pages), "rendering pages"):
-        put(page.path, _render_page(env, page.template, page.path, page.context), "page")
+        put(page.path, _render_page(env, page.template, page.path, page.context))
     drawer = drawer or ChartDrawer()
     for job, drawn in zip(model.charts, drawer.draw([job.spec for job in model.charts])):
         if drawn.error:
             raise BuildError(
                 f"chart '{job.path}' (for page '{job.page}'): drawing failed: {drawn.error}."
             )
-        put(job.path, drawn.svg, "chart")
+        put(job.path, drawn.svg)
     for download in model.downloads:
-        put(download.path, csv_bytes(download.columns, download.rows), "download")
+        put(download.path, download.file or csv_bytes(download.columns, download.rows))
     for name, data in sorted(collect_assets(overrides).items()):
-        put(f"{ASSETS}/{name}", data, "asset")
-    return files
+        put(f"{ASSETS}/{name}", data)
 
 
 def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:

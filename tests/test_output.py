@@ -30,27 +30,78 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "../up.html", "a/../../b", "", "a//b"])
-def test_unsafe_paths_are_refused(path: str) -> None:
-    with pytest.raises(BuildError):
-        SiteFiles().add(path, b"x")
+@pytest.mark.parametrize("path", ["/etc/passwd", "../up.html", "a/../../b", "", "a//b",
+                                  MARKER, ".carecard-scratch/x.csv"])
+def test_unsafe_paths_are_refused(tmp_path: Path, path: str) -> None:
+    with SiteFiles(tmp_path / "out") as files, pytest.raises(BuildError):
+        files.add(path, b"x")
 
 
-def test_a_path_cannot_be_written_twice() -> None:
-    files = SiteFiles()
+def test_a_path_cannot_be_written_twice(tmp_path: Path) -> None:
+    files = SiteFiles(tmp_path / "out")
     files.add("index.html", b"one")
     with pytest.raises(BuildError, match="written twice"):
         files.add("index.html", b"two")
+    assert (files.folder / "index.html").read_bytes() == b"one"
+
+
+def test_files_are_written_to_the_staging_folder_as_they_are_added(tmp_path: Path) -> None:
+    files = SiteFiles(tmp_path / "out")
+    files.add("pages/a.html", b"<p>a</p>")
+    assert files.folder.parent == tmp_path and files.folder.name.startswith(".out.staging-")
+    assert (files.folder / "pages" / "a.html").read_bytes() == b"<p>a</p>"
+    assert not (tmp_path / "out").exists()  # nothing is published before write_site
+
+
+def test_site_files_hold_paths_but_no_file_bytes(tmp_path: Path) -> None:
+    files = SiteFiles(tmp_path / "out")
+    files.update({f"drill/{i}.csv": b"x" * 1000 for i in range(50)})
+
+    def holds_bytes(value: object) -> bool:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return True
+        if isinstance(value, dict):
+            return any(holds_bytes(k) or holds_bytes(v) for k, v in value.items())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return any(holds_bytes(v) for v in value)
+        return False
+
+    assert len(files) == 50
+    assert not holds_bytes(vars(files))
+
+
+def test_an_engine_written_file_is_moved_in_under_its_site_path(tmp_path: Path) -> None:
+    files = SiteFiles(tmp_path / "out")
+    (files.scratch / "7.csv").write_bytes(b"a,b\n1,2\n")
+    (files.scratch / "unclaimed.csv").write_bytes(b"z\n")
+    files.put("drill/week/all.csv", files.scratch / "7.csv")
+    write_site(files)
+    assert digest(tmp_path / "out") == {
+        "drill/week/all.csv": hashlib.sha256(b"a,b\n1,2\n").hexdigest(),
+        MARKER: hashlib.sha256(MARKER_TEXT).hexdigest(),
+    }
+
+
+def test_a_failed_build_discards_its_staging_folder_and_keeps_the_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with SiteFiles(out) as first:
+        first.add("a.html", b"1")
+        write_site(first)
+    with pytest.raises(BuildError), SiteFiles(out) as second:
+        second.add("a.html", b"2")
+        second.add("a.html", b"3")
+    assert (out / "a.html").read_bytes() == b"1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_write_replaces_the_whole_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = SiteFiles()
+    first = SiteFiles(out)
     first.update({"a.html": b"1", "old/b.html": b"2"})
-    write_site(first, out)
-    second = SiteFiles()
+    write_site(first)
+    second = SiteFiles(out)
     second.add("a.html", b"3")
-    write_site(second, out)
+    write_site(second)
     assert digest(out) == {
         "a.html": hashlib.sha256(b"3").hexdigest(),
         MARKER: hashlib.sha256(MARKER_TEXT).hexdigest(),
