@@ -75,19 +75,13 @@ METRIC_SQL: dict[str, MetricSQL] = {
     "exposed_reach": MetricSQL("exposed_reach", None),
 }
 
-#: The aggregate columns, each over the interactions of one period and segment.
-AGGREGATES: dict[str, str] = {
+#: The aggregate columns that add up. Each is counted once per combination of period starts and
+#: segments (`partials`), and the partials are then added up per period and segment, so the rows
+#: are scanned once however many granularities and dimensions there are.
+COUNTS: dict[str, str] = {
     "volume": "count(*)",
     "actionable": "count(*) FILTER (WHERE excluded_by IS NULL)",
     "answered": "count(*) FILTER (WHERE excluded_by IS NULL AND first_response_at IS NOT NULL)",
-    "frt_median": "quantile_cont(frt_minutes, 0.5) FILTER (WHERE excluded_by IS NULL)",
-    "frt_p90": "quantile_cont(frt_minutes, 0.9) FILTER (WHERE excluded_by IS NULL)",
-    # Means are sums of exact numbers (integer microseconds, decimals) over counts, so that the
-    # engine's parallel summation order cannot change the last digit between builds.
-    "frt_mean": (
-        "CAST(sum(CAST(round(frt_minutes * 60e6) AS HUGEINT)) FILTER (WHERE excluded_by IS NULL)"
-        " AS DOUBLE) / nullif(count(frt_minutes) FILTER (WHERE excluded_by IS NULL), 0) / 60e6"
-    ),
     "sla_met": (
         "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NULL AND within_target)"
     ),
@@ -96,13 +90,8 @@ AGGREGATES: dict[str, str] = {
     ),
     "blacked_out": "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NOT NULL)",
     "resolved": "count(*) FILTER (WHERE excluded_by IS NULL AND resolved_at IS NOT NULL)",
-    "resolution_median": "quantile_cont(resolution_hours, 0.5) FILTER (WHERE excluded_by IS NULL)",
     "rated": "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL)",
     "satisfied": "count(*) FILTER (WHERE excluded_by IS NULL AND csat_satisfied)",
-    "csat_mean": (
-        "CAST(sum(CAST(csat AS DECIMAL(38, 9))) FILTER (WHERE excluded_by IS NULL) AS DOUBLE)"
-        " / nullif(count(csat) FILTER (WHERE excluded_by IS NULL), 0)"
-    ),
     "rated_resolved": (
         "count(*) FILTER (WHERE excluded_by IS NULL AND csat IS NOT NULL "
         "AND resolved_at IS NOT NULL)"
@@ -119,14 +108,44 @@ AGGREGATES: dict[str, str] = {
     ),
     "public_count": "count(*) FILTER (WHERE excluded_by IS NULL AND public)",
     "moved": "count(*) FILTER (WHERE excluded_by IS NULL AND public AND moved_private)",
-    "exposed_reach": (
-        "coalesce(CAST(sum(CAST(reach AS DECIMAL(38, 6))) FILTER (WHERE excluded_by IS NULL "
-        "AND start_negative AND first_response_at IS NULL) AS DOUBLE), 0)"
+}
+#: The parts of the means and sums, added up like the counts. They are sums of exact numbers
+#: (integer microseconds, decimals), so that neither the engine's parallel summation order nor
+#: the adding up of partials can change the last digit between builds.
+PARTS: dict[str, str] = {
+    "frt_us": (
+        "sum(CAST(round(frt_minutes * 60e6) AS HUGEINT)) FILTER (WHERE excluded_by IS NULL)"
+    ),
+    "frt_count": "count(frt_minutes) FILTER (WHERE excluded_by IS NULL)",
+    "csat_sum": "sum(CAST(csat AS DECIMAL(38, 9))) FILTER (WHERE excluded_by IS NULL)",
+    "csat_count": "count(csat) FILTER (WHERE excluded_by IS NULL)",
+    "reach_sum": (
+        "sum(CAST(reach AS DECIMAL(38, 6))) FILTER (WHERE excluded_by IS NULL "
+        "AND start_negative AND first_response_at IS NULL)"
     ),
 }
-COUNT_AGGREGATES = tuple(
-    k for k, v in AGGREGATES.items() if v.startswith(("count(", "coalesce(sum("))
-)
+#: Aggregate columns computed from the parts summed over one period and segment.
+FROM_PARTS: dict[str, str] = {
+    "frt_mean": "CAST(frt_us AS DOUBLE) / nullif(frt_count, 0) / 60e6",
+    "csat_mean": "CAST(csat_sum AS DOUBLE) / nullif(csat_count, 0)",
+    "exposed_reach": "coalesce(CAST(reach_sum AS DOUBLE), 0)",
+}
+#: Aggregate columns that do not add up, computed from the rows of each period and segment.
+QUANTILES: dict[str, str] = {
+    # One pass over the response times gives both of their quantiles.
+    "frt_quantiles": "quantile_cont(frt_minutes, [0.5, 0.9]) FILTER (WHERE excluded_by IS NULL)",
+    "resolution_median": "quantile_cont(resolution_hours, 0.5) FILTER (WHERE excluded_by IS NULL)",
+}
+#: The columns of `aggregates`, each over the interactions of one period and segment.
+AGGREGATES: dict[str, str] = {
+    **{name: name for name in COUNTS},
+    **FROM_PARTS,
+    "frt_median": "frt_quantiles[1]",
+    "frt_p90": "frt_quantiles[2]",
+    "resolution_median": "resolution_median",
+}
+#: The aggregate columns that are counts (0, not missing, where a segment had no interactions).
+COUNT_AGGREGATES = tuple(COUNTS)
 
 
 def published_dimensions(config: Config) -> tuple[str, ...]:
@@ -265,19 +284,57 @@ def custom_aggregates(config: Config) -> dict[str, str]:
 
 
 def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Create `aggregates`: one row per granularity × period_start × dimension × segment."""
-    aggregates = {**AGGREGATES, **custom_aggregates(config)}
-    columns = ", ".join(f"{expr} AS {name}" for name, expr in aggregates.items())
-    selects = []
-    for granularity in config.site.periods:
-        for dimension in ("all",) + published_dimensions(config):
-            segment = segment_sql(dimension)
-            selects.append(
-                f"SELECT {sql_str(granularity)} AS granularity, {sql_ident('p_' + granularity)} "
-                f"AS period_start, {sql_str(dimension)} AS dimension, {segment} AS segment, "
-                f"{columns} FROM judged GROUP BY ALL"
-            )
-    con.execute("CREATE OR REPLACE TABLE aggregates AS " + " UNION ALL ".join(selects))
+    """Create `aggregates`: one row per granularity × period_start × dimension × segment.
+
+    Counts and sums are added up from `partials` (one scan of `judged`); quantiles and custom
+    aggregates, which do not add up, are computed from the rows of each period and segment.
+    """
+    dimensions = published_dimensions(config)
+    groupings = [(g, d) for g in config.site.periods for d in ("all",) + dimensions]
+
+    def key(granularity: str, dimension: str, segment: str) -> str:
+        return (
+            f"{sql_str(granularity)} AS granularity, {sql_ident('p_' + granularity)} "
+            f"AS period_start, {sql_str(dimension)} AS dimension, {segment} AS segment"
+        )
+
+    parts = {**COUNTS, **PARTS}
+    keys = [sql_ident("p_" + g) for g in config.site.periods] + [
+        f"{segment_sql(d)} AS {sql_ident('s_' + d)}" for d in dimensions
+    ]
+    con.execute(
+        f"CREATE OR REPLACE TABLE partials AS SELECT {', '.join(keys)}, "
+        + ", ".join(f"{expr} AS {name}" for name, expr in parts.items())
+        + " FROM judged GROUP BY ALL"
+    )
+    added = ", ".join(
+        f"CAST(sum({name}) AS BIGINT) AS {name}" if expr.startswith("count(")
+        else f"sum({name}) AS {name}"
+        for name, expr in parts.items()
+    )
+    summed = " UNION ALL ".join(
+        f"SELECT {key(g, d, sql_ident('s_' + d) if d != 'all' else sql_str('all'))}, {added} "
+        "FROM partials GROUP BY ALL"
+        for g, d in groupings
+    )
+    holistic = {**QUANTILES, **custom_aggregates(config)}
+    computed = ", ".join(f"{expr} AS {name}" for name, expr in holistic.items())
+    per_segment = " UNION ALL ".join(
+        f"SELECT {key(g, d, segment_sql(d))}, {computed} FROM judged GROUP BY ALL"
+        for g, d in groupings
+    )
+    columns = ", ".join(
+        f"{expr} AS {name}"
+        for name, expr in {**AGGREGATES, **{c: c for c in custom_aggregates(config)}}.items()
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE aggregates AS
+        SELECT granularity, period_start, dimension, segment, {columns}
+        FROM ({summed}) JOIN ({per_segment}) USING (granularity, period_start, dimension, segment)
+        """
+    )
+    con.execute("DROP TABLE partials")
 
 
 def _grid(
