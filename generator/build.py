@@ -111,8 +111,13 @@ def check(
     cache: Cache | None = None,
     stages: Stages | None = None,
     memory_limit: str | None = None,
+    drill_folder: Path | None = None,
 ) -> Checked:
-    """Load config and data, validate every row and compute the figures; render nothing."""
+    """Load config and data, validate every row and compute the figures; render nothing.
+
+    With `drill_folder` (a build's scratch folder), the engine writes every drill-through list
+    there as a CSV.
+    """
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.restate import compute_restatements
     from generator.sources import account_rows, stage_drops
@@ -146,6 +151,11 @@ def check(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
         )
     log.info("computed %d figures", len(figures.rows))
+    if drill_folder is not None:
+        from generator.drill import write_drill_csvs
+
+        with stages.time("write drill lists"):
+            figures = replace(figures, drill=write_drill_csvs(con, figures.drill, drill_folder))
     interactions = None
     if config.site.interactions_csv:
         from generator.downloads import interactions_csv
@@ -276,12 +286,13 @@ def build(
             files=int(last.get("files", 0)),  # type: ignore[call-overload]
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
-    checked = check(config, strict=strict, cache=cache, stages=stages, memory_limit=memory_limit)
-    drops_cached, drops_parsed = cache.hits, cache.misses
-    quality, figures = checked.quality, checked.figures
-    info = build_info(config, quality)
-    drawer = ChartDrawer(cache if use_cache else None)
     with SiteFiles(target) as files:  # each file goes to the staging folder as it is made
+        checked = check(config, strict=strict, cache=cache, stages=stages,
+                        memory_limit=memory_limit, drill_folder=files.scratch)
+        drops_cached, drops_parsed = cache.hits, cache.misses
+        quality, figures = checked.quality, checked.figures
+        info = build_info(config, quality)
+        drawer = ChartDrawer(cache if use_cache else None)
         with stages.time("render pages and charts"):
             render_into(files.put, config, figures, quality, info, drawer)
         with stages.time("write data files"):

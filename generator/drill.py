@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from dataclasses import fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.config import Config
@@ -16,17 +19,57 @@ RESPONSE_METRICS = ("response_rate", "sla_attainment", "backlog", "frt_median", 
                     "frt_mean")
 
 
+#: Interactions of each list kept for its page (the engine writes the whole list to its CSV).
+MAX_DRILL_ROWS_SHOWN = 200
+#: Header of a drill-through CSV: the fields of DrillRow.
+DRILL_COLUMNS = tuple(f.name for f in fields(DrillRow))
+#: Text columns of `drill_rows`. A list with '#' or CR in one of them is written by Python:
+#: the engine quotes such values, Python's csv module does not.
+_TEXT_COLUMNS = ("source", "id", "channel", "clock", "state", "file")
+
+
 def compute_drill(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     dimensions: tuple[str, ...],
     periods: tuple[Period, ...],
 ) -> tuple[DrillList, ...]:
-    """Late, overdue and waiting interactions per red/amber (period, segment) of the headline."""
+    """Late, overdue and waiting interactions per red/amber (period, segment) of the headline.
+
+    The whole lists stay in the engine table `drill_rows` (see :func:`write_drill_csvs`); each
+    DrillList keeps its counts and its first MAX_DRILL_ROWS_SHOWN interactions.
+    """
     headline = config.site.periods[0]
     recent = periods[-config.site.history:]
     if not recent:
         return ()
+    _create_drill_rows(con, config, dimensions, recent[0])
+    counts: dict[int, list[tuple[str, int]]] = {}
+    keys: dict[int, tuple[str, str, str]] = {}
+    for list_no, period, dimension, segment, state, n in con.execute(
+        "SELECT list_no, any_value(period), any_value(dimension), any_value(segment), state, "
+        "count(*) FROM drill_rows GROUP BY list_no, state ORDER BY list_no, state"
+    ).fetchall():
+        counts.setdefault(list_no, []).append((state, n))
+        keys[list_no] = (period, dimension, segment)
+    rows: dict[int, list[DrillRow]] = {}
+    for list_no, *values in con.execute(
+        f"SELECT list_no, {', '.join(DRILL_COLUMNS)} FROM drill_rows "
+        f"WHERE seq <= {MAX_DRILL_ROWS_SHOWN} ORDER BY list_no, seq"
+    ).fetchall():
+        values[4] = values[4] or ""  # first_response_at: '' when unanswered
+        rows.setdefault(list_no, []).append(DrillRow(*values))
+    return tuple(
+        DrillList(headline, *keys[k], rows=tuple(rows[k]), counts=tuple(counts[k]))
+        for k in sorted(keys)
+    )
+
+
+def _create_drill_rows(
+    con: duckdb.DuckDBPyConnection, config: Config, dimensions: tuple[str, ...], since: Period
+) -> None:
+    """Create `drill_rows`: every listed interaction, numbered by list and within its list."""
+    headline = config.site.periods[0]
     metrics = ", ".join(sql_str(m) for m in RESPONSE_METRICS)
     tz = sql_str(config.site.timezone)
     column = sql_ident("p_" + headline)
@@ -38,33 +81,83 @@ def compute_drill(
             f"AND j.{column} = k.period_start AND {match} "
             "WHERE j.excluded_by IS NULL AND (j.first_response_at IS NULL OR NOT j.within_target)"
         )
-    rows = con.execute(
+    list_order = "period_start, dimension <> 'all', dimension, segment <> 'all', segment"
+    con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE drill_rows AS
         WITH keys AS (
             SELECT DISTINCT period, period_start, dimension, segment FROM figures
             WHERE granularity = {sql_str(headline)} AND status IN ('red', 'amber')
               AND metric IN ({metrics}) AND period_start >= ?
         )
-        SELECT period, dimension, segment, source, id, channel,
-            strftime(timezone({tz}, received_at), '%Y-%m-%d %H:%M:%S'),
-            coalesce(strftime(timezone({tz}, first_response_at), '%Y-%m-%d %H:%M:%S'), ''),
-            frt_minutes, target_minutes, target_clock,
+        SELECT dense_rank() OVER (ORDER BY {list_order}) AS list_no,
+            row_number() OVER (PARTITION BY period_start, dimension, segment
+                               ORDER BY received_at, source, id) AS seq,
+            period, dimension, segment, source, id, channel,
+            strftime(timezone({tz}, received_at), '%Y-%m-%d %H:%M:%S') AS received_at,
+            strftime(timezone({tz}, first_response_at), '%Y-%m-%d %H:%M:%S')
+                AS first_response_at,
+            frt_minutes AS minutes, target_minutes, target_clock AS clock,
             CASE WHEN first_response_at IS NOT NULL THEN 'late'
-                 WHEN sla_eligible THEN 'overdue' ELSE 'waiting' END,
+                 WHEN sla_eligible THEN 'overdue' ELSE 'waiting' END AS state,
             file, line
         FROM ({" UNION ALL ".join(selects)})
-        ORDER BY period_start, dimension <> 'all', dimension, segment <> 'all', segment,
-            received_at, source, id
+        ORDER BY list_no, seq
         """,
-        [recent[0].start],
-    ).fetchall()
-    lists: dict[tuple[str, str, str], list[DrillRow]] = {}
-    for period, dimension, segment, *fields in rows:
-        lists.setdefault((period, dimension, segment), []).append(DrillRow(*fields))
-    return tuple(
-        DrillList(headline, period, dimension, segment, tuple(items))
-        for (period, dimension, segment), items in lists.items()
+        [since.start],
     )
+
+
+def write_drill_csvs(
+    con: duckdb.DuckDBPyConnection, drills: tuple[DrillList, ...], folder: Path
+) -> tuple[DrillList, ...]:
+    """Write each whole list of `drill_rows` to `folder/<n>.csv`; return the lists with `csv`.
+
+    The engine writes the files; the bytes are those of `render.csv_bytes` (LF line ends,
+    numbers in shortest round-trip form, empty for None, csv-module quoting).
+    """
+    if not drills:
+        return ()
+    by_python = {n for (n,) in con.execute(
+        "SELECT DISTINCT list_no FROM drill_rows WHERE "
+        + " OR ".join(f"regexp_matches({c}, '[#\r]')" for c in _TEXT_COLUMNS)
+    ).fetchall()}
+    written = []
+    for list_no, drill in enumerate(drills, start=1):
+        path = folder / f"drill-{list_no}.csv"
+        where = f"FROM drill_rows WHERE list_no = {list_no} ORDER BY seq"
+        if list_no in by_python:
+            _write_csv_rows(path, con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} {where}"))
+        else:
+            con.execute(f"COPY (SELECT {_csv_columns()} {where}) TO {sql_str(path.as_posix())} "
+                        "(HEADER, DELIMITER ',')")
+        written.append(replace(drill, csv=path))
+    return tuple(written)
+
+
+def _csv_columns() -> str:
+    """The SELECT list of a drill CSV, each value as the text csv_bytes would write."""
+    def number(column: str) -> str:
+        # Whole numbers without '.0'; the engine's double text is the shortest round trip.
+        return (f"CASE WHEN {column} = trunc({column}) AND abs({column}) < 1e15 "
+                f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
+                f"ELSE CAST({column} AS VARCHAR) END")
+
+    text = {c: f"nullif({c}, '')" for c in DRILL_COLUMNS}  # the engine quotes '' as ""
+    text.update(minutes=number("minutes"), target_minutes=number("target_minutes"),
+                line="CAST(line AS VARCHAR)")
+    return ", ".join(f"{text[c]} AS {sql_ident(c)}" for c in DRILL_COLUMNS)
+
+
+def _write_csv_rows(path: Path, cursor: duckdb.DuckDBPyConnection) -> None:
+    """Write a drill CSV from an engine cursor in chunks, as csv_bytes would."""
+    from generator.render import csv_value
+
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(DRILL_COLUMNS)
+        while chunk := cursor.fetchmany(10_000):
+            writer.writerows([csv_value(v) for v in row] for row in chunk)
 
 
 def interactions_sql(config: Config) -> str:

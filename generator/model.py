@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,17 @@ class DrillList:
     dimension: str
     segment: str
     rows: tuple[DrillRow, ...]
+    """Oldest first: every interaction, or only the first MAX_DRILL_ROWS_SHOWN when `counts`
+    gives the whole list's size (the engine writes the whole list to `csv`)."""
+    counts: tuple[tuple[str, int], ...] = ()
+    """(state, interactions) of the whole list; empty when `rows` is the whole list."""
+    csv: Path | None = None
+    """The whole list as a CSV file written by the engine, else None (written from `rows`)."""
+
+    @property
+    def total(self) -> int:
+        """Interactions in the whole list."""
+        return sum(n for _, n in self.counts) if self.counts else len(self.rows)
 
 
 @dataclass(frozen=True)

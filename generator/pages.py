@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import datetime, time
 from operator import attrgetter
 
@@ -52,7 +51,7 @@ from generator.contexts import (
     TrendTable,
 )
 from generator.downloads import format_number as csv_number
-from generator.drill import RESPONSE_METRICS
+from generator.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
 from generator.errors import BuildError, Problem
 from generator.formatting import (
     GRANULARITY_ADJECTIVE,
@@ -94,13 +93,10 @@ from generator.siteindex import SiteIndex, root_of, segment_title
 
 #: The status badge written by the output stage (shown on the overview).
 BADGE_SVG = "data/badge.svg"
-#: Interactions listed on a drill-through page (its CSV has them all).
-MAX_DRILL_ROWS_SHOWN = 200
 #: Restated figures listed on a period page (the data-quality page lists more).
 MAX_PERIOD_RESTATEMENTS = 100
 #: Statuses whose response figures link to their drill-through list.
 DRILL_STATUSES = frozenset({"red", "amber"})
-DRILL_COLUMNS = tuple(f.name for f in fields(DrillRow))
 DRILL_STATES = ("late", "overdue", "waiting")
 _DRILL_VALUES = attrgetter(*DRILL_COLUMNS)
 
@@ -267,7 +263,7 @@ def _card(
     drill_link = None
     if listed is not None:
         drill_link = Link(root + site.drill_path(listed.granularity, listed.period, dim, seg),
-                          _drill_sentence(len(listed.rows)))
+                          _drill_sentence(listed.total))
     return Card(
         metric=metric.id,
         label=metric.label,
@@ -308,7 +304,7 @@ def _cell(
     listed = _drill_list(site, fig, metric.id, dim, seg)
     drill = None
     if listed is not None:
-        count = len(listed.rows)
+        count = listed.total
         drill = Link(root + site.drill_path(listed.granularity, listed.period, dim, seg),
                      f"show {count:,}",
                      note=("late or unanswered interaction" if count == 1
@@ -648,8 +644,11 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
     cards = tuple(_card(site, m, periods, i, dim, seg, root, drill=False)
                   for m in site.figures.metrics if m.id in RESPONSE_METRICS)
     counts: dict[str, int] = dict.fromkeys(DRILL_STATES, 0)
-    for row in drill.rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
+    if drill.counts:
+        counts.update(drill.counts)
+    else:
+        for row in drill.rows:
+            counts[row.state] = counts.get(row.state, 0) + 1
     context = DrillContext(
         page=info,
         period=site.period_view(period, root),
@@ -657,12 +656,14 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
         figures=cards,
         counts=tuple(counts.items()),
         rows=tuple(_drill_row(r) for r in drill.rows[:MAX_DRILL_ROWS_SHOWN]),
-        total=len(drill.rows),
+        total=drill.total,
         csv=Link(csv_path.rsplit("/", 1)[-1], csv_path.rsplit("/", 1)[-1]),  # same folder
         up=Link(root + site.period_path(period), f"{_heading(period)}"),
     )
-    rows = tuple(_DRILL_VALUES(r) for r in drill.rows)
-    return Page(path, "drill.html", context), CsvDownload(csv_path, DRILL_COLUMNS, rows)
+    # An engine-written list is moved in whole; a hand-built one is written from its rows.
+    rows = () if drill.csv else tuple(_DRILL_VALUES(r) for r in drill.rows)
+    csv = CsvDownload(csv_path, DRILL_COLUMNS, rows, file=drill.csv)
+    return Page(path, "drill.html", context), csv
 
 
 # --- Content --------------------------------------------------------------------------------------

@@ -134,12 +134,13 @@ def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes
     ]
     for row in table:
         for i in convert:
-            row[i] = _csv_value(row[i])
+            row[i] = csv_value(row[i])
     writer.writerows(table)
     return buffer.getvalue().encode("utf-8")
 
 
-def _csv_value(value: object) -> object:
+def csv_value(value: object) -> object:
+    """A cell as csv_bytes writes it: booleans true/false, floats shortest, None empty."""
     if value is None:
         return ""
     if isinstance(value, bool):

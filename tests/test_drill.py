@@ -1,0 +1,116 @@
+"""Drill-through lists: counts and the first rows in Python, whole CSVs written by the engine."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import sitefakes as fakes
+
+from generator.build import build, check
+from generator.drill import DRILL_COLUMNS, write_drill_csvs
+from generator.model import DrillList, DrillRow
+from generator.render import csv_bytes, render_site
+
+HANDMADE = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
+
+#: (list_no, seq, values in DRILL_COLUMNS order): floats, a whole float, None, quotes, commas,
+#: a newline, an empty text, non-ASCII text, a large and a tiny number.
+ROWS = [
+    (1, 1, ("social", "BC-1", "facebook", "2025-10-27 01:55:33", "2025-10-27 03:14:26",
+            78.88333333333334, 60.0, "elapsed", "late", "exports/social-44.csv", 2313)),
+    (1, 2, ("social", "BC-2", "twitter", "2025-10-27 02:11:23", None, None, 15.0, "elapsed",
+            "overdue", "exports/social-44.csv", 1943)),
+    (1, 3, ("desk", 'id "with, comma"', "e,mail", "2025-10-27 02:30:54", "2025-10-28 06:22:47",
+            1e16, 0.1, "business", "late", "exports/a\nb.csv", 7)),
+    (1, 4, ("", "Ünïcødé", "chat", "2025-10-27 03:00:00", "2025-10-27 04:00:00", 1.5e-05,
+            480.5, "business", "late", "exports/é.csv", 8)),
+    (2, 1, ("social", "#123", "twitter", "2025-10-28 09:00:00", None, None, 60.0, "elapsed",
+            "waiting", "exports/x#y.csv", 3)),
+    (2, 2, ("social", "cr\rid", "twitter", "2025-10-28 09:01:00", "2025-10-28 11:00:00", 119.0,
+            60.0, "elapsed", "late", "exports/w.csv", 4)),
+]
+
+
+def engine_with_rows() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(
+        "CREATE TABLE drill_rows (list_no BIGINT, seq BIGINT, source VARCHAR, id VARCHAR, "
+        "channel VARCHAR, received_at VARCHAR, first_response_at VARCHAR, minutes DOUBLE, "
+        "target_minutes DOUBLE, clock VARCHAR, state VARCHAR, file VARCHAR, line BIGINT)"
+    )
+    con.executemany("INSERT INTO drill_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(n, s, *values) for n, s, values in ROWS])
+    return con
+
+
+def old_writer(list_no: int) -> bytes:
+    """What a drill CSV was before the engine wrote it: csv_bytes of every DrillRow."""
+    rows = [DrillRow(*values[:4], values[4] or "", *values[5:])
+            for n, _, values in ROWS if n == list_no]
+    return csv_bytes(DRILL_COLUMNS, [[getattr(r, c) for c in DRILL_COLUMNS] for r in rows])
+
+
+def test_engine_written_drill_csv_is_byte_identical_to_the_python_writer(tmp_path: Path) -> None:
+    lists = (DrillList("week", "2025-W44", "all", "all", ()),
+             DrillList("week", "2025-W44", "channel", "twitter", ()))
+    written = write_drill_csvs(engine_with_rows(), lists, tmp_path)
+    first = written[0].csv
+    assert first is not None
+    assert first.read_bytes() == old_writer(1)
+    assert first.read_bytes().splitlines()[1:3] == [
+        b"social,BC-1,facebook,2025-10-27 01:55:33,2025-10-27 03:14:26,78.88333333333334,60,"
+        b"elapsed,late,exports/social-44.csv,2313",
+        b"social,BC-2,twitter,2025-10-27 02:11:23,,,15,elapsed,overdue,exports/social-44.csv,1943",
+    ]
+
+
+def test_a_list_with_hash_or_carriage_return_is_still_byte_identical(tmp_path: Path) -> None:
+    # The engine would quote '#' and CR, Python's csv module does not: Python writes this list.
+    lists = (DrillList("week", "2025-W44", "all", "all", ()),
+             DrillList("week", "2025-W44", "channel", "twitter", ()))
+    written = write_drill_csvs(engine_with_rows(), lists, tmp_path)
+    second = written[1].csv
+    assert second is not None
+    assert second.read_bytes() == old_writer(2)
+    assert b"\nsocial,#123,twitter," in second.read_bytes()
+
+
+def test_built_drill_csvs_match_the_rows_of_the_lists(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE.parent, site)
+    build(site / "config.yaml", output=tmp_path / "out")
+    drills = check(site / "config.yaml").figures.drill
+    assert drills
+    for drill in drills:
+        if drill.dimension != "all":
+            continue
+        path = tmp_path / "out" / "drill" / "week" / drill.period / "all" / "all.csv"
+        rows = [[getattr(r, c) for c in DRILL_COLUMNS] for r in drill.rows]
+        assert path.read_bytes() == csv_bytes(DRILL_COLUMNS, rows)
+    assert not (tmp_path / "out" / ".carecard-scratch").exists()
+
+
+def test_a_list_keeps_its_counts_and_shows_only_its_first_rows(tmp_path: Path) -> None:
+    csv = tmp_path / "whole.csv"
+    csv.write_bytes(b"source,id\nwhole,list\n")
+    shown = tuple(fakes.drill_row(i, "late") for i in range(3))
+    drill = DrillList("week", "2026-W46", "all", "all", shown,
+                      counts=(("late", 1200), ("overdue", 34)), csv=csv)
+    assert drill.total == 1234
+    figures = replace(fakes.make_figures(), drill=(drill,))
+    files = render_site(fakes.make_config(tmp_path), figures, fakes.make_quality(),
+                        fakes.make_info())
+    assert files["drill/week/2026-W46/all/all.csv"] == b"source,id\nwhole,list\n"
+    text = fakes.parse_html(files["drill/week/2026-W46/all/all.html"]).text
+    assert "1,234 interactions: 1,200 late, 34 overdue, 0 waiting." in text
+    assert "The first 3 are listed below, oldest first." in text
+    overview = fakes.parse_html(files["periods/week/2026-W46.html"]).text
+    assert "1,234 late or unanswered interactions" in overview
+
+
+def test_no_lists_write_no_files(tmp_path: Path) -> None:
+    assert write_drill_csvs(engine_with_rows(), (), tmp_path) == ()
+    assert list(tmp_path.iterdir()) == []
