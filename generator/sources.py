@@ -14,10 +14,11 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from generator.cache import code_digest
 from generator.config import (
@@ -273,12 +274,17 @@ def stage_drops(
     # One statement for every drop: the engine works on all of them in parallel.
     con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
     if cache is not None and cache.folder is not None:
-        for drop_index, key, columns in to_cache:
-            cache.store_table(
-                con, f"(SELECT * EXCLUDE (drop_index, file) FROM staged "
+        store = cache
+
+        def cache_drop(cursor: duckdb.DuckDBPyConnection, item: tuple[int, str, list[str]]) -> None:
+            drop_index, key, columns = item
+            store.store_table(
+                cursor, f"(SELECT * EXCLUDE (drop_index, file) FROM staged "
                 f"WHERE drop_index = {drop_index})", key, kind="staged",
             )
-            cache.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
+            store.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
+
+        list(_on_cursors(con, to_cache, cache_drop, "caching drops"))
     # Which export column each field came from, per drop (for messages; not repeated per row).
     con.execute(
         "CREATE OR REPLACE TABLE drop_columns (drop_index INTEGER, field VARCHAR, "
@@ -296,25 +302,45 @@ def _read_in_parallel(
 ) -> dict[int, str | DataError]:
     """Read drops into tables `drop_<index>`, several at once (a small drop keeps one core
     busy); return each drop's position word, or the DataError that stopped it."""
+
+    def read_one(cursor: duckdb.DuckDBPyConnection, item: tuple[int, Drop]) -> str | DataError:
+        index, drop = item
+        try:
+            return read_drop(cursor, drop, f"drop_{index}")
+        except DataError as error:
+            return error
+
+    results = _on_cursors(con, items, read_one, "reading drops")
+    return {index: result for (index, _), result in zip(items, results)}
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def _on_cursors(
+    con: duckdb.DuckDBPyConnection,
+    items: list[Item],
+    work: Callable[[duckdb.DuckDBPyConnection, Item], Result],
+    what: str,
+) -> list[Result]:
+    """`work` on every item, several at once, each on a cursor (a connection of its own to the
+    same in-memory database): one small drop keeps only one core busy. Results in order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def read_one(item: tuple[int, Drop]) -> tuple[int, str | DataError]:
-        index, drop = item
-        cursor = con.cursor()  # a connection of its own to the same in-memory database
+    def run(item: Item) -> Result:
+        cursor = con.cursor()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
-            return index, read_drop(cursor, drop, f"drop_{index}")
-        except DataError as error:
-            return index, error
+            return work(cursor, item)
         finally:
             cursor.close()
 
     workers = min(os.cpu_count() or 1, 4, len(items))
     if workers < 2:
-        results = map(read_one, items)
-        return dict(progress(results, len(items), "reading drops"))
+        return list(progress(map(run, items), len(items), what))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(progress(pool.map(read_one, items), len(items), "reading drops"))
+        return list(progress(pool.map(run, items), len(items), what))
 
 
 def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
