@@ -19,12 +19,13 @@ running the old pass over every interaction.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from generator.config import Config
 from generator.metrics import EPSILON, figure_table
 from generator.model import QualityReport, Restatement
+from generator.periods import START_SQL
 from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:
@@ -51,40 +52,62 @@ def compute_restatements(
     for table in KEEP:
         con.execute(f"ALTER TABLE {table} RENAME TO {table}_new")
     try:
-        old_through = _old_interactions(con, config, newest)
+        old_through = _old_versions(con, config, newest)
         _affected_periods(con, config, old_through, quality.data_through)
+        # The old interactions of the affected periods: the unaffected ids as they are now,
+        # and the old versions of the affected ids.
+        columns = _columns(con, "interactions_new")
+        affected = _in_affected_periods(con, config)
         con.execute(
-            "CREATE OR REPLACE TABLE interactions AS SELECT * FROM interactions_old "
-            f"WHERE {_in_affected_periods(config)}"
+            f"""CREATE OR REPLACE TABLE interactions AS
+            SELECT {columns} FROM interactions_new i
+            WHERE {affected} AND NOT {_is_affected('i')}
+            UNION ALL
+            SELECT {columns} FROM old_versions i WHERE {affected}"""
         )
         figure_table(con, config, replace(quality, data_through=old_through))
         return _compare(con, "figures", "figures_new", affected_only=True)
     finally:
+        for table in ("affected_ids", "old_versions", "affected_periods"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         for table in KEEP:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
 
 
-def _old_interactions(
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The quoted column list of `table`."""
+    return ", ".join(
+        sql_ident(c)
+        for (c,) in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()
+    )
+
+
+def _is_affected(alias: str) -> str:
+    """Condition: the interaction `alias` has a valid row in a newest drop."""
+    return (
+        f"EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = {alias}.source "
+        f"AND a.id = {alias}.id)"
+    )
+
+
+def _old_versions(
     con: duckdb.DuckDBPyConnection, config: Config, newest: frozenset[int]
 ) -> datetime | None:
-    """Create `interactions_old`; return the old data-through time."""
+    """Create `affected_ids` and `old_versions`; return the old data-through time.
+
+    The old interactions are the unaffected ids of `interactions_new` and `old_versions`; they
+    are never materialised as a whole, only their latest instants are read.
+    """
     listed = ", ".join(str(i) for i in sorted(newest))
-    columns = ", ".join(
-        sql_ident(c) for (c,) in con.execute("SELECT column_name FROM (DESCRIBE interactions_new)")
-        .fetchall()
-    )
     con.execute(
         f"""CREATE OR REPLACE TABLE affected_ids AS
         SELECT DISTINCT source, id FROM valid_versions WHERE drop_index IN ({listed})"""
     )
     # The old version of an affected id: its valid row from the latest drop that is not newest.
     con.execute(
-        f"""CREATE OR REPLACE TABLE interactions_old AS
-        SELECT {columns} FROM interactions_new i
-        WHERE NOT EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = i.source AND a.id = i.id)
-        UNION ALL
-        SELECT {columns} FROM (
+        f"""CREATE OR REPLACE TABLE old_versions AS
+        SELECT {_columns(con, "interactions_new")} FROM (
             SELECT a.*, row_number() OVER (PARTITION BY a.source, a.id
                                            ORDER BY a.drop_index DESC) AS version
             FROM valid_versions a JOIN affected_ids USING (source, id)
@@ -93,11 +116,14 @@ def _old_interactions(
     )
     if config.site.data_through is not None:
         return config.site.data_through
+    times = "source, received_at, first_response_at, resolved_at"
     row = con.execute(
-        """SELECT min(latest) FROM (
+        f"""SELECT min(latest) FROM (
             SELECT source, max(greatest(received_at, coalesce(first_response_at, received_at),
                                         coalesce(resolved_at, received_at))) AS latest
-            FROM interactions_old GROUP BY source)"""
+            FROM (SELECT {times} FROM interactions_new i WHERE NOT {_is_affected('i')}
+                  UNION ALL SELECT {times} FROM old_versions)
+            GROUP BY source)"""
     ).fetchone()
     return row[0] if row else None
 
@@ -108,41 +134,54 @@ def _affected_periods(
     old_through: datetime | None,
     new_through: datetime | None,
 ) -> None:
-    """Create `affected_periods` (granularity, period_start)."""
+    """Create `affected_periods` (granularity, period_start) from the days they hold."""
     tz = sql_str(config.site.timezone)
     low = f"TIMESTAMPTZ {sql_str(old_through.isoformat())}" if old_through else "NULL"
     high = f"TIMESTAMPTZ {sql_str(new_through.isoformat())}" if new_through else "NULL"
-    selects = []
-    for granularity in config.site.periods:
-        from generator.periods import START_SQL
-
-        start = START_SQL[granularity].format(ts=f"timezone({tz}, received_at)")
-        selects.append(
-            f"""SELECT {sql_str(granularity)} AS granularity, {start} AS period_start
-            FROM interactions_old i
-            WHERE EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = i.source AND a.id = i.id)
-            UNION SELECT {sql_str(granularity)}, {start} FROM interactions_new i
-            WHERE EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = i.source AND a.id = i.id)
-            UNION SELECT {sql_str(granularity)}, {start} FROM judged_new
+    day = f"CAST(timezone({tz}, received_at) AS DATE)"
+    starts = " UNION ".join(
+        f"SELECT {sql_str(g)} AS granularity, {START_SQL[g].format(ts='day')} AS period_start "
+        "FROM days"
+        for g in config.site.periods
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE affected_periods AS
+        WITH days AS (
+            SELECT {day} AS day FROM old_versions
+            UNION SELECT {day} FROM interactions_new i WHERE {_is_affected('i')}
+            UNION SELECT {day} FROM judged_new
             WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
-              AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)"""
+              AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)
         )
-    con.execute("CREATE OR REPLACE TABLE affected_periods AS " + " UNION ".join(selects))
+        {starts}"""
+    )
 
 
-def _in_affected_periods(config: Config) -> str:
-    """Condition on `interactions_old` rows: received in an affected period of any granularity."""
-    from generator.periods import START_SQL
+def _in_affected_periods(con: duckdb.DuckDBPyConnection, config: Config) -> str:
+    """Condition on interactions `i`: received in an affected period of any granularity.
 
+    It starts with a test of received_at against the days the affected periods can span, so
+    that the engine converts only the times of the rows near them to the reporting timezone.
+    """
+    first, last = con.execute("SELECT min(period_start), max(period_start) FROM affected_periods")\
+        .fetchone() or (None, None)
+    if first is None:
+        return "false"
+    # Any local day starts less than a day from its UTC midnight; no period is longer than 92 days.
+    low = (first - timedelta(days=1)).isoformat()
+    high = (last + timedelta(days=93)).isoformat()
     tz = sql_str(config.site.timezone)
     parts = []
     for granularity in config.site.periods:
-        start = START_SQL[granularity].format(ts=f"timezone({tz}, received_at)")
+        start = START_SQL[granularity].format(ts=f"timezone({tz}, i.received_at)")
         parts.append(
             f"{start} IN (SELECT period_start FROM affected_periods "
             f"WHERE granularity = {sql_str(granularity)})"
         )
-    return "(" + " OR ".join(parts) + ")"
+    return (
+        f"(i.received_at >= TIMESTAMPTZ {sql_str(low)} "
+        f"AND i.received_at < TIMESTAMPTZ {sql_str(high)} AND ({' OR '.join(parts)}))"
+    )
 
 
 def _by_full_recompute(
