@@ -512,8 +512,10 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             checks.append((f"{name} > {cutoff}", "after_data_through", name))
     checks.append(("copies > 1", "duplicate_id", "id"))
 
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END"
-    field = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END"
+    # One pass over the checks gives both the reason and the field it concerns.
+    verdict = "CASE " + " ".join(
+        f"WHEN {c} THEN {{'reason': {sql_str(r)}, 'field': {sql_str(f)}}}" for c, r, f in checks
+    ) + " END"
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
 
@@ -539,8 +541,8 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE VIEW checked AS
-        SELECT *, {reason} AS reason, {field} AS reason_field
-        FROM (
+        SELECT * EXCLUDE (verdict), verdict.reason AS reason, verdict.field AS reason_field
+        FROM (SELECT *, {verdict} AS verdict FROM (
             SELECT s.*,
                 coalesce(d.copies, 1) AS copies,
                 s.raw_id AS id, s.raw_channel AS channel,
@@ -553,12 +555,8 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                 {sentiment('sentiment_end')}
             FROM staged_used s
             LEFT JOIN duplicated d ON d.drop_index = s.drop_index AND d.raw_id = s.raw_id
-        )
+        ))
         """
-    )
-    con.execute(
-        "CREATE OR REPLACE TABLE winners AS SELECT source, id, max(drop_index) AS winning_drop "
-        "FROM checked WHERE reason IS NULL GROUP BY ALL"
     )
     named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
     names = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
@@ -566,21 +564,26 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
              "needs_reply", "file", "line")
     fields = ", ".join(names)
     # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
-    # looked up in `staged_used` (by drop and line) when its message is written.
+    # looked up in `staged_used` (by drop and line) when its message is written. The checks run
+    # once; then the few valid rows that a later drop re-exports are marked superseded.
     con.execute(
         f"""
         CREATE OR REPLACE TABLE accounted AS
-        SELECT c.drop_index, c.position_word, c.reason, c.reason_field,
-            {', '.join('c.' + n for n in names)}{named},
-            CASE WHEN c.reason IS NOT NULL THEN 'rejected'
-                 WHEN c.drop_index = w.winning_drop THEN 'kept'
-                 ELSE 'superseded' END AS fate
-        FROM checked c
-        LEFT JOIN winners w ON c.reason IS NULL AND w.source = c.source AND w.id = c.id
+        SELECT drop_index, position_word, reason, reason_field, {fields}{named},
+            CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS fate
+        FROM checked
+        """
+    )
+    con.execute(
+        """
+        UPDATE accounted SET fate = 'superseded'
+        FROM (SELECT source, id, max(drop_index) AS winning_drop FROM accounted
+              WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1) w
+        WHERE accounted.reason IS NULL AND accounted.source = w.source
+          AND accounted.id = w.id AND accounted.drop_index < w.winning_drop
         """
     )
     con.execute("DROP VIEW checked")
-    con.execute("DROP TABLE winners")
     con.execute("DROP TABLE duplicated")
     dims = ", ".join(sql_ident(a) for a in attributes)
     # Every valid row as an interaction (restatements need the versions that lost, too).
