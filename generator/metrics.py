@@ -192,6 +192,8 @@ def judge_interactions(
               FROM interactions)
         """
     )
+    # Working columns, left out of `judged` (which holds a copy of every interaction column).
+    working = ["row_key", local, "elapsed_minutes", "elapsed_deadline"]
     if uses_business_clock(policy):
         _business_times(con, config, data_through)
         frt = ("CASE WHEN target_clock = 'business' THEN (b_response - b_received) / 60 "
@@ -199,6 +201,7 @@ def judge_interactions(
         deadline = ("CASE WHEN target_clock = 'business' THEN business_deadline "
                     "ELSE elapsed_deadline END")
         source = "targeted LEFT JOIN business_timed USING (row_key)"
+        working += ["b_received", "b_response", "business_deadline"]
     else:
         frt, deadline, source = "elapsed_minutes", "elapsed_deadline", "targeted"
     starts = ", ".join(
@@ -209,7 +212,7 @@ def judge_interactions(
     con.execute(
         f"""
         CREATE OR REPLACE TABLE judged AS
-        SELECT *,
+        SELECT * EXCLUDE ({", ".join(sql_ident(c) for c in working)}),
             frt_minutes IS NOT NULL AND frt_minutes <= target_minutes + {EPSILON}
                 AS within_target,
             frt_minutes IS NOT NULL OR deadline < {through} AS sla_eligible,
