@@ -256,8 +256,10 @@ def build(
     from generator.drawing import ChartDrawer
     from generator.output import SiteFiles, check_output_dir, recover, write_site
     from generator.render import render_into
+    from generator.sources import forget_hashes
 
     started = time.perf_counter()
+    forget_hashes()
     stages = Stages()
     with stages.time("load config"):
         config = load_config(config_path, strict=strict)

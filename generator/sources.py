@@ -8,6 +8,7 @@ table ``interactions`` (one row per kept interaction, canonical columns, UTC tim
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -120,6 +121,20 @@ def find_drops(config: Config) -> tuple[Drop, ...]:
 
 
 def _sha256(path: Path) -> str:
+    stat = path.stat()
+    return _content_sha256(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def forget_hashes() -> None:
+    """Hash every drop afresh from now on (a build starts with this; it then finds the drops
+    twice, for its input fingerprint and to read them, and hashes each file once)."""
+    _content_sha256.cache_clear()
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_sha256(path: Path, size: int, mtime_ns: int, inode: int) -> str:
+    """A file's SHA-256, remembered until :func:`forget_hashes` while its size, modification
+    time and inode stay the same."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
