@@ -745,7 +745,8 @@ class DrillContext:
     segment: Link
     """The segment, linked to its page."""
     figures: tuple[Card, ...]
-    """The period's response figures for the segment (why the list exists)."""
+    """The period's response figures for the segment (why the list exists); without
+    sparklines or drill links."""
     counts: tuple[tuple[str, int], ...]
     """(state word, interactions) for late, overdue and waiting, in that order."""
     rows: tuple[DrillRowView, ...]

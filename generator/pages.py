@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, time
+from functools import lru_cache
 from operator import attrgetter
 
 from markupsafe import Markup
@@ -233,7 +234,7 @@ def _goal_text(site: SiteIndex, metric: MetricInfo, fig: Figure | None, period: 
 
 def _card(
     site: SiteIndex, metric: MetricInfo, periods: tuple[Period, ...], i: int, dim: str, seg: str,
-    root: str, drill: bool = True,
+    root: str, drill: bool = True, with_sparkline: bool = True,
 ) -> Card:
     period = periods[i]
     fig = site.figure(period.granularity, period.label, dim, seg, metric.id)
@@ -276,7 +277,7 @@ def _card(
         previous=previous,
         year_ago=year_ago,
         n=n,
-        sparkline=_sparkline(site, metric, periods, i, dim, seg),
+        sparkline=_sparkline(site, metric, periods, i, dim, seg) if with_sparkline else None,
         definition_href=f"{root}definitions.html#metric-{metric.id}",
         drill=drill_link,
     )
@@ -623,10 +624,16 @@ def _drill_row(row: DrillRow) -> DrillRowView:
         received=row.received_at,
         responded=row.first_response_at or NO_VALUE,
         minutes=format_minutes(row.minutes, row.target_minutes),  # late: shown above target
-        target=f"{format_target(row.target_minutes)} {row.clock}",
+        target=_target_text(row.target_minutes, row.clock),
         state=row.state,
         location=f"{row.file}:{row.line}",
     )
+
+
+@lru_cache(maxsize=256)
+def _target_text(minutes: float, clock: str) -> str:
+    """'60 min elapsed', '8 h business' (a few distinct targets, formatted once each)."""
+    return f"{format_target(minutes)} {clock}"
 
 
 def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
@@ -641,7 +648,9 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
     if i is None:
         raise BuildError(f"drill-through list for {g} '{drill.period}': no such period.")
     period = periods[i]
-    cards = tuple(_card(site, m, periods, i, dim, seg, root, drill=False)
+    # A table of figures, not cards: no links back to this page, no sparklines.
+    cards = tuple(_card(site, m, periods, i, dim, seg, root, drill=False,
+                        with_sparkline=False)
                   for m in site.figures.metrics if m.id in RESPONSE_METRICS)
     counts: dict[str, int] = dict.fromkeys(DRILL_STATES, 0)
     if drill.counts:
