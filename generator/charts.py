@@ -105,9 +105,12 @@ def draw_chart(spec: ChartSpec) -> bytes:
                          va="top", fontsize=10, fontweight="bold")
             for ax in axes:
                 _reset(ax)
-            for ax, panel in zip(axes, spec.panels):
+            cols = _grid(len(spec.panels))[1]
+            for index, (ax, panel) in enumerate(zip(axes, spec.panels)):
                 ax.set_visible(True)
-                _draw_panel(ax, panel, spec)
+                # Every panel shares the periods: only the lowest panel of a column names them
+                # (tick labels are most of a chart's drawing time).
+                _draw_panel(ax, panel, spec, x_labels=index + cols >= len(spec.panels))
             out = io.BytesIO()
             fig.savefig(out, format="svg", metadata={"Date": None}, facecolor="white")
         except Exception:
@@ -156,7 +159,7 @@ def _scale(unit: str) -> tuple[float, str]:
     return 1.0, {"minutes": "min", "hours": "h"}.get(unit, "")
 
 
-def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec) -> None:
+def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec, x_labels: bool = True) -> None:
     factor, suffix = _scale(panel.unit)
     n = len(spec.x_labels)
     xs = list(range(n))
@@ -200,7 +203,7 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec) -> None:
     ax.set_xlim(-0.5, max(n - 0.5, 0.5))
     step = max(1, math.ceil(n / 5))
     ticks = [i for i in xs if (n - 1 - i) % step == 0]
-    ax.set_xticks(ticks, [spec.x_labels[i] for i in ticks], fontsize=7)
+    ax.set_xticks(ticks, [spec.x_labels[i] if x_labels else "" for i in ticks], fontsize=7)
     finite = [v for v in values + goals if not math.isnan(v)]
     finite += [b * factor for band in bands if band is not None for b in band]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
