@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.config import Config
+from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
 from generator.sqltext import segment_sql, sql_ident, sql_str
 
@@ -111,7 +113,7 @@ def _create_drill_rows(
 def write_drill_csvs(
     con: duckdb.DuckDBPyConnection, drills: tuple[DrillList, ...], folder: Path
 ) -> tuple[DrillList, ...]:
-    """Write each whole list of `drill_rows` to `folder/<n>.csv`; return the lists with `csv`.
+    """Write each whole list of `drill_rows` to `folder/drill-<n>.csv`; return them with `csv`.
 
     The engine writes the files; the bytes are those of `render.csv_bytes` (LF line ends,
     numbers in shortest round-trip form, empty for None, csv-module quoting).
@@ -120,19 +122,47 @@ def write_drill_csvs(
         return ()
     by_python = {n for (n,) in con.execute(
         "SELECT DISTINCT list_no FROM drill_rows WHERE "
-        + " OR ".join(f"regexp_matches({c}, '[#\r]')" for c in _TEXT_COLUMNS)
+        + " OR ".join(f"regexp_matches({c}, '[#\\r]')" for c in _TEXT_COLUMNS)
     ).fetchall()}
+    parts = folder / "drill-parts"
+    _copy_partitioned(con, parts, by_python)
     written = []
     for list_no, drill in enumerate(drills, start=1):
         path = folder / f"drill-{list_no}.csv"
-        where = f"FROM drill_rows WHERE list_no = {list_no} ORDER BY seq"
         if list_no in by_python:
-            _write_csv_rows(path, con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} {where}"))
+            cursor = con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} FROM drill_rows "
+                                 f"WHERE list_no = {list_no} ORDER BY seq")
+            _write_csv_rows(path, cursor)
         else:
-            con.execute(f"COPY (SELECT {_csv_columns()} {where}) TO {sql_str(path.as_posix())} "
-                        "(HEADER, DELIMITER ',')")
+            part = parts / f"list_no={list_no}" / "data_0.csv"
+            try:
+                os.replace(part, path)
+            except OSError as error:
+                raise BuildError(f"drill-through list {drill.period} {drill.dimension} "
+                                 f"'{drill.segment}': the engine wrote no CSV: {error}.") from None
         written.append(replace(drill, csv=path))
     return tuple(written)
+
+
+def _copy_partitioned(
+    con: duckdb.DuckDBPyConnection, parts: Path, skip: set[int]
+) -> None:
+    """One COPY of every list but `skip` into `parts/list_no=<n>/data_0.csv`, rows in order.
+
+    On one thread the partitioned write appends rows in the order of the sorted scan, so
+    each file keeps its list's order (many threads would interleave them).
+    """
+    where = f"WHERE list_no NOT IN ({', '.join(map(str, sorted(skip)))})" if skip else ""
+    threads = con.execute("SELECT current_setting('threads')").fetchone()
+    con.execute("SET threads = 1")
+    try:
+        con.execute(
+            f"COPY (SELECT list_no, {_csv_columns()} FROM drill_rows {where} "
+            f"ORDER BY list_no, seq) TO {sql_str(parts.as_posix())} "
+            "(FORMAT csv, HEADER, DELIMITER ',', PARTITION_BY (list_no))"
+        )
+    finally:
+        con.execute(f"SET threads = {int(threads[0]) if threads else 1}")
 
 
 def _csv_columns() -> str:

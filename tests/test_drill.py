@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -29,9 +30,12 @@ ROWS = [
             480.5, "business", "late", "exports/é.csv", 8)),
     (2, 1, ("social", "#123", "twitter", "2025-10-28 09:00:00", None, None, 60.0, "elapsed",
             "waiting", "exports/x#y.csv", 3)),
-    (2, 2, ("social", "cr\rid", "twitter", "2025-10-28 09:01:00", "2025-10-28 11:00:00", 119.0,
+    (2, 2, ("social", "id2", "twitter", "2025-10-28 09:01:00", "2025-10-28 11:00:00", 119.0,
+            60.0, "elapsed", "late", "exports/w.csv", 4)),
+    (3, 1, ("social", "cr\rid", "twitter", "2025-10-28 09:01:00", "2025-10-28 11:00:00", 119.0,
             60.0, "elapsed", "late", "exports/w.csv", 4)),
 ]
+LISTS = tuple(DrillList("week", "2025-W44", "channel", f"s{n}", ()) for n in (1, 2, 3))
 
 
 def engine_with_rows() -> duckdb.DuckDBPyConnection:
@@ -54,9 +58,7 @@ def old_writer(list_no: int) -> bytes:
 
 
 def test_engine_written_drill_csv_is_byte_identical_to_the_python_writer(tmp_path: Path) -> None:
-    lists = (DrillList("week", "2025-W44", "all", "all", ()),
-             DrillList("week", "2025-W44", "channel", "twitter", ()))
-    written = write_drill_csvs(engine_with_rows(), lists, tmp_path)
+    written = write_drill_csvs(engine_with_rows(), LISTS, tmp_path)
     first = written[0].csv
     assert first is not None
     assert first.read_bytes() == old_writer(1)
@@ -69,13 +71,29 @@ def test_engine_written_drill_csv_is_byte_identical_to_the_python_writer(tmp_pat
 
 def test_a_list_with_hash_or_carriage_return_is_still_byte_identical(tmp_path: Path) -> None:
     # The engine would quote '#' and CR, Python's csv module does not: Python writes this list.
-    lists = (DrillList("week", "2025-W44", "all", "all", ()),
-             DrillList("week", "2025-W44", "channel", "twitter", ()))
-    written = write_drill_csvs(engine_with_rows(), lists, tmp_path)
-    second = written[1].csv
-    assert second is not None
+    written = write_drill_csvs(engine_with_rows(), LISTS, tmp_path)
+    second, third = written[1].csv, written[2].csv
+    assert second is not None and third is not None
     assert second.read_bytes() == old_writer(2)
     assert b"\nsocial,#123,twitter," in second.read_bytes()
+    assert third.read_bytes() == old_writer(3)
+    assert b"\nsocial,cr\rid,twitter," in third.read_bytes()
+
+
+def test_every_list_keeps_its_order_whatever_the_order_of_the_table(tmp_path: Path) -> None:
+    rows = [(n, s, ("social", f"id-{n}-{s:04d}", "twitter", f"2025-10-27 {s % 24:02d}:00:00",
+                    None, None, 60.0, "elapsed", "overdue", "exports/w.csv", s))
+            for n in range(1, 8) for s in range(1, 1500)]
+    random.Random(7).shuffle(rows)
+    con = engine_with_rows()
+    con.execute("DELETE FROM drill_rows")
+    con.executemany("INSERT INTO drill_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(n, s, *values) for n, s, values in rows])
+    lists = tuple(DrillList("week", "2025-W44", "team", f"t{n}", ()) for n in range(1, 8))
+    for n, drill in enumerate(write_drill_csvs(con, lists, tmp_path), start=1):
+        assert drill.csv is not None
+        ids = [line.split(",")[1] for line in drill.csv.read_text().splitlines()[1:]]
+        assert ids == [f"id-{n}-{s:04d}" for s in range(1, 1500)]
 
 
 def test_built_drill_csvs_match_the_rows_of_the_lists(tmp_path: Path) -> None:
