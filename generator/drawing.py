@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -42,24 +42,24 @@ class ChartDrawer:
 
     def draw(self, specs: Sequence[ChartSpec]) -> list[Drawn]:
         """SVG bytes of every spec, in order."""
+        with self.start(specs) as pending:
+            return pending.result()
+
+    def start(self, specs: Sequence[ChartSpec]) -> PendingCharts:
+        """Start drawing every spec in worker processes and return at once; the caller does
+        other work (rendering pages) meanwhile and then collects the SVGs with `result()`."""
         import matplotlib
 
-        results: list[Drawn | None] = [None] * len(specs)
         keys = [self._key(spec, matplotlib.__version__) for spec in specs]
-        missing = []
+        cached: dict[int, Drawn] = {}
         for index, key in enumerate(keys):
-            cached = self.cache.load_bytes("charts", key, ".svg") if self.cache and key else None
-            if cached is not None:
-                results[index] = Drawn(cached)
-                self.from_cache += 1
-            else:
-                missing.append(index)
-        for index, drawn in zip(missing, self._draw_all([specs[i] for i in missing])):
-            results[index] = drawn
-            if not drawn.error and self.cache is not None:
-                self.cache.store_bytes("charts", keys[index], ".svg", drawn.svg)
+            data = self.cache.load_bytes("charts", key, ".svg") if self.cache and key else None
+            if data is not None:
+                cached[index] = Drawn(data)
+        self.from_cache += len(cached)
+        missing = [i for i in range(len(specs)) if i not in cached]
         self.drawn += len(missing)
-        return [r if r is not None else Drawn(b"", "not drawn") for r in results]
+        return PendingCharts(self, keys, cached, missing, [specs[i] for i in missing])
 
     def _key(self, spec: ChartSpec, version: str) -> str:
         if not self.cache:
@@ -68,21 +68,54 @@ class ChartDrawer:
 
         return self.cache.key("chart", version, code_digest(generator.charts.__file__), repr(spec))
 
-    def _draw_all(self, specs: list[ChartSpec]) -> list[Drawn]:
-        workers = min(self.workers, len(specs))
-        if workers < 2 or len(specs) < PARALLEL_FROM or not sys.platform.startswith("linux"):
-            return [_draw_one(spec) for spec in progress(specs, len(specs), "drawing charts")]
-        # Fork after matplotlib is imported, so that workers start without importing it again.
-        import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot
+class PendingCharts:
+    """Charts being drawn: `result()` waits for them (in order); leaving the `with` block
+    stops the workers, also when the caller failed meanwhile."""
 
-        context = multiprocessing.get_context("fork")
-        chunk = max(1, len(specs) // (workers * 4))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            drawn = pool.map(_draw_one, specs, chunksize=chunk)
-            return list(progress(drawn, len(specs), "drawing charts"))
+    def __init__(
+        self,
+        drawer: ChartDrawer,
+        keys: list[str],
+        cached: dict[int, Drawn],
+        missing: list[int],
+        specs: list[ChartSpec],
+    ) -> None:
+        self._drawer, self._keys, self._cached, self._missing = drawer, keys, cached, missing
+        self._pool: ProcessPoolExecutor | None = None
+        self._drawing: Iterator[Drawn] | None = None
+        workers = min(drawer.workers, len(specs))
+        if workers >= 2 and len(specs) >= PARALLEL_FROM and sys.platform.startswith("linux"):
+            # Fork after matplotlib is imported, so that workers start without importing it.
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot
+
+            context = multiprocessing.get_context("fork")
+            chunk = max(1, len(specs) // (workers * 4))
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._drawing = self._pool.map(_draw_one, specs, chunksize=chunk)
+        self._specs = specs
+
+    def result(self) -> list[Drawn]:
+        """SVG bytes of every spec, in order (drawn ones are stored in the cache)."""
+        drawing = self._drawing if self._drawing is not None else map(_draw_one, self._specs)
+        results = dict(self._cached)
+        cache = self._drawer.cache
+        for index, drawn in zip(self._missing, progress(drawing, len(self._specs),
+                                                         "drawing charts")):
+            results[index] = drawn
+            if not drawn.error and cache is not None:
+                cache.store_bytes("charts", self._keys[index], ".svg", drawn.svg)
+        return [results.get(i, Drawn(b"", "not drawn")) for i in range(len(self._keys))]
+
+    def __enter__(self) -> PendingCharts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 def _draw_one(spec: ChartSpec) -> Drawn:

@@ -104,10 +104,13 @@ def render_into(
     content = load_content(config.root)
     model = build_site(config, figures, quality, content, info)
     env = make_environment(overrides)
-    for page in progress(model.pages, len(model.pages), "rendering pages"):
-        put(page.path, _render_page(env, page.template, page.path, page.context))
     drawer = drawer or ChartDrawer()
-    for job, drawn in zip(model.charts, drawer.draw([job.spec for job in model.charts])):
+    # The charts are drawn in worker processes while this one renders the pages.
+    with drawer.start([job.spec for job in model.charts]) as pending:
+        for page in progress(model.pages, len(model.pages), "rendering pages"):
+            put(page.path, _render_page(env, page.template, page.path, page.context))
+        charts = pending.result()
+    for job, drawn in zip(model.charts, charts):
         if drawn.error:
             raise BuildError(
                 f"chart '{job.path}' (for page '{job.page}'): drawing failed: {drawn.error}."
