@@ -130,11 +130,12 @@ FROM_PARTS: dict[str, str] = {
     "csat_mean": "CAST(csat_sum AS DOUBLE) / nullif(csat_count, 0)",
     "exposed_reach": "coalesce(CAST(reach_sum AS DOUBLE), 0)",
 }
-#: Aggregate columns that do not add up, computed from the rows of each period and segment.
+#: Aggregate columns that do not add up, computed from the actionable rows of each period and
+#: segment (missing, like a quantile of no values, where a segment has none).
 QUANTILES: dict[str, str] = {
     # One pass over the response times gives both of their quantiles.
-    "frt_quantiles": "quantile_cont(frt_minutes, [0.5, 0.9]) FILTER (WHERE excluded_by IS NULL)",
-    "resolution_median": "quantile_cont(resolution_hours, 0.5) FILTER (WHERE excluded_by IS NULL)",
+    "frt_quantiles": "quantile_cont(frt_minutes, [0.5, 0.9])",
+    "resolution_median": "quantile_cont(resolution_hours, 0.5)",
 }
 #: The columns of `aggregates`, each over the interactions of one period and segment.
 AGGREGATES: dict[str, str] = {
@@ -144,6 +145,8 @@ AGGREGATES: dict[str, str] = {
     "frt_p90": "frt_quantiles[2]",
     "resolution_median": "resolution_median",
 }
+#: The columns that name a row of `aggregates`.
+KEYS = "granularity, period_start, dimension, segment"
 #: The aggregate columns that are counts (0, not missing, where a segment had no interactions).
 COUNT_AGGREGATES = tuple(COUNTS)
 
@@ -290,7 +293,8 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Create `aggregates`: one row per granularity × period_start × dimension × segment.
 
     Counts and sums are added up from `partials` (one scan of `judged`); quantiles and custom
-    aggregates, which do not add up, are computed from the rows of each period and segment.
+    aggregates, which do not add up, are computed from the rows of each period and segment and
+    joined on.
     """
     dimensions = published_dimensions(config)
     groupings = [(g, d) for g in config.site.periods for d in ("all",) + dimensions]
@@ -320,22 +324,24 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         "FROM partials GROUP BY ALL"
         for g, d in groupings
     )
-    holistic = {**QUANTILES, **custom_aggregates(config)}
-    computed = ", ".join(f"{expr} AS {name}" for name, expr in holistic.items())
-    per_segment = " UNION ALL ".join(
-        f"SELECT {key(g, d, segment_sql(d))}, {computed} FROM judged GROUP BY ALL"
-        for g, d in groupings
-    )
+
+    def per_segment(columns: dict[str, str], where: str = "") -> str:
+        computed = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
+        return " UNION ALL ".join(
+            f"SELECT {key(g, d, segment_sql(d))}, {computed} FROM judged {where} GROUP BY ALL"
+            for g, d in groupings
+        )
+
+    joins = f"LEFT JOIN ({per_segment(QUANTILES, 'WHERE excluded_by IS NULL')}) USING ({KEYS})"
+    custom = custom_aggregates(config)
+    if custom:
+        # Over every row: a custom aggregate says itself which rows it takes.
+        joins += f" LEFT JOIN ({per_segment(custom)}) USING ({KEYS})"
     columns = ", ".join(
-        f"{expr} AS {name}"
-        for name, expr in {**AGGREGATES, **{c: c for c in custom_aggregates(config)}}.items()
+        f"{expr} AS {name}" for name, expr in {**AGGREGATES, **{c: c for c in custom}}.items()
     )
     con.execute(
-        f"""
-        CREATE OR REPLACE TABLE aggregates AS
-        SELECT granularity, period_start, dimension, segment, {columns}
-        FROM ({summed}) JOIN ({per_segment}) USING (granularity, period_start, dimension, segment)
-        """
+        f"CREATE OR REPLACE TABLE aggregates AS SELECT {KEYS}, {columns} FROM ({summed}) {joins}"
     )
     con.execute("DROP TABLE partials")
 
