@@ -169,3 +169,50 @@ def test_interactions_csv_has_every_kept_interaction(tmp_path: Path) -> None:
     assert len(lines) == 1 + 16  # 9 + 7 kept rows, t9 once
     t9 = next(line for line in lines if line.startswith("desk,t9,"))
     assert ",120.0," in t9 and ",true," in t9
+
+
+SEGMENTS_CONFIG = """
+site: {title: S, timezone: UTC, periods: [week, month]}
+sources:
+  - {name: desk, path: exports/*.csv, timezone: UTC, dimensions: [team, category]}
+policy:
+  exclude:
+    - {name: spam, where: {category: spam}}
+  custom_metrics:
+    - {id: tweets, label: Tweets, aggregate: "count(channel == 'twitter')", unit: count}
+    - {id: slowest, label: Slowest, aggregate: "max(frt_minutes)", unit: minutes}
+"""
+# Team red: two actionable tweets answered in 30 and 60 minutes, and one spam email.
+# Team blue: one spam tweet only, so none of its interactions is actionable.
+SEGMENTS_DROP = """
+id,received_at,first_response_at,channel,team,category
+a,2026-11-02 10:00:00,2026-11-02 10:30:00,twitter,red,billing
+b,2026-11-03 10:00:00,2026-11-03 11:00:00,twitter,red,billing
+c,2026-11-04 10:00:00,2026-11-04 10:10:00,email,red,spam
+d,2026-11-05 10:00:00,2026-11-05 10:05:00,twitter,blue,spam
+"""
+
+
+def test_every_period_and_segment_adds_up_and_an_unactionable_segment_counts_zero(
+    project,  # type: ignore[no-untyped-def]
+) -> None:
+    rows = check(project({"exports/w45.csv": SEGMENTS_DROP}, SEGMENTS_CONFIG)).figures.rows
+    got = {(f.granularity, f.dimension, f.segment, f.metric): (f.value, f.n) for f in rows}
+    for granularity in ("week", "month"):
+        for dimension, segment, volume in (("all", "all", 4), ("team", "red", 3)):
+            key = (granularity, dimension, segment)
+            assert got[(*key, "volume")] == (volume, None)
+            assert got[(*key, "actionable")] == (2, None)
+            assert got[(*key, "frt_median")] == (45.0, 2)
+            assert got[(*key, "frt_mean")] == (45.0, 2)
+            assert got[(*key, "tweets")] == (2, 2)
+            assert got[(*key, "slowest")] == (60.0, 2)
+        blue = (granularity, "team", "blue")
+        assert got[(*blue, "volume")] == (1, None)
+        assert got[(*blue, "actionable")] == (0, None)
+        assert got[(*blue, "response_rate")] == (None, 0)
+        assert got[(*blue, "frt_median")] == (None, 0)
+        assert got[(*blue, "tweets")] == (0, 0)  # a count of none is 0, not missing
+        assert got[(*blue, "slowest")] == (None, 0)
+        assert got[(granularity, "channel", "twitter", "volume")] == (3, None)
+        assert got[(granularity, "channel", "email", "actionable")] == (0, None)
