@@ -88,13 +88,15 @@ def _create_drill_rows(
         f"""
         CREATE OR REPLACE TEMP TABLE drill_rows AS
         WITH keys AS (
-            SELECT DISTINCT period, period_start, dimension, segment FROM figures
-            WHERE granularity = {sql_str(headline)} AND status IN ('red', 'amber')
-              AND metric IN ({metrics}) AND period_start >= ?
+            SELECT *, row_number() OVER (ORDER BY {list_order}) AS list_no FROM (
+                SELECT DISTINCT period, period_start, dimension, segment FROM figures
+                WHERE granularity = {sql_str(headline)} AND status IN ('red', 'amber')
+                  AND metric IN ({metrics}) AND period_start >= ?
+            )
         )
-        SELECT dense_rank() OVER (ORDER BY {list_order}) AS list_no,
-            row_number() OVER (PARTITION BY period_start, dimension, segment
-                               ORDER BY received_at, source, id) AS seq,
+        SELECT list_no,
+            row_number() OVER (PARTITION BY list_no ORDER BY u.received_at, u.source, u.id)
+                AS seq,
             period, dimension, segment, source, id, channel,
             strftime(timezone({tz}, received_at), '%Y-%m-%d %H:%M:%S') AS received_at,
             strftime(timezone({tz}, first_response_at), '%Y-%m-%d %H:%M:%S')
@@ -103,7 +105,7 @@ def _create_drill_rows(
             CASE WHEN first_response_at IS NOT NULL THEN 'late'
                  WHEN sla_eligible THEN 'overdue' ELSE 'waiting' END AS state,
             file, line
-        FROM ({" UNION ALL ".join(selects)})
+        FROM ({" UNION ALL ".join(selects)}) AS u
         ORDER BY list_no, seq
         """,
         [since.start],
@@ -124,10 +126,16 @@ def write_drill_csvs(
         "SELECT DISTINCT list_no FROM drill_rows WHERE "
         + " OR ".join(f"regexp_matches({c}, '[#\\r]')" for c in _TEXT_COLUMNS)
     ).fetchall()}
+    # The numbers of the lists that have rows (a red figure may list none), in list order.
+    numbers = [n for (n,) in con.execute(
+        "SELECT DISTINCT list_no FROM drill_rows ORDER BY list_no").fetchall()]
+    if len(numbers) != len(drills):
+        raise BuildError(f"drill-through lists: expected {len(drills)} in the engine, found "
+                         f"{len(numbers)}.")
     parts = folder / "drill-parts"
     _copy_partitioned(con, parts, by_python)
     written = []
-    for list_no, drill in enumerate(drills, start=1):
+    for list_no, drill in zip(numbers, drills):
         path = folder / f"drill-{list_no}.csv"
         if list_no in by_python:
             cursor = con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} FROM drill_rows "

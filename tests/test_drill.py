@@ -96,6 +96,16 @@ def test_every_list_keeps_its_order_whatever_the_order_of_the_table(tmp_path: Pa
         assert ids == [f"id-{n}-{s:04d}" for s in range(1, 1500)]
 
 
+def test_lists_are_matched_to_their_numbers_when_some_numbers_have_no_rows(
+    tmp_path: Path
+) -> None:
+    con = engine_with_rows()
+    con.execute("UPDATE drill_rows SET list_no = list_no * 10")  # lists 10, 20 and 30
+    written = write_drill_csvs(con, LISTS, tmp_path)
+    assert [d.csv.read_bytes() if d.csv else b"" for d in written] == [
+        old_writer(1), old_writer(2), old_writer(3)]
+
+
 def test_built_drill_csvs_match_the_rows_of_the_lists(tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(HANDMADE.parent, site)
