@@ -40,7 +40,7 @@ from generator.messages import (
 )
 from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.readers import POSITION_COLUMN, drop_format, read_drop
+from generator.readers import POSITION_COLUMN, POSITION_WORD, drop_format, read_drop
 from generator.rejections import Context, rejection_problem
 from generator.sqltext import mapped_sql, sql_ident, sql_str
 from generator.timestamps import timestamp_sql
@@ -240,7 +240,7 @@ def stage_drops(
             # Parsed and mapped before: read the staged rows as they were written.
             cache.hits += 1
             staged.append(
-                f"SELECT {drop_index} AS drop_index, {sql_str(drop.rel)} AS file, * "
+                f"SELECT {drop_index} AS drop_index, * "
                 f"FROM read_parquet({sql_str(entry.as_posix())})"
             )
             _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
@@ -252,7 +252,6 @@ def stage_drops(
         if isinstance(outcome, DataError):
             problems.extend(p for p in outcome.problems if isinstance(p, Problem))
             continue
-        position_word = outcome
         columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
         missing = _missing_columns(drop, columns)
         if missing:
@@ -265,7 +264,7 @@ def stage_drops(
                     missing_seen[seen] = [len(problems), 0]
                     problems.append(problem)
             continue
-        staged.append(_stage_sql(drop, drop_index, table, columns, attributes, position_word))
+        staged.append(_stage_sql(drop, drop_index, table, columns, attributes))
         to_cache.append((drop_index, key, columns))
         _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
     for index, first, count in _message_sources(drops):
@@ -294,7 +293,7 @@ def stage_drops(
         def cache_drop(cursor: duckdb.DuckDBPyConnection, item: tuple[int, str, list[str]]) -> None:
             drop_index, key, columns = item
             store.store_table(
-                cursor, f"(SELECT * EXCLUDE (drop_index, file) FROM staged "
+                cursor, f"(SELECT * EXCLUDE (drop_index) FROM staged "
                 f"WHERE drop_index = {drop_index})", key, kind="staged",
             )
             store.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
@@ -307,6 +306,15 @@ def stage_drops(
     )
     if column_rows:
         con.executemany("INSERT INTO drop_columns VALUES (?, ?, ?)", column_rows)
+    # Each drop's file and the unit of its record positions, once per drop rather than per row.
+    con.execute(
+        "CREATE OR REPLACE TABLE drop_files (drop_index INTEGER, file VARCHAR, "
+        "position_word VARCHAR)"
+    )
+    files = [(i, d.rel, POSITION_WORD[drop_format(d)]) for i, d in enumerate(drops)
+             if d.source.shape != "messages"]
+    if files:
+        con.executemany("INSERT INTO drop_files VALUES (?, ?, ?)", files)
     for index in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS drop_{index}")
     return Staged(drops, frozenset(mapped))
@@ -393,8 +401,7 @@ def _note_columns(
 def _empty_stage_sql(attributes: list[str]) -> str:
     """A stage with every column _validate reads and no rows."""
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
-              "CAST(NULL AS VARCHAR) AS file", "CAST(NULL AS BIGINT) AS line",
-              "CAST(NULL AS VARCHAR) AS position_word"]
+              "CAST(NULL AS BIGINT) AS line"]
     for name in list(INTERACTION_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
@@ -444,16 +451,14 @@ def _stage_sql(
     table: str,
     columns: list[str],
     attributes: list[str],
-    position_word: str,
 ) -> str:
-    """SELECT that turns one raw drop table into canonical raw text plus parsed columns."""
+    """SELECT that turns one raw drop table into canonical raw text plus parsed columns (the
+    drop's file name is in the table `drop_files`, not in every row)."""
     source = drop.source
     select = [
         f"{sql_str(source.name)} AS source",
         f"{drop_index} AS drop_index",
-        f"{sql_str(drop.rel)} AS file",
         f"{POSITION_COLUMN} AS line",
-        f"{sql_str(position_word)} AS position_word",
     ]
     for name in list(INTERACTION_FIELDS) + attributes:
         column = _column_for(source, name)
@@ -576,15 +581,16 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
     names = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
              "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
-             "needs_reply", "file", "line")
-    fields = ", ".join(names)
+             "needs_reply", "line")
+    # An interaction's fields, its file from `drop_files` (alias f) among them.
+    fields = ", ".join(f"a.{n}" if n != "line" else "f.file, a.line" for n in names)
     # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
     # looked up in `staged_used` (by drop and line) when its message is written. The checks run
     # once; then the few valid rows that a later drop re-exports are marked superseded.
     con.execute(
         f"""
         CREATE OR REPLACE TABLE accounted AS
-        SELECT drop_index, position_word, reason, reason_field, {fields}{named},
+        SELECT drop_index, reason, reason_field, {', '.join(names)}{named},
             CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS fate
         FROM checked
         """
@@ -600,15 +606,15 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     )
     con.execute("DROP VIEW checked")
     con.execute("DROP TABLE duplicated")
-    dims = ", ".join(sql_ident(a) for a in attributes)
+    dims = "".join(f", a.{sql_ident(a)}" for a in attributes)
     # Every valid row as an interaction (restatements need the versions that lost, too).
     con.execute(
-        "CREATE OR REPLACE VIEW valid_versions AS SELECT drop_index, "
-        f"{fields}{', ' + dims if dims else ''} FROM accounted WHERE reason IS NULL"
+        f"CREATE OR REPLACE VIEW valid_versions AS SELECT a.drop_index, {fields}{dims} "
+        "FROM accounted a JOIN drop_files f USING (drop_index) WHERE a.reason IS NULL"
     )
     con.execute(
-        f"CREATE OR REPLACE TABLE interactions AS SELECT {fields}{', ' + dims if dims else ''} "
-        "FROM accounted WHERE fate = 'kept'"
+        f"CREATE OR REPLACE TABLE interactions AS SELECT {fields}{dims} "
+        "FROM accounted a JOIN drop_files f USING (drop_index) WHERE a.fate = 'kept'"
     )
 
 
@@ -689,9 +695,10 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
     ) + " END"
     # A record's position is unique within its drop: it finds the row's export text.
     rows = con.execute(
-        f"""SELECT a.source, a.file, a.position_word || ' ' || a.line, a.reason, a.reason_field,
+        f"""SELECT a.source, f.file, f.position_word || ' ' || a.line, a.reason, a.reason_field,
                    dc.column_name, {found}, s.raw_received_at
             FROM accounted a
+            JOIN drop_files f ON f.drop_index = a.drop_index
             JOIN staged_used s ON s.drop_index = a.drop_index AND s.line = a.line
             LEFT JOIN drop_columns dc
                 ON dc.drop_index = a.drop_index AND dc.field = a.reason_field
