@@ -51,8 +51,9 @@ class Checked:
     config: Config
     quality: QualityReport
     figures: Figures
-    interactions: bytes | None = None
-    """data/interactions.csv when `site.interactions_csv` asks for it."""
+    interactions: bytes | Path | None = None
+    """data/interactions.csv when `site.interactions_csv` asks for it: its bytes, or (with a
+    scratch folder) the file the engine wrote there."""
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,12 @@ def check(
     cache: Cache | None = None,
     stages: Stages | None = None,
     memory_limit: str | None = None,
-    drill_folder: Path | None = None,
+    scratch: Path | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing.
 
-    With `drill_folder` (a build's scratch folder), the engine writes every drill-through list
-    there as a CSV.
+    With `scratch` (a build's scratch folder), the engine writes the big CSVs there (every
+    drill-through list, interactions.csv) instead of handing their rows to Python.
     """
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.restate import compute_restatements
@@ -151,16 +152,20 @@ def check(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
         )
     log.info("computed %d figures", len(figures.rows))
-    if drill_folder is not None:
+    if scratch is not None:
         from generator.drill import write_drill_csvs
 
         with stages.time("write drill lists"):
-            figures = replace(figures, drill=write_drill_csvs(con, figures.drill, drill_folder))
-    interactions = None
+            figures = replace(figures, drill=write_drill_csvs(con, figures.drill, scratch))
+    interactions: bytes | Path | None = None
     if config.site.interactions_csv:
-        from generator.downloads import interactions_csv
+        from generator.downloads import interactions_csv, write_interactions_csv
 
-        interactions = interactions_csv(con, config)
+        if scratch is not None:
+            interactions = scratch / "interactions.csv"
+            write_interactions_csv(con, config, interactions)
+        else:
+            interactions = interactions_csv(con, config)
     with stages.time("restatements"):
         # Figures of complete periods that the newest drops changed (SPEC §6.6).
         quality = replace(
@@ -290,7 +295,7 @@ def build(
         )
     with SiteFiles(target) as files:  # each file goes to the staging folder as it is made
         checked = check(config, strict=strict, cache=cache, stages=stages,
-                        memory_limit=memory_limit, drill_folder=files.scratch)
+                        memory_limit=memory_limit, scratch=files.scratch)
         drops_cached, drops_parsed = cache.hits, cache.misses
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)
@@ -307,7 +312,7 @@ def build(
             files.add("data/rejected.csv", rejected_csv(quality))
             files.add("data/badge.svg", _badge(config, figures))
             if checked.interactions is not None:
-                files.add("data/interactions.csv", checked.interactions)
+                files.put("data/interactions.csv", checked.interactions)
         with stages.time("write site"):
             write_site(files)
     paths = files.paths()

@@ -152,14 +152,18 @@ def rejected_csv(quality: QualityReport) -> bytes:
 
 def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
     """interactions.csv: every kept interaction with its computed values (engine-written)."""
-    from generator.drill import interactions_sql
-
     with tempfile.TemporaryDirectory(prefix="carecard-") as folder:
         path = Path(folder) / "interactions.csv"
-        con.execute(
-            f"COPY ({interactions_sql(config)}) TO '{path.as_posix()}' (HEADER, DELIMITER ',')"
-        )
+        write_interactions_csv(con, config, path)
         return path.read_bytes()
+
+
+def write_interactions_csv(con: duckdb.DuckDBPyConnection, config: Config, path: Path) -> None:
+    """Have the engine write interactions.csv to `path` (it never passes through Python)."""
+    from generator.drill import interactions_sql
+
+    target = path.as_posix().replace("'", "''")
+    con.execute(f"COPY ({interactions_sql(config)}) TO '{target}' (HEADER, DELIMITER ',')")
 
 
 def _dump(value: object) -> bytes:
