@@ -260,24 +260,16 @@ def _business_times(
     horizon = last + timedelta(days=int(longest / 60 / 24 * 7) + 30)
     create_calendar_table(con, dict(config.calendars), first - timedelta(days=2), horizon)
     con.execute(
-        "CREATE OR REPLACE TABLE b0 AS "
-        + position_sql("business_in", "target_calendar", "received_at", "b_received")
+        f"""
+        CREATE OR REPLACE TABLE business_timed AS
+        WITH b0 AS ({position_sql("business_in", "target_calendar", "received_at", "b_received")}
+        ), b1 AS ({position_sql("b0", "target_calendar", "first_response_at", "b_response")}
+        ), b2 AS (SELECT *, b_received + target_minutes * 60 AS b_due FROM b1)
+        SELECT row_key, b_received, b_response, business_deadline
+        FROM ({deadline_sql("b2", "target_calendar", "b_due", "business_deadline")})
+        """
     )
-    con.execute(
-        "CREATE OR REPLACE TABLE b1 AS "
-        + position_sql("b0", "target_calendar", "first_response_at", "b_response")
-    )
-    con.execute(
-        "CREATE OR REPLACE TABLE b2 AS SELECT *, b_received + target_minutes * 60 AS b_due FROM b1"
-    )
-    con.execute(
-        "CREATE OR REPLACE TABLE business_timed AS SELECT row_key, b_received, b_response, "
-        "business_deadline FROM ("
-        + deadline_sql("b2", "target_calendar", "b_due", "business_deadline")
-        + ")"
-    )
-    for table in ("business_in", "b0", "b1", "b2"):
-        con.execute(f"DROP TABLE {table}")
+    con.execute("DROP TABLE business_in")
 
 
 def custom_aggregates(config: Config) -> dict[str, str]:
