@@ -89,6 +89,9 @@ def test_every_list_keeps_its_order_whatever_the_order_of_the_table(tmp_path: Pa
     con.execute("DELETE FROM drill_rows")
     con.executemany("INSERT INTO drill_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(n, s, *values) for n, s, values in rows])
+    # As compute_drill creates it: sorted by list, then by position in the list.
+    con.execute("CREATE OR REPLACE TABLE drill_rows AS "
+                "SELECT * FROM drill_rows ORDER BY list_no, seq")
     lists = tuple(DrillList("week", "2025-W44", "team", f"t{n}", ()) for n in range(1, 8))
     for n, drill in enumerate(write_drill_csvs(con, lists, tmp_path), start=1):
         assert drill.csv is not None
