@@ -7,6 +7,7 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     staged/<key>.parquet    one parsed drop, mapped onto canonical fields (key: its content,
                             its source's settings and the code that read it)
     staged/<key>.json       the export columns that drop had
+    messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
     last-build-N.json       fingerprint of the inputs and the output of the last build
 """

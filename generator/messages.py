@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from generator.cache import code_digest
 from generator.errors import DataError, Problem
 from generator.model import DropStats, Rejection, ThreadStats
 from generator.readers import POSITION_COLUMN, read_drop
@@ -32,6 +33,7 @@ from generator.timestamps import timestamp_sql
 if TYPE_CHECKING:
     import duckdb
 
+    from generator.cache import Cache
     from generator.config import Config, SourceConfig
     from generator.sources import Drop
 
@@ -137,8 +139,10 @@ def stage_message_source(
     source_index: int,
     drops: list[Drop] | tuple[Drop, ...],
     first_drop_index: int = 0,
-) -> None:
-    """Read every drop of the source once into `messages_{source_index}_staged` (raw text).
+    cache: Cache | None = None,
+) -> int:
+    """Read every drop of the source once into `messages_{source_index}_staged` (raw text);
+    return how many came from `cache` (drops read before, by content hash) instead of the file.
 
     Drop i of the list gets drop_index first_drop_index + i (the caller's global numbering).
     """
@@ -147,7 +151,15 @@ def stage_message_source(
     attributes = message_attributes(source)
     problems: list[Problem] = []
     staged: list[str] = []
+    to_cache: list[tuple[int, str]] = []
     for offset, drop in enumerate(drops):
+        drop_index = first_drop_index + offset
+        key = _staged_key(cache, drop, attributes) if cache is not None else ""
+        entry = cache.parquet_entry(con, "messages", key) if cache is not None else None
+        if entry is not None:
+            staged.append(f"SELECT {drop_index} AS drop_index, {sql_str(drop.rel)} AS file, * "
+                          f"FROM read_parquet({sql_str(entry.as_posix())})")
+            continue
         table = f"{prefix}_drop_{offset}"
         try:
             word = read_drop(con, drop, table)
@@ -159,14 +171,32 @@ def stage_message_source(
         if missing:
             problems.extend(missing)
             continue
-        staged.append(_stage_sql(drop, first_drop_index + offset, table, columns, attributes,
-                                 word))
+        staged.append(_stage_sql(drop, drop_index, table, columns, attributes, word))
+        to_cache.append((drop_index, key))
     if problems:
         raise DataError(problems)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_staged AS "
                 + " UNION ALL BY NAME ".join(staged))
     for offset in range(len(drops)):
         con.execute(f"DROP TABLE IF EXISTS {prefix}_drop_{offset}")
+    if cache is not None and cache.folder is not None:
+        for drop_index, key in to_cache:
+            cache.store_table(con, f"(SELECT * EXCLUDE (drop_index, file) FROM {prefix}_staged "
+                              f"WHERE drop_index = {drop_index})", key, kind="messages")
+    return len(drops) - len(to_cache)
+
+
+def _staged_key(cache: Cache, drop: Drop, attributes: tuple[str, ...]) -> str:
+    """Cache key of a message drop's staged rows: its content, its source's mapping, the code."""
+    import generator.readers
+    import generator.sqltext
+    from generator.readers import drop_format
+
+    return cache.key(
+        "messages", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
+        code_digest(__file__), code_digest(generator.readers.__file__),
+        code_digest(generator.sqltext.__file__),
+    )
 
 
 def account_message_source(

@@ -268,10 +268,12 @@ def stage_drops(
         to_cache.append((drop_index, key, columns))
         _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
     for index, first, count in _message_sources(drops):
-        if cache is not None:
-            cache.misses += count  # message drops are parsed every time (not cached)
         try:
-            stage_message_source(con, config, index, drops[first:first + count], first)
+            hits = stage_message_source(con, config, index, drops[first:first + count], first,
+                                        cache)
+            if cache is not None:
+                cache.hits += hits
+                cache.misses += count - hits
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
         mapped.update(("id", "received_at", "channel", "first_response_at"))

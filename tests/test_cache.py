@@ -96,3 +96,43 @@ def test_strict_is_not_skipped_after_a_lenient_build(site: Path) -> None:
     build(site)  # the handmade fixture has one rejected row
     with pytest.raises(DataError, match="fail the build"):
         build(site, strict=True)
+
+
+MESSAGES_CONFIG = """
+site: {title: Messages, timezone: UTC, periods: [week]}
+sources:
+  - name: twitter
+    path: exports/*.csv
+    shape: messages
+    columns:
+      message_id: tweet_id
+      author: author_id
+      in_reply_to: in_response_to_tweet_id
+      response_ids: response_tweet_id
+"""
+MESSAGES_HEADER = (
+    "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
+)
+
+
+def test_message_drops_are_cached_too(tmp_path: Path) -> None:
+    """Message-level drops (e.g. Twitter threads) are parsed once: a new drop parses only it."""
+    root = tmp_path / "site"
+    (root / "exports").mkdir(parents=True)
+    (root / "config.yaml").write_text(MESSAGES_CONFIG, encoding="utf-8")
+    week1 = MESSAGES_HEADER + (
+        "1,cust,True,2026-11-02 09:00:00,help please,2,\n"
+        "2,brand,False,2026-11-02 09:30:00,on it,,1\n"
+    )
+    (root / "exports" / "w1.csv").write_text(week1, encoding="utf-8")
+    first = build(root / "config.yaml")
+    assert (first.drops_parsed, first.drops_from_cache) == (1, 0)
+    week2 = MESSAGES_HEADER + "3,cust2,True,2026-11-09 10:00:00,still waiting,,\n"
+    (root / "exports" / "w2.csv").write_text(week2, encoding="utf-8")
+    second = build(root / "config.yaml")
+    assert (second.drops_parsed, second.drops_from_cache) == (1, 1)
+    after_cache = digest(root / "output")
+    shutil.rmtree(root / ".carecard-cache")
+    third = build(root / "config.yaml")
+    assert (third.drops_parsed, third.drops_from_cache) == (2, 0)
+    assert digest(root / "output") == after_cache
