@@ -343,17 +343,19 @@ def _grid(
 ) -> dict[str, tuple[Period, ...]]:
     """Create `grid` (every period of every granularity) and return it per granularity."""
     tz = ZoneInfo(config.site.timezone)
+    # The first and last period with data, from the period starts `judged` already holds.
+    starts = [sql_ident("p_" + g) for g in config.site.periods]
     bounds = con.execute(
-        f"SELECT min(timezone({sql_str(config.site.timezone)}, received_at))::DATE, "
-        f"max(timezone({sql_str(config.site.timezone)}, received_at))::DATE FROM interactions"
-    ).fetchone()
+        "SELECT " + ", ".join(f"min({s}), max({s})" for s in starts) + " FROM judged"
+    ).fetchone() or ()
     grids: dict[str, tuple[Period, ...]] = {}
     rows = []
-    for granularity in config.site.periods:
-        if not bounds or bounds[0] is None:
+    for index, granularity in enumerate(config.site.periods):
+        first, last = bounds[2 * index: 2 * index + 2] or (None, None)
+        if first is None:
             grids[granularity] = ()
             continue
-        grid = period_grid(bounds[0], bounds[1], granularity, tz, data_through)
+        grid = period_grid(first, last, granularity, tz, data_through)
         grids[granularity] = grid
         for p in grid:
             rows.append(
