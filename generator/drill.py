@@ -142,14 +142,21 @@ def write_drill_csvs(
                                  f"WHERE list_no = {list_no} ORDER BY seq")
             _write_csv_rows(path, cursor)
         else:
-            part = parts / f"list_no={list_no}" / "data_0.csv"
-            try:
-                os.replace(part, path)
-            except OSError as error:
-                raise BuildError(f"drill-through list {drill.period} {drill.dimension} "
-                                 f"'{drill.segment}': the engine wrote no CSV: {error}.") from None
+            _claim_part(con, parts / f"list_no={list_no}", list_no, path)
         written.append(replace(drill, csv=path))
     return tuple(written)
+
+
+def _claim_part(
+    con: duckdb.DuckDBPyConnection, part: Path, list_no: int, path: Path
+) -> None:
+    """Move a list's file out of the partitioned COPY; if the engine split it, COPY it alone."""
+    files = sorted(part.iterdir()) if part.is_dir() else []
+    if len(files) == 1:
+        os.replace(files[0], path)
+        return
+    con.execute(f"COPY (SELECT {_csv_columns()} FROM drill_rows WHERE list_no = {list_no} "
+                f"ORDER BY seq) TO {sql_str(path.as_posix())} (HEADER, DELIMITER ',')")
 
 
 def _copy_partitioned(

@@ -145,3 +145,15 @@ def test_a_list_keeps_its_counts_and_shows_only_its_first_rows(tmp_path: Path) -
 def test_no_lists_write_no_files(tmp_path: Path) -> None:
     assert write_drill_csvs(engine_with_rows(), (), tmp_path) == ()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(tmp_path: Path) -> None:
+    from generator.drill import _claim_part
+
+    con = engine_with_rows()
+    part = tmp_path / "parts" / "list_no=1"
+    part.mkdir(parents=True)
+    (part / "data_0.csv").write_text("half\n")
+    (part / "data_1.csv").write_text("other half\n")
+    _claim_part(con, part, 1, tmp_path / "drill-1.csv")
+    assert (tmp_path / "drill-1.csv").read_bytes() == old_writer(1)
