@@ -144,6 +144,7 @@ def write_drill_csvs(
         else:
             _claim_part(con, parts / f"list_no={list_no}", list_no, path)
         written.append(replace(drill, csv=path))
+    con.execute("DROP TABLE drill_rows")  # its memory goes back to the engine's later stages
     return tuple(written)
 
 

@@ -202,7 +202,7 @@ class BudgetRow:
         return None if self.burn_rate is None else self.burn_rate <= 1 + 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DrillRow:
     """One interaction behind a red or amber response card (SPEC §6.7)."""
 
