@@ -2,8 +2,10 @@
 
 Pipeline inside the engine:
 ``interactions`` → ``judged`` (exclusion rule, target, durations, period starts) →
-``aggregates`` (one row per granularity × period × dimension × segment) → ``figures`` (one row
-per metric, with goal, status and comparisons).
+``partials`` (counts and exact sums per combination of period starts and segments, one scan) →
+``aggregates`` (one row per granularity × period × dimension × segment: the partials added up,
+and the quantiles of its rows) → ``figures`` (one row per metric, with goal, status and
+comparisons).
 """
 
 from __future__ import annotations
