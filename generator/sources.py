@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -153,7 +153,7 @@ def source_attributes(source: SourceConfig) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Staged:
-    """Every drop loaded into the engine table `staged` (canonical raw text, parsed times)."""
+    """Every drop loaded into the engine view `staged` (canonical raw text, parsed times)."""
 
     drops: tuple[Drop, ...]
     mapped_fields: frozenset[str]
@@ -209,18 +209,27 @@ def _message_sources(drops: tuple[Drop, ...]) -> list[tuple[int, int, int]]:
     return [(s, ids[0], len(ids)) for s, ids in spans.items()]
 
 
+#: Drops read (as text) before they are mapped into a part of `staged` and their text is
+#: dropped: a bound on the engine's memory, not on the work.
+BATCH_BYTES = 192 << 20
+
+
 def stage_drops(
     con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None = None
 ) -> Staged:
-    """Read every drop once into the engine table `staged` (parsed drops come from `cache`)."""
+    """Read every drop once into the engine view `staged` (parsed drops come from `cache`).
+
+    `staged` is the union, in drop order, of parts: each part maps a batch of drops read
+    together, or reads a run of cached drops. A batch's export text is dropped as soon as its
+    part exists, so the text of all drops is never in memory at once.
+    """
     drops = find_drops(config)
     attributes = sorted({a for s in config.sources for a in source_attributes(s)})
     problems: list[Problem] = []
-    staged: list[str] = []
     mapped: set[str] = set()
     column_rows: list[tuple[int, str, str]] = []
     missing_seen: dict[tuple[int, str], list[int]] = {}
-    to_cache: list[tuple[int, str, list[str]]] = []
+    to_cache: list[tuple[int, str, tuple[str, ...]]] = []
     cached: dict[int, tuple[Path, list[str]]] = {}
     keys = [_staged_key(cache, drop, attributes) for drop in drops]
     for drop_index, key in enumerate(keys):
@@ -228,45 +237,52 @@ def stage_drops(
         columns_json = cache.load_bytes("staged", key, ".json") if entry and cache else None
         if entry is not None and columns_json is not None:
             cached[drop_index] = (entry, json.loads(columns_json))
-    read = _read_in_parallel(con, [
-        (i, d) for i, d in enumerate(drops) if d.source.shape != "messages" and i not in cached
-    ])
-    for drop_index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
-            continue
-        key = keys[drop_index]
-        if drop_index in cached and cache is not None:
-            entry, columns = cached[drop_index]
-            # Parsed and mapped before: read the staged rows as they were written.
-            cache.hits += 1
-            staged.append(
-                f"SELECT {drop_index} AS drop_index, * "
-                f"FROM read_parquet({sql_str(entry.as_posix())})"
-            )
-            _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
-            continue
-        table = f"drop_{drop_index}"
-        if cache is not None:
-            cache.misses += 1
-        outcome = read[drop_index]
-        if isinstance(outcome, DataError):
-            problems.extend(p for p in outcome.problems if isinstance(p, Problem))
-            continue
-        columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
-        missing = _missing_columns(drop, columns)
-        if missing:
-            for problem in missing:
-                # The same column missing from many drops is one problem, not one per drop.
-                seen = (drop.source_index, problem.expected)
-                if seen in missing_seen:
-                    missing_seen[seen][1] += 1
-                else:
-                    missing_seen[seen] = [len(problems), 0]
-                    problems.append(problem)
-            continue
-        staged.append(_stage_sql(drop, drop_index, table, columns, attributes))
-        to_cache.append((drop_index, key, columns))
-        _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
+    parts: list[str] = []
+    for batch in _batches(drops, cached):
+        selects: list[str] = []
+        if batch[0] in cached:
+            for drop_index in batch:
+                entry, columns = cached[drop_index]
+                # Parsed and mapped before: read the staged rows as they were written.
+                selects.append(f"SELECT {drop_index} AS drop_index, * "
+                               f"FROM read_parquet({sql_str(entry.as_posix())})")
+                _note_columns(drops[drop_index], drop_index, columns, attributes, mapped,
+                              column_rows)
+            if cache is not None:
+                cache.hits += len(batch)
+        else:
+            read = _read_in_parallel(con, [(i, drops[i]) for i in batch])
+            if cache is not None:
+                cache.misses += len(batch)
+            for drop_index in batch:
+                drop, outcome = drops[drop_index], read[drop_index]
+                if isinstance(outcome, DataError):
+                    problems.extend(p for p in outcome.problems if isinstance(p, Problem))
+                    continue
+                table = f"drop_{drop_index}"
+                columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
+                missing = _missing_columns(drop, columns)
+                for problem in missing:
+                    # The same column missing from many drops is one problem, not one per drop.
+                    seen = (drop.source_index, problem.expected)
+                    if seen in missing_seen:
+                        missing_seen[seen][1] += 1
+                    else:
+                        missing_seen[seen] = [len(problems), 0]
+                        problems.append(problem)
+                if missing:
+                    continue
+                selects.append(_stage_sql(drop, drop_index, table, columns, attributes))
+                to_cache.append((drop_index, keys[drop_index], tuple(columns)))
+                _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
+        if selects and not problems:
+            # One statement per part: the engine works on all of its drops in parallel.
+            part = f"staged_part_{len(parts)}"
+            con.execute(f"CREATE OR REPLACE TABLE {part} AS "
+                        + " UNION ALL BY NAME ".join(selects))
+            parts.append(part)
+        for drop_index in batch:
+            con.execute(f"DROP TABLE IF EXISTS drop_{drop_index}")
     for index, first, count in _message_sources(drops):
         try:
             hits = stage_message_source(con, config, index, drops[first:first + count], first,
@@ -285,22 +301,20 @@ def stage_drops(
             )
     if problems:
         raise DataError(problems)
-    if not staged:  # only message sources: an empty interaction-level stage
-        staged.append(_empty_stage_sql(attributes))
-    # One statement for every drop: the engine works on all of them in parallel.
-    con.execute("CREATE OR REPLACE TABLE staged AS " + " UNION ALL BY NAME ".join(staged))
+    con.execute("CREATE OR REPLACE VIEW staged AS " + " UNION ALL BY NAME ".join(
+        [_empty_stage_sql(attributes)] + [f"SELECT * FROM {part}" for part in parts]))
     if cache is not None and cache.folder is not None:
         store = cache
 
-        def cache_drop(cursor: duckdb.DuckDBPyConnection, item: tuple[int, str, list[str]]) -> None:
+        def cache_drop(
+            cursor: duckdb.DuckDBPyConnection, item: tuple[int, str, tuple[str, ...]]
+        ) -> None:
             drop_index, key, columns = item
-            store.store_table(
-                cursor, f"(SELECT * EXCLUDE (drop_index) FROM staged "
-                f"WHERE drop_index = {drop_index})", key, kind="staged",
-            )
-            store.store_bytes("staged", key, ".json", json.dumps(columns).encode("utf-8"))
+            store.store_table(cursor, f"(SELECT * EXCLUDE (drop_index) FROM staged "
+                              f"WHERE drop_index = {drop_index})", key, kind="staged")
+            store.store_bytes("staged", key, ".json", json.dumps(list(columns)).encode("utf-8"))
 
-        list(_on_cursors(con, to_cache, cache_drop, "caching drops"))
+        _on_cursors(con, to_cache, cache_drop, "caching drops")
     # Which export column each field came from, per drop (for messages; not repeated per row).
     con.execute(
         "CREATE OR REPLACE TABLE drop_columns (drop_index INTEGER, field VARCHAR, "
@@ -317,9 +331,27 @@ def stage_drops(
              if d.source.shape != "messages"]
     if files:
         con.executemany("INSERT INTO drop_files VALUES (?, ?, ?)", files)
-    for index in range(len(drops)):
-        con.execute(f"DROP TABLE IF EXISTS drop_{index}")
     return Staged(drops, frozenset(mapped))
+
+
+def _batches(drops: tuple[Drop, ...], cached: Container[int]) -> list[list[int]]:
+    """Interaction-level drops in order, cut into runs of cached drops and batches of drops to
+    read (at most BATCH_BYTES of files each, at least one drop)."""
+    batches: list[list[int]] = []
+    size = 0
+    for index, drop in enumerate(drops):
+        if drop.source.shape == "messages":
+            continue
+        bytes_ = 0 if index in cached else drop.path.stat().st_size
+        previous = batches[-1] if batches else None
+        if (previous is not None and (previous[0] in cached) == (index in cached)
+                and (index in cached or size + bytes_ <= BATCH_BYTES)):
+            previous.append(index)
+            size += bytes_
+        else:
+            batches.append([index])
+            size = bytes_
+    return batches
 
 
 def _read_in_parallel(
