@@ -36,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--quiet", action="store_true",
                          help="print only errors and the final summary line")
         sub.add_argument("--memory-limit", default=None, metavar="SIZE",
-                         help="cap the engine's memory (e.g. 2GB); larger work spills to disk "
-                         "in the cache folder (default: the engine's, 80%% of RAM)")
+                         help="the build's memory budget (e.g. 2GB): the engine gets it less "
+                         "384 MiB for the rest of the build and spills larger work to disk in "
+                         "the cache folder (default: no budget; the engine may use 80%% of RAM)")
 
     build = commands.add_parser(
         "build", help="build the site into the output folder",

@@ -158,3 +158,27 @@ def test_badge_names_the_period_and_the_red_count(handmade: Path, tmp_path: Path
     badge = (tmp_path / "o" / "data" / "badge.svg").read_text(encoding="utf-8")
     # W46 all/all: response_rate, frt_median, sla_attainment and backlog are red.
     assert 'aria-label="2026-W46: 4 off goal"' in badge
+
+
+def test_memory_limit_is_the_builds_budget_and_the_engine_gets_it_less_the_allowance() -> None:
+    from generator.build import ALLOWANCE, connect, engine_memory
+
+    assert ALLOWANCE == 384 * 2**20
+    assert engine_memory("2GB") == 2_000_000_000 - 402_653_184
+    assert engine_memory("1.5GiB") == int(1.5 * 2**30) - 402_653_184
+    assert engine_memory("512MB") == 256_000_000  # never less than half the budget
+    con = connect("2GB")
+    # 1,597,346,816 bytes, as the engine itself prints it.
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("1.4 GiB",)
+
+
+def test_a_memory_limit_that_is_no_size_exits_2_with_a_hint(
+    handmade: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(["build", "--config", str(handmade), "--output", str(out), "--memory-limit", "lots"])
+    assert code == 2
+    assert "--memory-limit: expected a size like '2GB', '1.5GiB' or '512MB', found 'lots'" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
