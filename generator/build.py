@@ -138,7 +138,7 @@ def check(
     """
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.restate import compute_restatements
-    from generator.sources import account_rows, stage_drops
+    from generator.sources import account_rows, release_staged, stage_drops
 
     stages = stages or Stages()
     config = (
@@ -151,6 +151,7 @@ def check(
     newest = staged.newest()
     with stages.time("validate rows"):
         quality = account_rows(con, config, staged)
+        release_staged(con, staged)
     log.info("read %d rows from %d drop(s), %d rejected", quality.rows_read,
              len(quality.drops), quality.rows_rejected)
     if quality.rows_rejected and (strict or config.site.on_bad_rows == "fail"):

@@ -157,6 +157,8 @@ class Staged:
 
     drops: tuple[Drop, ...]
     mapped_fields: frozenset[str]
+    parts: tuple[str, ...] = ()
+    """The engine tables the view `staged` unites."""
 
     def newest(self) -> frozenset[int]:
         """Indexes of each source's newest drop, for sources with more than one drop."""
@@ -331,7 +333,20 @@ def stage_drops(
              if d.source.shape != "messages"]
     if files:
         con.executemany("INSERT INTO drop_files VALUES (?, ?, ?)", files)
-    return Staged(drops, frozenset(mapped))
+    return Staged(drops, frozenset(mapped), tuple(parts))
+
+
+def release_staged(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
+    """Drop the staged export text once every row is accounted for, unless a message-level
+    source needs it again (its restatements validate the drops a second time). The engine then
+    has that memory for the figures. Return whether it was dropped."""
+    if any(drop.source.shape == "messages" for drop in staged.drops):
+        return False
+    con.execute("DROP VIEW IF EXISTS staged_used")
+    con.execute("DROP VIEW IF EXISTS staged")
+    for part in staged.parts:
+        con.execute(f"DROP TABLE IF EXISTS {part}")
+    return True
 
 
 def _batches(drops: tuple[Drop, ...], cached: Container[int]) -> list[list[int]]:

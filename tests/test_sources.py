@@ -163,3 +163,26 @@ def test_timestamp_after_an_explicit_data_through_is_rejected(
 
 def rejected_messages(config: Path) -> list[str]:
     return [r.message for r in check(config).quality.rejections]
+
+
+def test_staged_text_is_released_after_accounting_unless_messages_need_it(
+    project: Callable[..., Path],
+) -> None:
+    """Once every row is accounted for, the export text leaves the engine (memory for the
+    figures); the interactions and every count stay."""
+    import duckdb
+
+    from generator.config import load_config
+    from generator.sources import account_rows, release_staged, stage_drops
+
+    row = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n"
+    config = load_config(project({"exports/w1.csv": row, "exports/w2.csv": row}, CONFIG))
+    con = duckdb.connect()
+    staged = stage_drops(con, config)
+    quality = account_rows(con, config, staged)
+    assert release_staged(con, staged)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    assert not {t for t in tables if t.startswith("staged")} and "staged" not in views
+    assert con.execute("SELECT count(*) FROM interactions").fetchone() == (1,)
+    assert [(d.read, d.kept, d.superseded) for d in quality.drops] == [(1, 0, 1), (1, 1, 0)]
