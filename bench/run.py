@@ -138,10 +138,9 @@ def run_build(site: Path, out: Path, log: Path) -> dict[str, object]:
     stages_json = log.with_suffix(".json")
     cmd = [sys.executable, str(HERE / "stages.py"), str(stages_json), "--", "build",
            "--config", str(site / "config.yaml"), "--output", str(out), "--quiet"]
-    env = dict(os.environ)
     if MEMORY_LIMIT:
-        env["BENCH_MEMORY_LIMIT"] = MEMORY_LIMIT
-        env["BENCH_TEMP_DIRECTORY"] = str(site / ".bench-spill")
+        cmd += ["--memory-limit", MEMORY_LIMIT]  # the build's own budget; spills to its cache
+    env = dict(os.environ)
     waited = wait_quiet(QUIET_LIMIT, QUIET_WAIT)
     with log.open("wb") as sink:
         busy_before = cpu_busy_seconds()
@@ -374,8 +373,8 @@ def main() -> int:
                         help="seconds to wait at most for an idle machine before each "
                              "measurement; 0 = never wait (default: %(default)s)")
     parser.add_argument("--memory-limit", default=None,
-                        help="guard: SET memory_limit (e.g. 8GB) on the build's engine, spilling "
-                             "into the site folder; the build itself sets none (default: none)")
+                        help="pass --memory-limit (e.g. 2GB) to every build: the whole build's "
+                             "memory budget (default: none)")
     parser.add_argument("--full-up-to", default="10M",
                         help="sizes above this get only the cold build and the baseline "
                              "(default: %(default)s)")

@@ -129,10 +129,10 @@ def install() -> list[str]:
 
 
 def guard_memory() -> None:
-    """Optional safety cap for shared machines: BENCH_MEMORY_LIMIT (e.g. '8GB') and
-    BENCH_TEMP_DIRECTORY are applied to the build's engine connection. The build sets no
-    memory_limit itself (DuckDB's default is 80 % of RAM); without the variables nothing
-    changes."""
+    """Optional, for runs by hand: BENCH_MEMORY_LIMIT (e.g. '8GB', a budget as for the build's
+    --memory-limit) and BENCH_TEMP_DIRECTORY are applied to the build's engine connection.
+    `run.py --memory-limit` passes the build's own option instead; without the variables
+    nothing changes."""
     import os
 
     limit = os.environ.get("BENCH_MEMORY_LIMIT")
