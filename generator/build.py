@@ -90,17 +90,27 @@ _UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**1
           "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
+#: The engine's share is never cut below this (a small budget is a small site's).
+ENGINE_FLOOR = 256 << 20
+#: Smaller budgets are refused: the engine cannot build even a small site in them.
+SMALLEST_BUDGET = 64 << 20
+
+
 def engine_memory(memory_limit: str) -> int:
     """The engine's share in bytes of a build's memory budget such as '2GB' or '1.5GiB': the
-    budget less :data:`ALLOWANCE`, but at least half of it."""
+    budget less :data:`ALLOWANCE`, but not less than :data:`ENGINE_FLOOR` (nor the budget)."""
+    from generator.errors import ConfigError, Problem
+
     match = _SIZE.fullmatch(memory_limit)
     if match is None:
-        from generator.errors import ConfigError, Problem
-
         raise ConfigError(Problem("--memory-limit", "", "a size like '2GB', '1.5GiB' or '512MB'",
-                                  memory_limit))
+                                  memory_limit, "a size needs a unit: B, KB, MB, GB, or KiB, "
+                                  "MiB, GiB for powers of 1024."))
     total = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    return max(total - ALLOWANCE, total // 2)
+    if total < SMALLEST_BUDGET:
+        raise ConfigError(Problem("--memory-limit", "", "at least 64MB", memory_limit,
+                                  "give the build more memory, or leave the option out."))
+    return max(total - ALLOWANCE, min(total, ENGINE_FLOOR))
 
 
 def connect(
@@ -239,7 +249,9 @@ def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str
     """Content hash of everything a build reads: config, drops, content, templates, code, and
     the options that change the outcome (--strict)."""
     from generator.render import theme_dir
-    from generator.sources import find_drops
+    from generator.sources import find_drops, forget_hashes
+
+    forget_hashes()  # every fingerprint hashes the files afresh (`serve` polls with it)
 
     parts = [__version__, os.environ.get("SOURCE_DATE_EPOCH", ""), str(output.resolve()),
              f"strict={strict}",
@@ -270,6 +282,32 @@ def build(
     charts are reused by content hash, and a build whose inputs and output are unchanged since
     the last build does nothing.
     """
+    from generator.output import check_output_dir, output_lock
+
+    started = time.perf_counter()
+    if memory_limit:
+        engine_memory(memory_limit)  # a bad size is an error even when nothing changed
+    stages = Stages()
+    with stages.time("load config"):
+        config = load_config(config_path, strict=strict)
+    target = Path(output) if output is not None else config.root / "output"
+    check_output_dir(target, config.root)
+    with output_lock(target):  # one build at a time writes (or recovers) this output folder
+        return _build_into(target, config, strict, stages, started, cache_folder, use_cache,
+                           memory_limit)
+
+
+def _build_into(
+    target: Path,
+    config: Config,
+    strict: bool,
+    stages: Stages,
+    started: float,
+    cache_folder: Path | str | None,
+    use_cache: bool,
+    memory_limit: str | None,
+) -> BuildResult:
+    """The rest of :func:`build`, with the output folder's lock held."""
     from generator.downloads import (
         figures_csv,
         figures_json,
@@ -277,17 +315,9 @@ def build(
         summary_json,
     )
     from generator.drawing import ChartDrawer
-    from generator.output import SiteFiles, check_output_dir, recover, write_site
+    from generator.output import SiteFiles, recover, write_site
     from generator.render import render_into
-    from generator.sources import forget_hashes
 
-    started = time.perf_counter()
-    forget_hashes()
-    stages = Stages()
-    with stages.time("load config"):
-        config = load_config(config_path, strict=strict)
-    target = Path(output) if output is not None else config.root / "output"
-    check_output_dir(target, config.root)
     recover(target)
     folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
     cache = Cache(folder if use_cache else None)

@@ -130,6 +130,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the previous output is untouched.", file=sys.stderr)
         return 130
+    except Exception as error:
+        import duckdb
+
+        if not isinstance(error, duckdb.OutOfMemoryException):
+            raise
+        print("error: the engine ran out of memory. Hint: raise --memory-limit (the engine "
+              "gets it less 384 MiB), or leave it out.", file=sys.stderr)
+        if args.command == "build":
+            print("build failed: nothing was published; the previous output is untouched.",
+                  file=sys.stderr)
+        return 2
 
 
 def _warn(config_warnings: Sequence[str]) -> None:

@@ -15,13 +15,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import logging
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from generator.errors import BuildError
+
+log = logging.getLogger(__name__)
 
 STAGING = ".staging-"
 RETIRED = ".retired-"
@@ -159,6 +164,33 @@ def built_by_carecard(folder: Path) -> bool:
         return json.loads(summary.read_text(encoding="utf-8")).get("tool") == "carecard"
     except (OSError, ValueError, AttributeError):
         return False
+
+
+@contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold the build lock of `output`: another build of the same site waits until this one has
+    published (or failed), so that neither removes the other's staging folder.
+
+    The lock is the parent folder's (an advisory `flock`, released by the kernel when the
+    process ends however it ends); where there is no `flock`, nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        yield
+        return
+    parent = output.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another build of '%s' to finish", output)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def recover(output: Path) -> None:

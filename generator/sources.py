@@ -122,19 +122,19 @@ def find_drops(config: Config) -> tuple[Drop, ...]:
 
 def _sha256(path: Path) -> str:
     stat = path.stat()
-    return _content_sha256(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return _content_sha256(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def forget_hashes() -> None:
-    """Hash every drop afresh from now on (a build starts with this; it then finds the drops
-    twice, for its input fingerprint and to read them, and hashes each file once)."""
+    """Hash every drop afresh from now on. Each input fingerprint starts with this; a build then
+    finds the drops twice, for its fingerprint and to read them, and hashes each file once."""
     _content_sha256.cache_clear()
 
 
 @functools.lru_cache(maxsize=4096)
-def _content_sha256(path: Path, size: int, mtime_ns: int, inode: int) -> str:
-    """A file's SHA-256, remembered until :func:`forget_hashes` while its size, modification
-    time and inode stay the same."""
+def _content_sha256(path: Path, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    """A file's SHA-256, remembered until :func:`forget_hashes` while its size, times and inode
+    stay the same (any write, or a reset modification time, changes the change time)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -302,6 +302,8 @@ def stage_drops(
                 problem, where=f"{problem.where} (and {more} more drop{'s' if more > 1 else ''})"
             )
     if problems:
+        for part in parts:
+            con.execute(f"DROP TABLE IF EXISTS {part}")
         raise DataError(problems)
     con.execute("CREATE OR REPLACE VIEW staged AS " + " UNION ALL BY NAME ".join(
         [_empty_stage_sql(attributes)] + [f"SELECT * FROM {part}" for part in parts]))
@@ -349,15 +351,30 @@ def release_staged(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
     return True
 
 
+#: Text in memory per byte on disk, for formats that store it compressed (estimates).
+EXPANSION = {"parquet": 5, "xlsx": 10}
+
+
+def _text_size(drop: Drop) -> int:
+    """About how many bytes of text the drop is once read: a gzip file's own record of its
+    uncompressed size, an estimate for the compressed formats, else its size on disk."""
+    size = drop.path.stat().st_size
+    with drop.path.open("rb") as handle:
+        if handle.read(2) == b"\x1f\x8b" and size >= 18:
+            handle.seek(-4, os.SEEK_END)  # ISIZE: the uncompressed size modulo 2**32
+            return max(size, int.from_bytes(handle.read(4), "little"))
+    return size * EXPANSION.get(drop_format(drop), 1)
+
+
 def _batches(drops: tuple[Drop, ...], cached: Container[int]) -> list[list[int]]:
     """Interaction-level drops in order, cut into runs of cached drops and batches of drops to
-    read (at most BATCH_BYTES of files each, at least one drop)."""
+    read (at most BATCH_BYTES of text each, at least one drop)."""
     batches: list[list[int]] = []
     size = 0
     for index, drop in enumerate(drops):
         if drop.source.shape == "messages":
             continue
-        bytes_ = 0 if index in cached else drop.path.stat().st_size
+        bytes_ = 0 if index in cached else _text_size(drop)
         previous = batches[-1] if batches else None
         if (previous is not None and (previous[0] in cached) == (index in cached)
                 and (index in cached or size + bytes_ <= BATCH_BYTES)):

@@ -166,7 +166,8 @@ def test_memory_limit_is_the_builds_budget_and_the_engine_gets_it_less_the_allow
     assert ALLOWANCE == 384 * 2**20
     assert engine_memory("2GB") == 2_000_000_000 - 402_653_184
     assert engine_memory("1.5GiB") == int(1.5 * 2**30) - 402_653_184
-    assert engine_memory("512MB") == 256_000_000  # never less than half the budget
+    assert engine_memory("512MB") == 256 * 2**20  # never cut below 256 MiB…
+    assert engine_memory("100MB") == 100_000_000  # …nor above the budget
     con = connect("2GB")
     # 1,597,346,816 bytes, as the engine itself prints it.
     assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("1.4 GiB",)
@@ -178,7 +179,49 @@ def test_a_memory_limit_that_is_no_size_exits_2_with_a_hint(
     out = tmp_path / "out"
     code = main(["build", "--config", str(handmade), "--output", str(out), "--memory-limit", "lots"])
     assert code == 2
-    assert "--memory-limit: expected a size like '2GB', '1.5GiB' or '512MB', found 'lots'" in (
-        capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert "--memory-limit: expected a size like '2GB', '1.5GiB' or '512MB', found 'lots'" in err
+    assert "Hint: a size needs a unit" in err
     assert not out.exists()
+    # Also when nothing changed since the last build (the size is checked before that).
+    assert main(["build", "--config", str(handmade), "--output", str(out), "--quiet"]) == 0
+    assert main(["build", "--config", str(handmade), "--output", str(out),
+                 "--memory-limit", "10MB"]) == 2
+    assert "--memory-limit: expected at least 64MB, found '10MB'" in capsys.readouterr().err
+
+
+def test_an_engine_out_of_memory_is_a_clear_error_not_a_traceback(
+    handmade: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import duckdb
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    monkeypatch.setattr("generator.build.build", exhausted)
+    code = main(["build", "--config", str(handmade), "--output", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error: the engine ran out of memory. Hint: raise --memory-limit" in err
+    assert "Traceback" not in err
+
+
+def test_a_second_build_of_the_same_output_waits_for_the_first(
+    handmade: Path, tmp_path: Path
+) -> None:
+    """Two builds at once (serve and a manual build, overlapping CI jobs) must not remove each
+    other's staging folder: the second waits for the lock the first holds."""
+    import threading
+
+    from generator.output import output_lock
+
+    out = tmp_path / "out"
+    results: list[object] = []
+    with output_lock(out):
+        second = threading.Thread(target=lambda: results.append(build(handmade, output=out)))
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive() and not out.exists()  # blocked while the lock is held
+    second.join(timeout=120)
+    assert not second.is_alive() and len(results) == 1 and (out / "index.html").is_file()

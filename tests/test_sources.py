@@ -186,3 +186,41 @@ def test_staged_text_is_released_after_accounting_unless_messages_need_it(
     assert not {t for t in tables if t.startswith("staged")} and "staged" not in views
     assert con.execute("SELECT count(*) FROM interactions").fetchone() == (1,)
     assert [(d.read, d.kept, d.superseded) for d in quality.drops] == [(1, 0, 1), (1, 1, 0)]
+
+
+def test_a_drop_rewritten_with_its_old_size_and_time_is_hashed_again(
+    project: Callable[..., Path],
+) -> None:
+    """Each input fingerprint hashes afresh (`serve` polls with it), even when an edit kept the
+    file's size and modification time (`cp -p`, `touch -r`)."""
+    import os
+
+    from generator.build import input_fingerprint
+    from generator.config import load_config
+
+    row = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n"
+    config = load_config(project({"exports/w1.csv": row}, CONFIG))
+    drop = config.root / "exports" / "w1.csv"
+    before = input_fingerprint(config, config.root / "output")
+    times = os.stat(drop)
+    drop.write_text(row.replace("billing", "billinG"), encoding="utf-8")  # same size
+    os.utime(drop, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert os.stat(drop).st_size == times.st_size
+    assert input_fingerprint(config, config.root / "output") != before
+
+
+def test_a_gzip_drop_counts_its_uncompressed_text_towards_a_batch(
+    project: Callable[..., Path],
+) -> None:
+    import gzip
+
+    from generator.config import load_config
+    from generator.sources import _text_size, find_drops
+
+    text = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n" * 2000
+    config = load_config(project({"exports/w1.csv": text}, CONFIG))
+    drop_path = config.root / "exports" / "w1.csv"
+    drop_path.write_bytes(gzip.compress(text.encode("utf-8")))
+    (drop,) = find_drops(config)
+    assert drop.path.stat().st_size < len(text) // 10
+    assert _text_size(drop) == len(text.encode("utf-8"))
