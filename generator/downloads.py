@@ -59,10 +59,7 @@ def figures_csv(rows: tuple[Figure, ...]) -> bytes:
 
 def _json_value(name: str, value: object) -> object:
     if name in NUMBER_COLUMNS:
-        if value is None:
-            return None
-        text = format_number(value)  # type: ignore[arg-type]
-        return int(text) if "." not in text and "e" not in text else float(text)
+        return _json_number(value)  # type: ignore[arg-type]
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -87,12 +84,11 @@ def figures_json(rows: tuple[Figure, ...]) -> bytes:
         return _dump([])
     encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False,
                               separators=(",\n  ", ": ")).encode
-    columns = [(c, c in NUMBER_COLUMNS) for c in FIGURE_COLUMNS]
-    objects = []
-    for row in rows:
-        values = {c: _json_number(v) if number else v.isoformat() if isinstance(v, date) else v
-                  for c, number in columns for v in (getattr(row, c),)}
-        objects.append("{\n  " + encode(values)[1:-1] + "\n }")
+    objects = [
+        "{\n  " + encode({c: _json_value(c, getattr(row, c)) for c in FIGURE_COLUMNS})[1:-1]
+        + "\n }"
+        for row in rows
+    ]
     return ("[\n " + ",\n ".join(objects) + "\n]\n").encode("utf-8")
 
 
