@@ -40,7 +40,13 @@ from generator.messages import (
 )
 from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.readers import POSITION_COLUMN, POSITION_WORD, drop_format, read_drop
+from generator.readers import (
+    GZIP_MAGIC,
+    POSITION_COLUMN,
+    POSITION_WORD,
+    drop_format,
+    read_drop,
+)
 from generator.rejections import Context, rejection_problem
 from generator.sqltext import mapped_sql, sql_ident, sql_str
 from generator.timestamps import timestamp_sql
@@ -257,9 +263,9 @@ def stage_drops(
             if cache is not None:
                 cache.misses += len(batch)
             for drop_index in batch:
-                drop, outcome = drops[drop_index], read[drop_index]
-                if isinstance(outcome, DataError):
-                    problems.extend(p for p in outcome.problems if isinstance(p, Problem))
+                drop, failed = drops[drop_index], read[drop_index]
+                if failed is not None:
+                    problems.extend(p for p in failed.problems if isinstance(p, Problem))
                     continue
                 table = f"drop_{drop_index}"
                 columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
@@ -360,7 +366,7 @@ def _text_size(drop: Drop) -> int:
     uncompressed size, an estimate for the compressed formats, else its size on disk."""
     size = drop.path.stat().st_size
     with drop.path.open("rb") as handle:
-        if handle.read(2) == b"\x1f\x8b" and size >= 18:
+        if handle.read(2) == GZIP_MAGIC and size >= 18:
             handle.seek(-4, os.SEEK_END)  # ISIZE: the uncompressed size modulo 2**32
             return max(size, int.from_bytes(handle.read(4), "little"))
     return size * EXPANSION.get(drop_format(drop), 1)
@@ -388,16 +394,17 @@ def _batches(drops: tuple[Drop, ...], cached: Container[int]) -> list[list[int]]
 
 def _read_in_parallel(
     con: duckdb.DuckDBPyConnection, items: list[tuple[int, Drop]]
-) -> dict[int, str | DataError]:
+) -> dict[int, DataError | None]:
     """Read drops into tables `drop_<index>`, several at once (a small drop keeps one core
-    busy); return each drop's position word, or the DataError that stopped it."""
+    busy); return for each drop the DataError that stopped it, or None."""
 
-    def read_one(cursor: duckdb.DuckDBPyConnection, item: tuple[int, Drop]) -> str | DataError:
+    def read_one(cursor: duckdb.DuckDBPyConnection, item: tuple[int, Drop]) -> DataError | None:
         index, drop = item
         try:
-            return read_drop(cursor, drop, f"drop_{index}")
+            read_drop(cursor, drop, f"drop_{index}")
         except DataError as error:
             return error
+        return None
 
     results = _on_cursors(con, items, read_one, "reading drops")
     return {index: result for (index, _), result in zip(items, results)}
