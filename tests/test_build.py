@@ -208,20 +208,29 @@ def test_an_engine_out_of_memory_is_a_clear_error_not_a_traceback(
 
 
 def test_a_second_build_of_the_same_output_waits_for_the_first(
-    handmade: Path, tmp_path: Path
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two builds at once (serve and a manual build, overlapping CI jobs) must not remove each
     other's staging folder: the second waits for the lock the first holds."""
     import threading
 
+    import generator.build
     from generator.output import output_lock
 
+    entered = threading.Event()
+    build_into = generator.build._build_into
+
+    def recording(*args: object, **kwargs: object) -> object:
+        entered.set()  # past the lock: recovers, stages and publishes the output folder
+        return build_into(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generator.build, "_build_into", recording)
     out = tmp_path / "out"
     results: list[object] = []
     with output_lock(out):
         second = threading.Thread(target=lambda: results.append(build(handmade, output=out)))
         second.start()
-        second.join(timeout=1.0)
-        assert second.is_alive() and not out.exists()  # blocked while the lock is held
+        assert not entered.wait(timeout=2.0)  # loading the config takes well under that
+        assert not out.exists()
     second.join(timeout=120)
-    assert not second.is_alive() and len(results) == 1 and (out / "index.html").is_file()
+    assert entered.is_set() and len(results) == 1 and (out / "index.html").is_file()
