@@ -40,11 +40,6 @@ class ChartDrawer:
         self.drawn = 0
         self.from_cache = 0
 
-    def draw(self, specs: Sequence[ChartSpec]) -> list[Drawn]:
-        """SVG bytes of every spec, in order."""
-        with self.start(specs) as pending:
-            return pending.result()
-
     def start(self, specs: Sequence[ChartSpec]) -> PendingCharts:
         """Start drawing every spec in worker processes and return at once; the caller does
         other work (rendering pages) meanwhile and then collects the SVGs with `result()`."""
