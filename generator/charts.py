@@ -108,9 +108,11 @@ def draw_chart(spec: ChartSpec) -> bytes:
             cols = _grid(len(spec.panels))[1]
             for index, (ax, panel) in enumerate(zip(axes, spec.panels)):
                 ax.set_visible(True)
-                # Every panel shares the periods: only the lowest panel of a column names them
-                # (tick labels are most of a chart's drawing time).
-                _draw_panel(ax, panel, spec, x_labels=index + cols >= len(spec.panels))
+                # Every panel shares the periods and markers: only the lowest panel of a column
+                # names the periods and only the top one labels the markers (text is most of
+                # a chart's drawing time).
+                _draw_panel(ax, panel, spec, x_labels=index + cols >= len(spec.panels),
+                            marker_labels=index < cols)
             out = io.BytesIO()
             fig.savefig(out, format="svg", metadata={"Date": None}, facecolor="white")
         except Exception:
@@ -149,6 +151,12 @@ def _figure(n: int) -> tuple[Any, list[Any]]:
         "wspace": 0.3, "hspace": 0.6 / 2.05,
     })
     axes = [ax for row in grid for ax in row]
+    for ax in axes:
+        # Ticks, tick labels and grid lines are drawn by _draw_axes as a few plain artists:
+        # matplotlib's axis machinery (a Line2D per tick mark and grid line, bounding boxes of
+        # every label) was two thirds of a chart's drawing time.
+        ax.xaxis.set_visible(False)
+        ax.yaxis.set_visible(False)
     _FIGURES[(rows, cols)] = (fig, axes)
     return fig, axes
 
@@ -159,7 +167,11 @@ def _scale(unit: str) -> tuple[float, str]:
     return 1.0, {"minutes": "min", "hours": "h"}.get(unit, "")
 
 
-def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec, x_labels: bool = True) -> None:
+def _draw_panel(
+    ax: Any, panel: Panel, spec: ChartSpec, x_labels: bool = True, marker_labels: bool = True,
+) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     factor, suffix = _scale(panel.unit)
     n = len(spec.x_labels)
     xs = list(range(n))
@@ -176,23 +188,23 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec, x_labels: bool = True) -
         ax.fill_between(xs, low, high, step="mid", color=BAND_COLOUR, alpha=0.28,
                         linewidth=0, label="amber band")
     if any(not math.isnan(g) for g in goals):
-        ax.plot(xs, goals, drawstyle="steps-mid", linestyle="--", color=GOAL_COLOUR,
-                linewidth=1.1, label="goal")
+        _line(ax, xs, goals, drawstyle="steps-mid", linestyle="--", color=GOAL_COLOUR,
+              linewidth=1.1, label="goal")
 
     partial = (list(spec.partial) + [False] * n)[:n]
     complete = [v if not p else math.nan for v, p in zip(values, partial)]
-    ax.plot(xs, complete, color=VALUE_COLOUR, linewidth=1.6, marker="o", markersize=3.2)
+    _line(ax, xs, complete, color=VALUE_COLOUR, linewidth=1.6, marker="o", markersize=3.2)
     for i in (i for i in xs if partial[i] and not math.isnan(values[i])):
         prev = next((j for j in range(i - 1, -1, -1) if not math.isnan(values[j])), None)
         if prev is not None:
-            ax.plot([prev, i], [values[prev], values[i]], color=VALUE_COLOUR, linewidth=1.2,
-                    linestyle=(0, (2, 2)))
-        ax.plot([i], [values[i]], linestyle="none", marker="o", markersize=4.5,
-                markerfacecolor="white", markeredgecolor=VALUE_COLOUR, markeredgewidth=1.3)
+            _line(ax, [prev, i], [values[prev], values[i]], color=VALUE_COLOUR, linewidth=1.2,
+                  linestyle=(0, (2, 2)))
+        _line(ax, [i], [values[i]], linestyle="none", marker="o", markersize=4.5,
+              markerfacecolor="white", markeredgecolor=VALUE_COLOUR, markeredgewidth=1.3)
         ax.annotate("partial", (i, values[i]), textcoords="offset points", xytext=(0, 6),
                     ha="center", fontsize=7, color="#333333")
 
-    _draw_markers(ax, spec.markers, n)
+    _draw_markers(ax, spec.markers, n, labels=marker_labels)
 
     # Drawn as an annotation rather than with set_title: a manually placed axes title makes
     # matplotlib log 'title position was updated manually' on every draw, and an automatically
@@ -200,10 +212,10 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec, x_labels: bool = True) -
     ax.annotate(panel.title, (0, 1), xycoords="axes fraction", xytext=(0, TITLE_PAD),
                 textcoords="offset points", ha="left", va="baseline",
                 fontsize=_RC["axes.titlesize"], fontweight=_RC["axes.titleweight"])
-    ax.set_xlim(-0.5, max(n - 0.5, 0.5))
+    right = max(n - 0.5, 0.5)
+    ax.set_xlim(-0.5, right)
     step = max(1, math.ceil(n / 5))
-    ticks = [i for i in xs if (n - 1 - i) % step == 0]
-    ax.set_xticks(ticks, [spec.x_labels[i] if x_labels else "" for i in ticks], fontsize=7)
+    x_ticks = [i for i in xs if (n - 1 - i) % step == 0]
     finite = [v for v in values + goals if not math.isnan(v)]
     finite += [b * factor for band in bands if band is not None for b in band]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
@@ -214,10 +226,52 @@ def _draw_panel(ax: Any, panel: Panel, spec: ChartSpec, x_labels: bool = True) -
     top = hi + pad * 1.6
     if panel.unit == "ratio" and lo >= 0 and hi <= factor:
         top = min(top, factor * 1.03)  # a share never exceeds 100%: no '105%' tick
-    # Limits, ticks and formatter are set on every draw: the axes are reused.
+    # Limits and ticks are set on every draw: the axes are reused.
     ax.set_ylim(bottom, top)
-    ax.yaxis.set_major_locator(_locator())
-    ax.yaxis.set_major_formatter(_formatter(suffix))
+    y_ticks = [float(y) for y in MaxNLocator(nbins=4).tick_values(bottom, top)
+               if bottom - 1e-9 * (top - bottom) <= y <= top + 1e-9 * (top - bottom)]
+    sep = "" if suffix in ("%", "") else " "
+    _draw_axes(ax, (-0.5, right), (bottom, top),
+               [(x, spec.x_labels[x] if x_labels else "") for x in x_ticks],
+               [(y, f"{y:g}{sep}{suffix}") for y in y_ticks])
+
+
+def _line(ax: Any, xs: list[Any], ys: list[Any], **style: Any) -> None:
+    """Add a line without `Axes.plot`'s argument parsing and data-limit updates (the limits
+    are set by hand)."""
+    from matplotlib.lines import Line2D
+
+    ax.add_artist(Line2D(xs, ys, **style))
+
+
+#: Gap between the axes and a tick label, in points.
+TICK_GAP = 4.0
+TICK_COLOUR = "#444444"
+
+
+def _draw_axes(
+    ax: Any, x_range: tuple[float, float], y_range: tuple[float, float],
+    x_ticks: list[tuple[int, str]], y_ticks: list[tuple[float, str]],
+) -> None:
+    """Grid lines and tick labels (the grid lines mark the ticks: no tick marks)."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.transforms import offset_copy
+
+    (left, right), (bottom, top) = x_range, y_range
+    grid = [[(x, bottom), (x, top)] for x, _ in x_ticks]
+    grid += [[(left, y), (right, y)] for y, _ in y_ticks]
+    ax.add_collection(LineCollection(grid, colors=_RC["grid.color"],
+                                     linewidths=_RC["grid.linewidth"], zorder=0.5),
+                      autolim=False)
+    below = offset_copy(ax.get_xaxis_transform(), fig=ax.figure, y=-TICK_GAP, units="points")
+    for x, label in x_ticks:
+        if label:
+            ax.text(x, 0.0, label, transform=below, ha="center", va="top", fontsize=7,
+                    color=TICK_COLOUR, clip_on=False)
+    beside = offset_copy(ax.get_yaxis_transform(), fig=ax.figure, x=-TICK_GAP, units="points")
+    for y, label in y_ticks:
+        ax.text(0.0, y, label, transform=beside, ha="right", va="center_baseline",
+                fontsize=_RC["font.size"], color=TICK_COLOUR, clip_on=False)
 
 
 #: Average advance of a DejaVu Sans character, in ems (measured: about 0.53), rounded up so a
@@ -271,8 +325,11 @@ def _place_label(
     return best[1], best[2], best[3]
 
 
-def _draw_markers(ax: Any, markers: tuple[Marker, ...], n: int) -> None:
-    """Dotted lines for policy changes and blackouts, labels kept inside and apart."""
+def _draw_markers(ax: Any, markers: tuple[Marker, ...], n: int, labels: bool) -> None:
+    """Dotted lines for policy changes and blackouts; with `labels`, their labels, kept inside
+    and apart."""
+    from matplotlib.collections import LineCollection
+
     # Panel width in data units per point of text, to place labels without measuring them.
     width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
     per_pt = (max(n - 0.5, 0.5) + 0.5) / width_pt
@@ -280,11 +337,13 @@ def _draw_markers(ax: Any, markers: tuple[Marker, ...], n: int) -> None:
     shown = [m for m in sorted(markers, key=lambda m: (m.index, m.kind)) if 0 <= m.index < n]
     # A policy change takes effect at a period boundary; a blackout lies inside one.
     xs = [m.index - 0.5 if m.kind == "policy" else float(m.index) for m in shown]
+    if shown:
+        ax.add_collection(LineCollection(
+            [[(x, 0.0), (x, 1.0)] for x in xs], transform=ax.get_xaxis_transform(),
+            colors=[MARKER_COLOURS.get(m.kind, GOAL_COLOUR) for m in shown], linewidths=0.9,
+            linestyles=":", zorder=2), autolim=False)
     for marker, x in zip(shown, xs):
-        ax.axvline(x, color=MARKER_COLOURS.get(marker.kind, GOAL_COLOUR), linewidth=0.9,
-                   linestyle=":")
-    for marker, x in zip(shown, xs):
-        if not marker.label:
+        if not marker.label or not labels:
             continue
         colour = MARKER_COLOURS.get(marker.kind, GOAL_COLOUR)
         lines, left, row = _place_label(x, _label_variants(marker.label), per_pt, n, taken, xs)
@@ -296,16 +355,3 @@ def _draw_markers(ax: Any, markers: tuple[Marker, ...], n: int) -> None:
                         xytext=(-2 if left else 2, -2 - (row + k) * MARKER_ROW_PT),
                         textcoords="offset points", ha="right" if left else "left", va="top",
                         fontsize=MARKER_FONT_SIZE, color=colour)
-
-
-def _locator() -> Any:
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(nbins=4)
-
-
-def _formatter(suffix: str) -> Any:
-    from matplotlib.ticker import FuncFormatter
-
-    sep = "" if suffix in ("%", "") else " "
-    return FuncFormatter(lambda v, _pos: f"{v:g}{sep}{suffix}")

@@ -153,10 +153,23 @@ def test_a_blackout_and_a_later_policy_change_get_apart_on_the_same_row():
     assert_apart(boxes)
     blackouts = [b for b in boxes if b[0] == "blackout"]
     policies = [b for b in boxes if b[0] == "policy from"]
-    assert len(blackouts) == len(policies) == 7
+    assert len(blackouts) == len(policies) == 3  # 7 panels in 3 columns: one label each
     for blackout, policy in zip(blackouts, policies):
         assert blackout[2] == policy[2]  # both on the top row of the panel
         assert blackout[3] < policy[1]  # the policy label starts right of the blackout label
+
+
+def test_markers_are_drawn_on_every_panel_and_labelled_on_the_top_one_of_each_column():
+    chart = spec(panels=4)  # 2 rows x 2 columns
+    svg = draw_chart(chart)
+    words = texts(svg)
+    assert words.count("blackout") == 2
+    # Every panel draws both marker lines: one dotted line collection per panel.
+    root = ET.fromstring(svg)
+    dotted = [g for g in root.iter(f"{SVG}g") if g.attrib.get("id", "").startswith("LineCollection")
+              and any("stroke-dasharray" in p.attrib.get("style", "") for p in g.iter(f"{SVG}path"))]
+    assert len(dotted) == 4
+    assert all(len(list(g.iter(f"{SVG}path"))) == 2 for g in dotted)
 
 
 def test_panel_titles_are_bold_text_above_each_panel():
