@@ -258,7 +258,7 @@ def _draw_axes(
     from matplotlib.transforms import offset_copy
 
     (left, right), (bottom, top) = x_range, y_range
-    grid = [[(x, bottom), (x, top)] for x, _ in x_ticks]
+    grid: list[list[tuple[float, float]]] = [[(x, bottom), (x, top)] for x, _ in x_ticks]
     grid += [[(left, y), (right, y)] for y, _ in y_ticks]
     ax.add_collection(LineCollection(grid, colors=_RC["grid.color"],
                                      linewidths=_RC["grid.linewidth"], zorder=0.5),
