@@ -314,7 +314,7 @@ def _build_into(
         rejected_csv,
         summary_json,
     )
-    from generator.drawing import ChartDrawer
+    from generator.drawing import ChartDrawer, preload
     from generator.output import SiteFiles, recover, write_site
     from generator.render import render_into
 
@@ -341,12 +341,14 @@ def _build_into(
             files=int(last.get("files", 0)),  # type: ignore[call-overload]
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
+    importing = preload()  # matplotlib, for the charts later
     with SiteFiles(target) as files:  # each file goes to the staging folder as it is made
         checked = check(config, strict=strict, cache=cache, stages=stages,
                         memory_limit=memory_limit, scratch=files.scratch)
         drops_cached, drops_parsed = cache.hits, cache.misses
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)
+        importing.join()
         drawer = ChartDrawer(cache if use_cache else None)
         with stages.time("render pages and charts"):
             render_into(files.put, config, figures, quality, info, drawer)

@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -82,11 +83,7 @@ class PendingCharts:
         workers = min(drawer.workers, len(specs))
         if workers >= 2 and len(specs) >= PARALLEL_FROM and sys.platform.startswith("linux"):
             # Fork after matplotlib is imported, so that workers start without importing it.
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot
-
+            import_matplotlib()
             context = multiprocessing.get_context("fork")
             chunk = max(1, len(specs) // (workers * 4))
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
@@ -111,6 +108,30 @@ class PendingCharts:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+
+
+def import_matplotlib() -> None:
+    """Import what drawing a chart needs (about a quarter of a second)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+
+
+def preload() -> threading.Thread:
+    """Import matplotlib in a background thread while the engine reads and computes (its
+    queries release the GIL), so that the import is done by the time the charts start.
+    Join the thread before `ChartDrawer.start` forks the workers."""
+
+    def run() -> None:
+        try:
+            import_matplotlib()
+        except Exception:  # the import in ChartDrawer.start fails again and reports it
+            log.debug("preloading matplotlib failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name="carecard-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _draw_one(spec: ChartSpec) -> Drawn:
