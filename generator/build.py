@@ -10,6 +10,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -19,11 +20,13 @@ from typing import TYPE_CHECKING
 from generator import __version__
 from generator.cache import Cache, files_digest, output_state
 from generator.config import Config, load_config
-from generator.errors import DataError
+from generator.errors import BuildError, DataError
 from generator.model import BuildInfo, Figure, Figures, QualityReport
 
 if TYPE_CHECKING:
     import duckdb
+
+    from generator.render import Sink
 
 log = logging.getLogger(__name__)
 MAX_LISTED_REJECTIONS = 20
@@ -54,7 +57,10 @@ class Checked:
     figures: Figures
     interactions: bytes | Path | None = None
     """data/interactions.csv when `site.interactions_csv` asks for it: its bytes, or (with a
-    scratch folder) the file the engine wrote there."""
+    scratch folder) the file the engine writes there."""
+    written: Future[None] | None = None
+    """Done when the engine has written the files named in `figures.drill` and
+    `interactions` (None: they were written before `check` returned)."""
 
 
 @dataclass(frozen=True)
@@ -140,11 +146,14 @@ def check(
     stages: Stages | None = None,
     memory_limit: str | None = None,
     scratch: Path | None = None,
+    background: Executor | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing.
 
     With `scratch` (a build's scratch folder), the engine writes the big CSVs there (every
-    drill-through list, interactions.csv) instead of handing their rows to Python.
+    drill-through list, interactions.csv) instead of handing their rows to Python; with
+    `background` as well, it writes them on that executor's thread while the caller renders,
+    and `Checked.written` says when they are done.
     """
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.restate import compute_restatements
@@ -180,20 +189,6 @@ def check(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
         )
     log.info("computed %d figures", len(figures.rows))
-    if scratch is not None:
-        from generator.drill import write_drill_csvs
-
-        with stages.time("write drill lists"):
-            figures = replace(figures, drill=write_drill_csvs(con, figures.drill, scratch))
-    interactions: bytes | Path | None = None
-    if config.site.interactions_csv:
-        from generator.downloads import interactions_csv, write_interactions_csv
-
-        if scratch is not None:
-            interactions = scratch / "interactions.csv"
-            write_interactions_csv(con, config, interactions)
-        else:
-            interactions = interactions_csv(con, config)
     with stages.time("restatements"):
         # Figures of complete periods that the newest drops changed (SPEC §6.6).
         quality = replace(
@@ -201,7 +196,67 @@ def check(
             restatements=compute_restatements(con, config, staged, quality),
             newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
         )
-    return Checked(config, quality, figures, interactions)
+    interactions: bytes | Path | None = None
+    written: Future[None] | None = None
+    if scratch is not None:
+        figures, interactions, written = _start_engine_files(
+            con, config, figures, scratch, stages, background)
+    elif config.site.interactions_csv:
+        from generator.downloads import interactions_csv
+
+        interactions = interactions_csv(con, config)
+    return Checked(config, quality, figures, interactions, written)
+
+
+def _start_engine_files(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    figures: Figures,
+    scratch: Path,
+    stages: Stages,
+    background: Executor | None,
+) -> tuple[Figures, Path | None, Future[None]]:
+    """Have the engine write every drill-through list and interactions.csv into `scratch`,
+    on `background` when given (its queries release the GIL while Python renders the pages;
+    nothing else uses `con` after this). Return the figures with each list's file name,
+    interactions.csv's path, and the future of the writing."""
+    from generator.downloads import write_interactions_csv
+    from generator.drill import write_drill_csvs
+
+    # The pages name each list's file before the engine has written it.
+    planned = tuple(replace(d, csv=scratch / f"drill-list-{i}.csv")
+                    for i, d in enumerate(figures.drill))
+    interactions = scratch / "interactions.csv" if config.site.interactions_csv else None
+
+    def write() -> None:
+        with stages.time("write drill lists"):
+            for done, plan in zip(write_drill_csvs(con, figures.drill, scratch), planned):
+                if done.csv is None or plan.csv is None:
+                    raise BuildError(f"drill-through list of {done.period}, {done.dimension} "
+                                     f"{done.segment}: the engine wrote no file.")
+                os.replace(done.csv, plan.csv)
+        if interactions is not None:
+            write_interactions_csv(con, config, interactions)
+
+    if background is None:
+        done: Future[None] = Future()
+        write()
+        done.set_result(None)
+    else:
+        done = background.submit(write)
+    return replace(figures, drill=planned), interactions, done
+
+
+def _when_written(written: Future[None] | None, put: Sink) -> Sink:
+    """`put` that first waits for the engine's files (and raises its error, if any) when
+    handed a file rather than bytes."""
+
+    def put_when_written(path: str, data: bytes | Path) -> None:
+        if written is not None and isinstance(data, Path):
+            written.result()
+        put(path, data)
+
+    return put_when_written
 
 
 def build_info(config: Config, quality: QualityReport) -> BuildInfo:
@@ -342,16 +397,18 @@ def _build_into(
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
     importing = preload()  # matplotlib, for the charts later
-    with SiteFiles(target) as files:  # each file goes to the staging folder as it is made
+    # Leaving the `with` waits for the engine's thread first, then discards or publishes.
+    with SiteFiles(target) as files, ThreadPoolExecutor(1, "carecard-engine") as engine:
         checked = check(config, strict=strict, cache=cache, stages=stages,
-                        memory_limit=memory_limit, scratch=files.scratch)
+                        memory_limit=memory_limit, scratch=files.scratch, background=engine)
         drops_cached, drops_parsed = cache.hits, cache.misses
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)
         importing.join()
         drawer = ChartDrawer(cache if use_cache else None)
+        put = _when_written(checked.written, files.put)
         with stages.time("render pages and charts"):
-            render_into(files.put, config, figures, quality, info, drawer)
+            render_into(put, config, figures, quality, info, drawer)
         with stages.time("write data files"):
             summary_bytes = summary_json(
                 figures, quality, info, config.site.periods[0], policy_hash(config)
@@ -362,7 +419,9 @@ def _build_into(
             files.add("data/rejected.csv", rejected_csv(quality))
             files.add("data/badge.svg", _badge(config, figures))
             if checked.interactions is not None:
-                files.put("data/interactions.csv", checked.interactions)
+                put("data/interactions.csv", checked.interactions)
+        if checked.written is not None:
+            checked.written.result()  # an engine error stops the build before it publishes
         with stages.time("write site"):
             write_site(files)
     paths = files.paths()

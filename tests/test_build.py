@@ -95,6 +95,50 @@ def test_failed_build_leaves_previous_output_untouched(handmade: Path, tmp_path:
     assert tree_digest(out) == before
 
 
+def test_pages_wait_for_drill_lists_the_engine_writes_meanwhile(
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine writes the drill-through CSVs on its own thread while the pages render; a
+    slow engine must not leave a list out or change a byte."""
+    import time
+
+    import generator.drill
+
+    build(handmade, output=tmp_path / "fast", use_cache=False)
+    write = generator.drill.write_drill_csvs
+
+    def slow_write(*args: object, **kwargs: object) -> object:
+        time.sleep(1.0)  # the pages are rendered long before this returns
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generator.drill, "write_drill_csvs", slow_write)
+    build(handmade, output=tmp_path / "slow", use_cache=False)
+    fast, slow = tree_digest(tmp_path / "fast"), tree_digest(tmp_path / "slow")
+    assert sum(p.startswith("drill/") and p.endswith(".csv") for p in slow) == 9
+    assert slow == fast
+
+
+def test_an_engine_error_while_the_pages_render_publishes_nothing(
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import generator.drill
+    from generator.errors import BuildError
+
+    out = tmp_path / "out"
+    build(handmade, output=out)
+    before = tree_digest(out)
+
+    def failing_write(*_: object) -> object:
+        raise BuildError("drill-through lists: the disk is full (test).")
+
+    monkeypatch.setattr(generator.drill, "write_drill_csvs", failing_write)
+    assert main(["build", "--config", str(handmade), "--output", str(out), "--no-cache"]) == 2
+    assert "the disk is full (test)" in capsys.readouterr().err
+    assert tree_digest(out) == before
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out")] == []
+
+
 def test_output_folder_may_not_be_the_site_root(handmade: Path) -> None:
     assert main(["build", "--config", str(handmade), "--output", str(handmade.parent)]) == 2
 
