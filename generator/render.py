@@ -9,10 +9,12 @@ file; an override can extend the original as ``theme/<name>`` (e.g.
 from __future__ import annotations
 
 import csv
+import gc
 import importlib.resources
 import io
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -102,13 +104,15 @@ def render_into(
         raise BuildError(Problem(
             f"{config.path.name}", "site.templates", "an existing folder", str(overrides)))
     content = load_content(config.root)
-    model = build_site(config, figures, quality, content, info)
+    with _collector_paused():
+        model = build_site(config, figures, quality, content, info)
     env = make_environment(overrides)
     drawer = drawer or ChartDrawer()
     # The charts are drawn in worker processes while this one renders the pages.
     with drawer.start([job.spec for job in model.charts]) as pending:
-        for page in progress(model.pages, len(model.pages), "rendering pages"):
-            put(page.path, _render_page(env, page.template, page.path, page.context))
+        with _collector_paused():  # after the workers forked: they draw with the collector on
+            for page in progress(model.pages, len(model.pages), "rendering pages"):
+                put(page.path, _render_page(env, page.template, page.path, page.context))
         charts = pending.result()
     for job, drawn in zip(model.charts, charts):
         if drawn.error:
@@ -162,6 +166,25 @@ def collect_assets(overrides: Path | None = None) -> dict[str, bytes]:
                 if path.is_file():
                     assets[path.relative_to(folder).as_posix()] = path.read_bytes()
     return assets
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, then restore it as it was.
+
+    The site model is a few hundred thousand small objects (a view per drill-through row, per
+    table cell) that all live until the site is written, and neither building it nor rendering
+    pages makes reference cycles; meanwhile the collector would walk the whole heap again and
+    again as those objects pile up (about a third of the CPU time of the pages at 1M
+    interactions). Reference counting still frees everything else at once.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _render_page(env: jinja2.Environment, template_name: str, path: str, context: object) -> bytes:
