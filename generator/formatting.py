@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from generator.config import Goal, Policy, Where
 from generator.contexts import Status
@@ -85,8 +86,9 @@ def format_change(change: float | None, change_unit: str | None, better: str) ->
     return f"{'▲' if up else '▼'} {magnitude}{sep}{unit} {trend}", trend
 
 
+@cache
 def status_of(code: str) -> Status:
-    """Return the Status view of a status code."""
+    """Return the Status view of a status code (one shared, immutable view per code)."""
     word, symbol = STATUS_TEXT.get(code, (code, "?"))
     return Status(code, word, symbol)
 
