@@ -193,8 +193,7 @@ def judge_interactions(
             (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
             received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
                 AS elapsed_deadline
-        FROM (SELECT rowid AS row_key, *, timezone({tz}, received_at) AS {local}
-              FROM interactions)
+        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
         """
     )
     # Working columns, left out of `judged` (which holds a copy of every interaction column).

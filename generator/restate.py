@@ -18,6 +18,8 @@ running the old pass over every interaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 
     from generator.sources import Staged
 
-#: Engine tables of the new build that the old pass would overwrite, kept under these names.
+#: Engine tables (and the view `interactions`) of the new build that the old pass would
+#: overwrite, kept aside under `<name>_new`.
 KEEP = ("interactions", "judged", "figures", "aggregates")
 
 
@@ -49,9 +52,7 @@ def compute_restatements(
         return ()
     if any(d.source.shape == "messages" for d in staged.drops):
         return _by_full_recompute(con, config, staged, quality)
-    for table in KEEP:
-        con.execute(f"ALTER TABLE {table} RENAME TO {table}_new")
-    try:
+    with _set_aside(con, KEEP):
         old_through = _old_versions(con, config, newest)
         _affected_periods(con, config, old_through, quality.data_through)
         # The old interactions of the affected periods: the unaffected ids as they are now,
@@ -60,19 +61,43 @@ def compute_restatements(
         affected = _in_affected_periods(con, config)
         con.execute(
             f"""CREATE OR REPLACE TABLE interactions AS
-            SELECT {columns} FROM interactions_new i
-            WHERE {affected} AND NOT {_is_affected('i')}
+            SELECT {columns} FROM interactions_new i {UNAFFECTED}
+            WHERE {affected}
             UNION ALL
             SELECT {columns} FROM old_versions i WHERE {affected}"""
         )
-        figure_table(con, config, replace(quality, data_through=old_through))
-        return _compare(con, "figures", "figures_new", affected_only=True)
+        try:
+            figure_table(con, config, replace(quality, data_through=old_through))
+            return _compare(con, "figures", "figures_new", affected_only=True)
+        finally:
+            for table in ("affected_ids", "old_versions", "affected_periods"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@contextmanager
+def _set_aside(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> Iterator[None]:
+    """Keep the new build's tables and views `names` as `<name>_new` while the body makes the
+    old ones under the same names (a view may come back as a table); then drop those and put
+    the new ones back."""
+    kinds = _kinds(con)
+    for name in names:
+        con.execute(f"ALTER {kinds[name]} {name} RENAME TO {name}_new")
+    try:
+        yield
     finally:
-        for table in ("affected_ids", "old_versions", "affected_periods"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        for table in KEEP:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-            con.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+        made = _kinds(con)
+        for name in names:
+            if name in made:
+                con.execute(f"DROP {made[name]} {name}")
+            con.execute(f"ALTER {kinds[name]} {name}_new RENAME TO {name}")
+
+
+def _kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """'TABLE' or 'VIEW' by the name of every table and view."""
+    return dict(con.execute(
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() "
+        "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal"
+    ).fetchall())
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -83,12 +108,11 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
     )
 
 
-def _is_affected(alias: str) -> str:
-    """Condition: the interaction `alias` has a valid row in a newest drop."""
-    return (
-        f"EXISTS (SELECT 1 FROM affected_ids a WHERE a.source = {alias}.source "
-        f"AND a.id = {alias}.id)"
-    )
+#: Joins keeping the interactions `i` whose id has (or has no) valid row in a newest drop. A
+#: semi or anti join, not a correlated EXISTS: the engine would group every interaction's id
+#: to decorrelate it.
+AFFECTED = "SEMI JOIN affected_ids a ON a.source = i.source AND a.id = i.id"
+UNAFFECTED = "ANTI JOIN affected_ids a ON a.source = i.source AND a.id = i.id"
 
 
 def _old_versions(
@@ -121,7 +145,7 @@ def _old_versions(
         f"""SELECT min(latest) FROM (
             SELECT source, max(greatest(received_at, coalesce(first_response_at, received_at),
                                         coalesce(resolved_at, received_at))) AS latest
-            FROM (SELECT {times} FROM interactions_new i WHERE NOT {_is_affected('i')}
+            FROM (SELECT {times} FROM interactions_new i {UNAFFECTED}
                   UNION ALL SELECT {times} FROM old_versions)
             GROUP BY source)"""
     ).fetchone()
@@ -148,7 +172,7 @@ def _affected_periods(
         f"""CREATE OR REPLACE TABLE affected_periods AS
         WITH days AS (
             SELECT {day} AS day FROM old_versions
-            UNION SELECT {day} FROM interactions_new i WHERE {_is_affected('i')}
+            UNION SELECT {day} FROM interactions_new i {AFFECTED}
             UNION SELECT {day} FROM judged_new
             WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
               AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)
@@ -190,17 +214,18 @@ def _by_full_recompute(
     """The old figures from a whole second pass (for message-level sources)."""
     from generator.sources import account_rows
 
-    for table in KEEP + ("accounted",):
-        con.execute(f"ALTER TABLE {table} RENAME TO {table}_new")
-    try:
-        old = account_rows(con, config, staged, without=staged.newest())
-        figure_table(con, config, old)
-        return _compare(con, "figures", "figures_new", affected_only=False)
-    finally:
-        con.execute("DROP VIEW IF EXISTS valid_versions")
-        for table in KEEP + ("accounted",):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-            con.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    # The new interactions are a view of `accounted` and of the message sources' tables, which
+    # the old pass makes again under the same names.
+    messages = tuple(name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'message_interactions_%' "
+        "ORDER BY ALL").fetchall())
+    with _set_aside(con, KEEP + ("accounted",) + messages):
+        try:
+            old = account_rows(con, config, staged, without=staged.newest())
+            figure_table(con, config, old)
+            return _compare(con, "figures", "figures_new", affected_only=False)
+        finally:
+            con.execute("DROP VIEW IF EXISTS valid_versions")
 
 
 def _compare(

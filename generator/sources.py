@@ -2,7 +2,7 @@
 
 Every row read ends up kept, superseded (a later drop carries the same id) or rejected with a
 reason; ``rows read = kept + superseded + rejected`` holds per drop. The result is the engine
-table ``interactions`` (one row per kept interaction, canonical columns, UTC timestamps) and a
+view ``interactions`` (one row per kept interaction, canonical columns, UTC timestamps) and a
 :class:`~generator.model.QualityReport`.
 """
 
@@ -64,6 +64,10 @@ SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+#: The parsed fields of an interaction, as `accounted` and `interactions` hold them.
+FIELD_COLUMNS = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
+                 "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
+                 "needs_reply")
 
 #: Reason code -> label shown on the data-quality page.
 REASONS: dict[str, str] = {
@@ -188,20 +192,20 @@ def account_rows(
     without: frozenset[int] = frozenset(),
 ) -> QualityReport:
     """Validate the staged rows (leaving out the drops in `without`), keep the latest valid row
-    per id in table `interactions`, and account for every row."""
+    per id in the view `interactions`, and account for every row."""
     keep = [i for i in range(len(staged.drops)) if i not in without]
     con.execute(
         "CREATE OR REPLACE VIEW staged_used AS SELECT * FROM staged "
         f"WHERE drop_index IN ({', '.join(str(i) for i in keep) or '-1'})"
     )
-    _validate(con, config)
+    attributes = _validate(con, config)
     results = []
     for index, first, count in _message_sources(staged.drops):
         result = account_message_source(
             con, config, index, staged.drops[first:first + count], first, without
         )
-        con.execute(f"INSERT INTO interactions BY NAME SELECT * FROM {result.table}")
         results.append(result)
+    _create_interactions(con, attributes, results)
     report = _report(con, config, staged.drops, results)
     stats = tuple(s for i, s in enumerate(report.drops) if i not in without)
     return replace(report, drops=stats, mapped_fields=staged.mapped_fields,
@@ -556,8 +560,9 @@ def _stage_sql(
     )
 
 
-def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Add parsed typed columns and the first failing reason (if any) to `staged`."""
+def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+    """Create `accounted`: every staged row's parsed fields, first failing reason (if any) and
+    fate; return the names of the dimensions and other attributes it holds."""
     csat = config.policy.csat
     attributes = [
         c[len("raw_"):]
@@ -625,11 +630,17 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             f"AS {name}"
         )
 
-    # Narrow helper tables instead of window functions over the wide rows: the ids that occur
-    # more than once in one drop (usually none), and the drop each id's valid row wins from.
+    # Narrow helper tables instead of window functions over the wide rows. The ids that occur
+    # more than once (re-exported by a later drop, or repeated in one drop) are a few per cent
+    # of all; copies in one drop and the rows a later drop supersedes are found among them.
+    con.execute(
+        "CREATE OR REPLACE TABLE repeated AS SELECT source, raw_id FROM staged_used "
+        "WHERE raw_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+    )
     con.execute(
         "CREATE OR REPLACE TABLE duplicated AS SELECT drop_index, raw_id, count(*) AS copies "
-        "FROM staged_used WHERE raw_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+        "FROM (SELECT drop_index, source, raw_id FROM staged_used) "
+        "SEMI JOIN repeated USING (source, raw_id) GROUP BY ALL HAVING count(*) > 1"
     )
     con.execute(
         f"""
@@ -652,11 +663,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         """
     )
     named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
-    names = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
-             "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
-             "needs_reply", "line")
-    # An interaction's fields, its file from `drop_files` (alias f) among them.
-    fields = ", ".join(f"a.{n}" if n != "line" else "f.file, a.line" for n in names)
+    names = FIELD_COLUMNS + ("line",)
     # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
     # looked up in `staged_used` (by drop and line) when its message is written. The checks run
     # once; then the few valid rows that a later drop re-exports are marked superseded.
@@ -671,24 +678,55 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(
         """
         UPDATE accounted SET fate = 'superseded'
-        FROM (SELECT source, id, max(drop_index) AS winning_drop FROM accounted
-              WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1) w
+        FROM (SELECT source, id, max(drop_index) AS winning_drop
+              FROM (SELECT source, id, drop_index FROM accounted WHERE reason IS NULL) v
+              SEMI JOIN repeated r ON r.source = v.source AND r.raw_id = v.id
+              GROUP BY ALL HAVING count(*) > 1) w
         WHERE accounted.reason IS NULL AND accounted.source = w.source
           AND accounted.id = w.id AND accounted.drop_index < w.winning_drop
         """
     )
     con.execute("DROP VIEW checked")
     con.execute("DROP TABLE duplicated")
-    dims = "".join(f", a.{sql_ident(a)}" for a in attributes)
+    con.execute("DROP TABLE repeated")
     # Every valid row as an interaction (restatements need the versions that lost, too).
     con.execute(
-        f"CREATE OR REPLACE VIEW valid_versions AS SELECT a.drop_index, {fields}{dims} "
-        "FROM accounted a JOIN drop_files f USING (drop_index) WHERE a.reason IS NULL"
+        "CREATE OR REPLACE VIEW valid_versions AS "
+        f"SELECT a.drop_index, {_interaction_sql(con, attributes)} WHERE a.reason IS NULL"
     )
-    con.execute(
-        f"CREATE OR REPLACE TABLE interactions AS SELECT {fields}{dims} "
-        "FROM accounted a JOIN drop_files f USING (drop_index) WHERE a.fate = 'kept'"
-    )
+    return attributes
+
+
+def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> str:
+    """Columns and FROM clause of the interactions in `accounted` (alias a): the row's key, its
+    fields, its file and its dimensions. The file is looked up in a list of the drops' files
+    (from `drop_files`) rather than joined: a query that needs no file then needs no join."""
+    files = dict(con.execute("SELECT drop_index, file FROM drop_files").fetchall())
+    listed = ", ".join(sql_str(files[i]) if i in files else "NULL"
+                       for i in range(max(files, default=-1) + 1))
+    columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
+    columns += [f"CAST([{listed}] AS VARCHAR[])[a.drop_index + 1] AS file", "a.line"]
+    columns += [f"a.{sql_ident(a)}" for a in attributes]
+    return f"{', '.join(columns)} FROM accounted a"
+
+
+def _create_interactions(
+    con: duckdb.DuckDBPyConnection, attributes: list[str], results: list[MessageSourceResult]
+) -> None:
+    """Create the view `interactions`: the kept rows of `accounted` (not a copy of them), then
+    each message-level source's conversations. `row_key` numbers the interactions uniquely."""
+    selects = [f"SELECT {_interaction_sql(con, attributes)} WHERE a.fate = 'kept'"]
+    offset = _row_count(con, "accounted")
+    for result in results:
+        selects.append(f"SELECT {offset} + rowid AS row_key, * FROM {result.table}")
+        offset += _row_count(con, result.table)
+    con.execute("CREATE OR REPLACE VIEW interactions AS "
+                + " UNION ALL BY NAME ".join(selects))
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _report(
