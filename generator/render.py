@@ -58,6 +58,8 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # One environment per build: no template changes under it, so no file checks per page.
+        auto_reload=False,
     )
 
 
