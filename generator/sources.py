@@ -231,9 +231,11 @@ def stage_drops(
 ) -> Staged:
     """Read every drop once into the engine view `staged` (parsed drops come from `cache`).
 
-    `staged` is the union, in drop order, of parts: each part maps a batch of drops read
-    together, or reads a run of cached drops. A batch's export text is dropped as soon as its
-    part exists, so the text of all drops is never in memory at once.
+    `staged` is the union, in drop order, of the drops' staged rows. Drops are read in batches;
+    each drop of a batch is mapped straight into its cache file, which `staged` then reads (the
+    staged rows stay on disk, compressed, rather than in the engine's memory). Without a cache
+    folder, a batch is mapped into one engine table, a part. Either way a batch's export text
+    is dropped as soon as it is mapped, so the text of all drops is never in memory at once.
     """
     drops = find_drops(config)
     attributes = sorted({a for s in config.sources for a in source_attributes(s)})
@@ -241,7 +243,6 @@ def stage_drops(
     mapped: set[str] = set()
     column_rows: list[tuple[int, str, str]] = []
     missing_seen: dict[tuple[int, str], list[int]] = {}
-    to_cache: list[tuple[int, str, tuple[str, ...]]] = []
     cached: dict[int, tuple[Path, list[str]]] = {}
     keys = [_staged_key(cache, drop, attributes) for drop in drops]
     for drop_index, key in enumerate(keys):
@@ -250,14 +251,14 @@ def stage_drops(
         if entry is not None and columns_json is not None:
             cached[drop_index] = (entry, json.loads(columns_json))
     parts: list[str] = []
+    unite: list[str] = []  # what `staged` unites, in drop order
     for batch in _batches(drops, cached):
-        selects: list[str] = []
+        selects: list[tuple[int, str, tuple[str, ...]]] = []
         if batch[0] in cached:
             for drop_index in batch:
                 entry, columns = cached[drop_index]
                 # Parsed and mapped before: read the staged rows as they were written.
-                selects.append(f"SELECT {drop_index} AS drop_index, * "
-                               f"FROM read_parquet({sql_str(entry.as_posix())})")
+                unite.append(_cached_sql(drop_index, entry))
                 _note_columns(drops[drop_index], drop_index, columns, attributes, mapped,
                               column_rows)
             if cache is not None:
@@ -284,15 +285,24 @@ def stage_drops(
                         problems.append(problem)
                 if missing:
                     continue
-                selects.append(_stage_sql(drop, drop_index, table, columns, attributes))
-                to_cache.append((drop_index, keys[drop_index], tuple(columns)))
+                selects.append((drop_index, _stage_sql(drop, drop_index, table, columns,
+                                                       attributes), tuple(columns)))
                 _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
         if selects and not problems:
-            # One statement per part: the engine works on all of its drops in parallel.
-            part = f"staged_part_{len(parts)}"
-            con.execute(f"CREATE OR REPLACE TABLE {part} AS "
-                        + " UNION ALL BY NAME ".join(selects))
-            parts.append(part)
+            stored = _store_staged(con, cache, [(i, sql, keys[i], c) for i, sql, c in selects])
+            rest = [sql for i, sql, _ in selects if i not in stored]
+            if rest:
+                # One statement per part: the engine works on all of its drops in parallel.
+                part = f"staged_part_{len(parts)}"
+                con.execute(f"CREATE OR REPLACE TABLE {part} AS "
+                            + " UNION ALL BY NAME ".join(rest))
+                parts.append(part)
+            for drop_index, _, _ in selects:
+                entry = stored.get(drop_index)
+                if entry is not None:
+                    unite.append(_cached_sql(drop_index, entry))
+                elif f"SELECT * FROM {parts[-1]}" not in unite:
+                    unite.append(f"SELECT * FROM {parts[-1]}")
         for drop_index in batch:
             con.execute(f"DROP TABLE IF EXISTS drop_{drop_index}")
     for index, first, count in _message_sources(drops):
@@ -316,19 +326,7 @@ def stage_drops(
             con.execute(f"DROP TABLE IF EXISTS {part}")
         raise DataError(problems)
     con.execute("CREATE OR REPLACE VIEW staged AS " + " UNION ALL BY NAME ".join(
-        [_empty_stage_sql(attributes)] + [f"SELECT * FROM {part}" for part in parts]))
-    if cache is not None and cache.folder is not None:
-        store = cache
-
-        def cache_drop(
-            cursor: duckdb.DuckDBPyConnection, item: tuple[int, str, tuple[str, ...]]
-        ) -> None:
-            drop_index, key, columns = item
-            store.store_table(cursor, f"(SELECT * EXCLUDE (drop_index) FROM staged "
-                              f"WHERE drop_index = {drop_index})", key, kind="staged")
-            store.store_bytes("staged", key, ".json", json.dumps(list(columns)).encode("utf-8"))
-
-        _on_cursors(con, to_cache, cache_drop, "caching drops")
+        [_empty_stage_sql(attributes)] + unite))
     # Which export column each field came from, per drop (for messages; not repeated per row).
     con.execute(
         "CREATE OR REPLACE TABLE drop_columns (drop_index INTEGER, field VARCHAR, "
@@ -346,6 +344,35 @@ def stage_drops(
     if files:
         con.executemany("INSERT INTO drop_files VALUES (?, ?, ?)", files)
     return Staged(drops, frozenset(mapped), tuple(parts))
+
+
+def _cached_sql(drop_index: int, entry: Path) -> str:
+    """SELECT of a drop's staged rows from its cache file."""
+    return f"SELECT {drop_index} AS drop_index, * FROM read_parquet({sql_str(entry.as_posix())})"
+
+
+def _store_staged(
+    con: duckdb.DuckDBPyConnection,
+    cache: Cache | None,
+    items: list[tuple[int, str, str, tuple[str, ...]]],
+) -> dict[int, Path]:
+    """Write each (drop index, staging SELECT, cache key, export columns) to the cache, several
+    at once; return the cache file of each drop that was written."""
+    if cache is None or cache.folder is None:
+        return {}
+    store = cache
+
+    def write(cursor: duckdb.DuckDBPyConnection, item: tuple[int, str, str, tuple[str, ...]]
+              ) -> Path | None:
+        _, sql, key, columns = item
+        store.store_table(cursor, f"(SELECT * EXCLUDE (drop_index) FROM ({sql}))", key,
+                          kind="staged")
+        store.store_bytes("staged", key, ".json", json.dumps(list(columns)).encode("utf-8"))
+        path = store.path("staged", key, ".parquet")
+        return path if path is not None and path.is_file() else None
+
+    written = _on_cursors(con, items, write, "mapping drops")
+    return {item[0]: path for item, path in zip(items, written) if path is not None}
 
 
 def release_staged(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
