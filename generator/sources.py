@@ -49,7 +49,7 @@ from generator.readers import (
 )
 from generator.rejections import Context, rejection_problem
 from generator.sqltext import mapped_sql, sql_ident, sql_str
-from generator.timestamps import timestamp_sql
+from generator.timestamps import parse_timestamps_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -578,13 +578,12 @@ def _stage_sql(
         mapping = source.values.get(name)
         mapped_raw = mapped_sql(raw, dict(mapping) if mapping else None)
         select.append(f"{mapped_raw} AS {sql_ident('raw_' + name)}")
-    for name in TIMESTAMP_FIELDS:
-        select.append(f"{timestamp_sql(sql_ident('raw_' + name), source)} AS {name}")
     # Ids written by a spreadsheet as '3.0' mean '3'.
-    return (
+    text = (
         "SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) "
         f"FROM (SELECT {', '.join(select)} FROM {table})"
     )
+    return parse_timestamps_sql(f"({text})", {n: "raw_" + n for n in TIMESTAMP_FIELDS}, source)
 
 
 def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:

@@ -4,7 +4,7 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 from __future__ import annotations
 
 from generator.config import SourceConfig
-from generator.sqltext import sql_str
+from generator.sqltext import sql_ident, sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
 HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
@@ -47,4 +47,43 @@ def timestamp_sql(raw: str, source: SourceConfig) -> str:
         f"THEN try_cast({raw} AS TIMESTAMPTZ) END "
         f"ELSE coalesce({local_time_sql(naive, tz)}, "
         f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
+    )
+
+
+def parse_timestamps_sql(relation: str, texts: dict[str, str], source: SourceConfig) -> str:
+    """SELECT of every column of `relation` followed by each timestamp of `texts` (its name ->
+    the text column it is parsed from), parsed exactly as :func:`timestamp_sql` does.
+
+    Without a `timestamp_format`, each step is a projection of its own, so that every value is
+    tested for an offset, cast, and converted from local time once (in one expression the
+    engine repeats them: the text is cast four times and converted three times).
+    """
+    if source.timestamp_format or not texts:
+        parsed = "".join(f", {timestamp_sql(sql_ident(text), source)} AS {sql_ident(name)}"
+                         for name, text in texts.items())
+        return f"SELECT *{parsed} FROM {relation}"
+    tz = sql_str(source.timezone)
+    steps: dict[str, list[str]] = {"offset": [], "naive": [], "instant": [], "parsed": []}
+    for name, text in texts.items():
+        column = sql_ident(text)
+        offset, naive, instant = (sql_ident(f"__{name}_{step}")
+                                  for step in ("offset", "naive", "instant"))
+        steps["offset"].append(f"regexp_matches({column}, {sql_str(HAS_OFFSET)}) AS {offset}")
+        steps["naive"].append(f"try_cast({column} AS TIMESTAMP) AS {naive}")
+        steps["instant"].append(f"timezone({tz}, {naive}) AS {instant}")
+        earlier = f"({instant} - INTERVAL 1 HOUR)"
+        steps["parsed"].append(
+            f"CASE WHEN {offset} THEN CASE WHEN regexp_matches({column}, {sql_str(VALID_OFFSET)}) "
+            f"THEN try_cast({column} AS TIMESTAMPTZ) END "
+            f"ELSE coalesce(CASE WHEN timezone({tz}, {earlier}) = {naive} THEN {earlier} "
+            f"ELSE {instant} END, "
+            f"try_strptime({column}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END "
+            f"AS {sql_ident(name)}"
+        )
+    helpers = ", ".join(sql_ident(f"__{name}_{step}") for name in texts
+                        for step in ("offset", "naive", "instant"))
+    return (
+        f"SELECT * EXCLUDE ({helpers}), {', '.join(steps['parsed'])} FROM ("
+        f"SELECT *, {', '.join(steps['instant'])} FROM ("
+        f"SELECT *, {', '.join(steps['offset'] + steps['naive'])} FROM {relation}))"
     )

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from generator.config import SourceConfig
-from generator.timestamps import timestamp_sql
+from generator.timestamps import parse_timestamps_sql, timestamp_sql
 
 LONDON = SourceConfig(name="s", path="x", timezone="Europe/London")
 
@@ -17,6 +17,14 @@ def read(text: str, source: SourceConfig = LONDON) -> datetime | None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     row = con.execute(f"SELECT {timestamp_sql('raw', source)} FROM (SELECT ? AS raw)", [text])
+    return row.fetchone()[0]  # type: ignore[index]
+
+
+def read_in_steps(text: str, source: SourceConfig = LONDON) -> datetime | None:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    sql = parse_timestamps_sql("(SELECT ? AS raw)", {"parsed": "raw"}, source)
+    row = con.execute(f"SELECT parsed FROM ({sql})", [text])
     return row.fetchone()[0]  # type: ignore[index]
 
 
@@ -45,6 +53,7 @@ def utc(*args: int) -> datetime:
 )
 def test_timestamps_are_read_as_documented(text: str, expected: datetime) -> None:
     assert read(text) == expected
+    assert read_in_steps(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -53,9 +62,22 @@ def test_timestamps_are_read_as_documented(text: str, expected: datetime) -> Non
 )
 def test_impossible_or_unknown_timestamps_are_unparseable(text: str) -> None:
     assert read(text) is None
+    assert read_in_steps(text) is None
 
 
 def test_a_timestamp_format_reads_other_layouts() -> None:
     source = SourceConfig(name="s", path="x", timezone="Europe/London",
                           timestamp_format="%d/%m/%Y %H:%M")
     assert read("12/06/2026 10:00", source) == utc(2026, 6, 12, 9)
+    assert read_in_steps("12/06/2026 10:00", source) == utc(2026, 6, 12, 9)
+
+
+def test_parsing_in_steps_keeps_every_column_and_adds_the_times_in_order() -> None:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    sql = parse_timestamps_sql(
+        "(SELECT 1 AS n, '2026-11-12 10:00' AS a, NULL AS b)", {"b_at": "b", "a_at": "a"}, LONDON
+    )
+    cursor = con.execute(sql)
+    assert [d[0] for d in cursor.description] == ["n", "a", "b", "b_at", "a_at"]
+    assert cursor.fetchone() == (1, "2026-11-12 10:00", None, None, utc(2026, 11, 12, 10))
