@@ -13,7 +13,8 @@ import gc
 import importlib.resources
 import io
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -125,12 +126,20 @@ def _build_frozen(
     built, then everything alive is frozen (`gc.freeze`): out of every collection, and shared,
     not copied, by the chart workers forked next.
     """
+    with _collector_paused():
+        model = build_site(config, figures, quality, content, info)
+        gc.freeze()  # before the collector is back on: the model is all in its youngest generation
+    return model
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees), then restore it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return build_site(config, figures, quality, content, info)
+        yield
     finally:
-        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -139,8 +148,12 @@ def _render_model(put: Sink, model: SiteModel, overrides: Path | None, drawer: C
     env = make_environment(overrides)
     # The charts are drawn in worker processes while this one renders the pages.
     with drawer.start([job.spec for job in model.charts]) as pending:
-        for page in progress(model.pages, len(model.pages), "rendering pages"):
-            put(page.path, _render_page(env, page.template, page.path, page.context))
+        # Rendering makes no reference cycles either, and what it allocates for a page is freed
+        # as soon as the page is handed out; paused only here, after the workers forked (they
+        # draw with the collector on).
+        with _collector_paused():
+            for page in progress(model.pages, len(model.pages), "rendering pages"):
+                put(page.path, _render_page(env, page.template, page.path, page.context))
         charts = pending.result()
     for job, drawn in zip(model.charts, charts):
         if drawn.error:
