@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from generator.budget import compute_budgets
 from generator.clock import create_calendar_table, deadline_sql, position_sql
-from generator.config import Config
+from generator.config import CLOCKS, INTERACTION_FIELDS, Config
 from generator.drill import compute_drill
 from generator.model import (
     METRICS,
@@ -46,6 +46,8 @@ GRANULARITY_ORDER = {"day": 0, "week": 1, "month": 2, "quarter": 3}
 RATIO_TOLERANCE = 0.05
 RELATIVE_TOLERANCE = 0.10
 EPSILON = 1e-9
+#: The type of `target_clock` in `judged` (one byte a row rather than a string).
+CLOCK = f"ENUM({', '.join(sql_str(c) for c in sorted(CLOCKS))})"
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def judge_interactions(
             {blackout_sql(policy, local)} AS blackout,
             {target_sql(versions, local, 'within_minutes')} AS target_minutes,
             {target_sql(versions, local, 'rule')} AS target_rule,
-            {target_sql(versions, local, 'clock')} AS target_clock,
+            CAST({target_sql(versions, local, 'clock')} AS {CLOCK}) AS target_clock,
             {target_sql(versions, local, 'calendar')} AS target_calendar,
             (epoch_us(first_response_at) - epoch_us(received_at)) / 60e6 AS elapsed_minutes,
             (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
@@ -196,8 +198,10 @@ def judge_interactions(
         FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
         """
     )
-    # Working columns, left out of `judged` (which holds a copy of every interaction column).
+    # Working columns, left out of `judged` (which holds a copy of every interaction column),
+    # and the attributes that only the policy reads (nothing reads them from `judged`).
     working = ["row_key", local, "elapsed_minutes", "elapsed_deadline"]
+    working += unread_attributes(con, config)
     if uses_business_clock(policy):
         _business_times(con, config, data_through)
         frt = ("CASE WHEN target_clock = 'business' THEN (b_response - b_received) / 60 "
@@ -229,6 +233,17 @@ def judge_interactions(
         """
     )
     con.execute("DROP TABLE IF EXISTS business_timed")
+
+
+def unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+    """The columns of `interactions` that are neither a field, its file and line, a published
+    dimension, nor a name that a custom metric reads."""
+    wanted = {"row_key", "source", "file", "line", *INTERACTION_FIELDS,
+              *published_dimensions(config)}
+    wanted.update(n for m in config.policy.custom_metrics for n in m.names)
+    columns = [c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE interactions)")
+               .fetchall()]
+    return [c for c in columns if c not in wanted]
 
 
 def _business_times(

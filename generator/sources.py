@@ -64,6 +64,8 @@ SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+#: The type of a row's fate in `accounted` (one byte a row rather than a string).
+FATE = "ENUM('kept', 'superseded', 'rejected')"
 #: The parsed fields of an interaction, as `accounted` and `interactions` hold them.
 FIELD_COLUMNS = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
                  "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
@@ -689,7 +691,9 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         """
     )
     named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
-    names = FIELD_COLUMNS + ("line",)
+    # The source as an ENUM of the source names, in text order (sorting by it is unchanged).
+    source_type = f"ENUM({', '.join(sql_str(n) for n in sorted({s.name for s in config.sources}))})"
+    names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "line"]
     # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
     # looked up in `staged_used` (by drop and line) when its message is written. The checks run
     # once; then the few valid rows that a later drop re-exports are marked superseded.
@@ -697,7 +701,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         f"""
         CREATE OR REPLACE TABLE accounted AS
         SELECT drop_index, reason, reason_field, {', '.join(names)}{named},
-            CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS fate
+            CAST(CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS {FATE}) AS fate
         FROM checked
         """
     )
@@ -730,8 +734,11 @@ def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> s
     files = dict(con.execute("SELECT drop_index, file FROM drop_files").fetchall())
     listed = ", ".join(sql_str(files[i]) if i in files else "NULL"
                        for i in range(max(files, default=-1) + 1))
+    # An ENUM of the files: every copy of the interactions holds a small number, not the name.
+    names = ", ".join(sql_str(f) for f in sorted(set(files.values())))
+    kind = f"ENUM({names})" if names else "VARCHAR"
     columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
-    columns += [f"CAST([{listed}] AS VARCHAR[])[a.drop_index + 1] AS file", "a.line"]
+    columns += [f"CAST([{listed}] AS {kind}[])[a.drop_index + 1] AS file", "a.line"]
     columns += [f"a.{sql_ident(a)}" for a in attributes]
     return f"{', '.join(columns)} FROM accounted a"
 
