@@ -253,14 +253,14 @@ def stage_drops(
         if entry is not None and columns_json is not None:
             cached[drop_index] = (entry, json.loads(columns_json))
     parts: list[str] = []
-    unite: list[str] = []  # what `staged` unites, in drop order
+    unite: list[str | tuple[int, Path]] = []  # parts and cache files `staged` unites, in order
     for batch in _batches(drops, cached):
         selects: list[tuple[int, str, tuple[str, ...]]] = []
         if batch[0] in cached:
             for drop_index in batch:
                 entry, columns = cached[drop_index]
                 # Parsed and mapped before: read the staged rows as they were written.
-                unite.append(_cached_sql(drop_index, entry))
+                unite.append((drop_index, entry))
                 _note_columns(drops[drop_index], drop_index, columns, attributes, mapped,
                               column_rows)
             if cache is not None:
@@ -302,7 +302,7 @@ def stage_drops(
             for drop_index, _, _ in selects:
                 entry = stored.get(drop_index)
                 if entry is not None:
-                    unite.append(_cached_sql(drop_index, entry))
+                    unite.append((drop_index, entry))
                 elif f"SELECT * FROM {parts[-1]}" not in unite:
                     unite.append(f"SELECT * FROM {parts[-1]}")
         for drop_index in batch:
@@ -328,7 +328,7 @@ def stage_drops(
             con.execute(f"DROP TABLE IF EXISTS {part}")
         raise DataError(problems)
     con.execute("CREATE OR REPLACE VIEW staged AS " + " UNION ALL BY NAME ".join(
-        [_empty_stage_sql(attributes)] + unite))
+        [_empty_stage_sql(attributes)] + _united_sql(unite)))
     # Which export column each field came from, per drop (for messages; not repeated per row).
     con.execute(
         "CREATE OR REPLACE TABLE drop_columns (drop_index INTEGER, field VARCHAR, "
@@ -348,9 +348,28 @@ def stage_drops(
     return Staged(drops, frozenset(mapped), tuple(parts))
 
 
-def _cached_sql(drop_index: int, entry: Path) -> str:
-    """SELECT of a drop's staged rows from its cache file."""
-    return f"SELECT {drop_index} AS drop_index, * FROM read_parquet({sql_str(entry.as_posix())})"
+def _united_sql(unite: list[str | tuple[int, Path]]) -> list[str]:
+    """SELECTs of the parts (given as SELECTs) and the drops' cache files (drop index, path):
+    each run of cache files is read by one `read_parquet`, which reads its files in parallel
+    (one per drop would read them one after the other)."""
+    selects: list[str] = []
+    run: list[tuple[int, Path]] = []
+    for item in [*unite, ""]:
+        if isinstance(item, tuple):
+            run.append(item)
+            continue
+        if run:
+            paths = ", ".join(sql_str(path.as_posix()) for _, path in run)
+            indexes = ", ".join(f"({sql_str(path.as_posix())}, {i})" for i, path in run)
+            selects.append(
+                f"SELECT d.drop_index, s.* EXCLUDE (filename) FROM read_parquet([{paths}], "
+                "filename = true, union_by_name = true) s "
+                f"JOIN (VALUES {indexes}) d(filename, drop_index) USING (filename)"
+            )
+            run = []
+        if item:
+            selects.append(item)
+    return selects
 
 
 def _store_staged(
