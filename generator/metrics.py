@@ -201,7 +201,7 @@ def judge_interactions(
     # Working columns, left out of `judged` (which holds a copy of every interaction column),
     # and the attributes that only the policy reads (nothing reads them from `judged`).
     working = ["row_key", local, "elapsed_minutes", "elapsed_deadline"]
-    working += unread_attributes(con, config)
+    working += _unread_attributes(con, config)
     if uses_business_clock(policy):
         _business_times(con, config, data_through)
         frt = ("CASE WHEN target_clock = 'business' THEN (b_response - b_received) / 60 "
@@ -235,7 +235,7 @@ def judge_interactions(
     con.execute("DROP TABLE IF EXISTS business_timed")
 
 
-def unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+def _unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     """The columns of `interactions` that are neither a field, its file and line, a published
     dimension, nor a name that a custom metric reads."""
     wanted = {"row_key", "source", "file", "line", *INTERACTION_FIELDS,

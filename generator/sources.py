@@ -359,7 +359,8 @@ def _united_sql(unite: list[str | tuple[int, Path]]) -> list[str]:
             run.append(item)
             continue
         if run:
-            paths = ", ".join(sql_str(path.as_posix()) for _, path in run)
+            # Drops with the same bytes share a cache file: it is read once, for each of them.
+            paths = ", ".join(sql_str(path) for path in dict.fromkeys(p.as_posix() for _, p in run))
             indexes = ", ".join(f"({sql_str(path.as_posix())}, {i})" for i, path in run)
             selects.append(
                 f"SELECT d.drop_index, s.* EXCLUDE (filename) FROM read_parquet([{paths}], "

@@ -159,3 +159,17 @@ def test_reading_in_small_batches_gives_the_same_site(
     fresh = build(site, output=tmp_path / "fresh", use_cache=False)
     assert fresh.drops_parsed == 3
     assert digest(tmp_path / "cached") == digest(tmp_path / "fresh")
+
+
+def test_two_drops_with_the_same_bytes_are_each_read_once_from_the_cache(site: Path) -> None:
+    """Identical drops share one cache entry; each still counts its own rows, once."""
+    exports = site.parent / "exports"
+    shutil.copyfile(exports / "w1.csv", exports / "w3.csv")
+    without = build(site, output=site.parent / "plain", use_cache=False)
+    cold = build(site)
+    assert cold.rows_read == without.rows_read
+    assert digest(site.parent / "output") == digest(site.parent / "plain")
+    (site.parent / ".carecard-cache" / f"last-build-{CACHE_FORMAT}.json").unlink()
+    warm = build(site)
+    assert (warm.drops_parsed, warm.drops_from_cache) == (0, 3)
+    assert digest(site.parent / "output") == digest(site.parent / "plain")
