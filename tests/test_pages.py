@@ -626,6 +626,27 @@ def test_override_folder_replaces_one_template_and_can_extend_the_theme(tmp_path
     assert b'id="custom"' not in files["definitions.html"]
 
 
+def test_a_macros_override_from_before_the_cells_macro_still_renders_segment_pages(tmp_path):
+    """A site's own _macros.html copied from an older theme has `cell` but not `cells`: the
+    segment page falls back to one `cell` call per cell, and the site's `cell` is used."""
+    overrides = tmp_path / "templates"
+    overrides.mkdir()
+    theme = (theme_dir() / "_macros.html").read_text(encoding="utf-8")
+    start, end = theme.index("{# The cells of one table row"), theme.index("{% macro cell(c)")
+    older = theme[:start] + theme[end:].replace(
+        "{{ cells([c]) }}", '<td class="site-cell">{{ c.value }}</td>', 1)
+    older = older.replace("{{ cells(row.cells) }}",
+                          "{% for c in row.cells %}{{ cell(c) }}{% endfor %}")
+    assert "cells(" not in older
+    (overrides / "_macros.html").write_text(older, encoding="utf-8")
+    config = fakes.make_config(tmp_path, templates=overrides)
+    files = render_site(config, fakes.make_figures(), fakes.make_quality(), fakes.make_info())
+    page = fakes.parse_html(files["segments/channel/twitter.html"])
+    trend = page.find("table", "trend-table")
+    assert trend.find_all("td", "site-cell")
+    assert not trend.find_all("td", "cell")
+
+
 def test_undefined_variable_in_a_template_is_a_build_error_naming_page_and_template(tmp_path):
     overrides = tmp_path / "templates"
     overrides.mkdir()
