@@ -59,8 +59,9 @@ class Checked:
     """data/interactions.csv when `site.interactions_csv` asks for it: its bytes, or (with a
     scratch folder) the file the engine writes there."""
     written: Future[None] | None = None
-    """Done when the engine has written the files named in `figures.drill` and
-    `interactions` (None: they were written before `check` returned)."""
+    """With a scratch folder: done when the engine has written the files named in
+    `figures.drill` and `interactions` (already done when no executor was given). None
+    without a scratch folder: the drill rows and interactions.csv stay in Python."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def _start_engine_files(
 ) -> tuple[Figures, Path | None, Future[None]]:
     """Have the engine write every drill-through list and interactions.csv into `scratch`,
     on `background` when given (its queries release the GIL while Python renders the pages;
+    only the rare lists with '#' or CR in their text are written by Python's csv module there;
     nothing else uses `con` after this). Return the figures with each list's file name,
     interactions.csv's path, and the future of the writing."""
     from generator.downloads import write_interactions_csv

@@ -88,6 +88,11 @@ class PendingCharts:
             chunk = max(1, len(specs) // (workers * 4))
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
             self._drawing = self._pool.map(_draw_one, specs, chunksize=chunk)
+            # Every chart is submitted: the workers exit as soon as the charts are drawn rather
+            # than idle until the pages are rendered. A worker keeps the memory pages it shares
+            # with this process as they were at the fork, so each page this process rewrites
+            # meanwhile is held twice (at 10M interactions about 0.06 GiB less at the peak).
+            self._pool.shutdown(wait=False)
         self._specs = specs
 
     def result(self) -> list[Drawn]:
