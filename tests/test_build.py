@@ -139,6 +139,41 @@ def test_an_engine_error_while_the_pages_render_publishes_nothing(
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out")] == []
 
 
+def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_restores_gc(
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page fails while the engine thread is still writing the drill lists: the build waits
+    for the engine, publishes nothing, leaves no staging folder, and the garbage collector is
+    on and unfrozen afterwards (rendering pauses and freezes it)."""
+    import gc
+    import time
+
+    import generator.drill
+    import generator.render
+    from generator.errors import BuildError
+
+    out = tmp_path / "out"
+    build(handmade, output=out)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    before = tree_digest(out)
+    write = generator.drill.write_drill_csvs
+
+    def slow_write(*args: object, **kwargs: object) -> object:
+        time.sleep(1.0)
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    def failing_page(env: object, template: str, path: str, context: object) -> bytes:
+        raise BuildError(f"rendering page '{path}' failed (test).")
+
+    monkeypatch.setattr(generator.drill, "write_drill_csvs", slow_write)
+    monkeypatch.setattr(generator.render, "_render_page", failing_page)
+    with pytest.raises(BuildError, match="failed \\(test\\)"):
+        build(handmade, output=out, use_cache=False)
+    assert tree_digest(out) == before
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out")] == []
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def test_output_folder_may_not_be_the_site_root(handmade: Path) -> None:
     assert main(["build", "--config", str(handmade), "--output", str(handmade.parent)]) == 2
 
