@@ -11,6 +11,7 @@ window in 2026-W46 and one message-level source.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from dataclasses import replace
@@ -82,6 +83,19 @@ GOALS = {
     "frt_median": Goal("frt_median", "max", 30.0),
     "sla_attainment": Goal("sla_attainment", "min", 0.90, tolerance=0.05, min_n=20),
 }
+
+
+def handmade_with_interactions_csv(tmp_path: Path) -> Path:
+    """A copy of tests/projects/handmade with `site.interactions_csv` on; its config.yaml."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "tests" / "projects" / "handmade", site)
+    config = site / "config.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "  data_through:", "  interactions_csv: true\n  data_through:"),
+        encoding="utf-8",
+    )
+    return config
 
 
 def make_periods() -> dict[str, tuple[Period, ...]]:

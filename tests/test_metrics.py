@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sitefakes
 
 from generator.build import check
 from generator.model import Figure
@@ -151,18 +152,9 @@ def test_drill_through_lists_late_and_unanswered_interactions_of_red_and_amber_f
 
 
 def test_interactions_csv_has_every_kept_interaction(tmp_path: Path) -> None:
-    import shutil
-
     from generator.build import build
 
-    site = tmp_path / "site"
-    shutil.copytree(HANDMADE.parent, site)
-    config = site / "config.yaml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "  data_through:", "  interactions_csv: true\n  data_through:"),
-        encoding="utf-8",
-    )
+    config = sitefakes.handmade_with_interactions_csv(tmp_path)
     build(config, output=tmp_path / "out")
     lines = (tmp_path / "out" / "data" / "interactions.csv").read_text().splitlines()
     assert lines[0].startswith("source,id,channel,received_at,first_response_at,resolved_at,")
