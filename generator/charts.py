@@ -125,8 +125,9 @@ def draw_chart(spec: ChartSpec) -> bytes:
 
 
 def _reset(ax: Any) -> None:
-    """Remove the previous chart's artists from `ax` but keep the axes (cheap)."""
-    for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.patches]:
+    """Remove the previous chart's collections (grid, band, markers) from `ax` but keep the
+    axes (cheap); its texts and lines belong to the figure (see _text)."""
+    for artist in [*ax.collections]:
         artist.remove()
     ax.set_visible(False)
 
