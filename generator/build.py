@@ -201,7 +201,7 @@ def check(
     written: Future[None] | None = None
     if scratch is not None:
         figures, interactions, written = _start_engine_files(
-            con, config, figures, scratch, stages, background)
+            con, config, figures, scratch, stages, background, cache)
     elif config.site.interactions_csv:
         from generator.downloads import interactions_csv
 
@@ -216,12 +216,14 @@ def _start_engine_files(
     scratch: Path,
     stages: Stages,
     background: Executor | None,
+    cache: Cache | None = None,
 ) -> tuple[Figures, Path | None, Future[None]]:
     """Have the engine write every drill-through list and interactions.csv into `scratch`,
     on `background` when given (its queries release the GIL while Python renders the pages;
     only the rare lists with '#' or CR in their text are written by Python's csv module there;
-    nothing else uses `con` after this). Return the figures with each list's file name,
-    interactions.csv's path, and the future of the writing."""
+    nothing else uses `con` after this); with `cache`, lists whose rows are cached are copied
+    from it. Return the figures with each list's file name, interactions.csv's path, and the
+    future of the writing."""
     from generator.downloads import write_interactions_csv
     from generator.drill import write_drill_csvs
 
@@ -232,7 +234,7 @@ def _start_engine_files(
 
     def write() -> None:
         with stages.time("write drill lists"):
-            for done, plan in zip(write_drill_csvs(con, figures.drill, scratch), planned):
+            for done, plan in zip(write_drill_csvs(con, figures.drill, scratch, cache), planned):
                 if done.csv is None or plan.csv is None:
                     raise BuildError(f"drill-through list of {done.period}, {done.dimension} "
                                      f"{done.segment}: the engine wrote no file.")

@@ -9,6 +9,7 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     staged/<key>.json       the export columns that drop had
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
+    drill/<key>.csv         one drill-through list (key: its rows); only the last build's lists
     last-build-N.json       fingerprint of the inputs and the output of the last build
 """
 
@@ -115,6 +116,15 @@ class Cache:
             os.replace(temporary, path)
         except OSError as error:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
+
+    def keep_only(self, kind: str, keys: set[str], suffix: str) -> None:
+        """Delete the entries of `kind` (with `suffix`) whose key is not in `keys`."""
+        if self.folder is None or not (self.folder / kind).is_dir():
+            return
+        wanted = {f"{key}{suffix}" for key in keys}
+        for entry in (self.folder / kind).iterdir():
+            if entry.name.endswith(suffix) and entry.name not in wanted:
+                entry.unlink(missing_ok=True)
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""

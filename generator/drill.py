@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from generator.cache import Cache, code_digest
 from generator.config import Config
 from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
@@ -15,6 +17,8 @@ from generator.sqltext import segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
+
+log = logging.getLogger(__name__)
 
 #: The figures whose red or amber status a list of late and unanswered interactions explains.
 RESPONSE_METRICS = ("response_rate", "sla_attainment", "backlog", "frt_median", "frt_p90",
@@ -113,39 +117,95 @@ def _create_drill_rows(
 
 
 def write_drill_csvs(
-    con: duckdb.DuckDBPyConnection, drills: tuple[DrillList, ...], folder: Path
+    con: duckdb.DuckDBPyConnection,
+    drills: tuple[DrillList, ...],
+    folder: Path,
+    cache: Cache | None = None,
 ) -> tuple[DrillList, ...]:
     """Write each whole list of `drill_rows` to `folder/drill-<n>.csv`; return them with `csv`.
 
     The engine writes the files; the bytes are those of `render.csv_bytes` (LF line ends,
-    numbers in shortest round-trip form, empty for None, csv-module quoting).
+    numbers in shortest round-trip form, empty for None, csv-module quoting). With a cache, a
+    list whose rows are those of a list the cache holds is copied from it instead: after a new
+    drop only the lists of the periods it touched are written again. The cache keeps the lists
+    of this build only (see :func:`_cached_lists`).
     """
     if not drills:
         return ()
-    by_python = {n for (n,) in con.execute(
-        "SELECT DISTINCT list_no FROM drill_rows WHERE "
-        + " OR ".join(f"regexp_matches({c}, '[#\\r]')" for c in _TEXT_COLUMNS)
-    ).fetchall()}
     # The numbers of the lists that have rows (a red figure may list none), in list order.
     numbers = [n for (n,) in con.execute(
         "SELECT DISTINCT list_no FROM drill_rows ORDER BY list_no").fetchall()]
     if len(numbers) != len(drills):
         raise BuildError(f"drill-through lists: expected {len(drills)} in the engine, found "
                          f"{len(numbers)}.")
+    paths = {n: folder / f"drill-{n}.csv" for n in numbers}
+    if cache is not None and cache.folder is None:
+        cache = None  # caching is off
+    keys = _list_keys(con, cache) if cache is not None else {}
+    found = _cached_lists(cache, keys, paths) if cache is not None else set()
+    missing = [n for n in numbers if n not in found]
+    if cache is not None:
+        log.info("drill-through lists: %d written, %d from the cache", len(missing), len(found))
+    by_python = {n for (n,) in con.execute(
+        "SELECT DISTINCT list_no FROM drill_rows WHERE "
+        + " OR ".join(f"regexp_matches({c}, '[#\\r]')" for c in _TEXT_COLUMNS)
+    ).fetchall()} - found
     parts = folder / "drill-parts"
-    _copy_partitioned(con, parts, by_python)
-    written = []
-    for list_no, drill in zip(numbers, drills):
-        path = folder / f"drill-{list_no}.csv"
+    if len(missing) > len(by_python):
+        _copy_partitioned(con, parts, by_python | found)
+    for list_no in missing:
+        path = paths[list_no]
         if list_no in by_python:
             cursor = con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} FROM drill_rows "
                                  f"WHERE list_no = {list_no} ORDER BY seq")
             _write_csv_rows(path, cursor)
         else:
             _claim_part(con, parts / f"list_no={list_no}", list_no, path)
-        written.append(replace(drill, csv=path))
+        if cache is not None:
+            cache.store_bytes(DRILL_KIND, keys[list_no], ".csv", path.read_bytes())
     con.execute("DROP TABLE drill_rows")  # its memory goes back to the engine's later stages
-    return tuple(written)
+    return tuple(replace(drill, csv=paths[n]) for n, drill in zip(numbers, drills))
+
+
+#: Cache folder of the drill-through CSVs (`<cache>/drill/<key>.csv`).
+DRILL_KIND = "drill"
+
+
+def _list_keys(con: duckdb.DuckDBPyConnection, cache: Cache) -> dict[int, str]:
+    """A cache key per list of `drill_rows`, from a digest of all its rows.
+
+    The digest is two 64-bit aggregates (xor and sum) of the engine's hash of each row with its
+    position, and the row count: cheap next to writing the CSV, and it changes when any value,
+    the order or the length of the list does. The engine's hash may change between engine
+    versions, so the version is part of the key, as is this module's code.
+    """
+    import duckdb
+
+    row = ", ".join(("seq",) + DRILL_COLUMNS)
+    code = code_digest(__file__)
+    return {
+        list_no: cache.key(DRILL_KIND, duckdb.__version__, code, f"{xor}:{total}:{count}")
+        for list_no, xor, total, count in con.execute(
+            f"SELECT list_no, bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) FROM "
+            f"(SELECT list_no, hash({row}) AS h FROM drill_rows) GROUP BY list_no"
+        ).fetchall()
+    }
+
+
+def _cached_lists(cache: Cache, keys: dict[int, str], paths: dict[int, Path]) -> set[int]:
+    """Write the lists the cache holds to their paths; return their numbers.
+
+    Entries that no list of this build has are deleted (the folder holds one build's lists,
+    not every list ever written); a corrupt entry is reported and written again.
+    """
+    found = set()
+    for list_no, key in keys.items():
+        data = cache.load_bytes(DRILL_KIND, key, ".csv")
+        if data is not None:
+            paths[list_no].write_bytes(data)
+            found.add(list_no)
+    cache.keep_only(DRILL_KIND, set(keys.values()), ".csv")
+    return found
 
 
 def _claim_part(

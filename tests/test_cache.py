@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -71,7 +72,9 @@ def test_corrupt_cache_entries_are_rebuilt_with_a_warning(
     build(site)
     before = digest(site.parent / "output")
     cache = site.parent / ".carecard-cache"
-    for entry in list(cache.rglob("*.parquet")) + list(cache.rglob("*.svg")):
+    entries = [e for pattern in ("*.parquet", "*.svg", "*.csv") for e in cache.rglob(pattern)]
+    assert any(e.parent.name == "drill" for e in entries)
+    for entry in entries:
         entry.write_bytes(b"garbage")
     (cache / f"last-build-{CACHE_FORMAT}.json").write_bytes(b"{not json")
     result = build(site)
@@ -88,6 +91,25 @@ def test_a_new_drop_parses_only_that_drop(site: Path) -> None:
     (site.parent / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
     result = build(site)
     assert (result.drops_parsed, result.drops_from_cache) == (1, 2)
+
+
+def test_after_a_new_drop_unchanged_drill_lists_come_from_the_cache(
+    site: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A drop with a late reply in one week: that week's lists are written again, the others
+    are copied from the cache, and the site is the one a build without a cache makes."""
+    build(site)
+    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    extra += "v1,2026-11-12 09:00:00,2026-11-12 11:05:00,,twitter,billing,normal,q,,Yes\n"
+    (site.parent / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
+    caplog.set_level("INFO", logger="generator.drill")
+    caplog.clear()
+    build(site)
+    [line] = [r.getMessage() for r in caplog.records if "drill-through lists:" in r.getMessage()]
+    written, cached = map(int, re.findall(r"\d+", line))
+    assert written >= 1 and cached >= 1, line
+    build(site, output=tmp_path / "fresh", use_cache=False)
+    assert digest(site.parent / "output") == digest(tmp_path / "fresh")
 
 
 def test_strict_is_not_skipped_after_a_lenient_build(site: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import pytest
 import sitefakes as fakes
 
 from generator.build import build, check
@@ -157,3 +158,60 @@ def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(tmp_path:
     (part / "data_1.csv").write_text("other half\n")
     _claim_part(con, part, 1, tmp_path / "drill-1.csv")
     assert (tmp_path / "drill-1.csv").read_bytes() == old_writer(1)
+
+
+def test_cached_lists_are_copied_and_only_changed_lists_are_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a cache, a list whose rows are unchanged comes from the cache (same bytes); a list
+    with a changed row is written again; the cache keeps only the lists of the last call."""
+    import generator.drill
+    from generator.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    for name in ("one", "two", "three"):
+        (tmp_path / name).mkdir()
+    first = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "one", cache)
+    entries = sorted((tmp_path / "cache" / "drill").iterdir())
+    assert len(entries) == 3
+
+    copied: list[set[int]] = []
+    partitioned = generator.drill._copy_partitioned
+
+    def spy(con: duckdb.DuckDBPyConnection, parts: Path, skip: set[int]) -> None:
+        copied.append(skip)
+        partitioned(con, parts, skip)
+
+    monkeypatch.setattr(generator.drill, "_copy_partitioned", spy)
+    caplog.set_level("INFO", logger="generator.drill")
+    caplog.clear()
+    second = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache)
+    assert copied == []  # every list came from the cache
+    assert "0 written, 3 from the cache" in caplog.text
+    assert [d.csv.read_bytes() for d in second if d.csv] == [
+        d.csv.read_bytes() for d in first if d.csv] == [old_writer(n) for n in (1, 2, 3)]
+
+    con = engine_with_rows()
+    con.execute("UPDATE drill_rows SET target_minutes = 30 WHERE list_no = 1 AND seq = 2")
+    third = write_drill_csvs(con, LISTS, tmp_path / "three", cache)
+    assert copied == [{2, 3}]  # list 1 alone is written (2 and 3 from the cache)
+    assert third[0].csv is not None
+    assert b"2025-10-27 02:11:23,,,30,elapsed,overdue" in third[0].csv.read_bytes()
+    after = sorted((tmp_path / "cache" / "drill").iterdir())
+    assert len(after) == 3 and after != entries  # the old list 1 is gone, the new one kept
+
+
+def test_a_corrupt_cached_list_is_written_again_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from generator.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "one", cache)
+    for entry in (tmp_path / "cache" / "drill").iterdir():
+        entry.write_bytes(entry.read_bytes().replace(b"BC-1", b"XX-1"))
+    again = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache)
+    assert [d.csv.read_bytes() for d in again if d.csv] == [old_writer(n) for n in (1, 2, 3)]
+    assert any("corrupt" in r.getMessage() for r in caplog.records)
