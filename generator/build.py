@@ -373,7 +373,7 @@ def _build_into(
         rejected_csv,
         summary_json,
     )
-    from generator.drawing import ChartDrawer, preload
+    from generator.drawing import ChartDrawer, start_server
     from generator.output import SiteFiles, recover, write_site
     from generator.render import render_into
 
@@ -400,7 +400,7 @@ def _build_into(
             files=int(last.get("files", 0)),  # type: ignore[call-overload]
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
-    importing = preload()  # matplotlib, for the charts later
+    start_server()  # the chart workers' parent, while this process is small
     # Leaving the `with` waits for the engine's thread first, then discards or publishes.
     with SiteFiles(target) as files, ThreadPoolExecutor(1, "carecard-engine") as engine:
         checked = check(config, strict=strict, cache=cache, stages=stages,
@@ -408,7 +408,6 @@ def _build_into(
         drops_cached, drops_parsed = cache.hits, cache.misses
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)
-        importing.join()
         drawer = ChartDrawer(cache if use_cache else None)
         put = _when_written(checked.written, files.put)
         with stages.time("render pages and charts"):

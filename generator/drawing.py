@@ -2,10 +2,18 @@
 
 A chart's cache key is the hash of its complete specification (data, goal, markers, labels) and
 the matplotlib version, so an unchanged chart is never redrawn and a changed one always is.
+
+On Linux the charts are drawn in worker processes forked from a small server process (the
+multiprocessing "forkserver") that :func:`start_server` starts early in a build and that has
+matplotlib imported: a worker shares nothing with the build process, which is large by the time
+the charts are drawn (at 10M interactions, workers forked from it held a copy of each page it
+rewrote meanwhile), and holds none of its file descriptors (such as the output folder's lock).
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -20,8 +28,13 @@ from generator.charts import ChartSpec, draw_chart
 from generator.progress import progress
 
 log = logging.getLogger(__name__)
-#: Below this many charts to draw, starting worker processes costs more than it saves.
+#: Below this many charts to draw, starting worker processes costs more than it saves (unless
+#: the build started the server already: then a worker starts in milliseconds).
 PARALLEL_FROM = 6
+#: What the server imports once for every worker it forks: all that drawing a chart needs.
+WORKER_MODULES = ["generator.drawing", "matplotlib.figure", "matplotlib.backends.backend_svg"]
+
+_started = False  # start_server ran in this process (its server is reused by later builds)
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,8 @@ class ChartDrawer:
     def start(self, specs: Sequence[ChartSpec]) -> PendingCharts:
         """Start drawing every spec in worker processes and return at once; the caller does
         other work (rendering pages) meanwhile and then collects the SVGs with `result()`."""
-        import matplotlib
-
-        keys = [self._key(spec, matplotlib.__version__) for spec in specs]
+        version = matplotlib_version() if self.cache else ""
+        keys = [self._key(spec, version) for spec in specs]
         cached: dict[int, Drawn] = {}
         for index, key in enumerate(keys):
             data = self.cache.load_bytes("charts", key, ".svg") if self.cache and key else None
@@ -81,17 +93,16 @@ class PendingCharts:
         self._pool: ProcessPoolExecutor | None = None
         self._drawing: Iterator[Drawn] | None = None
         workers = min(drawer.workers, len(specs))
-        if workers >= 2 and len(specs) >= PARALLEL_FROM and sys.platform.startswith("linux"):
-            # Fork after matplotlib is imported, so that workers start without importing it.
-            import_matplotlib()
-            context = multiprocessing.get_context("fork")
+        if specs and drawer.workers >= 2 and _forks() and (_started or len(specs) >= PARALLEL_FROM):
+            _run_server()
             chunk = max(1, len(specs) // (workers * 4))
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+            )
             self._drawing = self._pool.map(_draw_one, specs, chunksize=chunk)
-            # Every chart is submitted: the workers exit as soon as the charts are drawn rather
-            # than idle until the pages are rendered. A worker keeps the memory pages it shares
-            # with this process as they were at the fork, so each page this process rewrites
-            # meanwhile is held twice (at 10M interactions about 0.06 GiB less at the peak).
+            # Every chart is submitted: the workers exit (and free their memory) as soon as the
+            # charts are drawn rather than idle until the pages are rendered.
             self._pool.shutdown(wait=False)
         self._specs = specs
 
@@ -115,28 +126,63 @@ class PendingCharts:
             self._pool.shutdown(cancel_futures=True)
 
 
-def import_matplotlib() -> None:
-    """Import what drawing a chart needs (about a quarter of a second)."""
-    import matplotlib
+def start_server() -> None:
+    """Start the process that the chart workers are forked from, on Linux with two cores or
+    more; it imports matplotlib (about half a second of CPU) while this process goes on.
 
-    matplotlib.use("Agg")
-    import matplotlib.figure
+    Call it early in a build, while this process is small: it starts with a fresh interpreter
+    (`fork` then `exec`), and a server that is running already (an earlier build in this
+    process) is reused. It exits when this process does.
+    """
+    if _forks() and (os.cpu_count() or 1) >= 2:
+        _run_server()
 
 
-def preload() -> threading.Thread:
-    """Import matplotlib in a background thread while the engine reads and computes (its
-    queries release the GIL), so that the import is done by the time the charts start.
-    Join the thread before `ChartDrawer.start` forks the workers."""
+@functools.cache
+def matplotlib_version() -> str:
+    """The installed matplotlib's version, without importing it (the workers do)."""
+    from importlib import metadata
 
-    def run() -> None:
-        try:
-            import_matplotlib()
-        except Exception:  # the import in ChartDrawer.start fails again and reports it
-            log.debug("preloading matplotlib failed", exc_info=True)
+    try:
+        return metadata.version("matplotlib")
+    except metadata.PackageNotFoundError:  # not installed as a distribution: ask the module
+        import matplotlib
 
-    thread = threading.Thread(target=run, name="carecard-preload", daemon=True)
-    thread.start()
-    return thread
+        return matplotlib.__version__
+
+
+def _forks() -> bool:
+    return sys.platform.startswith("linux")
+
+
+def _run_server() -> None:
+    global _started
+    from multiprocessing import forkserver
+
+    # The preload list is multiprocessing's global; it only applies to a server started now.
+    forkserver.set_forkserver_preload(WORKER_MODULES)
+    forkserver.ensure_running()
+    _started = True
+
+
+def _start_worker() -> None:
+    # What the worker shares with the server stays shared: the collector never visits it
+    # (visiting an object writes to its memory page, which the worker then holds a copy of).
+    gc.freeze()
+    # The worker's parent is the server, which exits only once the build and every worker
+    # have: without this, a worker of a killed build would wait for more charts forever.
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        from multiprocessing.connection import wait
+
+        wait([sentinel])  # ready once the build has exited, however it exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="carecard-parent-watch", daemon=True).start()
 
 
 def _draw_one(spec: ChartSpec) -> Drawn:

@@ -1,0 +1,197 @@
+"""Drawing the charts: the cache, and worker processes that owe nothing to the build process."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import sitefakes  # noqa: F401  (puts the repository on sys.path)
+from test_charts import spec
+
+import generator.drawing
+from generator.build import build
+from generator.cache import Cache
+from generator.charts import draw_chart
+from generator.drawing import PARALLEL_FROM, ChartDrawer
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDMADE = ROOT / "tests" / "projects" / "handmade"
+linux_cores = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+    reason="charts are drawn in worker processes on Linux with two cores or more",
+)
+
+
+def children(pid: int) -> list[int]:
+    """Live (not zombie) child processes of `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    return [p for c in children(pid) for p in [c, *descendants(c)]]
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def servers() -> list[int]:
+    return [p for p in children(os.getpid()) if "multiprocessing.forkserver" in command_line(p)]
+
+
+def test_charts_drawn_in_workers_are_the_bytes_drawn_in_this_process() -> None:
+    specs = [spec(f"Chart {i}", panels=1 + i % 5) for i in range(PARALLEL_FROM + 2)]
+    with ChartDrawer(workers=2).start(specs) as pending:
+        drawn = pending.result()
+    assert [d.svg for d in drawn] == [draw_chart(s) for s in specs]
+    assert not [d.error for d in drawn if d.error]
+
+
+def test_few_charts_are_drawn_in_this_process_until_a_build_started_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(generator.drawing, "_started", False)
+    specs = [spec(f"Chart {i}") for i in range(PARALLEL_FROM - 1)]
+    with ChartDrawer(workers=2).start(specs) as pending:
+        assert pending._pool is None
+        drawn = pending.result()
+    assert [d.svg for d in drawn] == [draw_chart(s) for s in specs]
+
+
+def test_elsewhere_than_linux_every_chart_is_drawn_in_this_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(generator.drawing, "_forks", lambda: False)
+    specs = [spec(f"Chart {i}") for i in range(PARALLEL_FROM + 1)]
+    with ChartDrawer(workers=2).start(specs) as pending:
+        assert pending._pool is None
+        assert len(pending.result()) == len(specs)
+
+
+def test_cached_charts_are_not_drawn_again(tmp_path: Path) -> None:
+    specs = [spec(f"Chart {i}") for i in range(3)]
+    first = ChartDrawer(Cache(tmp_path), workers=2)
+    with first.start(specs) as pending:
+        svgs = [d.svg for d in pending.result()]
+    again = ChartDrawer(Cache(tmp_path), workers=2)
+    with again.start([*specs, spec("New")]) as pending:
+        assert [d.svg for d in pending.result()][:3] == svgs
+    assert (first.drawn, first.from_cache, again.drawn, again.from_cache) == (3, 0, 1, 3)
+
+
+@linux_cores
+def test_workers_are_forked_from_a_server_not_from_this_process() -> None:
+    specs = [spec(f"Chart {i}") for i in range(40)]
+    with ChartDrawer(workers=2).start(specs) as pending:
+        assert pending._pool is not None
+        assert pending._pool._mp_context.get_start_method() == "forkserver"
+        # Only multiprocessing's server and resource tracker are children of this process.
+        ours = children(os.getpid())
+        assert all(" -c from multiprocessing." in command_line(p) for p in ours)
+        assert len([w for p in servers() for w in children(p)]) == 2
+        pending.result()
+
+
+@linux_cores
+def test_repeated_builds_in_one_process_share_one_server_and_give_the_same_site(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    sites = []
+    for n in range(3):
+        result = build(site / "config.yaml", output=tmp_path / f"out{n}", use_cache=False)
+        assert result.charts_drawn == result.charts > 0
+        sites.append({p.relative_to(result.output): p.read_bytes()
+                      for p in sorted(result.output.rglob("*")) if p.is_file()})
+        assert len(servers()) == 1
+    assert sites[0] == sites[1] == sites[2]
+
+
+@linux_cores
+def test_a_build_with_nothing_to_do_starts_no_server(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    build(site / "config.yaml")
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from test_drawing import children
+        from generator.build import build
+        assert build({str(site / "config.yaml")!r}).skipped
+        print(len(children(os.getpid())))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "0"
+
+
+@linux_cores
+def test_a_killed_build_leaves_no_worker_and_no_lock_behind(tmp_path: Path) -> None:
+    # A build holding the output lock while its workers draw (many charts, so that they are
+    # still drawing when it is killed).
+    lock_folder = tmp_path / "sites"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from pathlib import Path
+        from test_charts import spec
+        from generator.drawing import ChartDrawer, start_server
+        from generator.output import output_lock
+
+        with output_lock(Path({str(lock_folder / "out")!r})):
+            start_server()
+            pending = ChartDrawer(workers=2).start([spec(str(i)) for i in range(2000)])
+            print("drawing", flush=True)
+            time.sleep(120)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "drawing\n"
+        deadline = time.monotonic() + 30
+        # The resource tracker, the server and its two workers.
+        while len(tree := descendants(process.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tree) == 4
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    handle = os.open(lock_folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds the lock now
+    finally:
+        os.close(handle)
+    deadline = time.monotonic() + 10
+    while [p for p in tree if alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [command_line(p) for p in tree if alive(p)] == []
