@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 from generator import __version__
 from generator.cache import Cache, files_digest, output_state
 from generator.config import Config, load_config
-from generator.errors import BuildError, DataError
+from generator.errors import DataError
 from generator.model import BuildInfo, Figure, Figures, QualityReport
 
 if TYPE_CHECKING:
     import duckdb
 
+    from generator.drill import DrillFiles
     from generator.render import Sink
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Checked:
     interactions: bytes | Path | None = None
     """data/interactions.csv when `site.interactions_csv` asks for it: its bytes, or (with a
     scratch folder) the file the engine writes there."""
-    written: Future[None] | None = None
+    written: Written | None = None
     """With a scratch folder: done when the engine has written the files named in
     `figures.drill` and `interactions` (already done when no executor was given). None
     without a scratch folder: the drill rows and interactions.csv stay in Python."""
@@ -198,7 +199,7 @@ def check(
             newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
         )
     interactions: bytes | Path | None = None
-    written: Future[None] | None = None
+    written: Written | None = None
     if scratch is not None:
         figures, interactions, written = _start_engine_files(
             con, config, figures, scratch, stages, background, cache)
@@ -217,28 +218,23 @@ def _start_engine_files(
     stages: Stages,
     background: Executor | None,
     cache: Cache | None = None,
-) -> tuple[Figures, Path | None, Future[None]]:
+) -> tuple[Figures, Path | None, Written]:
     """Have the engine write every drill-through list and interactions.csv into `scratch`,
     on `background` when given (its queries release the GIL while Python renders the pages;
     only the rare lists with '#' or CR in their text are written by Python's csv module there;
-    nothing else uses `con` after this); with `cache`, lists whose rows are cached are copied
-    from it. Return the figures with each list's file name, interactions.csv's path, and the
-    future of the writing."""
+    nothing else uses `con` after this). Lists the cache holds are copied from it first, here,
+    and the lists written are stored in it once they are done (see `Written`). Return the
+    figures with each list's file, interactions.csv's path, and the writing."""
     from generator.downloads import write_interactions_csv
-    from generator.drill import write_drill_csvs
+    from generator.drill import plan_drill_csvs, write_planned
 
-    # The pages name each list's file before the engine has written it.
-    planned = tuple(replace(d, csv=scratch / f"drill-list-{i}.csv")
-                    for i, d in enumerate(figures.drill))
+    with stages.time("plan drill lists"):
+        plan = plan_drill_csvs(con, figures.drill, scratch, cache)
     interactions = scratch / "interactions.csv" if config.site.interactions_csv else None
 
     def write() -> None:
         with stages.time("write drill lists"):
-            for done, plan in zip(write_drill_csvs(con, figures.drill, scratch, cache), planned):
-                if done.csv is None or plan.csv is None:
-                    raise BuildError(f"drill-through list of {done.period}, {done.dimension} "
-                                     f"{done.segment}: the engine wrote no file.")
-                os.replace(done.csv, plan.csv)
+            write_planned(con, plan)
         if interactions is not None:
             write_interactions_csv(con, config, interactions)
 
@@ -248,16 +244,36 @@ def _start_engine_files(
         done.set_result(None)
     else:
         done = background.submit(write)
-    return replace(figures, drill=planned), interactions, done
+    return replace(figures, drill=plan.lists), interactions, Written(done, plan, cache)
 
 
-def _when_written(written: Future[None] | None, put: Sink) -> Sink:
+class Written:
+    """The engine's files being written on its thread: `result()` waits for them (and raises
+    the engine's error, if any); `remember` records where the build published the drill-through
+    lists, for the next build to link."""
+
+    def __init__(self, future: Future[None], plan: DrillFiles, cache: Cache | None) -> None:
+        self._future, self._plan, self._cache = future, plan, cache
+
+    def result(self) -> None:
+        self._future.result()
+
+    def remember(self, published: dict[Path, Path]) -> None:
+        """`published`: each file the site adopted → its path in the output folder."""
+        from generator.drill import remember_published
+
+        remember_published(self._plan, self._cache, published)
+
+
+def _when_written(written: Written | None, put: Sink, adopted: dict[Path, str]) -> Sink:
     """`put` that first waits for the engine's files (and raises its error, if any) when
-    handed a file rather than bytes."""
+    handed a file rather than bytes, and notes where each such file goes in `adopted`."""
 
     def put_when_written(path: str, data: bytes | Path) -> None:
-        if written is not None and isinstance(data, Path):
-            written.result()
+        if isinstance(data, Path):
+            if written is not None:
+                written.result()
+            adopted[data] = path
         put(path, data)
 
     return put_when_written
@@ -409,7 +425,8 @@ def _build_into(
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)
         drawer = ChartDrawer(cache if use_cache else None)
-        put = _when_written(checked.written, files.put)
+        adopted: dict[Path, str] = {}
+        put = _when_written(checked.written, files.put, adopted)
         with stages.time("render pages and charts"):
             render_into(put, config, figures, quality, info, drawer)
         with stages.time("write data files"):
@@ -427,6 +444,8 @@ def _build_into(
             checked.written.result()  # an engine error stops the build before it publishes
         with stages.time("write site"):
             write_site(files)
+    if checked.written is not None:
+        checked.written.remember({source: target / path for source, path in adopted.items()})
     paths = files.paths()
     pages = sum(p.endswith(".html") for p in paths)
     charts = sum(p.startswith("charts/") for p in paths)

@@ -9,7 +9,9 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     staged/<key>.json       the export columns that drop had
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
-    drill/<key>.csv         one drill-through list (key: its rows); only the last build's lists
+    files-drill-N.json      where the last build published each drill-through list (key: its
+                            rows), with size and modification time; a later build links those
+                            files instead of writing the same lists again
     last-build-N.json       fingerprint of the inputs and the output of the last build
 """
 
@@ -43,6 +45,7 @@ class Cache:
     hits: int = 0
     misses: int = 0
     corrupt: list[str] = field(default_factory=list)
+    _recalled: dict[str, dict[str, object]] = field(default_factory=dict, repr=False)
 
     def key(self, *parts: str) -> str:
         """A content key over `parts`, the carecard version and the cache format."""
@@ -117,14 +120,35 @@ class Cache:
         except OSError as error:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
 
-    def keep_only(self, kind: str, keys: set[str], suffix: str) -> None:
-        """Delete the entries of `kind` (with `suffix`) whose key is not in `keys`."""
-        if self.folder is None or not (self.folder / kind).is_dir():
-            return
-        wanted = {f"{key}{suffix}" for key in keys}
-        for entry in (self.folder / kind).iterdir():
-            if entry.name.endswith(suffix) and entry.name not in wanted:
-                entry.unlink(missing_ok=True)
+    def remember_files(self, kind: str, files: dict[str, Path]) -> None:
+        """Record where the files of `kind` that a build published are, by content key, with
+        each file's size and modification time."""
+        entries = {}
+        for key, path in files.items():
+            stat = path.stat()
+            entries[key] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+        data = json.dumps(entries, sort_keys=True).encode("utf-8")
+        self.store_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json", data)
+
+    def recall_file(self, kind: str, key: str) -> Path | None:
+        """The published file of `kind` with content key `key`, if it is still there as it was
+        published (same size and modification time: never edited since), else None."""
+        if kind not in self._recalled:
+            data = self.load_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json")
+            try:
+                loaded = json.loads(data) if data is not None else {}
+            except ValueError:
+                loaded = {}
+            self._recalled[kind] = loaded if isinstance(loaded, dict) else {}
+        entry = self._recalled[kind].get(key)
+        if not isinstance(entry, list) or len(entry) != 3:
+            return None
+        path = Path(str(entry[0]))
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return path if [stat.st_size, stat.st_mtime_ns] == entry[1:] else None
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""

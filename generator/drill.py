@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from dataclasses import fields, replace
+import shutil
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,114 +123,195 @@ def write_drill_csvs(
     folder: Path,
     cache: Cache | None = None,
 ) -> tuple[DrillList, ...]:
-    """Write each whole list of `drill_rows` to `folder/drill-<n>.csv`; return them with `csv`.
+    """Write each whole list of `drill_rows` into `folder`; return them with `csv`.
 
-    The engine writes the files; the bytes are those of `render.csv_bytes` (LF line ends,
-    numbers in shortest round-trip form, empty for None, csv-module quoting). With a cache, a
-    list whose rows are those of a list the cache holds is copied from it instead: after a new
-    drop only the lists of the periods it touched are written again. The cache keeps the lists
-    of this build only (see :func:`_cached_lists`).
+    :func:`plan_drill_csvs` and :func:`write_planned` in a row (a build runs the second on the
+    engine's own thread, and records where it published the lists with
+    :func:`remember_published`).
+    """
+    plan = plan_drill_csvs(con, drills, folder, cache)
+    write_planned(con, plan)
+    return plan.lists
+
+
+@dataclass(frozen=True)
+class DrillFiles:
+    """Where each drill-through list's CSV goes, and which lists the engine has to write."""
+
+    lists: tuple[DrillList, ...]
+    """The lists, each with the path of its CSV (`csv`)."""
+    folder: Path
+    by_engine: tuple[int, ...]
+    """Numbers of the lists the engine writes, in one partitioned COPY (see `_part`)."""
+    by_python: tuple[int, ...]
+    """Numbers of the lists Python's csv module writes (a '#' or CR in their text)."""
+    paths: dict[int, Path]
+    """CSV path by list number."""
+    keys: dict[int, str] = field(default_factory=dict)
+    """Cache key by list number (empty without a cache)."""
+
+
+def plan_drill_csvs(
+    con: duckdb.DuckDBPyConnection,
+    drills: tuple[DrillList, ...],
+    folder: Path,
+    cache: Cache | None = None,
+) -> DrillFiles:
+    """Name every list's CSV, and link the lists the last build published into `folder`.
+
+    A list's key is a digest of its rows (see :func:`_list_keys`); the cache records where the
+    last build published the list of each key, so after a new drop only the lists of the
+    periods it changed are left to write, and no list is stored twice. This runs before the
+    engine's thread starts: there, Python's file work would wait for the interpreter lock at
+    every file while the pages render.
     """
     if not drills:
-        return ()
-    # The numbers of the lists that have rows (a red figure may list none), in list order.
-    numbers = [n for (n,) in con.execute(
-        "SELECT DISTINCT list_no FROM drill_rows ORDER BY list_no").fetchall()]
+        return DrillFiles((), folder, (), (), {})
+    if cache is not None and cache.folder is None:
+        cache = None  # caching is off
+    # The lists that have rows (a red figure may list none), in list order, and their facts.
+    lists = _list_facts(con, with_digest=cache is not None)
+    numbers = [n for n, _, _ in lists]
     if len(numbers) != len(drills):
         raise BuildError(f"drill-through lists: expected {len(drills)} in the engine, found "
                          f"{len(numbers)}.")
-    paths = {n: folder / f"drill-{n}.csv" for n in numbers}
-    if cache is not None and cache.folder is None:
-        cache = None  # caching is off
-    keys = _list_keys(con, cache) if cache is not None else {}
-    found = _cached_lists(cache, keys, paths) if cache is not None else set()
-    missing = [n for n in numbers if n not in found]
+    keys = {}
     if cache is not None:
-        log.info("drill-through lists: %d written, %d from the cache", len(missing), len(found))
-    by_python = {n for (n,) in con.execute(
-        "SELECT DISTINCT list_no FROM drill_rows WHERE "
-        + " OR ".join(f"regexp_matches({c}, '[#\\r]')" for c in _TEXT_COLUMNS)
-    ).fetchall()} - found
-    parts = folder / "drill-parts"
-    if len(missing) > len(by_python):
-        _copy_partitioned(con, parts, by_python | found)
-    for list_no in missing:
-        path = paths[list_no]
-        if list_no in by_python:
-            cursor = con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} FROM drill_rows "
-                                 f"WHERE list_no = {list_no} ORDER BY seq")
-            _write_csv_rows(path, cursor)
-        else:
-            _claim_part(con, parts / f"list_no={list_no}", list_no, path)
-        if cache is not None:
-            cache.store_bytes(DRILL_KIND, keys[list_no], ".csv", path.read_bytes())
-    con.execute("DROP TABLE drill_rows")  # its memory goes back to the engine's later stages
-    return tuple(replace(drill, csv=paths[n]) for n, drill in zip(numbers, drills))
+        code = code_digest(__file__)
+        keys = {n: cache.key(DRILL_KIND, duckdb_version(), code, digest)
+                for n, _, digest in lists}
+    paths = {n: folder / f"drill-{n}.csv" for n in numbers}
+    found = _cached_lists(cache, keys, paths) if cache is not None else set()
+    by_python = {n for n, special, _ in lists if special} - found
+    by_engine = tuple(n for n in numbers if n not in found and n not in by_python)
+    # The engine's list is used where the partitioned COPY writes it, not moved.
+    paths.update((n, _part(folder, n)) for n in by_engine)
+    if cache is not None:
+        log.info("drill-through lists: %d to write, %d from the cache",
+                 len(numbers) - len(found), len(found))
+    return DrillFiles(
+        lists=tuple(replace(d, csv=paths[n]) for n, d in zip(numbers, drills)),
+        folder=folder, by_engine=by_engine, by_python=tuple(sorted(by_python)), paths=paths,
+        keys=keys,
+    )
 
 
-#: Cache folder of the drill-through CSVs (`<cache>/drill/<key>.csv`).
-DRILL_KIND = "drill"
+def write_planned(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:
+    """Write the lists the plan leaves to the engine and to Python, then drop `drill_rows`.
 
-
-def _list_keys(con: duckdb.DuckDBPyConnection, cache: Cache) -> dict[int, str]:
-    """A cache key per list of `drill_rows`, from a digest of all its rows.
-
-    The digest is two 64-bit aggregates (xor and sum) of the engine's hash of each row with its
-    position, and the row count: cheap next to writing the CSV, and it changes when any value,
-    the order or the length of the list does. The engine's hash may change between engine
-    versions, so the version is part of the key, as is this module's code.
+    The engine's lists are one COPY, checked with one query over the files it wrote; Python
+    does per-list work only for the rare lists it writes itself.
     """
+    if plan.by_engine:
+        every = len(plan.by_engine) == len(plan.paths)
+        _copy_partitioned(con, plan.folder / PARTS, None if every else set(plan.by_engine))
+        _check_parts(con, plan)
+    for list_no in plan.by_python:
+        cursor = con.execute(f"SELECT {', '.join(DRILL_COLUMNS)} FROM drill_rows "
+                             f"WHERE list_no = {list_no} ORDER BY seq")
+        _write_csv_rows(plan.paths[list_no], cursor)
+    con.execute("DROP TABLE IF EXISTS drill_rows")  # its memory goes back to the engine
+
+
+def remember_published(plan: DrillFiles, cache: Cache | None, published: dict[Path, Path]
+                       ) -> None:
+    """Record where the build published each list (`published`: planned path → path in the
+    output folder), for the next build to link rather than write again."""
+    if cache is None or not plan.keys:
+        return
+    cache.remember_files(DRILL_KIND, {
+        plan.keys[n]: published[path] for n, path in plan.paths.items() if path in published
+    })
+
+
+#: Kind of the drill-through CSVs in the cache's record of published files.
+DRILL_KIND = "drill"
+#: Folder of the partitioned COPY, under the plan's folder.
+PARTS = "drill-parts"
+
+
+def _part(folder: Path, list_no: int) -> Path:
+    """Where the partitioned COPY writes list `list_no` (checked by `_check_parts`)."""
+    return folder / PARTS / f"list_no={list_no}" / "data_0.csv"
+
+
+def _list_facts(
+    con: duckdb.DuckDBPyConnection, with_digest: bool
+) -> list[tuple[int, bool, str]]:
+    """(list number, has '#' or CR in its text, digest) of each list of `drill_rows`, in order;
+    one scan.
+
+    The digest (with `with_digest`, else '') is two 64-bit aggregates (xor and sum) of the
+    engine's hash of each row with its position, and the row count: cheap next to writing the
+    CSV, and it changes when any value, the order or the length of the list does.
+    """
+    special = " OR ".join(f"contains({c}, '#') OR contains({c}, chr(13))" for c in _TEXT_COLUMNS)
+    row_hash = f"hash({', '.join(('seq',) + DRILL_COLUMNS)})" if with_digest else "0"
+    return [
+        (n, bool(has_special), f"{xor}:{total}:{count}" if with_digest else "")
+        for n, has_special, xor, total, count in con.execute(
+            f"SELECT list_no, bool_or(special), bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) "
+            f"FROM (SELECT list_no, {special} AS special, {row_hash} AS h FROM drill_rows) "
+            "GROUP BY list_no ORDER BY list_no"
+        ).fetchall()
+    ]
+
+
+def duckdb_version() -> str:
+    """The engine's version: its hash function may change between versions."""
     import duckdb
 
-    row = ", ".join(("seq",) + DRILL_COLUMNS)
-    code = code_digest(__file__)
-    return {
-        list_no: cache.key(DRILL_KIND, duckdb.__version__, code, f"{xor}:{total}:{count}")
-        for list_no, xor, total, count in con.execute(
-            f"SELECT list_no, bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) FROM "
-            f"(SELECT list_no, hash({row}) AS h FROM drill_rows) GROUP BY list_no"
-        ).fetchall()
-    }
+    return str(duckdb.__version__)
 
 
 def _cached_lists(cache: Cache, keys: dict[int, str], paths: dict[int, Path]) -> set[int]:
-    """Write the lists the cache holds to their paths; return their numbers.
-
-    Entries that no list of this build has are deleted (the folder holds one build's lists,
-    not every list ever written); a corrupt entry is reported and written again.
-    """
+    """Link (or copy) the lists the last build published, unchanged, to their paths; return
+    their numbers."""
     found = set()
     for list_no, key in keys.items():
-        data = cache.load_bytes(DRILL_KIND, key, ".csv")
-        if data is not None:
-            paths[list_no].write_bytes(data)
-            found.add(list_no)
-    cache.keep_only(DRILL_KIND, set(keys.values()), ".csv")
+        published = cache.recall_file(DRILL_KIND, key)
+        if published is None:
+            continue
+        try:
+            os.link(published, paths[list_no])
+        except OSError:  # another file system, or no hard links
+            try:
+                shutil.copyfile(published, paths[list_no])
+            except OSError:
+                continue
+        found.add(list_no)
     return found
 
 
-def _claim_part(
-    con: duckdb.DuckDBPyConnection, part: Path, list_no: int, path: Path
-) -> None:
-    """Move a list's file out of the partitioned COPY; if the engine split it, COPY it alone."""
-    files = sorted(part.iterdir()) if part.is_dir() else []
-    if len(files) == 1:
-        os.replace(files[0], path)
+def _check_parts(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:
+    """Make sure each engine list is the one file its plan names; if the engine split a list
+    or named its file otherwise, write that list alone to the planned path."""
+    written = {Path(name) for (name,) in con.execute(
+        f"SELECT file FROM glob({sql_str((plan.folder / PARTS).as_posix() + '/*/*')})"
+    ).fetchall()}
+    expected = {plan.paths[n] for n in plan.by_engine}
+    if written == expected:
         return
-    con.execute(f"COPY (SELECT {_csv_columns()} FROM drill_rows WHERE list_no = {list_no} "
-                f"ORDER BY seq) TO {sql_str(path.as_posix())} (HEADER, DELIMITER ',')")
+    for list_no in plan.by_engine:
+        path = plan.paths[list_no]
+        if path in written and not any(f.parent == path.parent and f != path for f in written):
+            continue
+        for stray in path.parent.iterdir():
+            stray.unlink()
+        con.execute(f"COPY (SELECT {_csv_columns()} FROM drill_rows WHERE list_no = {list_no} "
+                    f"ORDER BY seq) TO {sql_str(path.as_posix())} (HEADER, DELIMITER ',')")
 
 
 def _copy_partitioned(
-    con: duckdb.DuckDBPyConnection, parts: Path, skip: set[int]
+    con: duckdb.DuckDBPyConnection, parts: Path, lists: set[int] | None
 ) -> None:
-    """One COPY of every list but `skip` into `parts/list_no=<n>/data_0.csv`, rows in order.
+    """One COPY of the `lists` (None: all) into `parts/list_no=<n>/data_0.csv`, rows in order.
 
     `drill_rows` was created sorted and the engine preserves insertion order, so on one
     thread the partitioned write appends each list's rows in order (many threads would
     interleave them); sorting again would cost time and memory for nothing.
     """
-    where = f"WHERE list_no NOT IN ({', '.join(map(str, sorted(skip)))})" if skip else ""
+    where = f"WHERE list_no IN ({', '.join(map(str, sorted(lists)))})" if lists else ""
     threads = con.execute("SELECT current_setting('threads')").fetchone()
     con.execute("SET threads = 1")
     try:

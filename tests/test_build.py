@@ -105,13 +105,13 @@ def test_pages_wait_for_drill_lists_the_engine_writes_meanwhile(
     import generator.drill
 
     build(handmade, output=tmp_path / "fast", use_cache=False)
-    write = generator.drill.write_drill_csvs
+    write = generator.drill.write_planned
 
     def slow_write(*args: object, **kwargs: object) -> object:
         time.sleep(1.0)  # the pages are rendered long before this returns
         return write(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(generator.drill, "write_drill_csvs", slow_write)
+    monkeypatch.setattr(generator.drill, "write_planned", slow_write)
     build(handmade, output=tmp_path / "slow", use_cache=False)
     fast, slow = tree_digest(tmp_path / "fast"), tree_digest(tmp_path / "slow")
     assert sum(p.startswith("drill/") and p.endswith(".csv") for p in slow) == 9
@@ -132,7 +132,7 @@ def test_an_engine_error_while_the_pages_render_publishes_nothing(
     def failing_write(*_: object) -> object:
         raise BuildError("drill-through lists: the disk is full (test).")
 
-    monkeypatch.setattr(generator.drill, "write_drill_csvs", failing_write)
+    monkeypatch.setattr(generator.drill, "write_planned", failing_write)
     assert main(["build", "--config", str(handmade), "--output", str(out), "--no-cache"]) == 2
     assert "the disk is full (test)" in capsys.readouterr().err
     assert tree_digest(out) == before
@@ -156,7 +156,7 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     build(handmade, output=out)
     assert gc.isenabled() and gc.get_freeze_count() == 0
     before = tree_digest(out)
-    write = generator.drill.write_drill_csvs
+    write = generator.drill.write_planned
 
     def slow_write(*args: object, **kwargs: object) -> object:
         time.sleep(1.0)
@@ -165,7 +165,7 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     def failing_page(env: object, template: str, path: str, context: object) -> bytes:
         raise BuildError(f"rendering page '{path}' failed (test).")
 
-    monkeypatch.setattr(generator.drill, "write_drill_csvs", slow_write)
+    monkeypatch.setattr(generator.drill, "write_planned", slow_write)
     monkeypatch.setattr(generator.render, "_render_page", failing_page)
     with pytest.raises(BuildError, match="failed \\(test\\)"):
         build(handmade, output=out, use_cache=False)

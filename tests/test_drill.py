@@ -148,70 +148,121 @@ def test_no_lists_write_no_files(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(tmp_path: Path) -> None:
-    from generator.drill import _claim_part
+def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the engine split a list into two files (or name its file otherwise), that list
+    is written again alone, to the path the pages were given."""
+    import generator.drill
+    from generator.drill import PARTS, plan_drill_csvs, write_planned
 
+    def split_copy(con: duckdb.DuckDBPyConnection, parts: Path, lists: object) -> None:
+        part = parts / "list_no=1"
+        part.mkdir(parents=True)
+        (part / "data_0.csv").write_text("half\n")
+        (part / "data_1.csv").write_text("other half\n")
+
+    monkeypatch.setattr(generator.drill, "_copy_partitioned", split_copy)
     con = engine_with_rows()
-    part = tmp_path / "parts" / "list_no=1"
-    part.mkdir(parents=True)
-    (part / "data_0.csv").write_text("half\n")
-    (part / "data_1.csv").write_text("other half\n")
-    _claim_part(con, part, 1, tmp_path / "drill-1.csv")
-    assert (tmp_path / "drill-1.csv").read_bytes() == old_writer(1)
+    plan = plan_drill_csvs(con, LISTS, tmp_path)
+    assert plan.by_engine == (1,) and plan.paths[1] == tmp_path / PARTS / "list_no=1" / "data_0.csv"
+    write_planned(con, plan)
+    assert plan.paths[1].read_bytes() == old_writer(1)
+    assert sorted(p.name for p in plan.paths[1].parent.iterdir()) == ["data_0.csv"]
 
 
-def test_cached_lists_are_copied_and_only_changed_lists_are_written_again(
+def test_the_engine_lists_are_used_where_the_copy_wrote_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No list is written twice: the files of the one partitioned COPY are the lists' files."""
+    import generator.drill
+
+    calls = []
+    columns = generator.drill._csv_columns
+
+    def counted() -> str:
+        calls.append(1)
+        return columns()
+
+    monkeypatch.setattr(generator.drill, "_csv_columns", counted)
+    con = engine_with_rows()
+    con.execute("UPDATE drill_rows SET id = 'plain', file = 'w.csv' WHERE list_no > 1")  # no '#', CR
+    written = write_drill_csvs(con, LISTS, tmp_path)
+    assert len(calls) == 1
+    assert [d.csv.name for d in written if d.csv] == ["data_0.csv"] * 3
+
+
+def test_published_lists_are_linked_and_only_changed_lists_are_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With a cache, a list whose rows are unchanged comes from the cache (same bytes); a list
-    with a changed row is written again; the cache keeps only the lists of the last call."""
+    """With a cache, a list whose rows are those of a list the last build published is linked
+    from the output (same bytes); a list with a changed row is written again; an edited
+    published file is not used."""
     import generator.drill
     from generator.cache import Cache
+    from generator.drill import plan_drill_csvs, remember_published, write_planned
 
     cache = Cache(tmp_path / "cache")
-    for name in ("one", "two", "three"):
+    for name in ("one", "two", "three", "site"):
         (tmp_path / name).mkdir()
-    first = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "one", cache)
-    entries = sorted((tmp_path / "cache" / "drill").iterdir())
-    assert len(entries) == 3
 
-    copied: list[set[int]] = []
+    def publish(plan: generator.drill.DrillFiles) -> None:
+        """As a build does: move each list into the site, record where it went."""
+        published = {}
+        for n, path in plan.paths.items():
+            published[path] = tmp_path / "site" / f"list-{n}.csv"
+            path.replace(published[path])
+        remember_published(plan, cache, published)
+
+    con = engine_with_rows()
+    first = plan_drill_csvs(con, LISTS, tmp_path / "one", cache)
+    write_planned(con, first)
+    publish(first)
+
+    copied: list[set[int] | None] = []
     partitioned = generator.drill._copy_partitioned
 
-    def spy(con: duckdb.DuckDBPyConnection, parts: Path, skip: set[int]) -> None:
-        copied.append(skip)
-        partitioned(con, parts, skip)
+    def spy(con: duckdb.DuckDBPyConnection, parts: Path, lists: set[int] | None) -> None:
+        copied.append(lists)
+        partitioned(con, parts, lists)
 
     monkeypatch.setattr(generator.drill, "_copy_partitioned", spy)
     caplog.set_level("INFO", logger="generator.drill")
     caplog.clear()
+    cache = Cache(tmp_path / "cache")  # a new build reads the record afresh
     second = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache)
-    assert copied == []  # every list came from the cache
-    assert "0 written, 3 from the cache" in caplog.text
-    assert [d.csv.read_bytes() for d in second if d.csv] == [
-        d.csv.read_bytes() for d in first if d.csv] == [old_writer(n) for n in (1, 2, 3)]
+    assert copied == []  # every list came from the published site
+    assert "0 to write, 3 from the cache" in caplog.text
+    assert [d.csv.read_bytes() for d in second if d.csv] == [old_writer(n) for n in (1, 2, 3)]
+    assert second[0].csv is not None
+    assert second[0].csv.stat().st_ino == (tmp_path / "site" / "list-1.csv").stat().st_ino
 
+    (tmp_path / "site" / "list-3.csv").write_bytes(b"edited")  # size and time change
     con = engine_with_rows()
     con.execute("UPDATE drill_rows SET target_minutes = 30 WHERE list_no = 1 AND seq = 2")
+    cache = Cache(tmp_path / "cache")
     third = write_drill_csvs(con, LISTS, tmp_path / "three", cache)
-    assert copied == [{2, 3}]  # list 1 alone is written (2 and 3 from the cache)
+    assert copied == [{1}]  # list 1 by the engine; 2 linked; 3 (edited) by Python again
+    assert [d.csv.read_bytes() for d in third if d.csv][1:] == [old_writer(2), old_writer(3)]
     assert third[0].csv is not None
     assert b"2025-10-27 02:11:23,,,30,elapsed,overdue" in third[0].csv.read_bytes()
-    after = sorted((tmp_path / "cache" / "drill").iterdir())
-    assert len(after) == 3 and after != entries  # the old list 1 is gone, the new one kept
 
 
-def test_a_corrupt_cached_list_is_written_again_with_a_warning(
+def test_a_corrupt_record_of_published_lists_is_ignored_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from generator.cache import Cache
+    from generator.cache import CACHE_FORMAT, Cache
+    from generator.drill import plan_drill_csvs, remember_published, write_planned
 
     cache = Cache(tmp_path / "cache")
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "one", cache)
-    for entry in (tmp_path / "cache" / "drill").iterdir():
-        entry.write_bytes(entry.read_bytes().replace(b"BC-1", b"XX-1"))
-    again = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache)
+    con = engine_with_rows()
+    plan = plan_drill_csvs(con, LISTS, tmp_path / "one", cache)
+    write_planned(con, plan)
+    remember_published(plan, cache, {p: p for p in plan.paths.values()})
+    record = tmp_path / "cache" / f"files-drill-{CACHE_FORMAT}.json"
+    record.write_bytes(record.read_bytes().replace(b"drill", b"xxxxx"))
+    again = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", Cache(record.parent))
     assert [d.csv.read_bytes() for d in again if d.csv] == [old_writer(n) for n in (1, 2, 3)]
     assert any("corrupt" in r.getMessage() for r in caplog.records)
