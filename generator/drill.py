@@ -159,7 +159,7 @@ def plan_drill_csvs(
 ) -> DrillFiles:
     """Name every list's CSV, and link the lists the last build published into `folder`.
 
-    A list's key is a digest of its rows (see :func:`_list_keys`); the cache records where the
+    A list's key is a digest of its rows (see :func:`_list_facts`); the cache records where the
     last build published the list of each key, so after a new drop only the lists of the
     periods it changed are left to write, and no list is stored twice. This runs before the
     engine's thread starts: there, Python's file work would wait for the interpreter lock at
@@ -296,8 +296,10 @@ def _check_parts(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:
         path = plan.paths[list_no]
         if path in written and not any(f.parent == path.parent and f != path for f in written):
             continue
-        for stray in path.parent.iterdir():
-            stray.unlink()
+        if path.parent.is_dir():
+            for stray in path.parent.iterdir():
+                stray.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"COPY (SELECT {_csv_columns()} FROM drill_rows WHERE list_no = {list_no} "
                     f"ORDER BY seq) TO {sql_str(path.as_posix())} (HEADER, DELIMITER ',')")
 
