@@ -10,7 +10,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -244,19 +244,28 @@ def _start_engine_files(
         done.set_result(None)
     else:
         done = background.submit(write)
-    return replace(figures, drill=plan.lists), interactions, Written(done, plan, cache)
+    return replace(figures, drill=plan.lists), interactions, Written(done, con, plan, cache)
 
 
 class Written:
     """The engine's files being written on its thread: `result()` waits for them (and raises
-    the engine's error, if any); `remember` records where the build published the drill-through
-    lists, for the next build to link."""
+    the engine's error, if any); `stop()` interrupts them when the build fails; `remember`
+    records where the build published the drill-through lists, for the next build to link."""
 
-    def __init__(self, future: Future[None], plan: DrillFiles, cache: Cache | None) -> None:
-        self._future, self._plan, self._cache = future, plan, cache
+    def __init__(self, future: Future[None], con: duckdb.DuckDBPyConnection, plan: DrillFiles,
+                 cache: Cache | None) -> None:
+        self._future, self._con, self._plan, self._cache = future, con, plan, cache
 
     def result(self) -> None:
         self._future.result()
+
+    def stop(self) -> None:
+        """Interrupt the engine until its thread has given up (a failed or interrupted build
+        publishes nothing, so there is no point waiting for files; at 10M interactions they
+        take seconds). Between two queries an interrupt does nothing, hence the loop."""
+        while not self._future.done():
+            self._con.interrupt()
+            wait([self._future], timeout=0.05)
 
     def remember(self, published: dict[Path, Path]) -> None:
         """`published`: each file the site adopted → its path in the output folder."""
@@ -427,21 +436,26 @@ def _build_into(
         drawer = ChartDrawer(cache if use_cache else None)
         adopted: dict[Path, str] = {}
         put = _when_written(checked.written, files.put, adopted)
-        with stages.time("render pages and charts"):
-            render_into(put, config, figures, quality, info, drawer)
-        with stages.time("write data files"):
-            summary_bytes = summary_json(
-                figures, quality, info, config.site.periods[0], policy_hash(config)
-            )
-            files.add("data/figures.csv", figures_csv(figures.rows))
-            files.add("data/figures.json", figures_json(figures.rows))
-            files.add("data/summary.json", summary_bytes)
-            files.add("data/rejected.csv", rejected_csv(quality))
-            files.add("data/badge.svg", _badge(config, figures))
-            if checked.interactions is not None:
-                put("data/interactions.csv", checked.interactions)
-        if checked.written is not None:
-            checked.written.result()  # an engine error stops the build before it publishes
+        try:
+            with stages.time("render pages and charts"):
+                render_into(put, config, figures, quality, info, drawer)
+            with stages.time("write data files"):
+                summary_bytes = summary_json(
+                    figures, quality, info, config.site.periods[0], policy_hash(config)
+                )
+                files.add("data/figures.csv", figures_csv(figures.rows))
+                files.add("data/figures.json", figures_json(figures.rows))
+                files.add("data/summary.json", summary_bytes)
+                files.add("data/rejected.csv", rejected_csv(quality))
+                files.add("data/badge.svg", _badge(config, figures))
+                if checked.interactions is not None:
+                    put("data/interactions.csv", checked.interactions)
+            if checked.written is not None:
+                checked.written.result()  # an engine error stops the build before it publishes
+        except BaseException:  # a page failed, or Ctrl-C: stop the engine, publish nothing
+            if checked.written is not None:
+                checked.written.stop()
+            raise
         with stages.time("write site"):
             write_site(files)
     if checked.written is not None:

@@ -174,6 +174,41 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
+def test_a_failed_build_interrupts_the_engine_instead_of_waiting_for_its_files(
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page fails while the engine is busy with a query that would run for minutes: the
+    build interrupts it, fails at once and publishes nothing."""
+    import time
+
+    import generator.drill
+    import generator.render
+    from generator.errors import BuildError
+
+    out = tmp_path / "out"
+    build(handmade, output=out)
+    before = tree_digest(out)
+    started: list[float] = []
+
+    def endless_write(con: object, plan: object) -> None:
+        started.append(time.perf_counter())
+        con.execute("SELECT count(*) FROM range(1000000000000) t(i) "  # type: ignore[attr-defined]
+                    "WHERE i % 7 = 3").fetchall()
+
+    def failing_page(env: object, template: str, path: str, context: object) -> bytes:
+        while not started:  # fail once the engine's query is under way
+            time.sleep(0.01)
+        time.sleep(0.2)
+        raise BuildError(f"rendering page '{path}' failed (test).")
+
+    monkeypatch.setattr(generator.drill, "write_planned", endless_write)
+    monkeypatch.setattr(generator.render, "_render_page", failing_page)
+    with pytest.raises(BuildError, match="failed \\(test\\)"):
+        build(handmade, output=out, use_cache=False)
+    assert time.perf_counter() - started[0] < 30  # the query alone would take many minutes
+    assert tree_digest(out) == before
+
+
 def test_output_folder_may_not_be_the_site_root(handmade: Path) -> None:
     assert main(["build", "--config", str(handmade), "--output", str(handmade.parent)]) == 2
 
