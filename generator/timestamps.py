@@ -12,14 +12,14 @@ HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 VALID_OFFSET = r":\d\d(\.\d+)?([zZ]|[+-](0\d|1[0-4])(:?[0-5]\d)?)$"
 
 
-def local_time_sql(naive: str, tz: str) -> str:
+def local_time_sql(naive: str, tz: str, instant: str | None = None) -> str:
     """SQL reading a naive local TIMESTAMP in zone `tz` (a SQL string literal) as an instant.
 
     A local time that occurs twice (the hour repeated when clocks go back) is read as its first
     occurrence; one that does not exist (the hour skipped when clocks go forward) is read as the
-    engine does, one hour on.
+    engine does, one hour on. `instant` is `timezone(tz, naive)` when a projection has it.
     """
-    instant = f"timezone({tz}, {naive})"
+    instant = instant or f"timezone({tz}, {naive})"
     earlier = f"({instant} - INTERVAL 1 HOUR)"
     return f"(CASE WHEN timezone({tz}, {earlier}) = {naive} THEN {earlier} ELSE {instant} END)"
 
@@ -40,19 +40,13 @@ def timestamp_sql(raw: str, source: SourceConfig) -> str:
             f"THEN try_strptime({raw}, {fmt})::TIMESTAMPTZ "
             f"ELSE {local_time_sql(f'{naive}::TIMESTAMP', tz)} END)"
         )
-    naive = f"try_cast({raw} AS TIMESTAMP)"
-    return (
-        f"(CASE WHEN regexp_matches({raw}, {sql_str(HAS_OFFSET)}) THEN "
-        f"CASE WHEN regexp_matches({raw}, {sql_str(VALID_OFFSET)}) "
-        f"THEN try_cast({raw} AS TIMESTAMPTZ) END "
-        f"ELSE coalesce({local_time_sql(naive, tz)}, "
-        f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
-    )
+    return _iso_sql(raw, f"regexp_matches({raw}, {sql_str(HAS_OFFSET)})",
+                    f"try_cast({raw} AS TIMESTAMP)", tz)
 
 
 def parse_timestamps_sql(relation: str, texts: dict[str, str], source: SourceConfig) -> str:
     """SELECT of every column of `relation` followed by each timestamp of `texts` (its name ->
-    the text column it is parsed from), parsed exactly as :func:`timestamp_sql` does.
+    the text column it is parsed from), parsed as :func:`timestamp_sql` does.
 
     Without a `timestamp_format`, each step is a projection of its own, so that every value is
     tested for an offset, cast, and converted from local time once (in one expression the
@@ -71,19 +65,24 @@ def parse_timestamps_sql(relation: str, texts: dict[str, str], source: SourceCon
         steps["offset"].append(f"regexp_matches({column}, {sql_str(HAS_OFFSET)}) AS {offset}")
         steps["naive"].append(f"try_cast({column} AS TIMESTAMP) AS {naive}")
         steps["instant"].append(f"timezone({tz}, {naive}) AS {instant}")
-        earlier = f"({instant} - INTERVAL 1 HOUR)"
-        steps["parsed"].append(
-            f"CASE WHEN {offset} THEN CASE WHEN regexp_matches({column}, {sql_str(VALID_OFFSET)}) "
-            f"THEN try_cast({column} AS TIMESTAMPTZ) END "
-            f"ELSE coalesce(CASE WHEN timezone({tz}, {earlier}) = {naive} THEN {earlier} "
-            f"ELSE {instant} END, "
-            f"try_strptime({column}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END "
-            f"AS {sql_ident(name)}"
-        )
+        steps["parsed"].append(f"{_iso_sql(column, offset, naive, tz, instant)} "
+                               f"AS {sql_ident(name)}")
     helpers = ", ".join(sql_ident(f"__{name}_{step}") for name in texts
                         for step in ("offset", "naive", "instant"))
     return (
         f"SELECT * EXCLUDE ({helpers}), {', '.join(steps['parsed'])} FROM ("
         f"SELECT *, {', '.join(steps['instant'])} FROM ("
         f"SELECT *, {', '.join(steps['offset'] + steps['naive'])} FROM {relation}))"
+    )
+
+
+def _iso_sql(raw: str, has_offset: str, naive: str, tz: str, instant: str | None = None) -> str:
+    """The rules for text without a `timestamp_format`, given SQL for whether `raw` ends in an
+    offset and for `raw` cast to a naive TIMESTAMP (expressions, or a projection's columns)."""
+    return (
+        f"(CASE WHEN {has_offset} THEN "
+        f"CASE WHEN regexp_matches({raw}, {sql_str(VALID_OFFSET)}) "
+        f"THEN try_cast({raw} AS TIMESTAMPTZ) END "
+        f"ELSE coalesce({local_time_sql(naive, tz, instant)}, "
+        f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
     )
