@@ -56,7 +56,6 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("generator.render", "csv_bytes", "render.page_csv"),
     ("generator.drill", "plan_drill_csvs", "drill_csvs_plan"),
     ("generator.drill", "write_planned", "drill_csvs"),
-    ("generator.drill", "store_written", "drill_csvs_store"),
     ("generator.render", "collect_assets", "render.assets"),
     ("generator.downloads", "figures_csv", "downloads"),
     ("generator.downloads", "figures_json", "downloads"),

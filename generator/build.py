@@ -149,13 +149,16 @@ def check(
     memory_limit: str | None = None,
     scratch: Path | None = None,
     background: Executor | None = None,
+    output: Path | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing.
 
     With `scratch` (a build's scratch folder), the engine writes the big CSVs there (every
     drill-through list, interactions.csv) instead of handing their rows to Python; with
     `background` as well, it writes them on that executor's thread while the caller renders,
-    and `Checked.written` says when they are done.
+    and `Checked.written` says when they are done. Drill-through lists that the last build
+    published unchanged are linked from `output` (the folder the build replaces), or copied
+    when they were published elsewhere.
     """
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.restate import compute_restatements
@@ -202,7 +205,7 @@ def check(
     written: Written | None = None
     if scratch is not None:
         figures, interactions, written = _start_engine_files(
-            con, config, figures, scratch, stages, background, cache)
+            con, config, figures, scratch, stages, background, cache, output)
     elif config.site.interactions_csv:
         from generator.downloads import interactions_csv
 
@@ -218,18 +221,20 @@ def _start_engine_files(
     stages: Stages,
     background: Executor | None,
     cache: Cache | None = None,
+    output: Path | None = None,
 ) -> tuple[Figures, Path | None, Written]:
     """Have the engine write every drill-through list and interactions.csv into `scratch`,
     on `background` when given (its queries release the GIL while Python renders the pages;
     only the rare lists with '#' or CR in their text are written by Python's csv module there;
-    nothing else uses `con` after this). Lists the cache holds are copied from it first, here,
-    and the lists written are stored in it once they are done (see `Written`). Return the
-    figures with each list's file, interactions.csv's path, and the writing."""
+    nothing else uses `con` after this). Lists the last build published unchanged are linked
+    (or copied) into `scratch` first, here (see `plan_drill_csvs`); `Written.remember` records
+    where this build published them. Return the figures with each list's file, interactions.csv's
+    path, and the writing."""
     from generator.downloads import write_interactions_csv
     from generator.drill import plan_drill_csvs, write_planned
 
     with stages.time("plan drill lists"):
-        plan = plan_drill_csvs(con, figures.drill, scratch, cache)
+        plan = plan_drill_csvs(con, figures.drill, scratch, cache, output)
     interactions = scratch / "interactions.csv" if config.site.interactions_csv else None
 
     def write() -> None:
@@ -429,7 +434,8 @@ def _build_into(
     # Leaving the `with` waits for the engine's thread first, then discards or publishes.
     with SiteFiles(target) as files, ThreadPoolExecutor(1, "carecard-engine") as engine:
         checked = check(config, strict=strict, cache=cache, stages=stages,
-                        memory_limit=memory_limit, scratch=files.scratch, background=engine)
+                        memory_limit=memory_limit, scratch=files.scratch, background=engine,
+                        output=target)
         drops_cached, drops_parsed = cache.hits, cache.misses
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)

@@ -10,8 +10,9 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
     files-drill-N.json      where the last build published each drill-through list (key: its
-                            rows), with size and modification time; a later build links those
-                            files instead of writing the same lists again
+                            rows), with inode, size, modification and change times; a later
+                            build links those files, if they are still the ones published,
+                            instead of writing the same lists again
     last-build-N.json       fingerprint of the inputs and the output of the last build
 """
 
@@ -122,17 +123,21 @@ class Cache:
 
     def remember_files(self, kind: str, files: dict[str, Path]) -> None:
         """Record where the files of `kind` that a build published are, by content key, with
-        each file's size and modification time."""
+        what identifies each file as the one written (a file gone meanwhile is left out)."""
         entries = {}
         for key, path in files.items():
-            stat = path.stat()
-            entries[key] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+            try:
+                entries[key] = [str(path.resolve()), *_identity(path.stat())]
+            except OSError:
+                continue
         data = json.dumps(entries, sort_keys=True).encode("utf-8")
         self.store_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json", data)
 
-    def recall_file(self, kind: str, key: str) -> Path | None:
-        """The published file of `kind` with content key `key`, if it is still there as it was
-        published (same size and modification time: never edited since), else None."""
+    def recall_file(self, kind: str, key: str) -> tuple[Path, int] | None:
+        """The published file of `kind` with content key `key` and its inode, if it is still the
+        very file published: same inode, size, and modification and change times. Writing to
+        a file, or setting its times back, changes its change time (which nothing but the
+        system clock sets), so an edited file is never taken for the one published."""
         if kind not in self._recalled:
             data = self.load_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json")
             try:
@@ -141,14 +146,14 @@ class Cache:
                 loaded = {}
             self._recalled[kind] = loaded if isinstance(loaded, dict) else {}
         entry = self._recalled[kind].get(key)
-        if not isinstance(entry, list) or len(entry) != 3:
+        if not isinstance(entry, list) or len(entry) != 6:
             return None
         path = Path(str(entry[0]))
         try:
-            stat = path.stat()
+            identity = _identity(path.stat())
         except OSError:
             return None
-        return path if [stat.st_size, stat.st_mtime_ns] == entry[1:] else None
+        return (path, identity[0]) if identity == entry[1:] else None
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""
@@ -193,6 +198,12 @@ def files_digest(paths: list[Path], root: Path) -> str:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def _identity(stat: os.stat_result) -> list[int]:
+    """Inode, device, size, modification and change time (ns): what changes when a file is
+    replaced, written or has its times set."""
+    return [stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def _sql_path(path: Path) -> str:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from generator.cache import Cache, code_digest
 from generator.charts import ChartSpec, draw_chart
@@ -35,6 +36,7 @@ PARALLEL_FROM = 6
 WORKER_MODULES = ["generator.drawing", "matplotlib.figure", "matplotlib.backends.backend_svg"]
 
 _started = False  # start_server ran in this process (its server is reused by later builds)
+_unusable = False  # the server cannot be used in this process (see _run_server)
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,12 @@ class PendingCharts:
         self._drawing: Iterator[Drawn] | None = None
         workers = min(drawer.workers, len(specs))
         if specs and drawer.workers >= 2 and _forks() and (_started or len(specs) >= PARALLEL_FROM):
-            _run_server()
+            # From the server if it runs (or starts now); else forked from this process.
+            method = "forkserver" if _run_server() else "fork"
             chunk = max(1, len(specs) // (workers * 4))
             self._pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_start_worker,
+                max_workers=workers, mp_context=multiprocessing.get_context(method),
+                initializer=_start_worker if method == "forkserver" else None,
             )
             self._drawing = self._pool.map(_draw_one, specs, chunksize=chunk)
             # Every chart is submitted: the workers exit (and free their memory) as soon as the
@@ -132,7 +135,8 @@ def start_server() -> None:
 
     Call it early in a build, while this process is small: it starts with a fresh interpreter
     (`fork` then `exec`), and a server that is running already (an earlier build in this
-    process) is reused. It exits when this process does.
+    process) is reused. It exits when this process does. Where it cannot be used (see
+    :func:`_run_server`), the workers are forked from this process when the charts are drawn.
     """
     if _forks() and (os.cpu_count() or 1) >= 2:
         _run_server()
@@ -155,22 +159,63 @@ def _forks() -> bool:
     return sys.platform.startswith("linux")
 
 
-def _run_server() -> None:
-    global _started
+def _run_server() -> bool:
+    """Make sure the server runs; False where it cannot be used.
+
+    A worker the server forks imports this program's main module again (as `__mp_main__`), as
+    multiprocessing's "forkserver" and "spawn" methods do: a script that builds at import time,
+    with no `if __name__ == "__main__":`, would start a build in every worker (which would
+    then wait for this build's output lock forever). Such a program gets workers forked from
+    itself instead, as does one where the server cannot start (its socket path under TMPDIR
+    too long, for example).
+    """
+    global _started, _unusable
+    if _unusable:
+        return False
+    if not _main_is_guarded():
+        log.debug("the main module has no __main__ guard: chart workers are forked from it")
+        _unusable = True
+        return False
     from multiprocessing import forkserver
 
     # The preload list is multiprocessing's global; it only applies to a server started now.
     forkserver.set_forkserver_preload(WORKER_MODULES)
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError as error:
+        log.warning("could not start the chart workers' server (%s); forking the workers from "
+                    "the build instead", error)
+        _unusable = True
+        return False
     _started = True
+    return True
+
+
+def _main_is_guarded() -> bool:
+    """Whether importing the main module again runs no build: it has no file (an interactive
+    session, `python -c`), is a package's `__main__` (multiprocessing does not import those
+    again), or its source has a `__main__` guard (console scripts, most programs)."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None and (name == "__main__" or name.endswith(".__main__")):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "__main__" in source
 
 
 def _start_worker() -> None:
     # What the worker shares with the server stays shared: the collector never visits it
     # (visiting an object writes to its memory page, which the worker then holds a copy of).
     gc.freeze()
-    # The worker's parent is the server, which exits only once the build and every worker
-    # have: without this, a worker of a killed build would wait for more charts forever.
+    # multiprocessing's parent of a forkserver worker is the build (the server forked it on
+    # the build's behalf): without this watch, a worker of a killed build would wait for more
+    # charts forever.
     parent = multiprocessing.parent_process()
     if parent is None:
         return

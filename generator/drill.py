@@ -43,8 +43,9 @@ def compute_drill(
 ) -> tuple[DrillList, ...]:
     """Late, overdue and waiting interactions per red/amber (period, segment) of the headline.
 
-    The whole lists stay in the engine table `drill_rows` (see :func:`write_drill_csvs`); each
-    DrillList keeps its counts and its first MAX_DRILL_ROWS_SHOWN interactions.
+    The whole lists stay in the engine table `drill_rows` (see :func:`plan_drill_csvs` and
+    :func:`write_planned`); each DrillList keeps its counts and its first MAX_DRILL_ROWS_SHOWN
+    interactions.
     """
     headline = config.site.periods[0]
     recent = periods[-config.site.history:]
@@ -122,6 +123,7 @@ def write_drill_csvs(
     drills: tuple[DrillList, ...],
     folder: Path,
     cache: Cache | None = None,
+    output: Path | None = None,
 ) -> tuple[DrillList, ...]:
     """Write each whole list of `drill_rows` into `folder`; return them with `csv`.
 
@@ -129,7 +131,7 @@ def write_drill_csvs(
     engine's own thread, and records where it published the lists with
     :func:`remember_published`).
     """
-    plan = plan_drill_csvs(con, drills, folder, cache)
+    plan = plan_drill_csvs(con, drills, folder, cache, output)
     write_planned(con, plan)
     return plan.lists
 
@@ -156,14 +158,17 @@ def plan_drill_csvs(
     drills: tuple[DrillList, ...],
     folder: Path,
     cache: Cache | None = None,
+    output: Path | None = None,
 ) -> DrillFiles:
-    """Name every list's CSV, and link the lists the last build published into `folder`.
+    """Name every list's CSV, and put the lists the last build published into `folder`.
 
     A list's key is a digest of its rows (see :func:`_list_facts`); the cache records where the
     last build published the list of each key, so after a new drop only the lists of the
-    periods it changed are left to write, and no list is stored twice. This runs before the
-    engine's thread starts: there, Python's file work would wait for the interpreter lock at
-    every file while the pages render.
+    periods it changed are left to write, and no list is stored twice: one published in
+    `output` (the folder the build replaces) is hard-linked, if it is still the very file
+    published (see `Cache.recall_file`). This runs before the engine's thread starts: there,
+    Python's file work would wait for the interpreter lock at every file while the pages
+    render.
     """
     if not drills:
         return DrillFiles((), folder, (), (), {})
@@ -181,13 +186,13 @@ def plan_drill_csvs(
         keys = {n: cache.key(DRILL_KIND, duckdb_version(), code, digest)
                 for n, _, digest in lists}
     paths = {n: folder / f"drill-{n}.csv" for n in numbers}
-    found = _cached_lists(cache, keys, paths) if cache is not None else set()
+    found = _cached_lists(cache, keys, paths, output) if cache is not None else set()
     by_python = {n for n, special, _ in lists if special} - found
     by_engine = tuple(n for n in numbers if n not in found and n not in by_python)
     # The engine's list is used where the partitioned COPY writes it, not moved.
     paths.update((n, _part(folder, n)) for n in by_engine)
     if cache is not None:
-        log.info("drill-through lists: %d to write, %d from the cache",
+        log.info("drill-through lists: %d to write, %d as the last build published them",
                  len(numbers) - len(found), len(found))
     return DrillFiles(
         lists=tuple(replace(d, csv=paths[n]) for n, d in zip(numbers, drills)),
@@ -264,21 +269,38 @@ def duckdb_version() -> str:
     return str(duckdb.__version__)
 
 
-def _cached_lists(cache: Cache, keys: dict[int, str], paths: dict[int, Path]) -> set[int]:
-    """Link (or copy) the lists the last build published, unchanged, to their paths; return
-    their numbers."""
+def _cached_lists(
+    cache: Cache, keys: dict[int, str], paths: dict[int, Path], output: Path | None
+) -> set[int]:
+    """Put the lists the last build published, unchanged, at their paths; return their numbers.
+
+    A list published in `output` (the folder this build replaces) is hard-linked, and the link
+    checked to be the very file recalled; one published elsewhere (another --output) is
+    copied, so that two published sites never share a file.
+    """
     found = set()
+    replaced = output.resolve() if output is not None else None
     for list_no, key in keys.items():
-        published = cache.recall_file(DRILL_KIND, key)
-        if published is None:
+        recalled = cache.recall_file(DRILL_KIND, key)
+        if recalled is None:
             continue
+        published, inode = recalled
+        path = paths[list_no]
         try:
-            os.link(published, paths[list_no])
-        except OSError:  # another file system, or no hard links
-            try:
-                shutil.copyfile(published, paths[list_no])
-            except OSError:
-                continue
+            if replaced is not None and published.is_relative_to(replaced):
+                try:
+                    os.link(published, path)
+                except OSError:  # another file system, or no hard links
+                    shutil.copyfile(published, path)
+                else:
+                    if path.stat().st_ino != inode:  # replaced since it was recalled
+                        path.unlink()
+                        continue
+            else:
+                shutil.copyfile(published, path)
+        except OSError:
+            path.unlink(missing_ok=True)
+            continue
         found.add(list_no)
     return found
 
@@ -286,9 +308,12 @@ def _cached_lists(cache: Cache, keys: dict[int, str], paths: dict[int, Path]) ->
 def _check_parts(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:
     """Make sure each engine list is the one file its plan names; if the engine split a list
     or named its file otherwise, write that list alone to the planned path."""
-    written = {Path(name) for (name,) in con.execute(
-        f"SELECT file FROM glob({sql_str((plan.folder / PARTS).as_posix() + '/*/*')})"
-    ).fetchall()}
+    parts = plan.folder / PARTS
+    if any(c in parts.as_posix() for c in "*?[]{}"):  # the engine's glob would read them
+        written = set(parts.glob("*/*"))
+    else:  # one engine call, with no per-file work for this (engine) thread
+        written = {Path(name) for (name,) in con.execute(
+            f"SELECT file FROM glob({sql_str(parts.as_posix() + '/*/*')})").fetchall()}
     expected = {plan.paths[n] for n in plan.by_engine}
     if written == expected:
         return

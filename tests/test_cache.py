@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -98,7 +99,7 @@ def test_after_a_new_drop_unchanged_drill_lists_come_from_the_cache(
     site: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A drop with a late reply in one week: that week's lists are written again, the others
-    are copied from the cache, and the site is the one a build without a cache makes."""
+    are linked from the last output, and the site is the one a build without a cache makes."""
     build(site)
     extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
     extra += "v1,2026-11-12 09:00:00,2026-11-12 11:05:00,,twitter,billing,normal,q,,Yes\n"
@@ -196,3 +197,33 @@ def test_two_drops_with_the_same_bytes_are_each_read_once_from_the_cache(site: P
     warm = build(site)
     assert (warm.drops_parsed, warm.drops_from_cache) == (0, 3)
     assert digest(site.parent / "output") == digest(site.parent / "plain")
+
+
+def test_an_edited_drill_list_never_reaches_the_next_site(site: Path, tmp_path: Path) -> None:
+    """A published drill-through list edited in place, its size and modification time kept
+    (as `touch -r` or `rsync -t` would), is written again, not linked (found in review)."""
+    build(site)
+    out = site.parent / "output"
+    [listed, *_] = sorted(out.glob("drill/**/*.csv"))
+    stat = listed.stat()
+    data = bytearray(listed.read_bytes())
+    data[-2] = ord("X") if data[-2] != ord("X") else ord("Y")  # same size
+    listed.write_bytes(bytes(data))
+    os.utime(listed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (site.parent / "content").mkdir(exist_ok=True)
+    (site.parent / "content" / "about.md").write_text("---\ntitle: About\n---\nHi.\n")
+    build(site)  # a content change: rebuilt, the unchanged lists linked
+    build(site, output=tmp_path / "fresh", use_cache=False)
+    assert digest(out) == digest(tmp_path / "fresh")
+
+
+def test_sites_built_into_two_folders_share_no_file(site: Path, tmp_path: Path) -> None:
+    """Lists the last build published into another folder are copied, not linked: an edit
+    of one site must never show in the other (review)."""
+    build(site)
+    build(site, output=tmp_path / "elsewhere")
+    lists = sorted((tmp_path / "elsewhere").glob("drill/**/*.csv"))
+    assert lists and all(p.stat().st_nlink == 1 for p in lists)
+    assert digest(tmp_path / "elsewhere") == digest(site.parent / "output")
+    build(site)  # and back: still the same bytes
+    assert digest(tmp_path / "elsewhere") == digest(site.parent / "output")

@@ -195,3 +195,57 @@ def test_a_killed_build_leaves_no_worker_and_no_lock_behind(tmp_path: Path) -> N
     while [p for p in tree if alive(p)] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [command_line(p) for p in tree if alive(p)] == []
+
+
+@linux_cores
+def test_a_script_without_a_main_guard_builds_with_workers_forked_from_it(
+    tmp_path: Path
+) -> None:
+    """A server's worker imports the main module again: a script that builds at import time
+    would build in every worker, which would wait for this build's output lock forever. Such
+    a script gets workers forked from itself (found in review)."""
+    shutil.copytree(HANDMADE, tmp_path / "site")
+    script = tmp_path / "make_site.py"
+    script.write_text(textwrap.dedent(f"""
+        from generator.build import build
+        build({str(tmp_path / "site" / "config.yaml")!r}, use_cache=False)
+        print("built")
+    """))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the build, its server and stuck workers
+        process.communicate()
+        pytest.fail("the build hung: its chart workers wait for the output lock it holds")
+    assert process.returncode == 0, err[-400:]
+    assert out.strip().endswith("built")
+
+
+@linux_cores
+def test_a_server_that_cannot_start_leaves_the_workers_forked_from_the_build(
+    tmp_path: Path
+) -> None:
+    """The server listens on a Unix socket under TMPDIR, whose path may not be longer than
+    107 bytes: with a longer TMPDIR the build warns and forks its workers itself (review)."""
+    shutil.copytree(HANDMADE, tmp_path / "site")
+    long_tmp = tmp_path / ("t" * 110)
+    long_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(long_tmp)}
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "build", "--config",
+         str(tmp_path / "site" / "config.yaml"), "--output", str(tmp_path / "out"),
+         "--no-cache"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-400:]
+    assert "could not start the chart workers' server" in done.stderr
+    build(tmp_path / "site" / "config.yaml", output=tmp_path / "reference", use_cache=False)
+    assert tree_files(tmp_path / "out") == tree_files(tmp_path / "reference")
+
+
+def tree_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

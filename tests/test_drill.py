@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from dataclasses import replace
@@ -171,10 +172,12 @@ def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(
     assert sorted(p.name for p in plan.paths[1].parent.iterdir()) == ["data_0.csv"]
 
 
+@pytest.mark.parametrize("folder", ["plain", "odd [x] {y} * ?"])
 def test_the_engine_lists_are_used_where_the_copy_wrote_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
 ) -> None:
-    """No list is written twice: the files of the one partitioned COPY are the lists' files."""
+    """No list is written twice: the files of the one partitioned COPY are the lists' files,
+    also in a folder whose name the engine's glob would read as a pattern (review)."""
     import generator.drill
 
     calls = []
@@ -187,7 +190,8 @@ def test_the_engine_lists_are_used_where_the_copy_wrote_them(
     monkeypatch.setattr(generator.drill, "_csv_columns", counted)
     con = engine_with_rows()
     con.execute("UPDATE drill_rows SET id = 'plain', file = 'w.csv' WHERE list_no > 1")  # no '#', CR
-    written = write_drill_csvs(con, LISTS, tmp_path)
+    (tmp_path / folder).mkdir()
+    written = write_drill_csvs(con, LISTS, tmp_path / folder)
     assert len(calls) == 1
     assert [d.csv.name for d in written if d.csv] == ["data_0.csv"] * 3
 
@@ -230,9 +234,10 @@ def test_published_lists_are_linked_and_only_changed_lists_are_written_again(
     caplog.set_level("INFO", logger="generator.drill")
     caplog.clear()
     cache = Cache(tmp_path / "cache")  # a new build reads the record afresh
-    second = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache)
+    second = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache,
+                              output=tmp_path / "site")
     assert copied == []  # every list came from the published site
-    assert "0 to write, 3 from the cache" in caplog.text
+    assert "0 to write, 3 as the last build published them" in caplog.text
     assert [d.csv.read_bytes() for d in second if d.csv] == [old_writer(n) for n in (1, 2, 3)]
     assert second[0].csv is not None
     assert second[0].csv.stat().st_ino == (tmp_path / "site" / "list-1.csv").stat().st_ino
@@ -241,7 +246,7 @@ def test_published_lists_are_linked_and_only_changed_lists_are_written_again(
     con = engine_with_rows()
     con.execute("UPDATE drill_rows SET target_minutes = 30 WHERE list_no = 1 AND seq = 2")
     cache = Cache(tmp_path / "cache")
-    third = write_drill_csvs(con, LISTS, tmp_path / "three", cache)
+    third = write_drill_csvs(con, LISTS, tmp_path / "three", cache, output=tmp_path / "site")
     assert copied == [{1}]  # list 1 by the engine; 2 linked; 3 (edited) by Python again
     assert [d.csv.read_bytes() for d in third if d.csv][1:] == [old_writer(2), old_writer(3)]
     assert third[0].csv is not None
@@ -266,3 +271,34 @@ def test_a_corrupt_record_of_published_lists_is_ignored_with_a_warning(
     again = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", Cache(record.parent))
     assert [d.csv.read_bytes() for d in again if d.csv] == [old_writer(n) for n in (1, 2, 3)]
     assert any("corrupt" in r.getMessage() for r in caplog.records)
+
+
+def test_a_list_replaced_between_its_check_and_its_link_is_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link is checked to be the very file recalled (review)."""
+    import generator.drill
+    from generator.cache import Cache
+    from generator.drill import plan_drill_csvs, remember_published, write_planned
+
+    cache = Cache(tmp_path / "cache")
+    for name in ("one", "two", "site"):
+        (tmp_path / name).mkdir()
+    con = engine_with_rows()
+    plan = plan_drill_csvs(con, LISTS, tmp_path / "one", cache)
+    write_planned(con, plan)
+    published = {path: tmp_path / "site" / f"list-{n}.csv" for n, path in plan.paths.items()}
+    for source, target in published.items():
+        source.replace(target)
+    remember_published(plan, cache, published)
+    link = os.link
+
+    def replace_then_link(source: Path, target: Path) -> None:
+        Path(f"{source}.new").write_bytes(b"not the list\n")
+        os.replace(f"{source}.new", source)  # a new inode at the recalled path
+        link(source, target)
+
+    monkeypatch.setattr(generator.drill.os, "link", replace_then_link)
+    again = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", Cache(cache.folder),
+                             output=tmp_path / "site")
+    assert [d.csv.read_bytes() for d in again if d.csv] == [old_writer(n) for n in (1, 2, 3)]
