@@ -9,7 +9,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -150,6 +150,7 @@ def check(
     scratch: Path | None = None,
     background: Executor | None = None,
     output: Path | None = None,
+    rendered: Callable[[str], str | None] | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing.
 
@@ -158,7 +159,8 @@ def check(
     `background` as well, it writes them on that executor's thread while the caller renders,
     and `Checked.written` says when they are done. Drill-through lists that the last build
     published unchanged are linked from `output` (the folder the build replaces), or copied
-    when they were published elsewhere.
+    when they were published elsewhere; `rendered` gives the rendered table rows of lists
+    that need not be fetched (see `render.RenderedRows`).
     """
     from generator.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.restate import compute_restatements
@@ -189,7 +191,7 @@ def check(
         )
         raise DataError(listed)
     with stages.time("compute figures"):
-        figures = compute_figures(con, config, quality)
+        figures = compute_figures(con, config, quality, rendered)
         quality = replace(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
         )
@@ -405,7 +407,7 @@ def _build_into(
     )
     from generator.drawing import ChartDrawer, start_server
     from generator.output import SiteFiles, recover, write_site
-    from generator.render import render_into
+    from generator.render import RenderedRows, render_into
 
     recover(target)
     folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
@@ -431,11 +433,12 @@ def _build_into(
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
     start_server()  # the chart workers' parent, while this process is small
+    rows = RenderedRows(cache if use_cache else None, config.site.templates)
     # Leaving the `with` waits for the engine's thread first, then discards or publishes.
     with SiteFiles(target) as files, ThreadPoolExecutor(1, "carecard-engine") as engine:
         checked = check(config, strict=strict, cache=cache, stages=stages,
                         memory_limit=memory_limit, scratch=files.scratch, background=engine,
-                        output=target)
+                        output=target, rendered=rows.load if rows.enabled else None)
         drops_cached, drops_parsed = cache.hits, cache.misses
         quality, figures = checked.quality, checked.figures
         info = build_info(config, quality)
@@ -444,7 +447,7 @@ def _build_into(
         put = _when_written(checked.written, files.put, adopted)
         try:
             with stages.time("render pages and charts"):
-                render_into(put, config, figures, quality, info, drawer)
+                render_into(put, config, figures, quality, info, drawer, rows)
             with stages.time("write data files"):
                 summary_bytes = summary_json(
                     figures, quality, info, config.site.periods[0], policy_hash(config)
@@ -466,6 +469,7 @@ def _build_into(
             write_site(files)
     if checked.written is not None:
         checked.written.remember({source: target / path for source, path in adopted.items()})
+    rows.keep_only_used()
     paths = files.paths()
     pages = sum(p.endswith(".html") for p in paths)
     charts = sum(p.startswith("charts/") for p in paths)

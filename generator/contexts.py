@@ -754,13 +754,19 @@ class DrillContext:
     counts: tuple[tuple[str, int], ...]
     """(state word, interactions) for late, overdue and waiting, in that order."""
     rows: tuple[DrillRowView, ...]
-    """At most MAX_DRILL_ROWS_SHOWN interactions, oldest first."""
+    """At most MAX_DRILL_ROWS_SHOWN interactions, oldest first; empty when `rows_html` holds
+    them already rendered."""
     total: int
     """All interactions of the list."""
     csv: Link
     """The CSV with every row."""
     up: Link
     """Back to the period page."""
+    shown: int = 0
+    """The interactions listed on the page (`rows`, or those in `rows_html`)."""
+    rows_html: Markup | None = None
+    """The table rows (`_drill_rows.html`'s `interaction_rows` of the rows), when rendered
+    already: from the cache, or by the renderer just before the page; else None."""
 
 
 @dataclass(frozen=True)
@@ -783,6 +789,9 @@ class Page:
     """Template file name."""
     context: object
     """One of the *Context dataclasses; its fields become the template's variables."""
+    rows_key: str = ""
+    """For a drill-through page whose rows the renderer renders: a digest of the list's rows,
+    under which the rendered rows may be cached ('' for every other page)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import csv
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,18 +41,22 @@ def compute_drill(
     config: Config,
     dimensions: tuple[str, ...],
     periods: tuple[Period, ...],
+    rendered: Callable[[str], str | None] | None = None,
 ) -> tuple[DrillList, ...]:
     """Late, overdue and waiting interactions per red/amber (period, segment) of the headline.
 
     The whole lists stay in the engine table `drill_rows` (see :func:`plan_drill_csvs` and
-    :func:`write_planned`); each DrillList keeps its counts and its first MAX_DRILL_ROWS_SHOWN
-    interactions.
+    :func:`write_planned`); each DrillList keeps its counts, a digest of its rows and its
+    first MAX_DRILL_ROWS_SHOWN interactions, or, where `rendered` (digest → the rendered rows
+    of the list's table, or None) has them, their HTML instead (the rows are not fetched).
     """
     headline = config.site.periods[0]
     recent = periods[-config.site.history:]
     if not recent:
         return ()
     _create_drill_rows(con, config, dimensions, recent[0])
+    digests = {n: digest for n, _, digest in _list_facts(con, with_digest=True)}
+    html = {n: rendered(d) for n, d in digests.items()} if rendered is not None else {}
     counts: dict[int, list[tuple[str, int]]] = {}
     keys: dict[int, tuple[str, str, str]] = {}
     for list_no, period, dimension, segment, state, n in con.execute(
@@ -60,15 +65,18 @@ def compute_drill(
     ).fetchall():
         counts.setdefault(list_no, []).append((state, n))
         keys[list_no] = (period, dimension, segment)
+    known = sorted(n for n, text in html.items() if text is not None)
+    skip = f"AND list_no NOT IN ({', '.join(map(str, known))})" if known else ""
     rows: dict[int, list[DrillRow]] = {}
     for list_no, *values in con.execute(
         f"SELECT list_no, {', '.join(DRILL_COLUMNS)} FROM drill_rows "
-        f"WHERE seq <= {MAX_DRILL_ROWS_SHOWN} ORDER BY list_no, seq"
+        f"WHERE seq <= {MAX_DRILL_ROWS_SHOWN} {skip} ORDER BY list_no, seq"
     ).fetchall():
         values[4] = values[4] or ""  # first_response_at: '' when unanswered
         rows.setdefault(list_no, []).append(DrillRow(*values))
     return tuple(
-        DrillList(headline, *keys[k], rows=tuple(rows[k]), counts=tuple(counts[k]))
+        DrillList(headline, *keys[k], rows=tuple(rows.get(k, ())), counts=tuple(counts[k]),
+                  digest=digests[k], rows_html=html.get(k))
         for k in sorted(keys)
     )
 

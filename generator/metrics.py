@@ -10,6 +10,7 @@ comparisons).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -407,9 +408,15 @@ def _metric_table(con: duckdb.DuckDBPyConnection, metrics: tuple[MetricInfo, ...
 
 
 def compute_figures(
-    con: duckdb.DuckDBPyConnection, config: Config, quality: QualityReport
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    quality: QualityReport,
+    rendered: Callable[[str], str | None] | None = None,
 ) -> Figures:
-    """Compute every figure for every period, segment and metric; return them sorted."""
+    """Compute every figure for every period, segment and metric; return them sorted.
+
+    `rendered` gives the drill-through lists' rendered rows that need no fetching (see
+    :func:`generator.drill.compute_drill`)."""
     metrics, grids = figure_table(con, config, quality)
     data_through = quality.data_through
     rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())
@@ -428,7 +435,8 @@ def compute_figures(
         data_through=data_through.astimezone(timezone.utc) if data_through else None,
         budgets=compute_budgets(con, config, published_dimensions(config), data_through),
         drill=compute_drill(
-            con, config, published_dimensions(config), grids.get(config.site.periods[0], ())
+            con, config, published_dimensions(config), grids.get(config.site.periods[0], ()),
+            rendered,
         ),
     )
 

@@ -239,6 +239,11 @@ class DrillList:
     """(state, interactions) of the whole list; empty when `rows` is the whole list."""
     csv: Path | None = None
     """The whole list as a CSV file written by the engine, else None (written from `rows`)."""
+    digest: str = ""
+    """A digest of the whole list's rows ('' when not computed): a cache key of what is made
+    from them."""
+    rows_html: str | None = None
+    """The rendered rows of the list's table, from the cache (then `rows` is empty)."""
 
     @property
     def total(self) -> int:

@@ -665,21 +665,30 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
     else:
         for row in drill.rows:
             counts[row.state] = counts.get(row.state, 0) + 1
+    if drill.rows_html is not None:  # rendered by an earlier build, from the cache
+        views: tuple[DrillRowView, ...] = ()
+        shown, rows_html = min(drill.total, MAX_DRILL_ROWS_SHOWN), Markup(drill.rows_html)
+    else:
+        views = tuple(_drill_row(r) for r in drill.rows[:MAX_DRILL_ROWS_SHOWN])
+        shown, rows_html = len(views), None
     context = DrillContext(
         page=info,
         period=site.period_view(period, root),
         segment=site.segment_link(dim, seg, root),
         figures=cards,
         counts=tuple(counts.items()),
-        rows=tuple(_drill_row(r) for r in drill.rows[:MAX_DRILL_ROWS_SHOWN]),
+        rows=views,
         total=drill.total,
         csv=Link(csv_path.rsplit("/", 1)[-1], csv_path.rsplit("/", 1)[-1]),  # same folder
         up=Link(root + site.period_path(period), f"{_heading(period)}"),
+        shown=shown,
+        rows_html=rows_html,
     )
     # An engine-written list is moved in whole; a hand-built one is written from its rows.
     rows = () if drill.csv else tuple(_DRILL_VALUES(r) for r in drill.rows)
     csv = CsvDownload(csv_path, DRILL_COLUMNS, rows, file=drill.csv)
-    return Page(path, "drill.html", context), csv
+    rows_key = drill.digest if rows_html is None else ""
+    return Page(path, "drill.html", context, rows_key), csv
 
 
 # --- Content --------------------------------------------------------------------------------------

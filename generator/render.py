@@ -15,14 +15,17 @@ import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
 import jinja2
+from markupsafe import Markup
 
+from generator.cache import Cache, code_digest
 from generator.config import Config
 from generator.content import Content, load_content
-from generator.contexts import SiteModel
+from generator.contexts import DrillContext, SiteModel
 from generator.drawing import ChartDrawer
 from generator.errors import BuildError, Problem
 from generator.model import BuildInfo, Figures, QualityReport
@@ -68,6 +71,65 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
 Sink = Callable[[str, "bytes | Path"], None]
 
 
+class RenderedRows:
+    """The rendered rows of drill-through tables, kept in the build cache by a digest of each
+    list's rows: a list a new drop left unchanged is neither fetched nor rendered again.
+
+    Off without a cache, and for a site whose own templates replace `drill.html` or
+    `_drill_rows.html` (such a template may show the rows otherwise: it gets them all). The
+    key covers the row template and the code that formats the rows; the cache keeps the rows
+    of the last build's lists only (`keep_only_used`).
+    """
+
+    KIND = "drill-rows"
+
+    def __init__(self, cache: Cache | None, overrides: Path | None) -> None:
+        replaced = overrides is not None and any(
+            (overrides / name).exists() for name in ("drill.html", "_drill_rows.html"))
+        self._cache = cache if cache is not None and cache.folder and not replaced else None
+        self._used: set[str] = set()
+        self._version = ""
+        if self._cache is not None:
+            from importlib.metadata import version
+
+            import generator.contexts
+            import generator.formatting
+            import generator.pages
+
+            code = [code_digest(m.__file__ or "") for m in
+                    (generator.pages, generator.contexts, generator.formatting)]
+            self._version = self._cache.key(
+                self.KIND, *code, code_digest(str(theme_dir() / "_drill_rows.html")),
+                version("jinja2"), version("markupsafe"))
+
+    @property
+    def enabled(self) -> bool:
+        return self._cache is not None
+
+    def load(self, digest: str) -> str | None:
+        """The rendered rows of the list with this digest, if cached."""
+        if self._cache is None or not digest:
+            return None
+        key = self._cache.key(self._version, digest)
+        data = self._cache.load_bytes(self.KIND, key, ".html")
+        if data is None:
+            return None
+        self._used.add(key)
+        return data.decode("utf-8")
+
+    def store(self, digest: str, html: str) -> None:
+        if self._cache is None or not digest:
+            return
+        key = self._cache.key(self._version, digest)
+        self._cache.store_bytes(self.KIND, key, ".html", html.encode("utf-8"))
+        self._used.add(key)
+
+    def keep_only_used(self) -> None:
+        """Forget the rows of lists this build has not shown."""
+        if self._cache is not None:
+            self._cache.keep_only(self.KIND, self._used, ".html")
+
+
 def render_site(
     config: Config,
     figures: Figures,
@@ -97,10 +159,12 @@ def render_into(
     quality: QualityReport,
     info: BuildInfo,
     drawer: ChartDrawer | None = None,
+    rows: RenderedRows | None = None,
 ) -> None:
     """Hand every HTML page, chart, page CSV and theme asset to `put`, one at a time.
 
-    Charts are drawn by `drawer` (default: no cache, across the available cores).
+    Charts are drawn by `drawer` (default: no cache, across the available cores); the rows of
+    drill-through tables rendered here are stored in `rows` (see `RenderedRows`).
     """
     overrides = config.site.templates
     if overrides is not None and not overrides.is_dir():
@@ -109,7 +173,7 @@ def render_into(
     content = load_content(config.root)
     try:
         model = _build_frozen(config, figures, quality, content, info)
-        _render_model(put, model, overrides, drawer or ChartDrawer())
+        _render_model(put, model, overrides, drawer or ChartDrawer(), rows)
     finally:
         gc.unfreeze()
 
@@ -144,8 +208,12 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _render_model(put: Sink, model: SiteModel, overrides: Path | None, drawer: ChartDrawer) -> None:
+def _render_model(
+    put: Sink, model: SiteModel, overrides: Path | None, drawer: ChartDrawer,
+    rows: RenderedRows | None = None,
+) -> None:
     env = make_environment(overrides)
+    caching = rows is not None and rows.enabled
     # The charts are drawn in worker processes while this one renders the pages.
     with drawer.start([job.spec for job in model.charts]) as pending:
         # Rendering makes no reference cycles either, and what it allocates for a page is freed
@@ -153,7 +221,10 @@ def _render_model(put: Sink, model: SiteModel, overrides: Path | None, drawer: C
         # draw with the collector on).
         with _collector_paused():
             for page in progress(model.pages, len(model.pages), "rendering pages"):
-                put(page.path, _render_page(env, page.template, page.path, page.context))
+                context = page.context
+                if caching and page.rows_key and isinstance(context, DrillContext):
+                    context = _with_rows_html(env, context, page.rows_key, rows)
+                put(page.path, _render_page(env, page.template, page.path, context))
         charts = pending.result()
     for job, drawn in zip(model.charts, charts):
         if drawn.error:
@@ -165,6 +236,17 @@ def _render_model(put: Sink, model: SiteModel, overrides: Path | None, drawer: C
         put(download.path, download.file or csv_bytes(download.columns, download.rows))
     for name, data in sorted(collect_assets(overrides).items()):
         put(f"{ASSETS}/{name}", data)
+
+
+def _with_rows_html(
+    env: jinja2.Environment, context: DrillContext, digest: str, rows: RenderedRows | None
+) -> DrillContext:
+    """The context with its table rows rendered (by `_drill_rows.html`) and cached."""
+    html = env.get_template("_drill_rows.html").module.interaction_rows(  # type: ignore[attr-defined]
+        context.rows)
+    if rows is not None:
+        rows.store(digest, str(html))
+    return replace(context, rows_html=Markup(html))
 
 
 def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:

@@ -73,7 +73,8 @@ def test_corrupt_cache_entries_are_rebuilt_with_a_warning(
     build(site)
     before = digest(site.parent / "output")
     cache = site.parent / ".carecard-cache"
-    entries = [e for pattern in ("*.parquet", "*.svg") for e in cache.rglob(pattern)]
+    entries = [e for pattern in ("*.parquet", "*.svg", "*.html") for e in cache.rglob(pattern)]
+    assert any(e.parent.name == "drill-rows" for e in entries)
     entries.append(cache / f"files-drill-{CACHE_FORMAT}.json")  # where the drill lists are
     assert entries[-1].is_file()
     for entry in entries:
@@ -227,3 +228,57 @@ def test_sites_built_into_two_folders_share_no_file(site: Path, tmp_path: Path) 
     assert digest(tmp_path / "elsewhere") == digest(site.parent / "output")
     build(site)  # and back: still the same bytes
     assert digest(tmp_path / "elsewhere") == digest(site.parent / "output")
+
+
+def test_unchanged_drill_tables_are_not_rendered_again(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rendered rows of a drill-through table are cached by its list's rows: after a new
+    drop only the changed lists are rendered, and the pages are those of a build without a
+    cache; a corrupt entry is rendered again, with a warning."""
+    import generator.render
+
+    calls: list[str] = []
+    render_rows = generator.render._with_rows_html
+
+    def counted(env: object, context: object, digest: str, rows: object) -> object:
+        calls.append(digest)
+        return render_rows(env, context, digest, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generator.render, "_with_rows_html", counted)
+    first = build(site)
+    drill_pages = sum(1 for _ in (site.parent / "output").glob("drill/**/*.html"))
+    assert len(calls) == drill_pages > 1
+    cached = site.parent / ".carecard-cache" / "drill-rows"
+    assert len(list(cached.iterdir())) == len(set(calls))  # lists with the same rows share
+    calls.clear()
+    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    extra += "v1,2026-11-12 09:00:00,2026-11-12 11:05:00,,twitter,billing,normal,q,,Yes\n"
+    (site.parent / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
+    build(site)
+    assert 1 <= len(calls) < drill_pages and first.pages > 0
+    build(site, output=tmp_path / "fresh", use_cache=False)
+    assert digest(site.parent / "output") == digest(tmp_path / "fresh")
+
+
+def test_a_site_with_its_own_drill_template_gets_every_row(site: Path, tmp_path: Path) -> None:
+    """A theme that replaces drill.html may list the rows its own way: no rows are cached for
+    it, and a rebuild shows them all (same site as without a cache)."""
+    theme = site.parent / "templates"
+    theme.mkdir()
+    (theme / "drill.html").write_text(
+        '{% extends "theme/base.html" %}{% block content %}<p>{{ rows|length }} shown</p>'
+        "<ul>{% for row in rows %}<li>{{ row.id }}</li>{% endfor %}</ul>{% endblock %}\n",
+        encoding="utf-8")
+    text = site.read_text(encoding="utf-8")
+    site.write_text(text.replace("site:\n", "site:\n  templates: templates\n", 1),
+                    encoding="utf-8")
+    build(site)
+    (site.parent / "content").mkdir(exist_ok=True)
+    (site.parent / "content" / "about.md").write_text("---\ntitle: About\n---\nHi.\n")
+    build(site)
+    assert not (site.parent / ".carecard-cache" / "drill-rows").exists()
+    build(site, output=tmp_path / "fresh", use_cache=False)
+    assert digest(site.parent / "output") == digest(tmp_path / "fresh")
+    [page, *_] = sorted((site.parent / "output").glob("drill/**/*.html"))
+    assert "<li>" in page.read_text(encoding="utf-8")
