@@ -183,7 +183,8 @@ def plan_drill_csvs(
     if cache is not None and cache.folder is None:
         cache = None  # caching is off
     # The lists that have rows (a red figure may list none), in list order, and their facts.
-    lists = _list_facts(con, with_digest=cache is not None)
+    known = all(d.digest for d in drills)  # compute_drill's digests of the same rows
+    lists = _list_facts(con, with_digest=cache is not None and not known)
     numbers = [n for n, _, _ in lists]
     if len(numbers) != len(drills):
         raise BuildError(f"drill-through lists: expected {len(drills)} in the engine, found "
@@ -191,8 +192,8 @@ def plan_drill_csvs(
     keys = {}
     if cache is not None:
         code = code_digest(__file__)
-        keys = {n: cache.key(DRILL_KIND, duckdb_version(), code, digest)
-                for n, _, digest in lists}
+        keys = {n: cache.key(DRILL_KIND, duckdb_version(), code, d.digest if known else digest)
+                for (n, _, digest), d in zip(lists, drills)}
     paths = {n: folder / f"drill-{n}.csv" for n in numbers}
     found = _cached_lists(cache, keys, paths, output) if cache is not None else set()
     by_python = {n for n, special, _ in lists if special} - found
