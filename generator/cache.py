@@ -9,8 +9,9 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     staged/<key>.json       the export columns that drop had
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
-    drill-rows/<key>.html   the rendered rows of one drill-through table (key: the list's rows
-                            and the code and template that render them); the last build's only
+    drill-rows/tables.bin   the last build's rendered drill-through table rows, compressed,
+                            each under a key of its list's rows and the code and template that
+                            rendered them
     files-drill-N.json      where the last build published each drill-through list (key: its
                             rows), with inode, size, modification and change times; a later
                             build links those files, if they are still the ones published,
@@ -122,16 +123,6 @@ class Cache:
             os.replace(temporary, path)
         except OSError as error:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
-
-    def keep_only(self, kind: str, keys: set[str], suffix: str) -> None:
-        """Delete the entries of `kind` (with `suffix`) whose key is not in `keys`."""
-        folder = self.path(kind, "entry", suffix)
-        if folder is None or not folder.parent.is_dir():
-            return
-        wanted = {f"{key}{suffix}" for key in keys}
-        for entry in folder.parent.iterdir():
-            if entry.name.endswith(suffix) and entry.name not in wanted:
-                entry.unlink(missing_ok=True)
 
     def remember_files(self, kind: str, files: dict[str, Path]) -> None:
         """Record where the files of `kind` that a build published are, by content key, with

@@ -13,6 +13,8 @@ import gc
 import importlib.resources
 import io
 import sys
+import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -77,8 +79,9 @@ class RenderedRows:
 
     Off without a cache, and for a site whose own templates replace `drill.html` or
     `_drill_rows.html` (such a template may show the rows otherwise: it gets them all). The
-    key covers the row template and the code that formats the rows; the cache keeps the rows
-    of the last build's lists only (`keep_only_used`).
+    key covers the row template and the code that formats the rows. The cache holds one
+    compressed bundle of the last build's tables (`save`, on a thread of its own: compressing
+    tens of megabytes of HTML releases the interpreter lock).
     """
 
     KIND = "drill-rows"
@@ -87,7 +90,8 @@ class RenderedRows:
         replaced = overrides is not None and any(
             (overrides / name).exists() for name in ("drill.html", "_drill_rows.html"))
         self._cache = cache if cache is not None and cache.folder and not replaced else None
-        self._used: set[str] = set()
+        self._cached: dict[str, bytes] | None = None  # the last build's bundle, once read
+        self._used: dict[str, bytes] = {}  # this build's tables
         self._version = ""
         if self._cache is not None:
             from importlib.metadata import version
@@ -107,27 +111,62 @@ class RenderedRows:
         return self._cache is not None
 
     def load(self, digest: str) -> str | None:
-        """The rendered rows of the list with this digest, if cached."""
+        """The rendered rows of the list with this digest, if the last build cached them."""
         if self._cache is None or not digest:
             return None
+        if self._cached is None:
+            self._cached = _read_bundle(self._cache.load_bytes(self.KIND, "tables", ".bin"))
         key = self._cache.key(self._version, digest)
-        data = self._cache.load_bytes(self.KIND, key, ".html")
-        if data is None:
-            return None
-        self._used.add(key)
-        return data.decode("utf-8")
+        html = self._cached.get(key)
+        if html is not None:
+            self._used[key] = html
+        return html.decode("utf-8") if html is not None else None
 
     def store(self, digest: str, html: str) -> None:
-        if self._cache is None or not digest:
-            return
-        key = self._cache.key(self._version, digest)
-        self._cache.store_bytes(self.KIND, key, ".html", html.encode("utf-8"))
-        self._used.add(key)
+        if self._cache is not None and digest:
+            self._used[self._cache.key(self._version, digest)] = html.encode("utf-8")
 
-    def keep_only_used(self) -> None:
-        """Forget the rows of lists this build has not shown."""
-        if self._cache is not None:
-            self._cache.keep_only(self.KIND, self._used, ".html")
+    def save(self) -> threading.Thread | None:
+        """Write this build's tables (only) as the cache's bundle, on a thread; join it before
+        the build ends."""
+        if self._cache is None:
+            return None
+        cache, used = self._cache, dict(self._used)
+
+        def write() -> None:
+            cache.store_bytes(self.KIND, "tables", ".bin", _write_bundle(used))
+
+        thread = threading.Thread(target=write, name="carecard-rows-cache")
+        thread.start()
+        return thread
+
+
+def _write_bundle(tables: dict[str, bytes]) -> bytes:
+    """Compressed `<key> <length>\n<bytes>` records, by key."""
+    parts = []
+    for key in sorted(tables):
+        parts += [f"{key} {len(tables[key])}\n".encode("ascii"), tables[key]]
+    return zlib.compress(b"".join(parts), 1)
+
+
+def _read_bundle(data: bytes | None) -> dict[str, bytes]:
+    """The records of a bundle; nothing when it is absent or unreadable (then every table is
+    rendered again: the store's digest already caught a damaged file)."""
+    if data is None:
+        return {}
+    try:
+        raw = zlib.decompress(data)
+        tables, at = {}, 0
+        while at < len(raw):
+            end = raw.index(b"\n", at)
+            key, size = raw[at:end].decode("ascii").split(" ")
+            at = end + 1 + int(size)
+            if at > len(raw):
+                return {}
+            tables[key] = raw[end + 1:at]
+        return tables
+    except (zlib.error, ValueError):
+        return {}
 
 
 def render_site(
