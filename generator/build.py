@@ -448,7 +448,6 @@ def _build_into(
         try:
             with stages.time("render pages and charts"):
                 render_into(put, config, figures, quality, info, drawer, rows)
-            saving = rows.save()  # the rendered drill-through rows, for the next build
             with stages.time("write data files"):
                 summary_bytes = summary_json(
                     figures, quality, info, config.site.periods[0], policy_hash(config)
@@ -466,12 +465,11 @@ def _build_into(
             if checked.written is not None:
                 checked.written.stop()
             raise
-        if saving is not None:
-            saving.join()
         with stages.time("write site"):
             write_site(files)
     if checked.written is not None:
         checked.written.remember({source: target / path for source, path in adopted.items()})
+    rows.remember(target)
     paths = files.paths()
     pages = sum(p.endswith(".html") for p in paths)
     charts = sum(p.startswith("charts/") for p in paths)

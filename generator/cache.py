@@ -9,9 +9,10 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     staged/<key>.json       the export columns that drop had
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
-    drill-rows/tables.bin   the last build's rendered drill-through table rows, compressed,
-                            each under a key of its list's rows and the code and template that
-                            rendered them
+    files-drill-rows-N.json where the last build's drill-through pages hold their table rows
+                            (page, identity, offset, length), by a key of the list's rows and
+                            the code and template that rendered them: a later build reads the
+                            rows of an unchanged list from there instead of rendering them
     files-drill-N.json      where the last build published each drill-through list (key: its
                             rows), with inode, size, modification and change times; a later
                             build links those files, if they are still the ones published,
@@ -124,23 +125,28 @@ class Cache:
         except OSError as error:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
 
-    def remember_files(self, kind: str, files: dict[str, Path]) -> None:
+    def remember_files(
+        self, kind: str, files: dict[str, Path], extra: dict[str, list[int]] | None = None
+    ) -> None:
         """Record where the files of `kind` that a build published are, by content key, with
-        what identifies each file as the one written (a file gone meanwhile is left out)."""
+        what identifies each file as the one written (a file gone meanwhile is left out) and
+        the numbers in `extra` (by key), if any."""
         entries = {}
         for key, path in files.items():
             try:
                 entries[key] = [str(path.resolve()), *_identity(path.stat())]
             except OSError:
                 continue
+            entries[key] += (extra or {}).get(key, [])
         data = json.dumps(entries, sort_keys=True).encode("utf-8")
         self.store_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json", data)
 
-    def recall_file(self, kind: str, key: str) -> tuple[Path, int] | None:
-        """The published file of `kind` with content key `key` and its inode, if it is still the
-        very file published: same inode, size, and modification and change times. Writing to
-        a file, or setting its times back, changes its change time (which nothing but the
-        system clock sets), so an edited file is never taken for the one published."""
+    def recall_file(self, kind: str, key: str) -> tuple[Path, int, list[int]] | None:
+        """The published file of `kind` with content key `key`, its inode and its extra
+        numbers, if it is still the very file published: same inode, size, and modification
+        and change times. Writing to a file, or setting its times back, changes its change
+        time (which nothing but the system clock sets), so an edited file is never taken for
+        the one published."""
         if kind not in self._recalled:
             data = self.load_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json")
             try:
@@ -149,14 +155,16 @@ class Cache:
                 loaded = {}
             self._recalled[kind] = loaded if isinstance(loaded, dict) else {}
         entry = self._recalled[kind].get(key)
-        if not isinstance(entry, list) or len(entry) != 6:
+        if not isinstance(entry, list) or len(entry) < 6:
             return None
         path = Path(str(entry[0]))
         try:
             identity = _identity(path.stat())
         except OSError:
             return None
-        return (path, identity[0]) if identity == entry[1:] else None
+        if identity != entry[1:6] or not all(isinstance(n, int) for n in entry[6:]):
+            return None
+        return path, identity[0], entry[6:]
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""

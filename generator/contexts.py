@@ -790,8 +790,8 @@ class Page:
     context: object
     """One of the *Context dataclasses; its fields become the template's variables."""
     rows_key: str = ""
-    """For a drill-through page whose rows the renderer renders: a digest of the list's rows,
-    under which the rendered rows may be cached ('' for every other page)."""
+    """For a drill-through page: a digest of the list's rows, under which the build cache
+    notes where the page holds them rendered ('' for every other page)."""
 
 
 @dataclass(frozen=True)

@@ -293,7 +293,7 @@ def _cached_lists(
         recalled = cache.recall_file(DRILL_KIND, key)
         if recalled is None:
             continue
-        published, inode = recalled
+        published, inode, _ = recalled
         path = paths[list_no]
         try:
             if replaced is not None and published.is_relative_to(replaced):

@@ -687,8 +687,7 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
     # An engine-written list is moved in whole; a hand-built one is written from its rows.
     rows = () if drill.csv else tuple(_DRILL_VALUES(r) for r in drill.rows)
     csv = CsvDownload(csv_path, DRILL_COLUMNS, rows, file=drill.csv)
-    rows_key = drill.digest if rows_html is None else ""
-    return Page(path, "drill.html", context, rows_key), csv
+    return Page(path, "drill.html", context, drill.digest), csv
 
 
 # --- Content --------------------------------------------------------------------------------------

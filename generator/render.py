@@ -13,8 +13,6 @@ import gc
 import importlib.resources
 import io
 import sys
-import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 
 import jinja2
-from markupsafe import Markup
 
 from generator.cache import Cache, code_digest
 from generator.config import Config
@@ -74,14 +71,15 @@ Sink = Callable[[str, "bytes | Path"], None]
 
 
 class RenderedRows:
-    """The rendered rows of drill-through tables, kept in the build cache by a digest of each
-    list's rows: a list a new drop left unchanged is neither fetched nor rendered again.
+    """The rendered rows of drill-through tables, found again in the pages the last build
+    published: a list a new drop left unchanged is neither fetched nor rendered again.
 
-    Off without a cache, and for a site whose own templates replace `drill.html` or
-    `_drill_rows.html` (such a template may show the rows otherwise: it gets them all). The
-    key covers the row template and the code that formats the rows. The cache holds one
-    compressed bundle of the last build's tables (`save`, on a thread of its own: compressing
-    tens of megabytes of HTML releases the interpreter lock).
+    Each drill-through page's table rows are one piece of its HTML; the cache records, by a key
+    of the list's rows and of the code and template that render them, which published page
+    holds them where (`remember`). A later build reads that piece back (`load`) if the page is
+    still the very file published (see `Cache.recall_file`). Off without a cache, and for a
+    site whose own templates replace `drill.html` or `_drill_rows.html` (such a template may
+    show the rows otherwise: it gets them all).
     """
 
     KIND = "drill-rows"
@@ -90,8 +88,7 @@ class RenderedRows:
         replaced = overrides is not None and any(
             (overrides / name).exists() for name in ("drill.html", "_drill_rows.html"))
         self._cache = cache if cache is not None and cache.folder and not replaced else None
-        self._cached: dict[str, bytes] | None = None  # the last build's bundle, once read
-        self._used: dict[str, bytes] = {}  # this build's tables
+        self._placed: dict[str, tuple[str, int, int]] = {}  # key -> (page, offset, length)
         self._version = ""
         if self._cache is not None:
             from importlib.metadata import version
@@ -111,62 +108,37 @@ class RenderedRows:
         return self._cache is not None
 
     def load(self, digest: str) -> str | None:
-        """The rendered rows of the list with this digest, if the last build cached them."""
+        """The rendered rows of the list with this digest, if a published page holds them."""
         if self._cache is None or not digest:
             return None
-        if self._cached is None:
-            self._cached = _read_bundle(self._cache.load_bytes(self.KIND, "tables", ".bin"))
-        key = self._cache.key(self._version, digest)
-        html = self._cached.get(key)
-        if html is not None:
-            self._used[key] = html
-        return html.decode("utf-8") if html is not None else None
-
-    def store(self, digest: str, html: str) -> None:
-        if self._cache is not None and digest:
-            self._used[self._cache.key(self._version, digest)] = html.encode("utf-8")
-
-    def save(self) -> threading.Thread | None:
-        """Write this build's tables (only) as the cache's bundle, on a thread; join it before
-        the build ends."""
-        if self._cache is None:
+        recalled = self._cache.recall_file(self.KIND, self._cache.key(self._version, digest))
+        if recalled is None or len(recalled[2]) != 2:
             return None
-        cache, used = self._cache, dict(self._used)
+        page, _, (offset, length) = recalled
+        try:
+            with page.open("rb") as stream:
+                stream.seek(offset)
+                data = stream.read(length)
+            return data.decode("utf-8") if len(data) == length else None
+        except (OSError, UnicodeDecodeError):
+            return None
 
-        def write() -> None:
-            cache.store_bytes(self.KIND, "tables", ".bin", _write_bundle(used))
+    def place(self, digest: str, path: str, page: bytes, rows_html: str) -> None:
+        """Note where the page at `path` holds the rows of the list with this digest."""
+        if self._cache is None or not digest:
+            return
+        piece = rows_html.encode("utf-8")
+        offset = page.find(piece)
+        if offset >= 0:  # a template that changed the rows on the way would not be found
+            self._placed[self._cache.key(self._version, digest)] = (path, offset, len(piece))
 
-        thread = threading.Thread(target=write, name="carecard-rows-cache")
-        thread.start()
-        return thread
-
-
-def _write_bundle(tables: dict[str, bytes]) -> bytes:
-    """Compressed `<key> <length>\n<bytes>` records, by key."""
-    parts = []
-    for key in sorted(tables):
-        parts += [f"{key} {len(tables[key])}\n".encode("ascii"), tables[key]]
-    return zlib.compress(b"".join(parts), 1)
-
-
-def _read_bundle(data: bytes | None) -> dict[str, bytes]:
-    """The records of a bundle; nothing when it is absent or unreadable (then every table is
-    rendered again: the store's digest already caught a damaged file)."""
-    if data is None:
-        return {}
-    try:
-        raw = zlib.decompress(data)
-        tables, at = {}, 0
-        while at < len(raw):
-            end = raw.index(b"\n", at)
-            key, size = raw[at:end].decode("ascii").split(" ")
-            at = end + 1 + int(size)
-            if at > len(raw):
-                return {}
-            tables[key] = raw[end + 1:at]
-        return tables
-    except (zlib.error, ValueError):
-        return {}
+    def remember(self, output: Path) -> None:
+        """Record where the published pages in `output` hold their rows."""
+        if self._cache is None:
+            return
+        self._cache.remember_files(
+            self.KIND, {key: output / path for key, (path, _, _) in self._placed.items()},
+            {key: [offset, length] for key, (_, offset, length) in self._placed.items()})
 
 
 def render_site(
@@ -262,7 +234,12 @@ def _render_model(
             for page in progress(model.pages, len(model.pages), "rendering pages"):
                 context = page.context
                 if caching and page.rows_key and isinstance(context, DrillContext):
-                    context = _with_rows_html(env, context, page.rows_key, rows)
+                    if context.rows_html is None:
+                        context = _with_rows_html(env, context)
+                    data = _render_page(env, page.template, page.path, context)
+                    rows.place(page.rows_key, page.path, data, context.rows_html or "")  # type: ignore[union-attr]
+                    put(page.path, data)
+                    continue
                 put(page.path, _render_page(env, page.template, page.path, context))
         charts = pending.result()
     for job, drawn in zip(model.charts, charts):
@@ -277,15 +254,10 @@ def _render_model(
         put(f"{ASSETS}/{name}", data)
 
 
-def _with_rows_html(
-    env: jinja2.Environment, context: DrillContext, digest: str, rows: RenderedRows | None
-) -> DrillContext:
-    """The context with its table rows rendered (by `_drill_rows.html`) and cached."""
-    html = env.get_template("_drill_rows.html").module.interaction_rows(  # type: ignore[attr-defined]
-        context.rows)
-    if rows is not None:
-        rows.store(digest, str(html))
-    return replace(context, rows_html=Markup(html))
+def _with_rows_html(env: jinja2.Environment, context: DrillContext) -> DrillContext:
+    """The context with its table rows rendered apart (by `_drill_rows.html`)."""
+    module = env.get_template("_drill_rows.html").module
+    return replace(context, rows_html=module.interaction_rows(context.rows))  # type: ignore[attr-defined]
 
 
 def csv_bytes(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:
