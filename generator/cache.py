@@ -30,7 +30,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from generator import __version__
 
@@ -141,12 +141,13 @@ class Cache:
         data = json.dumps(entries, sort_keys=True).encode("utf-8")
         self.store_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json", data)
 
-    def recall_file(self, kind: str, key: str) -> tuple[Path, int, list[int]] | None:
-        """The published file of `kind` with content key `key`, its inode and its extra
-        numbers, if it is still the very file published: same inode, size, and modification
-        and change times. Writing to a file, or setting its times back, changes its change
-        time (which nothing but the system clock sets), so an edited file is never taken for
-        the one published."""
+    def open_recalled(self, kind: str, key: str) -> tuple[BinaryIO, list[int]] | None:
+        """The published file of `kind` with content key `key`, opened for reading, and its
+        extra numbers, if it is still the very file published: same inode, size, and
+        modification and change times, checked on the open file (so that a file swapped in
+        by name meanwhile is never read). Writing to a file, or setting its times back,
+        changes its change time (which nothing but the system clock sets), so an edited file
+        is never taken for the one published. The caller closes the file."""
         if kind not in self._recalled:
             data = self.load_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json")
             try:
@@ -155,16 +156,20 @@ class Cache:
                 loaded = {}
             self._recalled[kind] = loaded if isinstance(loaded, dict) else {}
         entry = self._recalled[kind].get(key)
-        if not isinstance(entry, list) or len(entry) < 6:
+        if (not isinstance(entry, list) or len(entry) < 6
+                or not all(isinstance(n, int) and n >= 0 for n in entry[1:])):
             return None
-        path = Path(str(entry[0]))
         try:
-            identity = _identity(path.stat())
+            stream = open(str(entry[0]), "rb")
+        except (OSError, ValueError):
+            return None
+        try:
+            if _identity(os.fstat(stream.fileno())) == entry[1:6]:
+                return stream, entry[6:]
         except OSError:
-            return None
-        if identity != entry[1:6] or not all(isinstance(n, int) for n in entry[6:]):
-            return None
-        return path, identity[0], entry[6:]
+            pass
+        stream.close()
+        return None
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""
@@ -181,6 +186,14 @@ class Cache:
         """Record the fingerprint of a successful build."""
         data = json.dumps(fingerprint, sort_keys=True).encode("utf-8")
         self.store_bytes(".", f"last-build-{CACHE_FORMAT}", ".json", data)
+
+
+@cache
+def code_version() -> str:
+    """SHA-256 of all of carecard's code (the `generator` package's modules): a key of what
+    the code makes, when any module may take part."""
+    package = Path(__file__).resolve().parent
+    return files_digest(sorted(package.glob("*.py")), package)
 
 
 @cache

@@ -766,7 +766,8 @@ class DrillContext:
     """The interactions listed on the page (`rows`, or those in `rows_html`)."""
     rows_html: Markup | None = None
     """The table rows (`_drill_rows.html`'s `interaction_rows` of the rows), when rendered
-    already: from the cache, or by the renderer just before the page; else None."""
+    already: read back from the page the last build published, or by the renderer just before
+    the page; else None."""
 
 
 @dataclass(frozen=True)

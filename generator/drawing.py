@@ -12,6 +12,7 @@ rewrote meanwhile), and holds none of its file descriptors (such as the output f
 
 from __future__ import annotations
 
+import ast
 import functools
 import gc
 import logging
@@ -192,9 +193,10 @@ def _run_server() -> bool:
 
 
 def _main_is_guarded() -> bool:
-    """Whether importing the main module again runs no build: it has no file (an interactive
-    session, `python -c`), is a package's `__main__` (multiprocessing does not import those
-    again), or its source has a `__main__` guard (console scripts, most programs)."""
+    """Whether importing the main module again runs nothing but definitions: it has no file
+    (an interactive session, `python -c`), is a package's `__main__` (multiprocessing does not
+    import those again), or its top level holds only imports, definitions, assignments that
+    call nothing, and `if __name__ == "__main__":` blocks (console scripts, most programs)."""
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
     if name is not None and (name == "__main__" or name.endswith(".__main__")):
@@ -203,10 +205,30 @@ def _main_is_guarded() -> bool:
     if path is None:
         return True
     try:
-        source = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
         return False
-    return "__main__" in source
+    return all(_inert(statement) for statement in tree.body)
+
+
+def _inert(statement: ast.stmt) -> bool:
+    """A top-level statement that runs no code of the program when imported."""
+    if isinstance(statement, ast.Import | ast.ImportFrom | ast.FunctionDef
+                  | ast.AsyncFunctionDef | ast.ClassDef | ast.Pass):
+        return True
+    if isinstance(statement, ast.Expr):
+        return isinstance(statement.value, ast.Constant)  # a docstring
+    if isinstance(statement, ast.Assign | ast.AnnAssign):
+        return statement.value is None or not any(
+            isinstance(node, ast.Call) for node in ast.walk(statement.value))
+    if isinstance(statement, ast.If):
+        test = statement.test
+        return (isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Eq)
+                and {ast.dump(test.left), ast.dump(test.comparators[0])}
+                == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}
+                and not statement.orelse)
+    return False
 
 
 def _start_worker() -> None:

@@ -9,9 +9,9 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
-from generator.cache import Cache, code_digest
+from generator.cache import Cache, code_version
 from generator.config import Config
 from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
@@ -174,7 +174,7 @@ def plan_drill_csvs(
     last build published the list of each key, so after a new drop only the lists of the
     periods it changed are left to write, and no list is stored twice: one published in
     `output` (the folder the build replaces) is hard-linked, if it is still the very file
-    published (see `Cache.recall_file`). This runs before the engine's thread starts: there,
+    published (see `Cache.open_recalled`). This runs before the engine's thread starts: there,
     Python's file work would wait for the interpreter lock at every file while the pages
     render.
     """
@@ -191,7 +191,7 @@ def plan_drill_csvs(
                          f"{len(numbers)}.")
     keys = {}
     if cache is not None:
-        code = code_digest(__file__)
+        code = code_version()
         keys = {n: cache.key(DRILL_KIND, duckdb_version(), code, d.digest if known else digest)
                 for (n, _, digest), d in zip(lists, drills)}
     paths = {n: folder / f"drill-{n}.csv" for n in numbers}
@@ -284,34 +284,43 @@ def _cached_lists(
     """Put the lists the last build published, unchanged, at their paths; return their numbers.
 
     A list published in `output` (the folder this build replaces) is hard-linked, and the link
-    checked to be the very file recalled; one published elsewhere (another --output) is
-    copied, so that two published sites never share a file.
+    checked to be the very file checked open; one published elsewhere (another --output) is
+    copied from the open file, so that two published sites never share a file.
     """
     found = set()
     replaced = output.resolve() if output is not None else None
     for list_no, key in keys.items():
-        recalled = cache.recall_file(DRILL_KIND, key)
+        recalled = cache.open_recalled(DRILL_KIND, key)
         if recalled is None:
             continue
-        published, inode, _ = recalled
         path = paths[list_no]
-        try:
-            if replaced is not None and published.is_relative_to(replaced):
-                try:
-                    os.link(published, path)
-                except OSError:  # another file system, or no hard links
-                    shutil.copyfile(published, path)
-                else:
-                    if path.stat().st_ino != inode:  # replaced since it was recalled
-                        path.unlink()
-                        continue
-            else:
-                shutil.copyfile(published, path)
-        except OSError:
-            path.unlink(missing_ok=True)
-            continue
+        with recalled[0] as source:
+            try:
+                if not (replaced is not None and _link(Path(source.name), path, source, replaced)):
+                    with path.open("wb") as target:
+                        shutil.copyfileobj(source, target)
+            except OSError:
+                path.unlink(missing_ok=True)
+                continue
         found.add(list_no)
     return found
+
+
+def _link(published: Path, path: Path, source: BinaryIO, replaced: Path) -> bool:
+    """Hard-link `published` (open as `source`) to `path` if it lies in the folder being
+    replaced and the link is to that very file; False to copy instead."""
+    if not published.is_relative_to(replaced):
+        return False
+    try:
+        os.link(published, path)
+    except OSError:  # another file system, or no hard links
+        return False
+    opened, linked = os.fstat(source.fileno()), path.stat()
+    if ((linked.st_ino, linked.st_dev, linked.st_size, linked.st_mtime_ns)
+            == (opened.st_ino, opened.st_dev, opened.st_size, opened.st_mtime_ns)):
+        return True
+    path.unlink()  # replaced since it was opened: copy what was opened
+    return False
 
 
 def _check_parts(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:

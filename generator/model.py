@@ -243,7 +243,8 @@ class DrillList:
     """A digest of the whole list's rows ('' when not computed): a cache key of what is made
     from them."""
     rows_html: str | None = None
-    """The rendered rows of the list's table, from the cache (then `rows` is empty)."""
+    """The rendered rows of the list's table, read back from the page the last build published
+    (then `rows` is empty)."""
 
     @property
     def total(self) -> int:

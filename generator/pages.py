@@ -665,7 +665,7 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
     else:
         for row in drill.rows:
             counts[row.state] = counts.get(row.state, 0) + 1
-    if drill.rows_html is not None:  # rendered by an earlier build, from the cache
+    if drill.rows_html is not None:  # rendered by an earlier build, read back from its page
         views: tuple[DrillRowView, ...] = ()
         shown, rows_html = min(drill.total, MAX_DRILL_ROWS_SHOWN), Markup(drill.rows_html)
     else:

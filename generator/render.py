@@ -21,7 +21,7 @@ from types import TracebackType
 
 import jinja2
 
-from generator.cache import Cache, code_digest
+from generator.cache import Cache, code_digest, code_version
 from generator.config import Config
 from generator.content import Content, load_content
 from generator.contexts import DrillContext, SiteModel
@@ -77,7 +77,7 @@ class RenderedRows:
     Each drill-through page's table rows are one piece of its HTML; the cache records, by a key
     of the list's rows and of the code and template that render them, which published page
     holds them where (`remember`). A later build reads that piece back (`load`) if the page is
-    still the very file published (see `Cache.recall_file`). Off without a cache, and for a
+    still the very file published (see `Cache.open_recalled`). Off without a cache, and for a
     site whose own templates replace `drill.html` or `_drill_rows.html` (such a template may
     show the rows otherwise: it gets them all).
     """
@@ -93,15 +93,11 @@ class RenderedRows:
         if self._cache is not None:
             from importlib.metadata import version
 
-            import generator.contexts
-            import generator.formatting
-            import generator.pages
-
-            code = [code_digest(m.__file__ or "") for m in
-                    (generator.pages, generator.contexts, generator.formatting)]
+            # All of the code (what is shown, how it is formatted, the template environment)
+            # and the template; the list's digest covers the rows.
             self._version = self._cache.key(
-                self.KIND, *code, code_digest(str(theme_dir() / "_drill_rows.html")),
-                version("jinja2"), version("markupsafe"))
+                self.KIND, code_version(), code_digest(str(theme_dir() / "_drill_rows.html")),
+                version("jinja2"), version("markupsafe"), version("duckdb"))
 
     @property
     def enabled(self) -> bool:
@@ -111,17 +107,19 @@ class RenderedRows:
         """The rendered rows of the list with this digest, if a published page holds them."""
         if self._cache is None or not digest:
             return None
-        recalled = self._cache.recall_file(self.KIND, self._cache.key(self._version, digest))
-        if recalled is None or len(recalled[2]) != 2:
+        recalled = self._cache.open_recalled(self.KIND, self._cache.key(self._version, digest))
+        if recalled is None:
             return None
-        page, _, (offset, length) = recalled
-        try:
-            with page.open("rb") as stream:
+        with recalled[0] as stream:
+            if len(recalled[1]) != 2:
+                return None
+            offset, length = recalled[1]
+            try:
                 stream.seek(offset)
                 data = stream.read(length)
-            return data.decode("utf-8") if len(data) == length else None
-        except (OSError, UnicodeDecodeError):
-            return None
+                return data.decode("utf-8") if len(data) == length else None
+            except (OSError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
+                return None
 
     def place(self, digest: str, path: str, page: bytes, rows_html: str) -> None:
         """Note where the page at `path` holds the rows of the list with this digest."""
@@ -174,8 +172,8 @@ def render_into(
 ) -> None:
     """Hand every HTML page, chart, page CSV and theme asset to `put`, one at a time.
 
-    Charts are drawn by `drawer` (default: no cache, across the available cores); the rows of
-    drill-through tables rendered here are stored in `rows` (see `RenderedRows`).
+    Charts are drawn by `drawer` (default: no cache, across the available cores); `rows` notes
+    where each drill-through page holds its table rows (see `RenderedRows`).
     """
     overrides = config.site.templates
     if overrides is not None and not overrides.is_dir():

@@ -260,15 +260,16 @@ def test_unchanged_drill_tables_are_not_rendered_again(
     assert digest(site.parent / "output") == digest(tmp_path / "fresh")
 
 
-def test_a_site_with_its_own_drill_template_gets_every_row(site: Path, tmp_path: Path) -> None:
-    """A theme that replaces drill.html may list the rows its own way: no rows are cached for
-    it, and a rebuild shows them all (same site as without a cache)."""
+def test_a_drill_template_that_extends_the_theme_still_gets_every_row(
+    site: Path, tmp_path: Path
+) -> None:
+    """An override that keeps the theme's table (so its rows are found in the page) and also
+    uses `rows`: a rebuild must not hand it an empty `rows` (review)."""
     theme = site.parent / "templates"
     theme.mkdir()
     (theme / "drill.html").write_text(
-        '{% extends "theme/base.html" %}{% block content %}<p>{{ rows|length }} shown</p>'
-        "<ul>{% for row in rows %}<li>{{ row.id }}</li>{% endfor %}</ul>{% endblock %}\n",
-        encoding="utf-8")
+        '{% extends "theme/drill.html" %}{% block content %}{{ super() }}'
+        "<p>{{ rows|length }} rows</p>{% endblock %}\n", encoding="utf-8")
     text = site.read_text(encoding="utf-8")
     site.write_text(text.replace("site:\n", "site:\n  templates: templates\n", 1),
                     encoding="utf-8")
@@ -276,11 +277,36 @@ def test_a_site_with_its_own_drill_template_gets_every_row(site: Path, tmp_path:
     (site.parent / "content").mkdir(exist_ok=True)
     (site.parent / "content" / "about.md").write_text("---\ntitle: About\n---\nHi.\n")
     build(site)
-    assert not (site.parent / ".carecard-cache" / "drill-rows").exists()
     build(site, output=tmp_path / "fresh", use_cache=False)
     assert digest(site.parent / "output") == digest(tmp_path / "fresh")
-    [page, *_] = sorted((site.parent / "output").glob("drill/**/*.html"))
-    assert "<li>" in page.read_text(encoding="utf-8")
+
+
+def test_a_page_replaced_after_its_check_lends_no_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page another build swapped in by name after the record was read must not lend the
+    bytes at the recorded offset: the page is checked on the open file (review)."""
+    from generator.cache import Cache
+    from generator.render import RenderedRows
+
+    cache = Cache(tmp_path / "cache")
+    rows = RenderedRows(cache, None)
+    page = b"<html><tbody><tr>one</tr></tbody></html>"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "p.html").write_bytes(page)
+    rows.place("d1", "p.html", page, "<tbody><tr>one</tr></tbody>")
+    rows.remember(tmp_path / "out")
+    assert RenderedRows(Cache(cache.folder), None).load("d1") == "<tbody><tr>one</tr></tbody>"
+    opened = Cache.open_recalled
+
+    def swap_then_open(self: Cache, kind: str, key: str) -> object:
+        new = tmp_path / "out" / "p.new"
+        new.write_bytes(b"<html><tbody><tr>two</tr></tbody></html>")
+        new.replace(tmp_path / "out" / "p.html")
+        return opened(self, kind, key)
+
+    monkeypatch.setattr(Cache, "open_recalled", swap_then_open)
+    assert RenderedRows(Cache(cache.folder), None).load("d1") is None
 
 
 def test_rows_of_an_edited_drill_page_are_rendered_again(site: Path, tmp_path: Path) -> None:
