@@ -20,8 +20,6 @@ import sys
 import time
 from typing import Any
 
-STARTED = time.perf_counter()
-
 #: (module, attribute, stage name). Patch the name where the caller looks it up.
 STAGES: tuple[tuple[str, str, str], ...] = (
     ("generator.build", "build", "build"),
@@ -189,4 +187,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # Set here, not at the top level: chart workers started by a forkserver import this
+    # module again, and carecard gives them a server only if that import runs nothing.
+    STARTED = time.perf_counter()
     sys.exit(main())
