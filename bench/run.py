@@ -141,6 +141,9 @@ def run_build(site: Path, out: Path, log: Path) -> dict[str, object]:
     if MEMORY_LIMIT:
         cmd += ["--memory-limit", MEMORY_LIMIT]  # the build's own budget; spills to its cache
     env = dict(os.environ)
+    # Write out what earlier steps left in the page cache (the generated drops, the last
+    # build's site), so that a build is not timed while the kernel flushes them.
+    os.sync()
     waited = wait_quiet(QUIET_LIMIT, QUIET_WAIT)
     with log.open("wb") as sink:
         busy_before = cpu_busy_seconds()
