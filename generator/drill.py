@@ -192,7 +192,7 @@ def plan_drill_csvs(
     keys = {}
     if cache is not None:
         code = code_version()
-        keys = {n: cache.key(DRILL_KIND, duckdb_version(), code, d.digest if known else digest)
+        keys = {n: cache.key(DRILL_KIND, code, d.digest if known else digest)
                 for (n, _, digest), d in zip(lists, drills)}
     paths = {n: folder / f"drill-{n}.csv" for n in numbers}
     found = _cached_lists(cache, keys, paths, output) if cache is not None else set()
@@ -257,12 +257,14 @@ def _list_facts(
 
     The digest (with `with_digest`, else '') is two 64-bit aggregates (xor and sum) of the
     engine's hash of each row with its position, and the row count: cheap next to writing the
-    CSV, and it changes when any value, the order or the length of the list does.
+    CSV, and it changes when any value, the order or the length of the list does. The engine's
+    hash may change between its versions, so the digest names the version.
     """
     special = " OR ".join(f"contains({c}, '#') OR contains({c}, chr(13))" for c in _TEXT_COLUMNS)
     row_hash = f"hash({', '.join(('seq',) + DRILL_COLUMNS)})" if with_digest else "0"
+    engine = _engine_version() if with_digest else ""
     return [
-        (n, bool(has_special), f"{xor}:{total}:{count}" if with_digest else "")
+        (n, bool(has_special), f"{engine}:{xor}:{total}:{count}" if with_digest else "")
         for n, has_special, xor, total, count in con.execute(
             f"SELECT list_no, bool_or(special), bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) "
             f"FROM (SELECT list_no, {special} AS special, {row_hash} AS h FROM drill_rows) "
@@ -271,8 +273,7 @@ def _list_facts(
     ]
 
 
-def duckdb_version() -> str:
-    """The engine's version: its hash function may change between versions."""
+def _engine_version() -> str:
     import duckdb
 
     return str(duckdb.__version__)
@@ -296,7 +297,7 @@ def _cached_lists(
         path = paths[list_no]
         with recalled[0] as source:
             try:
-                if not (replaced is not None and _link(Path(source.name), path, source, replaced)):
+                if not (replaced is not None and _link(source, path, replaced)):
                     with path.open("wb") as target:
                         shutil.copyfileobj(source, target)
             except OSError:
@@ -306,9 +307,10 @@ def _cached_lists(
     return found
 
 
-def _link(published: Path, path: Path, source: BinaryIO, replaced: Path) -> bool:
-    """Hard-link `published` (open as `source`) to `path` if it lies in the folder being
+def _link(source: BinaryIO, path: Path, replaced: Path) -> bool:
+    """Hard-link the published file open as `source` to `path` if it lies in the folder being
     replaced and the link is to that very file; False to copy instead."""
+    published = Path(source.name)
     if not published.is_relative_to(replaced):
         return False
     try:

@@ -94,10 +94,10 @@ class RenderedRows:
             from importlib.metadata import version
 
             # All of the code (what is shown, how it is formatted, the template environment)
-            # and the template; the list's digest covers the rows.
+            # and the template; the list's digest covers the rows (and the engine).
             self._version = self._cache.key(
                 self.KIND, code_version(), code_digest(str(theme_dir() / "_drill_rows.html")),
-                version("jinja2"), version("markupsafe"), version("duckdb"))
+                version("jinja2"), version("markupsafe"))
 
     @property
     def enabled(self) -> bool:
@@ -222,7 +222,7 @@ def _render_model(
     rows: RenderedRows | None = None,
 ) -> None:
     env = make_environment(overrides)
-    caching = rows is not None and rows.enabled
+    rows = rows or RenderedRows(None, overrides)  # off: every table rendered in its page
     # The charts are drawn in worker processes while this one renders the pages.
     with drawer.start([job.spec for job in model.charts]) as pending:
         # Rendering makes no reference cycles either, and what it allocates for a page is freed
@@ -231,14 +231,14 @@ def _render_model(
         with _collector_paused():
             for page in progress(model.pages, len(model.pages), "rendering pages"):
                 context = page.context
-                if caching and page.rows_key and isinstance(context, DrillContext):
+                if rows.enabled and page.rows_key and isinstance(context, DrillContext):
                     if context.rows_html is None:
                         context = _with_rows_html(env, context)
                     data = _render_page(env, page.template, page.path, context)
-                    rows.place(page.rows_key, page.path, data, context.rows_html or "")  # type: ignore[union-attr]
-                    put(page.path, data)
-                    continue
-                put(page.path, _render_page(env, page.template, page.path, context))
+                    rows.place(page.rows_key, page.path, data, context.rows_html or "")
+                else:
+                    data = _render_page(env, page.template, page.path, context)
+                put(page.path, data)
         charts = pending.result()
     for job, drawn in zip(model.charts, charts):
         if drawn.error:
