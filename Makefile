@@ -25,7 +25,7 @@ test: $(STAMP)  ## run the whole test suite
 lint: $(STAMP)  ## ruff and mypy (installed on demand)
 	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML
 	$(BIN)/ruff check generator tests scripts bench
-	$(BIN)/mypy generator
+	$(BIN)/mypy generator tests scripts bench
 
 example-data: $(STAMP)  ## regenerate content/exports/ deterministically
 	$(BIN)/python scripts/make_example_exports.py

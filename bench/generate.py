@@ -237,9 +237,10 @@ def generate(
         con.execute(
             f"COPY ({sql}) TO '{path}' (FORMAT csv, HEADER true)"
         )
-        written += con.execute(
+        count = con.execute(
             f"SELECT count(*) FROM gen WHERE week = {week} OR (week = {week - 1} AND re_exported)"
-        ).fetchone()[0]
+        ).fetchone()
+        written += count[0] if count else 0
     con.close()
     return {"rows_written": written, "drops": len(drops), "seconds": time.perf_counter() - started}
 

@@ -29,12 +29,15 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
 
+#: A measurement as JSON-like data (written to bench/results/*.json).
+Result = dict[str, Any]
 CHANNELS = 4
 #: Before each measurement, wait (at most QUIET_WAIT s) until other work uses < QUIET_LIMIT cores.
 QUIET_LIMIT = 0.3
@@ -55,7 +58,7 @@ TARGETS_TEXT = {
 }
 
 
-def machine() -> dict[str, object]:
+def machine() -> Result:
     """Where the numbers were measured."""
     import duckdb
 
@@ -133,7 +136,7 @@ def clear_cache(site: Path, out: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-def run_build(site: Path, out: Path, log: Path) -> dict[str, object]:
+def run_build(site: Path, out: Path, log: Path) -> Result:
     """One `carecard build` in a subprocess: wall time, peak RSS and the stage times."""
     stages_json = log.with_suffix(".json")
     cmd = [sys.executable, str(HERE / "stages.py"), str(stages_json), "--", "build",
@@ -154,7 +157,7 @@ def run_build(site: Path, out: Path, log: Path) -> dict[str, object]:
         wall = time.perf_counter() - start
         busy = cpu_busy_seconds() - busy_before
     proc.returncode = os.waitstatus_to_exitcode(status)
-    result: dict[str, object] = {
+    result: Result = {
         "wall": wall,
         "peak_rss_bytes": usage.ru_maxrss * 1024,
         "cpu_user": usage.ru_utime,
@@ -172,7 +175,7 @@ def run_build(site: Path, out: Path, log: Path) -> dict[str, object]:
     return result
 
 
-def run_baseline(site: Path, repeats: int) -> dict[str, object]:
+def run_baseline(site: Path, repeats: int) -> Result:
     """The baseline query in a subprocess (so its memory is its own)."""
     wait_quiet(QUIET_LIMIT, QUIET_WAIT)
     proc = subprocess.run(
@@ -187,7 +190,7 @@ def dir_bytes(path: Path) -> int:
 
 
 def bench_size(label: str, rows: int, teams: int, workdir: Path, args: argparse.Namespace,
-               full: bool) -> dict[str, object]:
+               full: bool) -> Result:
     """Generate and measure one data set (cold build, baseline); `full` adds the no-change and
     one-new-drop rebuilds."""
     site = workdir / f"site-{label}-{teams}t"
@@ -196,7 +199,7 @@ def bench_size(label: str, rows: int, teams: int, workdir: Path, args: argparse.
     print(f"[{label}, {teams + CHANNELS + 1} segments] generating {rows} interactions …",
           flush=True)
     gen = generate.generate(site, rows, teams)
-    res: dict[str, object] = {
+    res: Result = {
         "label": label, "interactions": rows, "teams": teams,
         "segments_expected": 1 + CHANNELS + teams,
         "generate": {**gen, "input_bytes": dir_bytes(site / "exports")},
@@ -233,17 +236,17 @@ def bench_size(label: str, rows: int, teams: int, workdir: Path, args: argparse.
     return res
 
 
-def check_of(build: dict[str, object]) -> float | None:
+def check_of(build: Result) -> float | None:
     stages = build.get("stages") or {}
     return stages.get("check") if isinstance(stages, dict) else None
 
 
-def evaluate(results: list[dict[str, object]]) -> list[dict[str, object]]:
+def evaluate(results: list[Result]) -> list[Result]:
     """Measured vs target for every target the runs cover."""
     by = {(r["label"], r["segments_expected"]): r for r in results}
     default = {r["label"]: r for r in results if r["teams"] == 20}
     default.update({f"{r['interactions'] / 1e6:g}M": r for r in results if r["teams"] == 20})
-    rows: list[dict[str, object]] = []
+    rows: list[Result] = []
 
     def add(key: str, measured: float, limit: float, unit: str) -> None:
         rows.append({
@@ -285,7 +288,7 @@ def fmt_s(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
 
 
-def print_tables(results: list[dict[str, object]], verdicts: list[dict[str, object]]) -> None:
+def print_tables(results: list[Result], verdicts: list[Result]) -> None:
     print()
     head = (f"{'size':>5} {'segs':>4} {'rows':>9} {'gen s':>6} {'cold s':>7} {'peak GiB':>8} "
             f"{'check s':>7} {'render s':>8} {'base s':>6} {'chk/base':>8} {'nochg s':>7} "
@@ -395,7 +398,7 @@ def main() -> int:
     print(f"machine: {info['nproc']} cores, {info['mem_gib']} GiB, {info['cpu']}; "
           f"Python {info['python']}, DuckDB {info['duckdb']}, carecard {info['carecard']}; "
           f"git {info['git_head'][:60]}{' (+ uncommitted changes)' if info['git_dirty'] else ''}")
-    results: list[dict[str, object]] = []
+    results: list[Result] = []
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     segment_rows = generate.parse_size(args.segment_size)
     segment_runs = [int(s) for s in args.segments.split(",") if s.strip()]

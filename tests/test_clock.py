@@ -36,16 +36,16 @@ SUNDAY_ALL_DAY = calendar("Europe/London", ("sun",), (time(0), time(0)))  # 00:0
 NY_OFFICE = calendar("America/New_York", WEEKDAYS, (time(9), time(17)))
 
 
-def ldn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)
+def ldn(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
 
 
-def nyc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NEW_YORK)
+def nyc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NEW_YORK)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
 
 
 CASES = [

@@ -110,7 +110,7 @@ def test_cached_charts_are_not_drawn_again(tmp_path: Path) -> None:
 def test_workers_are_forked_from_a_server_not_from_this_process() -> None:
     specs = [spec(f"Chart {i}") for i in range(40)]
     with ChartDrawer(workers=2).start(specs) as pending:
-        assert pending._pool is not None
+        assert pending._pool is not None and pending._pool._mp_context is not None
         assert pending._pool._mp_context.get_start_method() == "forkserver"
         # Only multiprocessing's server and resource tracker are children of this process.
         ours = children(os.getpid())

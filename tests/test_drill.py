@@ -7,6 +7,7 @@ import random
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -21,7 +22,7 @@ HANDMADE = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
 
 #: (list_no, seq, values in DRILL_COLUMNS order): floats, a whole float, None, quotes, commas,
 #: a newline, an empty text, non-ASCII text, a large and a tiny number.
-ROWS = [
+ROWS: list[tuple[int, int, tuple[Any, ...]]] = [
     (1, 1, ("social", "BC-1", "facebook", "2025-10-27 01:55:33", "2025-10-27 03:14:26",
             78.88333333333334, 60.0, "elapsed", "late", "exports/social-44.csv", 2313)),
     (1, 2, ("social", "BC-2", "twitter", "2025-10-27 02:11:23", None, None, 15.0, "elapsed",
@@ -54,7 +55,7 @@ def engine_with_rows() -> duckdb.DuckDBPyConnection:
 
 def old_writer(list_no: int) -> bytes:
     """What a drill CSV was before the engine wrote it: csv_bytes of every DrillRow."""
-    rows = [DrillRow(*values[:4], values[4] or "", *values[5:])
+    rows = [DrillRow(*(values[:4] + (values[4] or "",) + values[5:]))
             for n, _, values in ROWS if n == list_no]
     return csv_bytes(DRILL_COLUMNS, [[getattr(r, c) for c in DRILL_COLUMNS] for r in rows])
 

@@ -146,8 +146,8 @@ def test_config_text_is_escaped_everywhere(site):
 
 
 def _targets(doc: fakes.Node) -> list[str]:
-    urls = [n.attrs["href"] for n in doc.iter() if n.attrs.get("href") is not None]
-    return urls + [n.attrs["src"] for n in doc.iter() if n.attrs.get("src") is not None]
+    return [url for name in ("href", "src") for n in doc.iter()
+            if (url := n.attrs.get(name)) is not None]
 
 
 def test_every_link_is_relative_and_resolves_to_a_file_of_the_site(site):

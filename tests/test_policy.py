@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from generator.build import check
+from generator.model import Figure
 
 HEADER = "id,received_at,first_response_at,channel,category\n"
 
 
-def figures_of(config: Path) -> dict[tuple[str, str, str, str], object]:
+def figures_of(config: Path) -> dict[tuple[str, str, str, str], Figure]:
     checked = check(config)
     return {(f.granularity, f.period, f.segment, f.metric): f for f in checked.figures.rows}
 

@@ -28,8 +28,9 @@ def read_in_steps(text: str, source: SourceConfig = LONDON) -> datetime | None:
     return row.fetchone()[0]  # type: ignore[index]
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+        microsecond: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
