@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from generator import __version__
@@ -16,6 +19,22 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_STATUS = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `kill`, a container stopping), handled like Ctrl-C: the
+    build stops its workers, removes its staging folder and leaves the previous output."""
+
+
+_terminated = False  # SIGTERM arrived (the engine may have turned it into its own error)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    global _terminated
+    _terminated = True
+    raise Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate config and data, compute every figure and write the site "
         "atomically.",
         epilog="exit codes: 0 success; 1 built, but --fail-on found a status at or worse than "
-        "the given one; 2 configuration or data error (nothing published). "
+        "the given one; 2 configuration or data error (nothing published); 130 Ctrl-C, 143 "
+        "SIGTERM (stopped; nothing published). "
         "Examples: carecard build; carecard build --config site/config.yaml --output public "
         "--fail-on red",
     )
@@ -110,6 +130,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     from generator.progress import enable
 
     enable(not args.quiet)
+    with _terminated_as_interrupt():
+        return _run(args)
+
+
+@contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM while the command runs (where SIGTERM still has
+    its default action, in the main thread); restore the default afterwards."""
+    global _terminated
+    _terminated = False
+    ours = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if ours:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; turn carecard's errors, interrupts and the engine running out
+    of memory into messages and exit codes."""
     from generator.errors import CarecardError
 
     try:
@@ -127,12 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("build failed: nothing was published; the previous output is untouched.",
                   file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; the previous output is untouched.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return _stopped(isinstance(stop, Terminated))
     except Exception as error:
         import duckdb
 
+        if _engine_interrupted(error):
+            return _stopped(_terminated)
         if not isinstance(error, duckdb.OutOfMemoryException):
             raise
         print("error: the engine ran out of memory. Hint: raise --memory-limit (the engine "
@@ -141,6 +186,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("build failed: nothing was published; the previous output is untouched.",
                   file=sys.stderr)
         return 2
+
+
+def _engine_interrupted(error: Exception) -> bool:
+    """True for the error the engine raises when Ctrl-C or SIGTERM arrives during a query
+    (it replaces the KeyboardInterrupt that Python raised)."""
+    import duckdb
+
+    return isinstance(error, duckdb.InterruptException) or (
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted")
+
+
+def _stopped(terminated: bool) -> int:
+    print(f"{'terminated' if terminated else 'interrupted'}; the previous output is untouched.",
+          file=sys.stderr)
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 def _warn(config_warnings: Sequence[str]) -> None:

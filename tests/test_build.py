@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -348,3 +351,27 @@ def test_a_second_build_of_the_same_output_waits_for_the_first(
         assert not out.exists()
     second.join(timeout=120)
     assert entered.is_set() and len(results) == 1 and (out / "index.html").is_file()
+
+
+@pytest.mark.parametrize(("sent", "code", "word"), [(signal.SIGINT, 130, "interrupted"),
+                                                    (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_during_an_engine_query_stops_the_build_with_its_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    sent: signal.Signals, code: int, word: str,
+) -> None:
+    """The engine turns Ctrl-C or SIGTERM during a query into its own error (not a
+    KeyboardInterrupt): the build still stops with a message and 130 or 143, no traceback."""
+    import duckdb
+
+    def endless(*args: object, **kwargs: object) -> None:
+        duckdb.connect().execute("SELECT count(*) FROM range(1000000000000) a").fetchone()
+
+    monkeypatch.setattr("generator.build.build", endless)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), sent))
+    timer.start()
+    try:
+        assert main(["build", "--config", str(tmp_path / "config.yaml")]) == code
+    finally:
+        timer.cancel()
+    assert f"{word}; the previous output is untouched." in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command

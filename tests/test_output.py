@@ -153,6 +153,37 @@ def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: 
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
+def test_sigterm_stops_a_build_cleanly_and_leaves_the_previous_site(tmp_path: Path) -> None:
+    """What a cancelled CI job sends: the build stops its workers, removes its staging folder,
+    says so and exits 143, rather than dying with the staging folder left behind."""
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    config = site / "config.yaml"
+    out = tmp_path / "out"
+    build(config, output=out)
+    previous = digest(out)
+    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    extra += "v1,2026-11-12 09:00:00,2026-11-12 09:05:00,,twitter,billing,normal,q,,Yes\n"
+    (site / "exports" / "w3.csv").write_text(extra, encoding="utf-8")  # a change to rebuild
+    command = [sys.executable, "-m", "generator", "build", "--config", str(config),
+               "--output", str(out), "--no-cache"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.staging-") for p in tmp_path.iterdir()):
+        assert process.poll() is None, "the build ended before it staged anything"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert "terminated; the previous output is untouched." in err
+    assert "Traceback" not in err and "leaked" not in err
+    assert digest(out) == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "site"]
+
+
 def test_a_folder_carecard_did_not_build_is_never_replaced(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
