@@ -373,7 +373,7 @@ def build(
     charts are reused by content hash, and a build whose inputs and output are unchanged since
     the last build does nothing.
     """
-    from generator.output import check_output_dir, output_lock
+    from generator.output import check_cache_dir, check_output_dir, output_lock
 
     started = time.perf_counter()
     if memory_limit:
@@ -383,8 +383,11 @@ def build(
         config = load_config(config_path, strict=strict)
     target = Path(output) if output is not None else config.root / "output"
     check_output_dir(target, config.root)
+    folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
+    if use_cache:
+        check_cache_dir(folder, target, config.root)
     with output_lock(target):  # one build at a time writes (or recovers) this output folder
-        return _build_into(target, config, strict, stages, started, cache_folder, use_cache,
+        return _build_into(target, config, strict, stages, started, folder, use_cache,
                            memory_limit)
 
 
@@ -394,11 +397,11 @@ def _build_into(
     strict: bool,
     stages: Stages,
     started: float,
-    cache_folder: Path | str | None,
+    folder: Path,
     use_cache: bool,
     memory_limit: str | None,
 ) -> BuildResult:
-    """The rest of :func:`build`, with the output folder's lock held."""
+    """The rest of :func:`build`, with the output folder's lock held; `folder` is the cache's."""
     from generator.downloads import (
         figures_csv,
         figures_json,
@@ -410,7 +413,6 @@ def _build_into(
     from generator.render import RenderedRows, render_into
 
     recover(target)
-    folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
     cache = Cache(folder if use_cache else None)
     with stages.time("fingerprint inputs"):
         fingerprint = input_fingerprint(config, target, strict)

@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="output folder (default: output/ beside config.yaml)")
     build.add_argument("--cache-dir", default=None,
                        help="cache folder (default: .carecard-cache/ beside config.yaml); "
-                       "safe to delete")
+                       "safe to delete; never inside the output folder or content/")
     build.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the cache: parse and draw everything")
     build.add_argument("--fail-on", choices=("red", "amber"), default=None,

@@ -147,11 +147,36 @@ def check_output_dir(output: Path, root: Path) -> None:
         raise BuildError(f"output folder '{output}': expected a folder, found a file. "
                          "Hint: choose another --output.")
     if out.is_dir() and any(out.iterdir()) and not built_by_carecard(out):
-        found = ", ".join(sorted(p.name for p in out.iterdir())[:3])
+        names = sorted(p.name for p in out.iterdir())
+        found = ", ".join(f"'{name}'" for name in names[:3])
+        if len(names) > 3:
+            found += f" and {len(names) - 3} more"
         raise BuildError(
             f"output folder '{output}': expected an empty folder or a site carecard built, "
-            f"found other files ('{found}'…). Hint: carecard replaces the whole folder on every "
+            f"found other files ({found}). Hint: carecard replaces the whole folder on every "
             "build; choose another --output, or empty the folder first."
+        )
+
+
+def check_cache_dir(cache: Path, output: Path, root: Path) -> None:
+    """Refuse a cache folder that is the site root, inside the site's sources, or overlaps the
+    output folder (each build replaces the output whole: it would publish the cache, or wipe
+    it)."""
+    folder, out, site = cache.resolve(), output.resolve(), root.resolve()
+    hint = "Hint: leave --cache-dir out (the cache then goes to .carecard-cache/ beside "
+    if folder == site:
+        raise BuildError(f"cache folder '{cache}': expected a folder of its own, found the "
+                         f"site root. {hint}config.yaml).")
+    for protected in ("content", "templates", "generator", "tests", ".git"):
+        if folder.is_relative_to(site / protected):
+            raise BuildError(f"cache folder '{cache}': expected a folder of its own, found the "
+                             f"site's '{protected}' folder. {hint}config.yaml).")
+    if folder == out or folder.is_relative_to(out) or out.is_relative_to(folder):
+        raise BuildError(
+            f"cache folder '{cache}': expected a folder apart from the output folder "
+            f"'{output}', found {'the same folder' if folder == out else 'one inside the other'}"
+            f". {hint}config.yaml), or choose "
+            "another --output."
         )
 
 

@@ -211,3 +211,29 @@ def test_a_site_built_before_the_marker_existed_is_recognised(tmp_path: Path) ->
     build(site / "config.yaml", output=tmp_path / "out")
     (tmp_path / "out" / MARKER).unlink()
     assert built_by_carecard(tmp_path / "out")
+
+
+@pytest.mark.parametrize(("options", "found"), [
+    (["--output", "{site}/.carecard-cache"], "found the same folder"),
+    (["--cache-dir", "{site}/output"], "found the same folder"),
+    (["--output", "{site}/public", "--cache-dir", "{site}/public/cache"],
+     "found one inside the other"),
+    (["--cache-dir", "{site}/content/cache"], "found the site's 'content' folder"),
+    (["--cache-dir", "{site}"], "found the site root"),
+])
+def test_a_cache_folder_that_overlaps_the_output_or_the_sources_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], found: str
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    (site / "content").mkdir()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    argv = [o.format(site=site) for o in options]
+    assert main(["build", "--config", str(site / "config.yaml"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert "cache folder '" in err and found in err and "Hint:" in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    # Without the cache the same output folder is fine.
+    if options[0] == "--output":
+        assert main(["build", "--config", str(site / "config.yaml"), *argv[:2],
+                     "--no-cache"]) == 0
