@@ -208,6 +208,22 @@ def _warn(config_warnings: Sequence[str]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+def _warn_if_all_rejected(quality: QualityReport) -> None:
+    """Rejected rows alone do not fail a build (SPEC §2), but a site with no row kept has no
+    figures: say so, with the most common reasons, rather than report success quietly."""
+    if quality.rows_read == 0 or quality.rows_rejected < quality.rows_read:
+        return
+    reasons: dict[str, int] = {}
+    for drop in quality.drops:
+        for reason, count in drop.rejected_by_reason.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
+    listed = ", ".join(f"{reason} {count}" for reason, count in top)
+    print(f"warning: all {quality.rows_read} rows read were rejected, so no figure has data "
+          f"({listed}). Hint: run carecard check to see why; a wrong timestamp_format or "
+          "column mapping is the usual cause.", file=sys.stderr)
+
+
 def _build(args: argparse.Namespace) -> int:
     from generator.build import build, failing
 
@@ -215,6 +231,8 @@ def _build(args: argparse.Namespace) -> int:
                    cache_folder=args.cache_dir, use_cache=not args.no_cache,
                    memory_limit=args.memory_limit)
     _warn(result.config.warnings)
+    if result.checked is not None:
+        _warn_if_all_rejected(result.checked.quality)
     if result.skipped:
         print(
             f"nothing changed: {result.output} is up to date ({result.pages} pages, "
@@ -261,10 +279,12 @@ def _check(args: argparse.Namespace) -> int:
     _warn(checked.config.warnings)
     if not args.quiet:
         _report(quality)
-    through = quality.data_through.isoformat() if quality.data_through else "no data"
+    _warn_if_all_rejected(quality)
+    through = (f"data through {quality.data_through.isoformat()}" if quality.data_through
+               else "no row kept, so no data-through time")
     print(
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
-        f"{quality.rows_rejected} rejected; data through {through}"
+        f"{quality.rows_rejected} rejected; {through}"
     )
     return EXIT_OK
 

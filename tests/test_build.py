@@ -375,3 +375,26 @@ def test_a_signal_during_an_engine_query_stops_the_build_with_its_exit_code(
         timer.cancel()
     assert f"{word}; the previous output is untouched." in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
+
+
+def test_a_site_where_every_row_is_rejected_builds_but_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(Path(__file__).parent / "projects" / "handmade", site)
+    for drop in (site / "exports").iterdir():
+        drop.unlink()
+    header = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    rows = "".join(f"x{i},02/11/2026 09:00,,,twitter,billing,normal,q,,Yes\n" for i in range(3))
+    (site / "exports" / "w1.csv").write_text(header + rows, encoding="utf-8")
+    text = (site / "config.yaml").read_text(encoding="utf-8")
+    (site / "config.yaml").write_text(  # data-through from the data: there is none
+        text.replace("  data_through: 2026-11-16T00:00:00+00:00\n", ""), encoding="utf-8")
+    config = str(site / "config.yaml")
+    assert main(["build", "--config", config, "--quiet"]) == 0  # rejected rows alone (SPEC §2)
+    assert ("warning: all 3 rows read were rejected, so no figure has data "
+            "(unparseable_timestamp 3). Hint: run carecard check") in capsys.readouterr().err
+    assert main(["check", "--config", config, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "3 rejected; no row kept, so no data-through time" in out
+    assert "warning: all 3 rows read were rejected" in err
