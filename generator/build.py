@@ -42,11 +42,11 @@ class Stages:
 
     @contextmanager
     def time(self, name: str) -> Iterator[None]:
-        """Time the body as stage `name` and log its end."""
+        """Time the body as stage `name` and log its end (shown with --verbose)."""
         started = time.perf_counter()
         yield
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-        log.info("%s: %.2fs", name, self.seconds[name])
+        log.debug("%s: %.2fs", name, self.seconds[name])
 
 
 @dataclass(frozen=True)

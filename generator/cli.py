@@ -246,9 +246,6 @@ def _build(args: argparse.Namespace) -> int:
             f"drops parsed {result.drops_parsed}, from cache {result.drops_from_cache}; "
             f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}"
         )
-    if args.verbose:
-        for stage, seconds in result.stages.items():
-            print(f"  {stage}: {seconds:.2f}s", file=sys.stderr)
     if args.fail_on:
         from generator.formatting import format_value
         from generator.model import METRICS_BY_ID
