@@ -39,7 +39,7 @@ class ContentPage:
     order: int
     """Front-matter `order` (default 0); pages are listed by (order, title)."""
     markdown: str
-    """The Markdown body after the front matter."""
+    """The Markdown body: the front matter's lines are blank, so lines keep their numbers."""
     source: str
     """Path of the file relative to the site root (for messages)."""
 
@@ -53,7 +53,7 @@ class Commentary:
     title: str
     """Front-matter `title` ('' when none)."""
     markdown: str
-    """The Markdown body (front matter, if any, removed)."""
+    """The Markdown body: the front matter's lines, if any, are blank (lines keep numbers)."""
     source: str
     """Path of the file relative to the site root (for messages)."""
 
@@ -162,7 +162,9 @@ def _split_front_matter(
         ))
         return _FrontMatter(), ""
     block = "\n".join(lines[1:end])
-    body = "\n".join(lines[end + 1:])
+    # Blank lines stand in for the front matter, so that line N of the body is line N of the
+    # file in messages (figure() errors); Markdown ignores leading blank lines.
+    body = "\n" * (end + 1) + "\n".join(lines[end + 1:])
     try:
         node = yaml.compose(block, Loader=yaml.SafeLoader)
         data = yaml.safe_load(block)

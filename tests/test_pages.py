@@ -671,7 +671,42 @@ def test_unknown_metric_in_content_is_a_build_error_naming_the_file(tmp_path):
                                 "the site, found 'nope'. Hint: see definitions.html for the ids.")
 
 
+def test_bad_figure_call_in_a_page_names_the_file_line_counting_the_front_matter(tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "figs.md").write_text(
+        "---\ntitle: Figures\norder: 1\n---\n\nIntro.\n\nMore.\n\n{{ figure('nope') }}\n",
+        encoding="utf-8")
+    with pytest.raises(BuildError) as error:
+        render_site(fakes.make_config(tmp_path), fakes.make_figures(), fakes.make_quality(),
+                    fakes.make_info())
+    assert str(error.value) == ("content/figs.md, line 10: figure(): expected a metric id shown "
+                                "on the site, found 'nope'. Hint: see definitions.html for the "
+                                "ids.")
+
+
+def test_bad_figure_call_in_commentary_names_the_file_line_counting_the_front_matter(tmp_path):
+    (tmp_path / "content" / "commentary").mkdir(parents=True)
+    (tmp_path / "content" / "commentary" / "2026-W46.md").write_bytes(
+        b"\xef\xbb\xbf---\r\ntitle: Note\r\n---\r\n\r\nText.\r\n\r\n"
+        b"{{ figure('nope') }}\r\n")
+    with pytest.raises(BuildError) as error:
+        render_site(fakes.make_config(tmp_path), fakes.make_figures(), fakes.make_quality(),
+                    fakes.make_info())
+    assert str(error.value) == (
+        "content/commentary/2026-W46.md, line 7: figure(): expected a metric id shown on the "
+        "site, found 'nope'. Hint: see definitions.html for the ids.")
+
+
 # --- Content loading -----------------------------------------------------------------------------
+
+
+def test_front_matter_leaves_the_rendered_body_unchanged(tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "a.md").write_text("---\ntitle: A\n---\n# Head\n\nText\n",
+                                               encoding="utf-8")
+    (page,) = load_content(tmp_path).pages
+    assert page.markdown.splitlines()[3] == "# Head"
+    assert render_markdown(page.markdown) == "<h1>Head</h1>\n<p>Text</p>"
 
 
 def test_content_pages_are_sorted_by_order_then_title(tmp_path):
