@@ -1,7 +1,8 @@
 """Load and validate config.yaml into frozen dataclasses (one per YAML section).
 
 The loader collects every problem before failing and names ``file:line`` and the dotted key
-path of each. Unknown keys are warnings (errors with ``strict``), with a did-you-mean hint.
+path of each. Unknown keys are warnings (errors with ``strict``), with a did-you-mean hint; when
+the file has errors, they are listed among them, as a misspelt key is often the cause.
 """
 
 from __future__ import annotations
@@ -430,7 +431,9 @@ class _Loader:
         )
         site = values.get("site") or self.site(None, "site")
         if self.problems:
-            raise ConfigError(_by_line(self.problems))
+            # A misspelt key is often the cause of an error (`calender` leaves `calendar`
+            # missing), so its did-you-mean is listed with the errors; first on a shared line.
+            raise ConfigError(_by_line(self.warnings + self.problems))
         return Config(
             path=path,
             site=site,

@@ -810,6 +810,44 @@ def test_unknown_key_is_an_error_when_strict(project) -> None:
     ]
 
 
+def test_unknown_key_is_listed_with_the_errors_it_causes(project) -> None:
+    path = project(
+        MINIMAL
+        + "calendars:\n  office: {hours: {mon: 09:00-17:00}}\n"
+        + "policy:\n  first_response:\n"
+        + "    - where: {channel: email}\n      within: 4h\n      clock: business\n"
+        + "      calender: office\n"
+        + "    - {within: 60m, clock: business, calender: office}\n"
+    )
+
+    assert messages(path) == [
+        "config.yaml:12: policy.first_response[0].calendar: missing required key: expected a "
+        "calendar name for the business clock. Hint: define opening hours under 'calendars' and "
+        "name them here.",
+        "config.yaml:15: policy.first_response[0].calender: unknown key. "
+        "Hint: did you mean 'calendar'?",
+        "config.yaml:16: policy.first_response[1].calender: unknown key. "
+        "Hint: did you mean 'calendar'?",
+        "config.yaml:16: policy.first_response[1].calendar: missing required key: expected a "
+        "calendar name for the business clock. Hint: define opening hours under 'calendars' and "
+        "name them here.",
+    ]
+
+
+def test_unknown_key_is_listed_once_with_the_errors_when_strict(project) -> None:
+    path = project(
+        MINIMAL + "policy:\n  first_response:\n    - {within: 60m, clock: business, calender: x}\n"
+    )
+
+    assert messages(path, strict=True) == [
+        "config.yaml:10: policy.first_response[0].calender: unknown key. "
+        "Hint: did you mean 'calendar'?",
+        "config.yaml:10: policy.first_response[0].calendar: missing required key: expected a "
+        "calendar name for the business clock. Hint: define opening hours under 'calendars' and "
+        "name them here.",
+    ]
+
+
 def test_unknown_key_without_a_close_match_lists_the_known_keys(project) -> None:
     config = load_config(
         project(MINIMAL + "calendars:\n  c:\n    hours: {mon: 09:00-17:00}\n    owner: me\n")
