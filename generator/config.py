@@ -308,6 +308,15 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
             Problem(label, "cannot read the file", "UTF-8 text", hint="save it as UTF-8.")
         ) from None
     except OSError as exc:
+        if file.is_dir():
+            example = os.fspath(file / "config.yaml")
+            raise ConfigError(
+                Problem(
+                    label,
+                    "cannot read the file (it is a folder)",
+                    hint=f"--config takes the config file (e.g. '{example}'), not its folder.",
+                )
+            ) from None
         raise ConfigError(Problem(label, f"cannot read the file ({exc.strerror})")) from None
     loader = _Loader(label, file.resolve().parent, text, strict)
     try:

@@ -726,6 +726,15 @@ def test_missing_file_is_a_config_error(project) -> None:
     ]
 
 
+def test_folder_given_as_config_says_to_pass_the_file(project, tmp_path) -> None:
+    (tmp_path / "site").mkdir()
+
+    assert messages("site") == [
+        "site: cannot read the file (it is a folder). Hint: --config takes the config file "
+        "(e.g. 'site/config.yaml'), not its folder."
+    ]
+
+
 def test_yaml_syntax_error_names_the_line(project) -> None:
     path = project(MINIMAL + "policy:\n  goals: {csat: {min: 0.8}\n  exclude: []\n")
 

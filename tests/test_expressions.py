@@ -410,7 +410,7 @@ def test_well_typed_ratios_run_and_stay_within_zero_and_one(
         (
             ratio("csat == '4'"),
             ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a number after '==' "
-            "at column 9, found ''4''. Hint: remove the quotes."),
+            "at column 9, found \"'4'\". Hint: remove the quotes."),
         ),
         (
             ratio("csat >= null"),
@@ -453,7 +453,7 @@ def test_well_typed_ratios_run_and_stay_within_zero_and_one(
         (
             ratio("public == 'yes'"),
             ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected true or false after "
-            "'==' at column 11, found ''yes''. Hint: a yes/no field can also be the condition "
+            "'==' at column 11, found \"'yes'\". Hint: a yes/no field can also be the condition "
             "itself, or be negated with 'not'."),
         ),
     ],
@@ -542,7 +542,7 @@ def test_every_problem_of_every_metric_is_listed_at_once() -> None:
         ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
         "name at column 1, found 'categroy'. Hint: did you mean 'category'?"),
         ("config.yaml: policy.custom_metrics[0].ratio.denominator: expected a number after '>=' "
-        "at column 9, found ''4''. Hint: remove the quotes."),
+        "at column 9, found \"'4'\". Hint: remove the quotes."),
         ("config.yaml: policy.custom_metrics[1].id: expected a unique metric id, found 'a'. "
         "Hint: policy.custom_metrics[0] already has this id."),
         "config.yaml: policy.custom_metrics[2].lable: unknown key. Hint: did you mean 'label'?",
@@ -605,7 +605,7 @@ def test_names_are_limited_to_the_allowed_ones() -> None:
         ),
         (
             "category == 'x'' OR 1=1",
-            ("expected a closing quote for the text at column 13, found ''x'' OR 1=1'. "
+            ("expected a closing quote for the text at column 13, found \"'x'' OR 1=1\". "
             "Hint: end the text with ' (write '' for a quote inside it)."),
         ),
         (
@@ -630,6 +630,18 @@ def test_hostile_inputs_are_rejected_with_a_message(text: str, message: str) -> 
     assert str(caught.value) == (
         "config.yaml: policy.custom_metrics[0].ratio.numerator: " + message
     )
+
+
+def test_found_values_with_single_quotes_are_shown_in_double_quotes_not_nested() -> None:
+    unclosed = ratio("category == '" + "x" * 90, id="other")
+    assert problems(aggregate("median(category == 'x')"), unclosed) == [
+        ("config.yaml: policy.custom_metrics[0].aggregate: expected a number at column 8, found "
+        "\"category == 'x'\". Hint: count(category == 'x') counts the interactions where it "
+        "holds."),
+        ("config.yaml: policy.custom_metrics[1].ratio.numerator: expected a closing quote for the "
+        f"text at column 13, found \"'{'x' * 76}...\". "
+        "Hint: end the text with ' (write '' for a quote inside it)."),
+    ]
 
 
 def test_unknown_functions_never_reach_sql() -> None:
