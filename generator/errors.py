@@ -37,11 +37,14 @@ class Problem:
 
 
 def quote(value: object) -> str:
-    """Quote a user-supplied value for a message, shortening very long ones."""
+    """Quote a user-supplied value for a message, shortening very long ones; a value with
+    single quotes of its own (and no double quotes) is shown in double quotes: "'4'", not
+    ''4''."""
     text = str(value)
     if len(text) > 80:
         text = text[:77] + "..."
-    return "'" + text + "'"
+    mark = '"' if "'" in text and '"' not in text else "'"
+    return mark + text + mark
 
 
 class CarecardError(Exception):

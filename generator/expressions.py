@@ -264,21 +264,11 @@ class ExpressionError(Exception):
     """A syntax or type problem in an expression; `expected` names the column."""
 
     def __init__(self, expected: str, found: str | None = None, hint: str = "") -> None:
-        if found is not None and "'" in found and '"' not in found:
-            # Text in an expression carries its own single quotes; quoting it again would
-            # nest them (found ''4''), so it is shown in double quotes.
-            expected += f", found {_double_quote(found)}"
-            found = None
         self.expected = expected
         self.found = found
         self.hint = hint
         found_text = "" if found is None else f", found {quote(found)}"
         super().__init__(f"expected {expected}{found_text}")
-
-
-def _double_quote(text: str) -> str:
-    """Quote a value that contains single quotes, shortening it as errors.quote does."""
-    return '"' + quote(text)[1:-1] + '"'
 
 
 def parse_custom_metrics(
