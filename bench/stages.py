@@ -55,6 +55,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("generator.drill", "plan_drill_csvs", "drill_csvs_plan"),
     ("generator.drill", "write_planned", "drill_csvs"),
     ("generator.render", "collect_assets", "render.assets"),
+    ("generator.downloads", "write_figures_files", "figures_files_engine"),
     ("generator.downloads", "figures_csv", "downloads"),
     ("generator.downloads", "figures_json", "downloads"),
     ("generator.downloads", "summary_json", "downloads"),

@@ -61,7 +61,8 @@ class Checked:
     scratch folder) the file the engine writes there."""
     written: Written | None = None
     """With a scratch folder: done when the engine has written the files named in
-    `figures.drill` and `interactions` (already done when no executor was given). None
+    `figures.drill` and `interactions`, and figures.csv and figures.json (already done when no
+    executor was given). None
     without a scratch folder: the drill rows and interactions.csv stay in Python."""
 
 
@@ -225,30 +226,31 @@ def _start_engine_files(
     cache: Cache | None = None,
     output: Path | None = None,
 ) -> tuple[Figures, Path | None, Written]:
-    """Have the engine write every drill-through list and interactions.csv into `scratch`,
-    on `background` when given (its queries release the GIL while Python renders the pages;
-    only the rare lists with '#' or CR in their text are written by Python's csv module there;
-    nothing else uses `con` after this). Lists the last build published unchanged are linked
-    (or copied) into `scratch` first, here (see `plan_drill_csvs`); `Written.remember` records
-    where this build published them. Return the figures with each list's file, interactions.csv's
-    path, and the writing."""
-    from generator.downloads import write_interactions_csv
+    """Have the engine write every drill-through list, interactions.csv, figures.csv and
+    figures.json into `scratch`, on `background` when given (its queries release the GIL while
+    Python renders the pages; only the rare lists with '#' or CR in their text are written by
+    Python's csv module there; nothing else uses `con` after this). Lists the last build
+    published unchanged are linked (or copied) into `scratch` first, here (see
+    `plan_drill_csvs`); `Written.remember` records where this build published them. Return the
+    figures with each list's file, interactions.csv's path, and the writing."""
+    from generator.downloads import write_figures_files, write_interactions_csv
     from generator.drill import plan_drill_csvs, write_planned
 
     with stages.time("plan drill lists"):
         plan = plan_drill_csvs(con, figures.drill, scratch, cache, output)
     interactions = scratch / "interactions.csv" if config.site.interactions_csv else None
 
-    def write() -> None:
+    def write() -> tuple[Path, Path] | None:
         with stages.time("write drill lists"):
             write_planned(con, plan)
         if interactions is not None:
             write_interactions_csv(con, config, interactions)
+        with stages.time("write figures files"):
+            return write_figures_files(con, scratch)
 
     if background is None:
-        done: Future[None] = Future()
-        write()
-        done.set_result(None)
+        done: Future[tuple[Path, Path] | None] = Future()
+        done.set_result(write())
     else:
         done = background.submit(write)
     return replace(figures, drill=plan.lists), interactions, Written(done, con, plan, cache)
@@ -259,12 +261,14 @@ class Written:
     the engine's error, if any); `stop()` interrupts them when the build fails; `remember`
     records where the build published the drill-through lists, for the next build to link."""
 
-    def __init__(self, future: Future[None], con: duckdb.DuckDBPyConnection, plan: DrillFiles,
-                 cache: Cache | None) -> None:
+    def __init__(self, future: Future[tuple[Path, Path] | None], con: duckdb.DuckDBPyConnection,
+                 plan: DrillFiles, cache: Cache | None) -> None:
         self._future, self._con, self._plan, self._cache = future, con, plan, cache
 
-    def result(self) -> None:
-        self._future.result()
+    def result(self) -> tuple[Path, Path] | None:
+        """Wait for the files; return figures.csv and figures.json, if the engine wrote them
+        (see `downloads.write_figures_files`)."""
+        return self._future.result()
 
     def stop(self) -> None:
         """Interrupt the engine until its thread has given up (a failed or interrupted build
@@ -454,8 +458,13 @@ def _build_into(
                 summary_bytes = summary_json(
                     figures, quality, info, config.site.periods[0], policy_hash(config)
                 )
-                files.add("data/figures.csv", figures_csv(figures.rows))
-                files.add("data/figures.json", figures_json(figures.rows))
+                engine_files = checked.written.result() if checked.written else None
+                if engine_files is not None:
+                    put("data/figures.csv", engine_files[0])
+                    put("data/figures.json", engine_files[1])
+                else:
+                    files.add("data/figures.csv", figures_csv(figures.rows))
+                    files.add("data/figures.json", figures_json(figures.rows))
                 files.add("data/summary.json", summary_bytes)
                 files.add("data/rejected.csv", rejected_csv(quality))
                 files.add("data/badge.svg", _badge(config, figures))
