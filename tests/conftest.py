@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +34,15 @@ def project(tmp_path: Path) -> Callable[..., Path]:
         return config_path
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fixtures_stay_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that writes into the committed fixture projects (a build there leaves a
+    cache that later tests, which copy the fixtures, would pick up)."""
+    projects = Path(__file__).parent / "projects"
+    before = sorted(projects.rglob("*"))
+    yield
+    after = sorted(projects.rglob("*"))
+    assert after == before, f"{request.node.name} wrote into tests/projects: " + ", ".join(
+        str(p.relative_to(projects)) for p in sorted(set(after) - set(before))[:5])

@@ -65,7 +65,7 @@ def test_engine_written_figures_files_are_the_python_writers_bytes(tmp_path: Pat
     from generator.downloads import figures_csv, figures_json
 
     config = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
-    result = build(config, output=tmp_path / "out")
+    result = build(config, output=tmp_path / "out", cache_folder=tmp_path / "cache")
     assert "write figures files" in result.stages  # the engine wrote them
     rows = check(config).figures.rows
     assert (tmp_path / "out" / "data" / "figures.csv").read_bytes() == figures_csv(rows)
