@@ -389,10 +389,29 @@ def build(
     check_output_dir(target, config.root)
     folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
     if use_cache:
-        check_cache_dir(folder, target, config.root)
+        check_cache_dir(folder, target, config.root, _folders_read(config))
     with output_lock(target):  # one build at a time writes (or recovers) this output folder
         return _build_into(target, config, strict, stages, started, folder, use_cache,
                            memory_limit)
+
+
+def _folders_read(config: Config) -> list[tuple[str, Path]]:
+    """What a build reads, by folder: content, templates, code and each source's drops (the
+    part of its glob before the first wildcard, unless that is the site root)."""
+    from generator.render import theme_dir
+
+    folders = [("content", config.root / "content"), ("theme", theme_dir()),
+               ("code", Path(__file__).resolve().parent)]
+    if config.site.templates is not None:
+        folders.append(("templates", config.site.templates))
+    for source in config.sources:
+        parts = Path(source.path).parts
+        fixed = next((i for i, part in enumerate(parts) if set(part) & set("*?[")),
+                     len(parts) - 1)  # without a wildcard the path names one file
+        base = config.root / Path(*parts[:fixed]) if fixed else config.root
+        if base.resolve() != config.root.resolve():
+            folders.append((f"'{source.name}' drops", base))
+    return folders
 
 
 def _build_into(

@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="output folder (default: output/ beside config.yaml)")
     build.add_argument("--cache-dir", default=None,
                        help="cache folder (default: .carecard-cache/ beside config.yaml); "
-                       "safe to delete; never inside the output folder or content/")
+                       "safe to delete; never inside the output folder, content/ or the "
+                       "folders of the drops")
     build.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the cache: parse and draw everything")
     build.add_argument("--fail-on", choices=("red", "amber"), default=None,
@@ -331,3 +332,7 @@ def _report(quality: QualityReport) -> None:
             f"rejected); {threads.response_ids_disagreeing} listed response ids disagree with "
             "in_reply_to (a cross-check; in_reply_to is authoritative)"
         )
+
+
+if __name__ == "__main__":  # python -m generator.cli
+    sys.exit(main())

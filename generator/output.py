@@ -20,7 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -158,27 +158,29 @@ def check_output_dir(output: Path, root: Path) -> None:
         )
 
 
-def check_cache_dir(cache: Path, output: Path, root: Path) -> None:
-    """Refuse a cache folder that is the site root, inside the site's sources, or overlaps the
-    output folder (each build replaces the output whole: it would publish the cache, or wipe
-    it)."""
+def check_cache_dir(
+    cache: Path, output: Path, root: Path, read: Sequence[tuple[str, Path]] = ()
+) -> None:
+    """Refuse a cache folder that is the site root, lies inside a folder the build reads
+    (`read`: what it holds, and the folder: content, templates, drops; a cache there would
+    change the inputs on every build, or be read as a drop), or overlaps the output folder
+    (each build replaces the output whole: it would publish the cache, or wipe it)."""
     folder, out, site = cache.resolve(), output.resolve(), root.resolve()
     hint = "Hint: leave --cache-dir out (the cache then goes to .carecard-cache/ beside "
     if folder == site:
         raise BuildError(f"cache folder '{cache}': expected a folder of its own, found the "
                          f"site root. {hint}config.yaml).")
-    for protected in ("content", "templates", "generator", "tests", ".git"):
-        if folder.is_relative_to(site / protected):
-            raise BuildError(f"cache folder '{cache}': expected a folder of its own, found the "
-                             f"site's '{protected}' folder. {hint}config.yaml).")
+    for what, place in read:
+        if folder.is_relative_to(place.resolve()):
+            raise BuildError(f"cache folder '{cache}': expected a folder of its own, found "
+                             f"one inside the folder of the site's {what} ('{place}'). "
+                             f"{hint}config.yaml).")
     if folder == out or folder.is_relative_to(out) or out.is_relative_to(folder):
         raise BuildError(
             f"cache folder '{cache}': expected a folder apart from the output folder "
             f"'{output}', found {'the same folder' if folder == out else 'one inside the other'}"
-            f". {hint}config.yaml), or choose "
-            "another --output."
+            f". {hint}config.yaml), or choose another --output."
         )
-
 
 def built_by_carecard(folder: Path) -> bool:
     """True for a folder carecard wrote (its marker, or a carecard summary.json)."""

@@ -84,8 +84,9 @@ def _figures_table(rows: list[tuple[object, ...]]) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _row(segment: str = "red", value: float | None = 17.4) -> tuple[object, ...]:
-    return ("week", "2026-W45", date(2026, 11, 2), date(2026, 11, 9), False, "team", segment,
+def _row(segment: str = "red", value: float | None = 17.4, partial: bool | None = False
+         ) -> tuple[object, ...]:
+    return ("week", "2026-W45", date(2026, 11, 2), date(2026, 11, 9), partial, "team", segment,
             "frt_median", value, 40, 30.0, "green", 12.0, None, "%", 1e20, -0.0)
 
 
@@ -111,9 +112,9 @@ def test_no_figures_or_a_number_that_is_not_finite_is_left_to_python(tmp_path: P
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20),
-       st.text(max_size=12))
+       st.text(max_size=12), st.sampled_from([True, False, None]))
 def test_engine_figures_files_equal_the_python_writers_for_any_numbers_and_text(
-    values: list[float], segment: str
+    values: list[float], segment: str, partial: bool | None
 ) -> None:
     """Numbers in the engine's shortest round-trip text, whole ones without '.0', unicode text
     unescaped: byte for byte what figures_csv and figures_json write (or left to them)."""
@@ -122,7 +123,7 @@ def test_engine_figures_files_equal_the_python_writers_for_any_numbers_and_text(
     from generator.downloads import figures_csv, figures_json, write_figures_files
     from generator.model import Figure
 
-    rows = [_row(segment, value) for value in values]
+    rows = [_row(segment, value, partial) for value in values]
     with tempfile.TemporaryDirectory() as folder:
         written = write_figures_files(_figures_table(rows), Path(folder))
         if written is None:
@@ -131,3 +132,25 @@ def test_engine_figures_files_equal_the_python_writers_for_any_numbers_and_text(
         figures = tuple(Figure(*row) for row in rows)  # type: ignore[arg-type]
         assert written[0].read_bytes() == figures_csv(figures)
         assert written[1].read_bytes() == figures_json(figures)
+
+
+def test_figures_files_are_written_in_chunks_within_a_small_engine_memory_limit(
+    tmp_path: Path
+) -> None:
+    """300,000 figures (a 130 MB figures.json) under a 100 MB engine limit: the rows are
+    streamed to the files, not gathered into one string in the engine (review)."""
+    from generator.downloads import write_figures_files
+
+    con = _figures_table([])
+    con.execute("SET threads = 1")
+    con.execute("SET memory_limit = '100MB'")
+    con.execute(
+        "INSERT INTO figures SELECT 'day', 'P' || i, DATE '2020-01-01' + CAST(i % 3000 AS INT), "
+        "DATE '2020-01-02' + CAST(i % 3000 AS INT), false, 'team', 'team-' || (i % 97), "
+        "'metric_' || (i % 17), i / 7, i, 30.5, 'green', NULL, -1.25, 'pp', 1e20, NULL "
+        "FROM range(300000) t(i)")
+    written = write_figures_files(con, tmp_path)
+    assert written is not None
+    assert written[1].stat().st_size > 100_000_000
+    with written[0].open(encoding="utf-8") as lines:
+        assert sum(1 for _ in lines) == 300_001

@@ -218,7 +218,8 @@ def test_a_site_built_before_the_marker_existed_is_recognised(tmp_path: Path) ->
     (["--cache-dir", "{site}/output"], "found the same folder"),
     (["--output", "{site}/public", "--cache-dir", "{site}/public/cache"],
      "found one inside the other"),
-    (["--cache-dir", "{site}/content/cache"], "found the site's 'content' folder"),
+    (["--cache-dir", "{site}/content/cache"], "inside the folder of the site's content"),
+    (["--cache-dir", "{site}/exports/cache"], "inside the folder of the site's 'desk' drops"),
     (["--cache-dir", "{site}"], "found the site root"),
 ])
 def test_a_cache_folder_that_overlaps_the_output_or_the_sources_is_refused(
@@ -237,3 +238,29 @@ def test_a_cache_folder_that_overlaps_the_output_or_the_sources_is_refused(
     if options[0] == "--output":
         assert main(["build", "--config", str(site / "config.yaml"), *argv[:2],
                      "--no-cache"]) == 0
+
+
+def test_a_cache_folder_beside_the_sources_is_accepted(tmp_path: Path) -> None:
+    """Only folders the build reads are refused: a cache in a 'templates' folder the config
+    does not name is fine (review: it was refused by name)."""
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    config = str(site / "config.yaml")
+    assert main(["build", "--config", config, "--cache-dir", str(site / "templates" / "c"),
+                 "--quiet"]) == 0
+    assert (site / "templates" / "c").is_dir()
+
+
+def test_a_cache_folder_inside_the_configured_templates_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE, site)
+    (site / "theme").mkdir()
+    text = (site / "config.yaml").read_text(encoding="utf-8")
+    (site / "config.yaml").write_text(
+        text.replace("  periods: [week]\n", "  periods: [week]\n  templates: theme\n"),
+        encoding="utf-8")
+    assert main(["build", "--config", str(site / "config.yaml"), "--cache-dir",
+                 str(site / "theme" / "cache")]) == 2
+    assert "inside the folder of the site's templates" in capsys.readouterr().err
