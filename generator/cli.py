@@ -174,6 +174,14 @@ def _run(args: argparse.Namespace) -> int:
         return error.exit_code
     except KeyboardInterrupt as stop:
         return _stopped(isinstance(stop, Terminated))
+    except OSError as error:  # a full disk, a folder without write permission …
+        where = f" '{error.filename}'" if error.filename else ""
+        print(f"error: cannot read or write{where}: {error.strerror or error}. Hint: check "
+              "the free space and the permissions of that folder.", file=sys.stderr)
+        if args.command == "build":
+            print("build failed: nothing was published; the previous output is untouched.",
+                  file=sys.stderr)
+        return EXIT_ERROR
     except Exception as error:
         import duckdb
 

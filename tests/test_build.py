@@ -398,3 +398,28 @@ def test_a_site_where_every_row_is_rejected_builds_but_says_so(
     out, err = capsys.readouterr()
     assert "3 rejected; no row kept, so no data-through time" in out
     assert "warning: all 3 rows read were rejected" in err
+
+
+def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import errno
+
+    out = tmp_path / "out"
+    build(handmade, output=out)
+    before = tree_digest(out)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr("generator.output.write_site", full)
+    (handmade.parent / "exports" / "w3.csv").write_text(
+        "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+        "v1,2026-11-12 09:00:00,,,twitter,billing,normal,q,,Yes\n", encoding="utf-8")
+    assert main(["build", "--config", str(handmade), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot read or write '{tmp_path / 'x'}': No space left on device." in err
+    assert "Traceback" not in err and "nothing was published" in err
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
