@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from generator import __version__
 
@@ -158,6 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     from generator.errors import CarecardError
 
     try:
+        if args.command != "init":
+            _import_engine()
         if args.command == "build":
             return _build(args)
         if args.command == "serve":
@@ -197,6 +200,21 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _import_engine() -> None:
+    """Import the engine with SIGINT and SIGTERM held back: a signal raised inside its C
+    module's initialisation aborts the interpreter ("Critical nanobind error"), whereas held
+    back it arrives right after the import and stops the command cleanly."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
+            threading.main_thread():
+        import duckdb
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        import duckdb  # noqa: F401
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _engine_interrupted(error: Exception) -> bool:
     """True for the error the engine raises when Ctrl-C or SIGTERM arrives during a query
     (it replaces the KeyboardInterrupt that Python raised)."""
@@ -206,10 +224,34 @@ def _engine_interrupted(error: Exception) -> bool:
         isinstance(error, RuntimeError) and str(error) == "Query interrupted")
 
 
+#: Seconds an interrupted command may take to exit before it is ended without waiting further.
+EXIT_GRACE = 10.0
+
+
 def _stopped(terminated: bool) -> int:
     print(f"{'terminated' if terminated else 'interrupted'}; the previous output is untouched.",
           file=sys.stderr)
     return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def run() -> NoReturn:
+    """The `carecard` program: :func:`main`, then exit with its code.
+
+    A signal that lands while the chart workers start can leave multiprocessing's exit
+    handler waiting for a worker forever (seen about once in 40 signals). The output is safe
+    by then, so an interrupted program ends after a grace period rather than hang.
+    """
+    code = main()
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        watchdog = threading.Timer(EXIT_GRACE, _end_now, (code,))
+        watchdog.daemon = True
+        watchdog.start()
+    sys.exit(code)
+
+
+def _end_now(code: int) -> None:
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _warn(config_warnings: Sequence[str]) -> None:
@@ -343,4 +385,4 @@ def _report(quality: QualityReport) -> None:
 
 
 if __name__ == "__main__":  # python -m generator.cli
-    sys.exit(main())
+    run()

@@ -423,3 +423,30 @@ def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
     assert "Traceback" not in err and "nothing was published" in err
     assert tree_digest(out) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_an_interrupted_program_ends_after_a_grace_period_even_if_exit_hangs(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` (the carecard program) arms a watchdog after Ctrl-C or SIGTERM: if exiting then
+    waits for a chart worker forever, the process still ends with the interrupt's code."""
+    import time
+
+    import generator.cli
+
+    ended: list[int] = []
+    monkeypatch.setattr(generator.cli, "main", lambda: 143)
+    monkeypatch.setattr(generator.cli, "EXIT_GRACE", 0.05)
+    monkeypatch.setattr(generator.cli.os, "_exit", ended.append)
+    with pytest.raises(SystemExit) as stopped:
+        generator.cli.run()
+    assert stopped.value.code == 143
+    deadline = time.monotonic() + 5
+    while not ended and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ended == [143]
+    monkeypatch.setattr(generator.cli, "main", lambda: 0)
+    with pytest.raises(SystemExit):
+        generator.cli.run()
+    time.sleep(0.2)
+    assert ended == [143]  # no watchdog after a normal end
