@@ -343,7 +343,6 @@ def _badge(config: Config, figures: Figures) -> bytes:
 def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str:
     """Content hash of everything a build reads: config, drops, content, templates, code, and
     the options that change the outcome (--strict)."""
-    from generator.render import theme_dir
     from generator.sources import find_drops, forget_hashes
 
     forget_hashes()  # every fingerprint hashes the files afresh (`serve` polls with it)
@@ -354,8 +353,8 @@ def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str
     parts += [f"{d.rel}:{d.sha256}" for d in find_drops(config)]
     package = Path(__file__).resolve().parent
     parts.append(files_digest(sorted(package.glob("*.py")), package))  # the code itself
-    for folder in (config.root / "content", theme_dir(), config.site.templates):
-        if folder is not None and folder.is_dir():
+    for _, folder in _site_folders(config):
+        if folder.is_dir():
             files = [p for p in folder.rglob("*") if p.is_file()
                      and "exports" not in p.relative_to(folder).parts[:1]
                      and "__pycache__" not in p.parts]
@@ -395,15 +394,21 @@ def build(
                            memory_limit)
 
 
+def _site_folders(config: Config) -> list[tuple[str, Path]]:
+    """The folders of the site's content and templates (the theme, and the site's own), by
+    what they hold."""
+    from generator.render import theme_dir
+
+    folders = [("content", config.root / "content"), ("theme", theme_dir())]
+    if config.site.templates is not None:
+        folders.append(("templates", config.site.templates))
+    return folders
+
+
 def _folders_read(config: Config) -> list[tuple[str, Path]]:
     """What a build reads, by folder: content, templates, code and each source's drops (the
     part of its glob before the first wildcard, unless that is the site root)."""
-    from generator.render import theme_dir
-
-    folders = [("content", config.root / "content"), ("theme", theme_dir()),
-               ("code", Path(__file__).resolve().parent)]
-    if config.site.templates is not None:
-        folders.append(("templates", config.site.templates))
+    folders = _site_folders(config) + [("code", Path(__file__).resolve().parent)]
     for source in config.sources:
         parts = Path(source.path).parts
         fixed = next((i for i, part in enumerate(parts) if set(part) & set("*?[")),

@@ -171,9 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     except CarecardError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
-        if args.command == "build":
-            print("build failed: nothing was published; the previous output is untouched.",
-                  file=sys.stderr)
+        _say_nothing_published(args)
         return error.exit_code
     except KeyboardInterrupt as stop:
         return _stopped(isinstance(stop, Terminated))
@@ -181,9 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         where = f" '{error.filename}'" if error.filename else ""
         print(f"error: cannot read or write{where}: {error.strerror or error}. Hint: check "
               "the free space and the permissions of that folder.", file=sys.stderr)
-        if args.command == "build":
-            print("build failed: nothing was published; the previous output is untouched.",
-                  file=sys.stderr)
+        _say_nothing_published(args)
         return EXIT_ERROR
     except Exception as error:
         import duckdb
@@ -194,25 +190,29 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print("error: the engine ran out of memory. Hint: raise --memory-limit (the engine "
               "gets it less 384 MiB), or leave it out.", file=sys.stderr)
-        if args.command == "build":
-            print("build failed: nothing was published; the previous output is untouched.",
-                  file=sys.stderr)
+        _say_nothing_published(args)
         return 2
+
+
+def _say_nothing_published(args: argparse.Namespace) -> None:
+    if args.command == "build":
+        print("build failed: nothing was published; the previous output is untouched.",
+              file=sys.stderr)
 
 
 def _import_engine() -> None:
     """Import the engine with SIGINT and SIGTERM held back: a signal raised inside its C
     module's initialisation aborts the interpreter ("Critical nanobind error"), whereas held
     back it arrives right after the import and stops the command cleanly."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
-            threading.main_thread():
-        import duckdb
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    hold = (hasattr(signal, "pthread_sigmask")
+            and threading.current_thread() is threading.main_thread())
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if hold \
+        else None
     try:
         import duckdb  # noqa: F401
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _engine_interrupted(error: Exception) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from generator.config import Config
 from generator.metrics import latest_complete
 from generator.model import BuildInfo, Figure, Figures, QualityReport
+from generator.sqltext import number_text_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -111,16 +112,10 @@ def write_figures_files(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[P
     escapes (a comma, a quote, a backslash, a control character), or a number that is not
     finite.
     """
-    def number(column: str, empty: str) -> str:
-        value = f"CAST({column} AS DOUBLE)"
-        return (f"CASE WHEN {column} IS NULL THEN '{empty}' "
-                f"WHEN {value} = trunc({value}) AND abs({value}) < 1e15 "
-                f"THEN CAST(CAST({value} AS HUGEINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END")
-
     def cell(column: str, json: bool) -> str:
         empty = "null" if json else ""
         if column in NUMBER_COLUMNS:
-            return number(column, empty)
+            return f"coalesce({number_text_sql(column)}, '{empty}')"
         if column == "partial":
             return (f"CASE WHEN partial IS NULL THEN '{empty}' "
                     "WHEN partial THEN 'true' ELSE 'false' END")

@@ -15,7 +15,7 @@ from generator.cache import Cache, code_version
 from generator.config import Config
 from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
-from generator.sqltext import segment_sql, sql_ident, sql_str
+from generator.sqltext import number_text_sql, segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -373,15 +373,9 @@ def _copy_partitioned(
 
 def _csv_columns() -> str:
     """The SELECT list of a drill CSV, each value as the text csv_bytes would write."""
-    def number(column: str) -> str:
-        # Whole numbers without '.0'; the engine's double text is the shortest round trip.
-        return (f"CASE WHEN {column} = trunc({column}) AND abs({column}) < 1e15 "
-                f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
-                f"ELSE CAST({column} AS VARCHAR) END")
-
     text = {c: f"nullif({c}, '')" for c in DRILL_COLUMNS}  # the engine quotes '' as ""
-    text.update(minutes=number("minutes"), target_minutes=number("target_minutes"),
-                line="CAST(line AS VARCHAR)")
+    text.update(minutes=number_text_sql("minutes"),
+                target_minutes=number_text_sql("target_minutes"), line="CAST(line AS VARCHAR)")
     return ", ".join(f"{text[c]} AS {sql_ident(c)}" for c in DRILL_COLUMNS)
 
 

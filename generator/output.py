@@ -159,7 +159,7 @@ def check_output_dir(output: Path, root: Path) -> None:
 
 
 def check_cache_dir(
-    cache: Path, output: Path, root: Path, read: Sequence[tuple[str, Path]] = ()
+    cache: Path, output: Path, root: Path, read: Sequence[tuple[str, Path]]
 ) -> None:
     """Refuse a cache folder that is the site root, lies inside a folder the build reads
     (`read`: what it holds, and the folder: content, templates, drops; a cache there would

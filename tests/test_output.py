@@ -119,17 +119,23 @@ def test_recover_restores_a_site_retired_by_a_killed_fallback_swap(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: Path) -> None:
+def _built_then_changed(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The handmade site copied into tmp_path, built into tmp_path/out, then given a new drop
+    so that the next build differs: (config, out, digest of the built site)."""
     site = tmp_path / "site"
     shutil.copytree(HANDMADE, site)
     config = site / "config.yaml"
     out = tmp_path / "out"
     build(config, output=out)
-    previous = digest(out)
-    # Change the inputs so that the new site differs from the previous one.
     extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
     extra += "v1,2026-11-12 09:00:00,2026-11-12 09:05:00,,twitter,billing,normal,q,,Yes\n"
     (site / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
+    return config, out, digest(out)
+
+
+def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: Path) -> None:
+    config, out, previous = _built_then_changed(tmp_path)
+    site = config.parent
     build(config, output=tmp_path / "fresh")
     new = digest(tmp_path / "fresh")
     assert new != previous
@@ -156,15 +162,7 @@ def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: 
 def test_sigterm_stops_a_build_cleanly_and_leaves_the_previous_site(tmp_path: Path) -> None:
     """What a cancelled CI job sends: the build stops its workers, removes its staging folder,
     says so and exits 143, rather than dying with the staging folder left behind."""
-    site = tmp_path / "site"
-    shutil.copytree(HANDMADE, site)
-    config = site / "config.yaml"
-    out = tmp_path / "out"
-    build(config, output=out)
-    previous = digest(out)
-    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
-    extra += "v1,2026-11-12 09:00:00,2026-11-12 09:05:00,,twitter,billing,normal,q,,Yes\n"
-    (site / "exports" / "w3.csv").write_text(extra, encoding="utf-8")  # a change to rebuild
+    config, out, previous = _built_then_changed(tmp_path)
     command = [sys.executable, "-m", "generator", "build", "--config", str(config),
                "--output", str(out), "--no-cache"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
