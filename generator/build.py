@@ -502,14 +502,15 @@ def _build_into(
             raise
         with stages.time("write site"):
             write_site(files)
-    if checked.written is not None:
-        checked.written.remember({source: target / path for source, path in adopted.items()})
-    rows.remember(target)
-    paths = files.paths()
-    pages = sum(p.endswith(".html") for p in paths)
-    charts = sum(p.startswith("charts/") for p in paths)
-    cache.remember_build({"inputs": fingerprint, "output": output_state(target),
-                          "pages": pages, "charts": charts, "files": len(paths)})
+        # Published: what the cache learns from it (an interrupt from here on says so).
+        if checked.written is not None:
+            checked.written.remember({source: target / path for source, path in adopted.items()})
+        rows.remember(target)
+        paths = files.paths()
+        pages = sum(p.endswith(".html") for p in paths)
+        charts = sum(p.startswith("charts/") for p in paths)
+        cache.remember_build({"inputs": fingerprint, "output": output_state(target),
+                              "pages": pages, "charts": charts, "files": len(paths)})
     statuses = tuple(json.loads(summary_bytes)["statuses"])
     return BuildResult(
         config=config, output=target, skipped=False, statuses=statuses,

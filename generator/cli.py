@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, NoReturn
 from generator import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from generator.model import QualityReport
 
 EXIT_OK = 0
@@ -171,15 +173,15 @@ def _run(args: argparse.Namespace) -> int:
     except CarecardError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
-        _say_nothing_published(args)
+        _say_nothing_published(args, error)
         return error.exit_code
     except KeyboardInterrupt as stop:
-        return _stopped(isinstance(stop, Terminated))
+        return _stopped(isinstance(stop, Terminated), getattr(stop, "published_to", None))
     except OSError as error:  # a full disk, a folder without write permission …
         where = f" '{error.filename}'" if error.filename else ""
         print(f"error: cannot read or write{where}: {error.strerror or error}. Hint: check "
               "the free space and the permissions of that folder.", file=sys.stderr)
-        _say_nothing_published(args)
+        _say_nothing_published(args, error)
         return EXIT_ERROR
     except Exception as error:
         import duckdb
@@ -190,12 +192,18 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print("error: the engine ran out of memory. Hint: raise --memory-limit (the engine "
               "gets it less 384 MiB), or leave it out.", file=sys.stderr)
-        _say_nothing_published(args)
+        _say_nothing_published(args, error)
         return 2
 
 
-def _say_nothing_published(args: argparse.Namespace) -> None:
-    if args.command == "build":
+def _say_nothing_published(args: argparse.Namespace, error: BaseException) -> None:
+    if args.command != "build":
+        return
+    published_to = getattr(error, "published_to", None)
+    if published_to is not None:  # failed after the swap: the cache did not learn of it
+        print(f"build failed after the new site was published to {published_to}; the cache "
+              "does not record it, so the next build rebuilds it.", file=sys.stderr)
+    else:
         print("build failed: nothing was published; the previous output is untouched.",
               file=sys.stderr)
 
@@ -204,15 +212,10 @@ def _import_engine() -> None:
     """Import the engine with SIGINT and SIGTERM held back: a signal raised inside its C
     module's initialisation aborts the interpreter ("Critical nanobind error"), whereas held
     back it arrives right after the import and stops the command cleanly."""
-    hold = (hasattr(signal, "pthread_sigmask")
-            and threading.current_thread() is threading.main_thread())
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if hold \
-        else None
-    try:
+    from generator.signals import held_back
+
+    with held_back(signal.SIGINT, signal.SIGTERM):
         import duckdb  # noqa: F401
-    finally:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _engine_interrupted(error: Exception) -> bool:
@@ -228,9 +231,10 @@ def _engine_interrupted(error: Exception) -> bool:
 EXIT_GRACE = 10.0
 
 
-def _stopped(terminated: bool) -> int:
-    print(f"{'terminated' if terminated else 'interrupted'}; the previous output is untouched.",
-          file=sys.stderr)
+def _stopped(terminated: bool, published_to: Path | None = None) -> int:
+    done = (f"the new site was published to {published_to} already" if published_to
+            else "the previous output is untouched")
+    print(f"{'terminated' if terminated else 'interrupted'}; {done}.", file=sys.stderr)
     return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 

@@ -18,6 +18,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,13 +29,16 @@ from pathlib import Path
 from generator.cache import Cache, code_digest
 from generator.charts import ChartSpec, draw_chart
 from generator.progress import progress
+from generator.signals import ignored_by_children
 
 log = logging.getLogger(__name__)
 #: Below this many charts to draw, starting worker processes costs more than it saves (unless
 #: the build started the server already: then a worker starts in milliseconds).
 PARALLEL_FROM = 6
-#: What the server imports once for every worker it forks: all that drawing a chart needs.
-WORKER_MODULES = ["generator.drawing", "matplotlib.figure", "matplotlib.backends.backend_svg"]
+#: What the server imports once for every worker it forks: all that drawing a chart needs, and
+#: :mod:`generator.chartserver` (the server's own error hook).
+WORKER_MODULES = ["generator.chartserver", "generator.drawing", "matplotlib.figure",
+                  "matplotlib.backends.backend_svg"]
 
 _started = False  # start_server ran in this process (its server is reused by later builds)
 _unusable = False  # the server cannot be used in this process (see _run_server)
@@ -102,7 +106,7 @@ class PendingCharts:
             chunk = max(1, len(specs) // (workers * 4))
             self._pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context(method),
-                initializer=_start_worker if method == "forkserver" else None,
+                initializer=_start_worker,
             )
             self._drawing = self._pool.map(_draw_one, specs, chunksize=chunk)
             # Every chart is submitted: the workers exit (and free their memory) as soon as the
@@ -182,7 +186,10 @@ def _run_server() -> bool:
     # The preload list is multiprocessing's global; it only applies to a server started now.
     forkserver.set_forkserver_preload(WORKER_MODULES)
     try:
-        forkserver.ensure_running()
+        # Ctrl-C (sent to the whole process group) is the build's to report: the server, and
+        # the workers it forks, ignore it, and print no KeyboardInterrupt traceback.
+        with ignored_by_children(signal.SIGINT):
+            forkserver.ensure_running()
     except OSError as error:
         log.warning("could not start the chart workers' server (%s); forking the workers from "
                     "the build instead", error)
@@ -232,10 +239,14 @@ def _inert(statement: ast.stmt) -> bool:
 
 
 def _start_worker() -> None:
+    # The build reports interrupts: a worker ignores Ctrl-C (sent to the whole process group)
+    # and dies quietly on SIGTERM (a worker forked from the build inherits its handlers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # What the worker shares with the server stays shared: the collector never visits it
     # (visiting an object writes to its memory page, which the worker then holds a copy of).
     gc.freeze()
-    # multiprocessing's parent of a forkserver worker is the build (the server forked it on
+    # multiprocessing's parent of a worker is the build (also when the server forked it on
     # the build's behalf): without this watch, a worker of a killed build would wait for more
     # charts forever.
     parent = multiprocessing.parent_process()

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from generator.errors import BuildError
+from generator.signals import held_back
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class SiteFiles:
         self.scratch = self.folder / SCRATCH
         """Where the engine writes files (e.g. drill-through CSVs) before :meth:`adopt`."""
         self.scratch.mkdir()
+        self.published = False
+        """True once :func:`write_site` has swapped the site in."""
         self._paths: set[str] = set()
         self._write(MARKER, MARKER_TEXT)
 
@@ -92,9 +96,15 @@ class SiteFiles:
     def __enter__(self) -> SiteFiles:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is not None:  # a failed or interrupted build publishes nothing
-            self.discard()
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 *_: object) -> None:
+        if kind is None:
+            return
+        if self.published and error is not None:
+            # Stopped after the swap (while the previous site was removed, say): the new site
+            # is out, and the error says so, for the message (see cli._stopped).
+            error.published_to = self.output  # type: ignore[attr-defined]
+        self.discard()  # a failed or interrupted build publishes nothing
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -239,11 +249,13 @@ def write_site(files: SiteFiles) -> None:
     try:
         shutil.rmtree(files.scratch)  # engine-written files no page claimed
         os.chmod(files.folder, 0o755)
-        if output.exists():
-            _swap(files.folder, output)
-            shutil.rmtree(files.folder, ignore_errors=True)  # now holds the previous site
-        else:
-            os.replace(files.folder, output)
+        with held_back(signal.SIGINT, signal.SIGTERM):  # published, and known to be
+            if output.exists():
+                _swap(files.folder, output)
+            else:
+                os.replace(files.folder, output)
+            files.published = True
+        shutil.rmtree(files.folder, ignore_errors=True)  # the previous site, if there was one
     except OSError as error:
         files.discard()
         raise BuildError(f"output folder '{output}': could not write the site: {error}.") from None

@@ -269,3 +269,77 @@ def test_a_main_module_is_guarded_only_if_importing_it_runs_nothing(
     from generator.drawing import _inert
 
     assert all(_inert(statement) for statement in ast.parse(source).body) is guarded
+
+
+def ignored(pid: int) -> set[int]:
+    """The signals process `pid` ignores."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            mask = int(line.split()[1], 16)
+            return {n + 1 for n in range(64) if mask >> n & 1}
+    return set()
+
+
+@linux_cores
+def test_ctrl_c_is_the_builds_to_report_not_the_servers_or_the_workers() -> None:
+    """Ctrl-C goes to the whole process group: the server and its workers ignore it (the
+    server printed a KeyboardInterrupt traceback when it came while it imported matplotlib),
+    and this process still gets it."""
+    specs = [spec(f"Chart {i}") for i in range(40)]
+    with ChartDrawer(workers=2).start(specs) as pending:
+        workers = [w for p in servers() for w in children(p)]
+        assert servers() and workers
+        for pid in servers() + workers:
+            assert signal.SIGINT in ignored(pid)
+        pending.result()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+@linux_cores
+def test_workers_forked_from_the_build_leave_signals_to_it(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers forked from the build (no server) would inherit its SIGTERM handler, which
+    raises in the worker: they ignore Ctrl-C and die quietly on SIGTERM instead."""
+    monkeypatch.setattr(generator.drawing, "_run_server", lambda: False)
+    monkeypatch.setattr(generator.drawing, "_started", True)
+    raised: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: raised.append(1))
+    try:
+        with ChartDrawer(workers=2).start([spec(f"Chart {i}") for i in range(400)]) as pending:
+            workers = [p for p in children(os.getpid()) if "multiprocessing" not in command_line(p)]
+            assert workers
+            for pid in workers:
+                deadline = time.monotonic() + 30
+                while signal.SIGINT not in ignored(pid):  # the worker has started
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                os.kill(pid, signal.SIGTERM)
+            with pytest.raises(Exception, match="terminated abruptly"):
+                pending.result()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not raised
+
+
+def test_a_worker_started_after_its_build_ended_fails_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker that starts while its build stops (Ctrl-C, SIGTERM) finds the build's
+    semaphores removed: the server's hook prints nothing for that (the build says why it
+    stopped), and everything else as usual."""
+    from multiprocessing import synchronize
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # importing the module replaces it
+    from generator.chartserver import quiet_orphans
+
+    lock = synchronize.Lock.__new__(synchronize.Lock)
+    with pytest.raises(FileNotFoundError) as orphaned:
+        lock.__setstate__((0, 1, 1, "/carecard-test-no-such-semaphore"))  # type: ignore[attr-defined]
+    quiet_orphans(orphaned.type, orphaned.value, orphaned.tb)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(FileNotFoundError) as other:
+        Path("/carecard-test-no-such-file").read_bytes()
+    quiet_orphans(other.type, other.value, other.tb)
+    assert "No such file or directory" in capsys.readouterr().err

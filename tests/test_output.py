@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import generator.output
 from generator.build import build
 from generator.cli import main
 from generator.errors import BuildError
@@ -180,6 +181,52 @@ def test_sigterm_stops_a_build_cleanly_and_leaves_the_previous_site(tmp_path: Pa
     assert "Traceback" not in err and "leaked" not in err
     assert digest(out) == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "site"]
+
+
+@pytest.mark.parametrize(("stop", "code", "said"), [
+    (KeyboardInterrupt, 130, "interrupted; the new site was published to {out} already."),
+    (OSError(28, "No space left on device"), 2,
+     "build failed after the new site was published to {out}; the cache does not record it"),
+])
+def test_a_build_stopped_after_the_swap_says_the_new_site_is_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    stop: BaseException | type[BaseException], code: int, said: str,
+) -> None:
+    """Ctrl-C, or a full disk, while the cache records a build that has published already:
+    the message says the new site is out, not that the previous output is untouched."""
+    config, out, previous = _built_then_changed(tmp_path)
+
+    def stopped(*args: object) -> None:
+        raise stop
+
+    monkeypatch.setattr("generator.cache.Cache.remember_build", stopped)
+    assert main(["build", "--config", str(config), "--output", str(out)]) == code
+    err = capsys.readouterr().err
+    assert said.format(out=out.resolve()) in err
+    assert "untouched" not in err
+    assert digest(out) != previous and "w3.csv" in (out / "data" / "summary.json").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "site"]
+
+
+def test_the_swap_is_not_cut_by_a_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT and SIGTERM are held back while the staging folder is swapped in: one sent then
+    arrives after the site is published and known to be."""
+    out = tmp_path / "out"
+    write_site(SiteFiles(out))
+    files = SiteFiles(out)
+    files.add("a.html", b"new")
+    blocked: list[set[int]] = []
+    swap = generator.output._swap
+
+    def swap_watching(staging: Path, output: Path) -> None:
+        blocked.append(signal.pthread_sigmask(signal.SIG_BLOCK, set()))
+        swap(staging, output)
+
+    monkeypatch.setattr(generator.output, "_swap", swap_watching)
+    write_site(files)
+    assert {signal.SIGINT, signal.SIGTERM} <= blocked[0]
+    assert files.published and (out / "a.html").read_bytes() == b"new"
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
 
 
 def test_a_folder_carecard_did_not_build_is_never_replaced(
