@@ -278,11 +278,11 @@ class Written:
             self._con.interrupt()
             wait([self._future], timeout=0.05)
 
-    def remember(self, published: dict[Path, Path]) -> None:
-        """`published`: each file the site adopted → its path in the output folder."""
+    def remember(self, published: dict[Path, Path], output: Path) -> None:
+        """`published`: each file the site adopted → its path in the output folder `output`."""
         from generator.drill import remember_published
 
-        remember_published(self._plan, self._cache, published)
+        remember_published(self._plan, self._cache, published, output)
 
 
 def _when_written(written: Written | None, put: Sink, adopted: dict[Path, str]) -> Sink:
@@ -463,7 +463,7 @@ def _build_into(
             seconds=time.perf_counter() - started, stages=stages.seconds,
         )
     start_server()  # the chart workers' parent, while this process is small
-    rows = RenderedRows(cache if use_cache else None, config.site.templates)
+    rows = RenderedRows(cache if use_cache else None, config.site.templates, target)
     # Leaving the `with` waits for the engine's thread first, then discards or publishes.
     with SiteFiles(target) as files, ThreadPoolExecutor(1, "carecard-engine") as engine:
         checked = check(config, strict=strict, cache=cache, stages=stages,
@@ -504,7 +504,8 @@ def _build_into(
             write_site(files)
         # Published: what the cache learns from it (an interrupt from here on says so).
         if checked.written is not None:
-            checked.written.remember({source: target / path for source, path in adopted.items()})
+            checked.written.remember({source: target / path for source, path in adopted.items()},
+                                     target)
         rows.remember(target)
         paths = files.paths()
         pages = sum(p.endswith(".html") for p in paths)

@@ -10,13 +10,15 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
     files-drill-rows-N.json where the last build's drill-through pages hold their table rows
-                            (page, identity, offset, length), by a key of the list's rows and
-                            the code and template that rendered them: a later build reads the
-                            rows of an unchanged list from there instead of rendering them
+                            (page, identity, offset, length, SHA-256), by a key of the list's
+                            rows and the code and template that rendered them: a later build
+                            reads the rows of an unchanged list from there instead of
+                            rendering them
     files-drill-N.json      where the last build published each drill-through list (key: its
-                            rows), with inode, size, modification and change times; a later
-                            build links those files, if they are still the ones published,
-                            instead of writing the same lists again
+                            rows), with inode, size, modification and change times and SHA-256;
+                            a later build links those files, if they are still the ones
+                            published (or hold the same bytes: an output folder restored by
+                            CI), instead of writing the same lists again
     last-build-N.json       fingerprint of the inputs and the output of the last build
 """
 
@@ -29,8 +31,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeGuard
 
 from generator import __version__
 
@@ -126,28 +128,74 @@ class Cache:
             log.warning("could not write the cache folder '%s': %s", self.folder, error)
 
     def remember_files(
-        self, kind: str, files: dict[str, Path], extra: dict[str, list[int]] | None = None
+        self, kind: str, pieces: dict[str, Piece], output: Path | None = None
     ) -> None:
-        """Record where the files of `kind` that a build published are, by content key, with
-        what identifies each file as the one written (a file gone meanwhile is left out) and
-        the numbers in `extra` (by key), if any."""
+        """Record where the build published the pieces of `kind`, by content key: the file,
+        its path in `output` (the site's folder), what identifies it as the file written, and
+        the piece's place and SHA-256 (a piece whose file is gone meanwhile is left out)."""
         entries = {}
-        for key, path in files.items():
+        root = output.resolve() if output is not None else None
+        for key, piece in pieces.items():
             try:
-                entries[key] = [str(path.resolve()), *_identity(path.stat())]
+                path = piece.path.resolve()
+                stat = path.stat()
+                length = stat.st_size - piece.offset if piece.length is None else piece.length
+                digest = piece.sha256 or _piece_sha256(path, piece.offset, length)
             except OSError:
                 continue
-            entries[key] += (extra or {}).get(key, [])
+            site = path.relative_to(root).as_posix() if root and path.is_relative_to(root) \
+                else None
+            entries[key] = {"path": str(path), "site": site, "id": _identity(stat),
+                            "piece": [piece.offset, length], "whole": piece.length is None,
+                            "sha256": digest}
         data = json.dumps(entries, sort_keys=True).encode("utf-8")
         self.store_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json", data)
 
-    def open_recalled(self, kind: str, key: str) -> tuple[BinaryIO, list[int]] | None:
-        """The published file of `kind` with content key `key`, opened for reading, and its
-        extra numbers, if it is still the very file published: same inode, size, and
+    def open_recalled(
+        self, kind: str, key: str, output: Path | None = None
+    ) -> Recalled | None:
+        """The published file of `kind` with content key `key`, opened for reading at its
+        start, with the piece's place and SHA-256; None if it is gone or changed.
+
+        The file is the one published if it is still that very file: same inode, size, and
         modification and change times, checked on the open file (so that a file swapped in
         by name meanwhile is never read). Writing to a file, or setting its times back,
         changes its change time (which nothing but the system clock sets), so an edited file
-        is never taken for the one published. The caller closes the file."""
+        is never taken for the one published. A file that is not (an output folder restored
+        from a CI cache, or moved along with its site: new inodes) is still taken if its
+        piece has the recorded SHA-256, at the recorded path or at its place in `output`.
+        The caller closes the file.
+        """
+        entry = self._recalled_entries(kind).get(key)
+        if not _is_entry(entry):
+            return None
+        offset, length = entry["piece"]
+        places = [Path(entry["path"])]
+        site = PurePosixPath(entry["site"]) if entry["site"] is not None else None
+        if output is not None and site and not site.is_absolute() and ".." not in site.parts:
+            moved = output.resolve() / site
+            if moved != places[0]:
+                places.append(moved)
+        for place in places:
+            try:
+                stream = open(place, "rb")
+            except (OSError, ValueError):  # ValueError: a NUL in a corrupt record's path
+                continue
+            try:
+                stat = os.fstat(stream.fileno())
+                if place == places[0] and _identity(stat) == entry["id"]:
+                    return Recalled(stream, offset, length, entry["sha256"])
+                if ((stat.st_size == offset + length if entry["whole"]
+                     else stat.st_size >= offset + length)
+                        and _stream_sha256(stream, offset, length) == entry["sha256"]):
+                    stream.seek(0)
+                    return Recalled(stream, offset, length, entry["sha256"])
+            except OSError:
+                pass
+            stream.close()
+        return None
+
+    def _recalled_entries(self, kind: str) -> dict[str, object]:
         if kind not in self._recalled:
             data = self.load_bytes(".", f"files-{kind}-{CACHE_FORMAT}", ".json")
             try:
@@ -155,21 +203,7 @@ class Cache:
             except ValueError:
                 loaded = {}
             self._recalled[kind] = loaded if isinstance(loaded, dict) else {}
-        entry = self._recalled[kind].get(key)
-        if (not isinstance(entry, list) or len(entry) < 6
-                or not all(isinstance(n, int) and n >= 0 for n in entry[1:])):
-            return None
-        try:
-            stream = open(str(entry[0]), "rb")
-        except (OSError, ValueError):
-            return None
-        try:
-            if _identity(os.fstat(stream.fileno())) == entry[1:6]:
-                return stream, entry[6:]
-        except OSError:
-            pass
-        stream.close()
-        return None
+        return self._recalled[kind]
 
     def last_build(self) -> dict[str, object] | None:
         """The fingerprint of the last build, or None (absent or corrupt)."""
@@ -222,6 +256,57 @@ def files_digest(paths: list[Path], root: Path) -> str:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+class Recalled(NamedTuple):
+    """A published piece found again (see :meth:`Cache.open_recalled`)."""
+
+    stream: BinaryIO
+    """The file, open at its start; the caller closes it."""
+    offset: int
+    length: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a published file, for :meth:`Cache.remember_files`."""
+
+    path: Path
+    offset: int = 0
+    length: int | None = None
+    """None: the whole file."""
+    sha256: str | None = None
+    """Of the piece's bytes, if the caller has them; else the piece is read and hashed."""
+
+
+def _is_entry(entry: object) -> TypeGuard[dict[str, Any]]:
+    """A well-formed record of one published piece."""
+    if not isinstance(entry, dict):
+        return False
+    numbers = [*entry.get("id", ()), *entry.get("piece", ())]
+    return (isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
+            and isinstance(entry.get("site"), str | None) and isinstance(entry.get("whole"), bool)
+            and isinstance(entry.get("id"), list) and isinstance(entry.get("piece"), list)
+            and len(entry["piece"]) == 2 and len(numbers) == 7
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers))
+
+
+def _piece_sha256(path: Path, offset: int, length: int) -> str:
+    with open(path, "rb") as stream:
+        return _stream_sha256(stream, offset, length)
+
+
+def _stream_sha256(stream: BinaryIO, offset: int, length: int) -> str:
+    stream.seek(offset)
+    digest = hashlib.sha256()
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 20))
+        if not chunk:
+            break
+        digest.update(chunk)
+        length -= len(chunk)
+    return digest.hexdigest() if length == 0 else ""
 
 
 def _identity(stat: os.stat_result) -> list[int]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from generator.cache import Cache, code_version
+from generator.cache import Cache, Piece, code_version
 from generator.config import Config
 from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
@@ -159,6 +159,8 @@ class DrillFiles:
     """CSV path by list number."""
     keys: dict[int, str] = field(default_factory=dict)
     """Cache key by list number (empty without a cache)."""
+    sha256: dict[int, str] = field(default_factory=dict)
+    """SHA-256 of the lists put in place as the last build published them, by list number."""
 
 
 def plan_drill_csvs(
@@ -195,8 +197,8 @@ def plan_drill_csvs(
         keys = {n: cache.key(DRILL_KIND, code, d.digest if known else digest)
                 for (n, _, digest), d in zip(lists, drills)}
     paths = {n: folder / f"drill-{n}.csv" for n in numbers}
-    found = _cached_lists(cache, keys, paths, output) if cache is not None else set()
-    by_python = {n for n, special, _ in lists if special} - found
+    found = _cached_lists(cache, keys, paths, output) if cache is not None else {}
+    by_python = {n for n, special, _ in lists if special} - found.keys()
     by_engine = tuple(n for n in numbers if n not in found and n not in by_python)
     # The engine's list is used where the partitioned COPY writes it, not moved.
     paths.update((n, _part(folder, n)) for n in by_engine)
@@ -206,7 +208,7 @@ def plan_drill_csvs(
     return DrillFiles(
         lists=tuple(replace(d, csv=paths[n]) for n, d in zip(numbers, drills)),
         folder=folder, by_engine=by_engine, by_python=tuple(sorted(by_python)), paths=paths,
-        keys=keys,
+        keys=keys, sha256=found,
     )
 
 
@@ -227,15 +229,16 @@ def write_planned(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:
     con.execute("DROP TABLE IF EXISTS drill_rows")  # its memory goes back to the engine
 
 
-def remember_published(plan: DrillFiles, cache: Cache | None, published: dict[Path, Path]
-                       ) -> None:
+def remember_published(plan: DrillFiles, cache: Cache | None, published: dict[Path, Path],
+                       output: Path | None = None) -> None:
     """Record where the build published each list (`published`: planned path → path in the
-    output folder), for the next build to link rather than write again."""
+    output folder `output`), for the next build to link rather than write again."""
     if cache is None or not plan.keys:
         return
     cache.remember_files(DRILL_KIND, {
-        plan.keys[n]: published[path] for n, path in plan.paths.items() if path in published
-    })
+        plan.keys[n]: Piece(published[path], sha256=plan.sha256.get(n))
+        for n, path in plan.paths.items() if path in published
+    }, output)
 
 
 #: Kind of the drill-through CSVs in the cache's record of published files.
@@ -281,21 +284,22 @@ def _engine_version() -> str:
 
 def _cached_lists(
     cache: Cache, keys: dict[int, str], paths: dict[int, Path], output: Path | None
-) -> set[int]:
-    """Put the lists the last build published, unchanged, at their paths; return their numbers.
+) -> dict[int, str]:
+    """Put the lists the last build published, unchanged, at their paths; return their
+    numbers, with the SHA-256 of each.
 
     A list published in `output` (the folder this build replaces) is hard-linked, and the link
     checked to be the very file checked open; one published elsewhere (another --output) is
     copied from the open file, so that two published sites never share a file.
     """
-    found = set()
+    found = {}
     replaced = output.resolve() if output is not None else None
     for list_no, key in keys.items():
-        recalled = cache.open_recalled(DRILL_KIND, key)
+        recalled = cache.open_recalled(DRILL_KIND, key, output)
         if recalled is None:
             continue
         path = paths[list_no]
-        with recalled[0] as source:
+        with recalled.stream as source:
             try:
                 if not (replaced is not None and _link(source, path, replaced)):
                     with path.open("wb") as target:
@@ -303,7 +307,7 @@ def _cached_lists(
             except OSError:
                 path.unlink(missing_ok=True)
                 continue
-        found.add(list_no)
+        found[list_no] = recalled.sha256
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 import importlib.resources
 import io
 import sys
@@ -21,7 +22,7 @@ from types import TracebackType
 
 import jinja2
 
-from generator.cache import Cache, code_digest, code_version
+from generator.cache import Cache, Piece, code_digest, code_version
 from generator.config import Config
 from generator.content import Content, load_content
 from generator.contexts import DrillContext, SiteModel
@@ -84,11 +85,15 @@ class RenderedRows:
 
     KIND = "drill-rows"
 
-    def __init__(self, cache: Cache | None, overrides: Path | None) -> None:
+    def __init__(
+        self, cache: Cache | None, overrides: Path | None, output: Path | None = None
+    ) -> None:
         replaced = overrides is not None and any(
             (overrides / name).exists() for name in ("drill.html", "_drill_rows.html"))
         self._cache = cache if cache is not None and cache.folder and not replaced else None
-        self._placed: dict[str, tuple[str, int, int]] = {}  # key -> (page, offset, length)
+        self._output = output  # the folder the build replaces: where the last pages are
+        self._placed: dict[str, tuple[str, int, int, str]] = {}  # key -> page, place, SHA-256
+        self._known: dict[str, tuple[str, str]] = {}  # key -> rows loaded, their SHA-256
         self._version = ""
         if self._cache is not None:
             from importlib.metadata import version
@@ -107,19 +112,20 @@ class RenderedRows:
         """The rendered rows of the list with this digest, if a published page holds them."""
         if self._cache is None or not digest:
             return None
-        recalled = self._cache.open_recalled(self.KIND, self._cache.key(self._version, digest))
+        key = self._cache.key(self._version, digest)
+        recalled = self._cache.open_recalled(self.KIND, key, self._output)
         if recalled is None:
             return None
-        with recalled[0] as stream:
-            if len(recalled[1]) != 2:
-                return None
-            offset, length = recalled[1]
+        with recalled.stream as stream:
             try:
-                stream.seek(offset)
-                data = stream.read(length)
-                return data.decode("utf-8") if len(data) == length else None
+                stream.seek(recalled.offset)
+                data = stream.read(recalled.length)
+                rows = data.decode("utf-8") if len(data) == recalled.length else None
             except (OSError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
                 return None
+        if rows is not None:
+            self._known[key] = (rows, recalled.sha256)
+        return rows
 
     def place(self, digest: str, path: str, page: bytes, rows_html: str) -> None:
         """Note where the page at `path` holds the rows of the list with this digest."""
@@ -128,15 +134,20 @@ class RenderedRows:
         piece = rows_html.encode("utf-8")
         offset = page.find(piece)
         if offset >= 0:  # a template that changed the rows on the way would not be found
-            self._placed[self._cache.key(self._version, digest)] = (path, offset, len(piece))
+            key = self._cache.key(self._version, digest)
+            known = self._known.get(key)
+            sha256 = known[1] if known is not None and known[0] == rows_html \
+                else hashlib.sha256(piece).hexdigest()
+            self._placed[key] = (path, offset, len(piece), sha256)
 
     def remember(self, output: Path) -> None:
         """Record where the published pages in `output` hold their rows."""
         if self._cache is None:
             return
-        self._cache.remember_files(
-            self.KIND, {key: output / path for key, (path, _, _) in self._placed.items()},
-            {key: [offset, length] for key, (_, offset, length) in self._placed.items()})
+        self._cache.remember_files(self.KIND, {
+            key: Piece(output / path, offset, length, sha256)
+            for key, (path, offset, length, sha256) in self._placed.items()
+        }, output)
 
 
 def render_site(

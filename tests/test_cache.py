@@ -260,6 +260,52 @@ def test_unchanged_drill_tables_are_not_rendered_again(
     assert digest(site.parent / "output") == digest(tmp_path / "fresh")
 
 
+@pytest.mark.parametrize("edited", [False, True])
+def test_a_site_restored_elsewhere_with_its_cache_reuses_unchanged_lists_by_their_bytes(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, edited: bool,
+) -> None:
+    """CI restores output/ and the cache into a new checkout: every file has a new inode, and
+    the first checkout may be gone. The lists and table rows of the last build are then
+    recognised by their bytes (SHA-256) at their place in the output folder; an edited one is
+    not, and is written again. Either way the site is that of a build without a cache."""
+    import generator.render
+
+    calls: list[str] = []
+    render_rows = generator.render._with_rows_html
+
+    def counted(env: object, context: object) -> object:
+        calls.append("rendered")
+        return render_rows(env, context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generator.render, "_with_rows_html", counted)
+    build(site)
+    restored = tmp_path / "restored"
+    shutil.copytree(site.parent, restored)  # new inodes, as a CI cache restores them
+    shutil.rmtree(site.parent)
+    output = restored / "output"
+    drill_pages = sorted(output.glob("drill/**/*.html"))
+    if edited:  # same sizes, other bytes: nothing may be taken from these files
+        for path in [*output.glob("drill/**/*.csv"), *drill_pages]:
+            data = path.read_bytes()
+            path.write_bytes(data[:1].swapcase() + data[1:].replace(b"<td", b"<TD"))
+    extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+    extra += "v1,2026-11-12 09:00:00,2026-11-12 11:05:00,,twitter,billing,normal,q,,Yes\n"
+    (restored / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
+    calls.clear()
+    caplog.set_level("INFO", logger="generator.drill")
+    caplog.clear()
+    build(restored / site.name)
+    reused = [int(m.group(1)) for r in caplog.records
+              if (m := re.search(r"(\d+) as the last build published them", r.getMessage()))]
+    if edited:
+        assert reused == [0] and len(calls) == len(list(output.glob("drill/**/*.html")))
+    else:
+        assert reused and reused[0] > 0 and 1 <= len(calls) < len(drill_pages)
+    build(restored / site.name, output=tmp_path / "fresh", use_cache=False)
+    assert digest(output) == digest(tmp_path / "fresh")
+
+
 def test_a_drill_template_that_extends_the_theme_still_gets_every_row(
     site: Path, tmp_path: Path
 ) -> None:
@@ -299,11 +345,11 @@ def test_a_page_replaced_after_its_check_lends_no_rows(
     assert RenderedRows(Cache(cache.folder), None).load("d1") == "<tbody><tr>one</tr></tbody>"
     opened = Cache.open_recalled
 
-    def swap_then_open(self: Cache, kind: str, key: str) -> object:
+    def swap_then_open(self: Cache, kind: str, key: str, output: Path | None = None) -> object:
         new = tmp_path / "out" / "p.new"
         new.write_bytes(b"<html><tbody><tr>two</tr></tbody></html>")
         new.replace(tmp_path / "out" / "p.html")
-        return opened(self, kind, key)
+        return opened(self, kind, key, output)
 
     monkeypatch.setattr(Cache, "open_recalled", swap_then_open)
     assert RenderedRows(Cache(cache.folder), None).load("d1") is None
@@ -324,3 +370,29 @@ def test_rows_of_an_edited_drill_page_are_rendered_again(site: Path, tmp_path: P
     build(site)
     build(site, output=tmp_path / "fresh", use_cache=False)
     assert digest(out) == digest(tmp_path / "fresh")
+
+
+def test_a_recorded_piece_is_looked_for_inside_the_output_folder_only(tmp_path: Path) -> None:
+    """A record's place in the output folder cannot lead out of it (a corrupt or hand-made
+    cache): the piece is not taken from there, even with the recorded bytes."""
+    import json
+
+    from generator.cache import Cache, Piece
+
+    cache = Cache(tmp_path / "cache")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "outside.csv").write_bytes(b"a,b\n")
+    (tmp_path / "out" / "list.csv").write_bytes(b"a,b\n")
+    cache.remember_files("x", {"k": Piece(tmp_path / "out" / "list.csv")}, tmp_path / "out")
+    record = tmp_path / "cache" / f"files-x-{CACHE_FORMAT}.json"
+    entries = json.loads(record.read_bytes().split(b"\n", 1)[1])
+    assert entries["k"]["site"] == "list.csv"
+    (tmp_path / "out" / "list.csv").unlink()
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "moved" / "list.csv").write_bytes(b"a,b\n")
+    found = Cache(cache.folder).open_recalled("x", "k", tmp_path / "moved")
+    assert found is not None and found.stream.read() == b"a,b\n"
+    found.stream.close()
+    entries["k"]["site"] = "../outside.csv"
+    cache.store_bytes(".", f"files-x-{CACHE_FORMAT}", ".json", json.dumps(entries).encode())
+    assert Cache(cache.folder).open_recalled("x", "k", tmp_path / "moved") is None
