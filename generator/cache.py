@@ -282,14 +282,20 @@ class Piece:
 
 def _is_entry(entry: object) -> TypeGuard[dict[str, Any]]:
     """A well-formed record of one published piece."""
-    if not isinstance(entry, dict):
+    if not (isinstance(entry, dict) and isinstance(entry.get("id"), list)
+            and isinstance(entry.get("piece"), list)):
         return False
-    numbers = [*entry.get("id", ()), *entry.get("piece", ())]
+    numbers = [*entry["id"], *entry["piece"]]
     return (isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
             and isinstance(entry.get("site"), str | None) and isinstance(entry.get("whole"), bool)
-            and isinstance(entry.get("id"), list) and isinstance(entry.get("piece"), list)
             and len(entry["piece"]) == 2 and len(numbers) == 7
             and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers))
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a whole file (hex)."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _piece_sha256(path: Path, offset: int, length: int) -> str:

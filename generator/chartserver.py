@@ -1,15 +1,22 @@
-"""Imported by the chart workers' server alone (see ``drawing.WORKER_MODULES``): its error
-hook, which the workers it forks inherit.
+"""Imported first by the chart workers' server alone (see ``drawing.WORKER_MODULES``): what
+the server and the workers it forks do about signals and errors that are the build's to
+report.
 
-A worker that starts while its build is stopping (Ctrl-C, SIGTERM) finds the build's
-semaphores removed already and fails before it can draw anything. That is not an error to
-report: the build says why it stopped. Any other error is printed as usual.
+- Ctrl-C goes to the whole process group. The server ignores it from here on (before it
+  imports matplotlib, where a KeyboardInterrupt printed a traceback), and so do the workers
+  it forks; the build says that it stopped, and stops the workers.
+- A worker that starts while its build is stopping (Ctrl-C, SIGTERM) finds the build's
+  semaphores removed already and fails before it can draw anything. The server's error hook,
+  which its workers inherit, prints nothing for that; any other error is printed as usual.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from types import TracebackType
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _orphaned(kind: type[BaseException], trace: TracebackType | None) -> bool:

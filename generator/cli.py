@@ -17,6 +17,7 @@ from generator import __version__
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from generator.build import BuildResult
     from generator.model import QualityReport
 
 EXIT_OK = 0
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "atomically.",
         epilog="exit codes: 0 success; 1 built, but --fail-on found a status at or worse than "
         "the given one; 2 configuration or data error (nothing published); 130 Ctrl-C, 143 "
-        "SIGTERM (stopped; nothing published). "
+        "SIGTERM (stopped; nothing published, unless the message says the new site was). "
         "Examples: carecard build; carecard build --config site/config.yaml --output public "
         "--fail-on red",
     )
@@ -280,11 +281,22 @@ def _warn_if_all_rejected(quality: QualityReport) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from generator.build import build, failing
+    from generator.build import build
 
     result = build(args.config, output=args.output, strict=args.strict,
                    cache_folder=args.cache_dir, use_cache=not args.no_cache,
                    memory_limit=args.memory_limit)
+    try:
+        return _report_build(args, result)
+    except KeyboardInterrupt as stop:  # a stop now does not undo what was published
+        if not result.skipped:
+            stop.published_to = result.output  # type: ignore[attr-defined]
+        raise
+
+
+def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
+    from generator.build import failing
+
     _warn(result.config.warnings)
     if result.checked is not None:
         _warn_if_all_rejected(result.checked.quality)

@@ -29,14 +29,14 @@ from pathlib import Path
 from generator.cache import Cache, code_digest
 from generator.charts import ChartSpec, draw_chart
 from generator.progress import progress
-from generator.signals import ignored_by_children
 
 log = logging.getLogger(__name__)
 #: Below this many charts to draw, starting worker processes costs more than it saves (unless
 #: the build started the server already: then a worker starts in milliseconds).
 PARALLEL_FROM = 6
-#: What the server imports once for every worker it forks: all that drawing a chart needs, and
-#: :mod:`generator.chartserver` (the server's own error hook).
+#: What the server imports once for every worker it forks: first :mod:`generator.chartserver`
+#: (it leaves Ctrl-C to the build, and quiets workers orphaned by a stopped build), then all
+#: that drawing a chart needs.
 WORKER_MODULES = ["generator.chartserver", "generator.drawing", "matplotlib.figure",
                   "matplotlib.backends.backend_svg"]
 
@@ -186,10 +186,7 @@ def _run_server() -> bool:
     # The preload list is multiprocessing's global; it only applies to a server started now.
     forkserver.set_forkserver_preload(WORKER_MODULES)
     try:
-        # Ctrl-C (sent to the whole process group) is the build's to report: the server, and
-        # the workers it forks, ignore it, and print no KeyboardInterrupt traceback.
-        with ignored_by_children(signal.SIGINT):
-            forkserver.ensure_running()
+        forkserver.ensure_running()
     except OSError as error:
         log.warning("could not start the chart workers' server (%s); forking the workers from "
                     "the build instead", error)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from generator.cache import Cache, Piece, code_version
+from generator.cache import Cache, Piece, code_version, file_sha256
 from generator.config import Config
 from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
@@ -227,6 +227,9 @@ def write_planned(con: duckdb.DuckDBPyConnection, plan: DrillFiles) -> None:
                              f"WHERE list_no = {list_no} ORDER BY seq")
         _write_csv_rows(plan.paths[list_no], cursor)
     con.execute("DROP TABLE IF EXISTS drill_rows")  # its memory goes back to the engine
+    if plan.keys:  # for the cache's record (see remember_published), here on the engine's thread
+        for list_no in (*plan.by_engine, *plan.by_python):
+            plan.sha256[list_no] = file_sha256(plan.paths[list_no])
 
 
 def remember_published(plan: DrillFiles, cache: Cache | None, published: dict[Path, Path],

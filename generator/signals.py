@@ -10,32 +10,32 @@ from contextlib import contextmanager
 
 @contextmanager
 def held_back(*signals: signal.Signals) -> Iterator[None]:
-    """Block `signals` in this thread (the main thread only; elsewhere nothing is held) while
-    the block runs; one that arrives meanwhile is delivered right after it. A process started
-    inside the block inherits the mask."""
-    hold = (hasattr(signal, "pthread_sigmask")
-            and threading.current_thread() is threading.main_thread())
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals)) if hold else None
-    try:
-        yield
-    finally:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    """Let `signals` take effect only after the block: one that arrives meanwhile is delivered
+    right after it, to the handler there was before.
 
-
-@contextmanager
-def ignored_by_children(*signals: signal.Signals) -> Iterator[None]:
-    """Processes started inside the block ignore `signals` (an ignored signal stays ignored
-    across `exec`); this one still gets them, held back until the block ends. Only the main
-    thread can change handlers: elsewhere the block runs as it is."""
+    Both ways a signal can come in are covered. This thread blocks them, so one sent to the
+    process while it is the only thread waits in the kernel (nothing runs inside a C
+    extension's initialisation, say). Their Python handlers are swapped for ones that only
+    note the signal, so one that another thread takes (an engine thread, with nothing
+    blocked) raises nothing either. Only the main thread can change handlers: elsewhere the
+    block runs as it is. A handler installed from C (not Python's) is left alone.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    # Held back first: Linux keeps a blocked signal pending even while it is ignored.
-    with held_back(*signals):
-        handlers = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
-        try:
-            yield
-        finally:
-            for s, handler in handlers.items():
-                signal.signal(s, handler)
+    noted: list[int] = []
+    handlers = {s: signal.getsignal(s) for s in signals}
+    handlers = {s: h for s, h in handlers.items() if h is not None}
+    for s in handlers:
+        signal.signal(s, lambda signum, frame: noted.append(signum))
+    blocked = (signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+               if hasattr(signal, "pthread_sigmask") else None)
+    try:
+        yield
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        if blocked is not None:  # a signal that waited in the kernel is delivered now
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)

@@ -396,3 +396,6 @@ def test_a_recorded_piece_is_looked_for_inside_the_output_folder_only(tmp_path: 
     entries["k"]["site"] = "../outside.csv"
     cache.store_bytes(".", f"files-x-{CACHE_FORMAT}", ".json", json.dumps(entries).encode())
     assert Cache(cache.folder).open_recalled("x", "k", tmp_path / "moved") is None
+    entries["k"]["id"] = None  # a record no build writes: not a crash, not taken
+    cache.store_bytes(".", f"files-x-{CACHE_FORMAT}", ".json", json.dumps(entries).encode())
+    assert Cache(cache.folder).open_recalled("x", "k", tmp_path / "moved") is None

@@ -331,8 +331,13 @@ def test_a_worker_started_after_its_build_ended_fails_without_a_traceback(
     stopped), and everything else as usual."""
     from multiprocessing import synchronize
 
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # importing the module replaces it
-    from generator.chartserver import quiet_orphans
+    # Importing the module sets the server's error hook and has it ignore Ctrl-C: undone after.
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    interrupt = signal.getsignal(signal.SIGINT)
+    try:
+        from generator.chartserver import quiet_orphans
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
 
     lock = synchronize.Lock.__new__(synchronize.Lock)
     with pytest.raises(FileNotFoundError) as orphaned:
