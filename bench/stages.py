@@ -18,7 +18,12 @@ import importlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+# The generator of the checkout this script belongs to (the one run.py names in its results),
+# not whichever one an editable install in the environment points to.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 #: (module, attribute, stage name). Patch the name where the caller looks it up.
 STAGES: tuple[tuple[str, str, str], ...] = (

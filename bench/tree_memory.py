@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def tree(pid: int) -> list[int]:
@@ -53,9 +54,12 @@ def main() -> int:
     out, cache = "/tmp/carecard-tree-memory-out", "/tmp/carecard-tree-memory-cache"
     for folder in (out, cache):
         shutil.rmtree(folder, ignore_errors=True)
-    build = subprocess.Popen([sys.executable, "-m", "generator", "build", "--config", args.config,
+    build = subprocess.Popen([sys.executable, "-m", "generator", "build", "--config",
+                              str(Path(args.config).resolve()),
                               "--output", out, "--cache-dir", cache, "--memory-limit",
-                              args.memory_limit, "--quiet"])
+                              args.memory_limit, "--quiet"],
+                             # the generator of this checkout, as in stages.py
+                             cwd=Path(__file__).resolve().parent.parent)
     started = time.time()
     peak = peak_main = processes = 0
     peak_at = 0.0
