@@ -230,12 +230,8 @@ def test_sites_built_into_two_folders_share_no_file(site: Path, tmp_path: Path) 
     assert digest(tmp_path / "elsewhere") == digest(site.parent / "output")
 
 
-def test_unchanged_drill_tables_are_not_rendered_again(
-    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The rendered rows of a drill-through table are found again in the page the last build
-    published, by its list's rows: after a new drop only the changed lists are rendered, and
-    the pages are those of a build without a cache."""
+def rendered_tables(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that gains an item each time the rows of a drill-through table are rendered."""
     import generator.render
 
     calls: list[str] = []
@@ -246,6 +242,16 @@ def test_unchanged_drill_tables_are_not_rendered_again(
         return render_rows(env, context)  # type: ignore[arg-type]
 
     monkeypatch.setattr(generator.render, "_with_rows_html", counted)
+    return calls
+
+
+def test_unchanged_drill_tables_are_not_rendered_again(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rendered rows of a drill-through table are found again in the page the last build
+    published, by its list's rows: after a new drop only the changed lists are rendered, and
+    the pages are those of a build without a cache."""
+    calls = rendered_tables(monkeypatch)
     first = build(site)
     drill_pages = sum(1 for _ in (site.parent / "output").glob("drill/**/*.html"))
     assert len(calls) == drill_pages > 1
@@ -269,16 +275,7 @@ def test_a_site_restored_elsewhere_with_its_cache_reuses_unchanged_lists_by_thei
     the first checkout may be gone. The lists and table rows of the last build are then
     recognised by their bytes (SHA-256) at their place in the output folder; an edited one is
     not, and is written again. Either way the site is that of a build without a cache."""
-    import generator.render
-
-    calls: list[str] = []
-    render_rows = generator.render._with_rows_html
-
-    def counted(env: object, context: object) -> object:
-        calls.append("rendered")
-        return render_rows(env, context)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(generator.render, "_with_rows_html", counted)
+    calls = rendered_tables(monkeypatch)
     build(site)
     restored = tmp_path / "restored"
     shutil.copytree(site.parent, restored)  # new inodes, as a CI cache restores them
