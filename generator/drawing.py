@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import InvalidStateError, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,7 @@ class PendingCharts:
             # From the server if it runs (or starts now); else forked from this process.
             method = "forkserver" if _run_server() else "fork"
             chunk = max(1, len(specs) // (workers * 4))
+            _quiet_broken_pool_race()
             self._pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context(method),
                 initializer=_start_worker,
@@ -258,6 +259,35 @@ def _start_worker() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="carecard-parent-watch", daemon=True).start()
+
+
+def _quiet_broken_pool_race() -> None:
+    """Print nothing for one known error of Python 3.11's process pool (gh-107219, fixed in
+    3.12): when its workers die while the build stops (SIGTERM to the whole process group),
+    the pool's manager thread tries to fail a chart it had cancelled and raises
+    InvalidStateError, which the thread printed as a traceback. Any other error of any thread
+    is printed as before. Installed once, by the first pool."""
+    global _quieted
+    if _quieted:
+        return
+    _quieted = True
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        trace = args.exc_traceback
+        while trace is not None:
+            code = trace.tb_frame.f_code
+            if (code.co_name == "terminate_broken"
+                    and code.co_filename.endswith(os.path.join("futures", "process.py"))
+                    and isinstance(args.exc_value, InvalidStateError)):
+                return
+            trace = trace.tb_next
+        previous(args)
+
+    threading.excepthook = hook
+
+
+_quieted = False
 
 
 def _draw_one(spec: ChartSpec) -> Drawn:

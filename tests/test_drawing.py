@@ -348,3 +348,40 @@ def test_a_worker_started_after_its_build_ended_fails_without_a_traceback(
         Path("/carecard-test-no-such-file").read_bytes()
     quiet_orphans(other.type, other.value, other.tb)
     assert "No such file or directory" in capsys.readouterr().err
+
+
+@linux_cores
+def test_a_pool_broken_while_the_build_stops_prints_no_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM to the whole process group kills the workers while the build cancels what it
+    had left to draw; Python 3.11's pool then printed an InvalidStateError traceback from its
+    manager thread (gh-107219). The build prints nothing for that one error, and reports the
+    errors of other threads as before."""
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    reported: list[type[BaseException]] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_type))
+    monkeypatch.setattr(generator.drawing, "_quieted", False)
+    generator.drawing._quiet_broken_pool_race()
+    failing = threading.Thread(target=int, args=("not a number",))
+    failing.start()
+    failing.join()
+    assert reported == [ValueError]
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    running = pool.submit(time.sleep, 60)
+    queued = [pool.submit(time.sleep, 60) for _ in range(3)]
+    deadline = time.monotonic() + 30
+    while not running.running():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert queued[-1].cancel()
+    for worker in list(pool._processes.values()):
+        os.kill(worker.pid, signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        running.result(timeout=30)
+    pool.shutdown()
+    assert reported == [ValueError]
