@@ -380,6 +380,7 @@ def test_a_pool_broken_while_the_build_stops_prints_no_traceback(
         time.sleep(0.01)
     assert queued[-1].cancel()
     for worker in list(pool._processes.values()):
+        assert worker.pid is not None
         os.kill(worker.pid, signal.SIGKILL)
     with pytest.raises(BrokenProcessPool):
         running.result(timeout=30)
