@@ -29,6 +29,7 @@ from pathlib import Path
 from generator.cache import Cache, code_digest
 from generator.charts import ChartSpec, draw_chart
 from generator.progress import progress
+from generator.signals import held_back
 
 log = logging.getLogger(__name__)
 #: Below this many charts to draw, starting worker processes costs more than it saves (unless
@@ -182,12 +183,19 @@ def _run_server() -> bool:
         log.debug("the main module has no __main__ guard: chart workers are forked from it")
         _unusable = True
         return False
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
     # The preload list is multiprocessing's global; it only applies to a server started now.
     forkserver.set_forkserver_preload(WORKER_MODULES)
     try:
-        forkserver.ensure_running()
+        # Ctrl-C (sent to the whole process group) is the build's to report. The server
+        # ignores it once its first preload module (chartserver) runs; until then it starts
+        # with SIGINT blocked, as this thread has it here, and this thread notes one that
+        # comes meanwhile and stops after. The resource tracker first: starting it unblocks
+        # SIGINT, which would open that window again.
+        resource_tracker.ensure_running()
+        with held_back(signal.SIGINT):
+            forkserver.ensure_running()
     except OSError as error:
         log.warning("could not start the chart workers' server (%s); forking the workers from "
                     "the build instead", error)
@@ -268,7 +276,7 @@ def _quiet_broken_pool_race() -> None:
     InvalidStateError, which the thread printed as a traceback. Any other error of any thread
     is printed as before. Installed once, by the first pool."""
     global _quieted
-    if _quieted:
+    if _quieted or sys.version_info >= (3, 12):
         return
     _quieted = True
     previous = threading.excepthook

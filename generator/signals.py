@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 @contextmanager
@@ -24,18 +25,32 @@ def held_back(*signals: signal.Signals) -> Iterator[None]:
         yield
         return
     noted: list[int] = []
-    handlers = {s: signal.getsignal(s) for s in signals}
-    handlers = {s: h for s, h in handlers.items() if h is not None}
-    for s in handlers:
-        signal.signal(s, lambda signum, frame: noted.append(signum))
-    blocked = (signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
-               if hasattr(signal, "pthread_sigmask") else None)
+    swapped: dict[signal.Signals, Any] = {}
+    blocked: set[int] | None = None
     try:
+        for s in signals:
+            if signal.getsignal(s) is not None:
+                swapped[s] = signal.signal(s, lambda signum, frame: noted.append(signum))
+        if hasattr(signal, "pthread_sigmask"):
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
         yield
     finally:
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
+        # Put everything back even if a handler raises on the way (a signal that came just
+        # now); then raise the first such error, or else deliver what was noted.
+        raised: BaseException | None = None
+        for signum, handler in swapped.items():
+            while True:  # a pending handler runs (and may raise) before the change: again
+                try:
+                    signal.signal(signum, handler)
+                    break
+                except BaseException as error:  # re-raised below
+                    raised = raised or error
         if blocked is not None:  # a signal that waited in the kernel is delivered now
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        for signum in dict.fromkeys(noted):
-            signal.raise_signal(signum)
+            try:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            except BaseException as error:  # re-raised below
+                raised = raised or error
+        if raised is not None:
+            raise raised
+        for number in dict.fromkeys(noted):
+            signal.raise_signal(number)

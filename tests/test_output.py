@@ -340,3 +340,33 @@ def test_a_cache_folder_inside_the_configured_templates_is_refused(
     assert main(["build", "--config", str(site / "config.yaml"), "--cache-dir",
                  str(site / "theme" / "cache")]) == 2
     assert "inside the folder of the site's templates" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("failing_call", [2, 3])
+def test_holding_signals_back_puts_every_handler_back_when_one_runs_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, failing_call: int
+) -> None:
+    """A Python handler of a signal that has just come runs inside `signal.signal`, before
+    the change, and may raise: while the handlers are swapped in (call 2) or put back (call
+    3). Every handler is put back and the mask restored either way (review)."""
+    from generator.signals import held_back
+
+    real = signal.signal
+    calls: list[int] = []
+
+    def signal_with_one_pending(signum: int, handler: object) -> object:
+        calls.append(signum)
+        if len(calls) == failing_call:
+            raise KeyboardInterrupt
+        return real(signum, handler)  # type: ignore[arg-type]
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(signal, "signal", signal_with_one_pending)
+    ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with held_back(signal.SIGINT, signal.SIGTERM):
+            ran.append(True)
+    monkeypatch.undo()
+    assert ran == ([] if failing_call == 2 else [True])
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert not {signal.SIGINT, signal.SIGTERM} & signal.pthread_sigmask(signal.SIG_BLOCK, set())
