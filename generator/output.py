@@ -52,11 +52,15 @@ class SiteFiles:
                                             dir=self.output.parent))
         self.scratch = self.folder / SCRATCH
         """Where the engine writes files (e.g. drill-through CSVs) before :meth:`adopt`."""
-        self.scratch.mkdir()
         self.published = False
         """True once :func:`write_site` has swapped the site in."""
         self._paths: set[str] = set()
-        self._write(MARKER, MARKER_TEXT)
+        try:
+            self.scratch.mkdir()
+            self._write(MARKER, MARKER_TEXT)
+        except BaseException:  # Ctrl-C before the `with` holds this: remove the folder here
+            self.discard()
+            raise
 
     def add(self, path: str, data: bytes) -> None:
         """Write one file; raise BuildError for an absolute, escaping or duplicate path."""

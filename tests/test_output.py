@@ -370,3 +370,16 @@ def test_holding_signals_back_puts_every_handler_back_when_one_runs_meanwhile(
     assert ran == ([] if failing_call == 2 else [True])
     assert {s: signal.getsignal(s) for s in before} == before
     assert not {signal.SIGINT, signal.SIGTERM} & signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+def test_a_staging_folder_is_not_left_behind_by_a_stop_while_it_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C inside SiteFiles() comes before any `with` could clean up (review)."""
+    def interrupted(self: SiteFiles, path: str, data: bytes) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SiteFiles, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        SiteFiles(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
