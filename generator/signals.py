@@ -29,8 +29,11 @@ def held_back(*signals: signal.Signals) -> Iterator[None]:
     blocked: set[int] | None = None
     try:
         for s in signals:
-            if signal.getsignal(s) is not None:
-                swapped[s] = signal.signal(s, lambda signum, frame: noted.append(signum))
+            handler = signal.getsignal(s)
+            if handler is not None:
+                # Noted before the change: a handler may run (and raise) just after it.
+                swapped[s] = handler
+                signal.signal(s, lambda signum, frame: noted.append(signum))
         if hasattr(signal, "pthread_sigmask"):
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
         yield

@@ -342,13 +342,13 @@ def test_a_cache_folder_inside_the_configured_templates_is_refused(
     assert "inside the folder of the site's templates" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("failing_call", [2, 3])
+@pytest.mark.parametrize(("failing_call", "changed_first"), [(2, False), (2, True), (3, False)])
 def test_holding_signals_back_puts_every_handler_back_when_one_runs_meanwhile(
-    monkeypatch: pytest.MonkeyPatch, failing_call: int
+    monkeypatch: pytest.MonkeyPatch, failing_call: int, changed_first: bool
 ) -> None:
-    """A Python handler of a signal that has just come runs inside `signal.signal`, before
-    the change, and may raise: while the handlers are swapped in (call 2) or put back (call
-    3). Every handler is put back and the mask restored either way (review)."""
+    """The Python handler of a signal that has just come runs in `signal.signal`, before the
+    change or just after it returns, and may raise: while the handlers are swapped in (call
+    2) or put back (call 3). Every handler is put back and the mask restored (review)."""
     from generator.signals import held_back
 
     real = signal.signal
@@ -357,6 +357,8 @@ def test_holding_signals_back_puts_every_handler_back_when_one_runs_meanwhile(
     def signal_with_one_pending(signum: int, handler: object) -> object:
         calls.append(signum)
         if len(calls) == failing_call:
+            if changed_first:
+                real(signum, handler)  # type: ignore[arg-type]
             raise KeyboardInterrupt
         return real(signum, handler)  # type: ignore[arg-type]
 
