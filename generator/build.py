@@ -482,6 +482,8 @@ def _build_into(
                 summary_bytes = summary_json(
                     figures, quality, info, config.site.periods[0], policy_hash(config)
                 )
+                # Waits for the engine's files; its error, if any, stops the build here,
+                # before anything is published.
                 engine_files = checked.written.result() if checked.written else None
                 if engine_files is not None:
                     put("data/figures.csv", engine_files[0])
@@ -494,8 +496,6 @@ def _build_into(
                 files.add("data/badge.svg", _badge(config, figures))
                 if checked.interactions is not None:
                     put("data/interactions.csv", checked.interactions)
-            if checked.written is not None:
-                checked.written.result()  # an engine error stops the build before it publishes
         except BaseException:  # a page failed, or Ctrl-C: stop the engine, publish nothing
             if checked.written is not None:
                 checked.written.stop()
