@@ -27,6 +27,19 @@ def tree_digest(folder: Path) -> dict[str, str]:
     }
 
 
+def published(handmade: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The site built into tmp_path/out, and its digest: what a failed build must leave."""
+    out = tmp_path / "out"
+    build(handmade, output=out)
+    return out, tree_digest(out)
+
+
+def assert_untouched(out: Path, before: dict[str, str]) -> None:
+    """The output folder as `before`, and no staging folder left beside it."""
+    assert tree_digest(out) == before
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")] == []
+
+
 @pytest.fixture
 def handmade(tmp_path: Path) -> Path:
     target = tmp_path / "site"
@@ -90,12 +103,10 @@ def test_strict_build_with_rejected_rows_exits_2_and_publishes_nothing(
 
 
 def test_failed_build_leaves_previous_output_untouched(handmade: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    build(handmade, output=out)
-    before = tree_digest(out)
+    out, before = published(handmade, tmp_path)
     (handmade.parent / "exports" / "w3.csv").write_text("Case,Created\n", encoding="utf-8")
     assert main(["build", "--config", str(handmade), "--output", str(out)]) == 2
-    assert tree_digest(out) == before
+    assert_untouched(out, before)
 
 
 def test_pages_wait_for_drill_lists_the_engine_writes_meanwhile(
@@ -128,9 +139,7 @@ def test_an_engine_error_while_the_pages_render_publishes_nothing(
     import generator.drill
     from generator.errors import BuildError
 
-    out = tmp_path / "out"
-    build(handmade, output=out)
-    before = tree_digest(out)
+    out, before = published(handmade, tmp_path)
 
     def failing_write(*_: object) -> object:
         raise BuildError("drill-through lists: the disk is full (test).")
@@ -138,8 +147,7 @@ def test_an_engine_error_while_the_pages_render_publishes_nothing(
     monkeypatch.setattr(generator.drill, "write_planned", failing_write)
     assert main(["build", "--config", str(handmade), "--output", str(out), "--no-cache"]) == 2
     assert "the disk is full (test)" in capsys.readouterr().err
-    assert tree_digest(out) == before
-    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out")] == []
+    assert_untouched(out, before)
 
 
 def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_restores_gc(
@@ -155,10 +163,8 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     import generator.render
     from generator.errors import BuildError
 
-    out = tmp_path / "out"
-    build(handmade, output=out)
+    out, before = published(handmade, tmp_path)
     assert gc.isenabled() and gc.get_freeze_count() == 0
-    before = tree_digest(out)
     write = generator.drill.write_planned
 
     def slow_write(*args: object, **kwargs: object) -> object:
@@ -172,8 +178,7 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     monkeypatch.setattr(generator.render, "_render_page", failing_page)
     with pytest.raises(BuildError, match="failed \\(test\\)"):
         build(handmade, output=out, use_cache=False)
-    assert tree_digest(out) == before
-    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out")] == []
+    assert_untouched(out, before)
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
@@ -188,9 +193,7 @@ def test_a_failed_build_interrupts_the_engine_instead_of_waiting_for_its_files(
     import generator.render
     from generator.errors import BuildError
 
-    out = tmp_path / "out"
-    build(handmade, output=out)
-    before = tree_digest(out)
+    out, before = published(handmade, tmp_path)
     started: list[float] = []
 
     def endless_write(con: object, plan: object) -> None:
@@ -209,7 +212,7 @@ def test_a_failed_build_interrupts_the_engine_instead_of_waiting_for_its_files(
     with pytest.raises(BuildError, match="failed \\(test\\)"):
         build(handmade, output=out, use_cache=False)
     assert time.perf_counter() - started[0] < 30  # the query alone would take many minutes
-    assert tree_digest(out) == before
+    assert_untouched(out, before)
 
 
 def test_output_folder_may_not_be_the_site_root(handmade: Path) -> None:
@@ -406,9 +409,7 @@ def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
 ) -> None:
     import errno
 
-    out = tmp_path / "out"
-    build(handmade, output=out)
-    before = tree_digest(out)
+    out, before = published(handmade, tmp_path)
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
@@ -421,8 +422,7 @@ def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
     err = capsys.readouterr().err
     assert f"error: cannot read or write '{tmp_path / 'x'}': No space left on device." in err
     assert "Traceback" not in err and "nothing was published" in err
-    assert tree_digest(out) == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+    assert_untouched(out, before)
 
 
 def test_an_interrupted_program_ends_after_a_grace_period_even_if_exit_hangs(
