@@ -15,8 +15,8 @@ from datetime import date
 from datetime import time as clock_time
 
 from generator.build import connect
-from generator.clock import create_calendar_table, deadline_sql, position_sql
-from generator.config import Calendar
+from generator.config.clock import create_calendar_table, deadline_sql, position_sql
+from generator.config.loader import Calendar
 
 
 def main() -> None:

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 
 from generator import __version__
 from generator.cache import Cache, files_digest, output_state
-from generator.config import Config, load_config
+from generator.config.loader import Config, load_config
 from generator.errors import DataError
 from generator.model import BuildInfo, Figure, Figures, QualityReport
 
 if TYPE_CHECKING:
     import duckdb
 
-    from generator.drill import DrillFiles
-    from generator.render import Sink
+    from generator.figures.drill import DrillFiles
+    from generator.site.render import Sink
 
 log = logging.getLogger(__name__)
 MAX_LISTED_REJECTIONS = 20
@@ -163,9 +163,9 @@ def check(
     when they were published elsewhere; `rendered` gives the rendered table rows of lists
     that need not be fetched (see `render.RenderedRows`).
     """
-    from generator.metrics import blackout_counts, compute_figures, exclusion_counts
-    from generator.restate import compute_restatements
-    from generator.sources import account_rows, release_staged, stage_drops
+    from generator.figures.metrics import blackout_counts, compute_figures, exclusion_counts
+    from generator.figures.restate import compute_restatements
+    from generator.ingest.sources import account_rows, release_staged, stage_drops
 
     stages = stages or Stages()
     config = (
@@ -210,7 +210,7 @@ def check(
         figures, interactions, written = _start_engine_files(
             con, config, figures, scratch, stages, background, cache, output)
     elif config.site.interactions_csv:
-        from generator.downloads import interactions_csv
+        from generator.site.downloads import interactions_csv
 
         interactions = interactions_csv(con, config)
     return Checked(config, quality, figures, interactions, written)
@@ -233,8 +233,8 @@ def _start_engine_files(
     published unchanged are linked (or copied) into `scratch` first, here (see
     `plan_drill_csvs`); `Written.remember` records where this build published them. Return the
     figures with each list's file, interactions.csv's path, and the writing."""
-    from generator.downloads import write_figures_files, write_interactions_csv
-    from generator.drill import plan_drill_csvs, write_planned
+    from generator.site.downloads import write_figures_files, write_interactions_csv
+    from generator.figures.drill import plan_drill_csvs, write_planned
 
     with stages.time("plan drill lists"):
         plan = plan_drill_csvs(con, figures.drill, scratch, cache, output)
@@ -280,7 +280,7 @@ class Written:
 
     def remember(self, published: dict[Path, Path], output: Path) -> None:
         """`published`: each file the site adopted → its path in the output folder `output`."""
-        from generator.drill import remember_published
+        from generator.figures.drill import remember_published
 
         remember_published(self._plan, self._cache, published, output)
 
@@ -318,7 +318,7 @@ def policy_hash(config: Config) -> str:
 
 def headline_statuses(figures: Figures, headline: str) -> list[Figure]:
     """Figures of every segment of the latest complete period of the headline granularity."""
-    from generator.metrics import latest_complete
+    from generator.figures.metrics import latest_complete
 
     period = latest_complete(figures.periods.get(headline, ()))
     if period is None:
@@ -333,7 +333,7 @@ def failing(statuses: tuple[dict[str, object], ...], fail_on: str) -> list[dict[
 
 
 def _badge(config: Config, figures: Figures) -> bytes:
-    from generator.badge import status_badge
+    from generator.site.badge import status_badge
 
     rows = [r for r in headline_statuses(figures, config.site.periods[0]) if r.dimension == "all"]
     label = rows[0].period if rows else "scorecard"
@@ -343,7 +343,7 @@ def _badge(config: Config, figures: Figures) -> bytes:
 def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str:
     """Content hash of everything a build reads: config, drops, content, templates, code, and
     the options that change the outcome (--strict)."""
-    from generator.sources import find_drops, forget_hashes
+    from generator.ingest.sources import find_drops, forget_hashes
 
     forget_hashes()  # every fingerprint hashes the files afresh (`serve` polls with it)
 
@@ -352,7 +352,7 @@ def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str
              hashlib.sha256(config.path.read_bytes()).hexdigest()]
     parts += [f"{d.rel}:{d.sha256}" for d in find_drops(config)]
     package = Path(__file__).resolve().parent
-    parts.append(files_digest(sorted(package.glob("*.py")), package))  # the code itself
+    parts.append(files_digest(sorted(package.rglob("*.py")), package))  # the code itself
     for _, folder in _site_folders(config):
         if folder.is_dir():
             files = [p for p in folder.rglob("*") if p.is_file()
@@ -376,7 +376,7 @@ def build(
     charts are reused by content hash, and a build whose inputs and output are unchanged since
     the last build does nothing.
     """
-    from generator.output import check_cache_dir, check_output_dir, output_lock
+    from generator.publish.output import check_cache_dir, check_output_dir, output_lock
 
     started = time.perf_counter()
     if memory_limit:
@@ -397,7 +397,7 @@ def build(
 def _site_folders(config: Config) -> list[tuple[str, Path]]:
     """The folders of the site's content and templates (the theme, and the site's own), by
     what they hold."""
-    from generator.render import theme_dir
+    from generator.site.render import theme_dir
 
     folders = [("content", config.root / "content"), ("theme", theme_dir())]
     if config.site.templates is not None:
@@ -430,15 +430,15 @@ def _build_into(
     memory_limit: str | None,
 ) -> BuildResult:
     """The rest of :func:`build`, with the output folder's lock held; `folder` is the cache's."""
-    from generator.downloads import (
+    from generator.site.downloads import (
         figures_csv,
         figures_json,
         rejected_csv,
         summary_json,
     )
-    from generator.drawing import ChartDrawer, start_server
-    from generator.output import SiteFiles, recover, write_site
-    from generator.render import RenderedRows, render_into
+    from generator.site.drawing import ChartDrawer, start_server
+    from generator.publish.output import SiteFiles, recover, write_site
+    from generator.site.render import RenderedRows, render_into
 
     recover(target)
     cache = Cache(folder if use_cache else None)

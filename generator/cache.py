@@ -227,7 +227,7 @@ def code_version() -> str:
     """SHA-256 of all of carecard's code (the `generator` package's modules): a key of what
     the code makes, when any module may take part."""
     package = Path(__file__).resolve().parent
-    return files_digest(sorted(package.glob("*.py")), package)
+    return files_digest(sorted(package.rglob("*.py")), package)
 
 
 @cache

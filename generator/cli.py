@@ -314,7 +314,7 @@ def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
             f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}"
         )
     if args.fail_on:
-        from generator.formatting import format_value
+        from generator.site.formatting import format_value
         from generator.model import METRICS_BY_ID
 
         units = {**{m.id: m.unit for m in result.config.policy.custom_metrics},

@@ -138,7 +138,7 @@ class Preview:
     def _fingerprint(self) -> str:
         """The inputs' content hash; for a config that does not load, a hash of its problem."""
         from generator.build import input_fingerprint
-        from generator.config import load_config
+        from generator.config.loader import load_config
 
         try:
             return input_fingerprint(load_config(self.config_path), self.output)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # running `pytest` without an installed package
     sys.path.insert(0, str(ROOT))
 
-from generator.config import (  # noqa: E402
+from generator.config.loader import (  # noqa: E402
     Blackout,
     Calendar,
     Config,

@@ -116,16 +116,16 @@ def test_pages_wait_for_drill_lists_the_engine_writes_meanwhile(
     slow engine must not leave a list out or change a byte."""
     import time
 
-    import generator.drill
+    import generator.figures.drill
 
     build(handmade, output=tmp_path / "fast", use_cache=False)
-    write = generator.drill.write_planned
+    write = generator.figures.drill.write_planned
 
     def slow_write(*args: object, **kwargs: object) -> object:
         time.sleep(1.0)  # the pages are rendered long before this returns
         return write(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(generator.drill, "write_planned", slow_write)
+    monkeypatch.setattr(generator.figures.drill, "write_planned", slow_write)
     build(handmade, output=tmp_path / "slow", use_cache=False)
     fast, slow = tree_digest(tmp_path / "fast"), tree_digest(tmp_path / "slow")
     assert sum(p.startswith("drill/") and p.endswith(".csv") for p in slow) == 9
@@ -136,7 +136,7 @@ def test_an_engine_error_while_the_pages_render_publishes_nothing(
     handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import generator.drill
+    import generator.figures.drill
     from generator.errors import BuildError
 
     out, before = published(handmade, tmp_path)
@@ -144,7 +144,7 @@ def test_an_engine_error_while_the_pages_render_publishes_nothing(
     def failing_write(*_: object) -> object:
         raise BuildError("drill-through lists: the disk is full (test).")
 
-    monkeypatch.setattr(generator.drill, "write_planned", failing_write)
+    monkeypatch.setattr(generator.figures.drill, "write_planned", failing_write)
     assert main(["build", "--config", str(handmade), "--output", str(out), "--no-cache"]) == 2
     assert "the disk is full (test)" in capsys.readouterr().err
     assert_untouched(out, before)
@@ -159,13 +159,13 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     import gc
     import time
 
-    import generator.drill
-    import generator.render
+    import generator.figures.drill
+    import generator.site.render
     from generator.errors import BuildError
 
     out, before = published(handmade, tmp_path)
     assert gc.isenabled() and gc.get_freeze_count() == 0
-    write = generator.drill.write_planned
+    write = generator.figures.drill.write_planned
 
     def slow_write(*args: object, **kwargs: object) -> object:
         time.sleep(1.0)
@@ -174,8 +174,8 @@ def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_rest
     def failing_page(env: object, template: str, path: str, context: object) -> bytes:
         raise BuildError(f"rendering page '{path}' failed (test).")
 
-    monkeypatch.setattr(generator.drill, "write_planned", slow_write)
-    monkeypatch.setattr(generator.render, "_render_page", failing_page)
+    monkeypatch.setattr(generator.figures.drill, "write_planned", slow_write)
+    monkeypatch.setattr(generator.site.render, "_render_page", failing_page)
     with pytest.raises(BuildError, match="failed \\(test\\)"):
         build(handmade, output=out, use_cache=False)
     assert_untouched(out, before)
@@ -189,8 +189,8 @@ def test_a_failed_build_interrupts_the_engine_instead_of_waiting_for_its_files(
     build interrupts it, fails at once and publishes nothing."""
     import time
 
-    import generator.drill
-    import generator.render
+    import generator.figures.drill
+    import generator.site.render
     from generator.errors import BuildError
 
     out, before = published(handmade, tmp_path)
@@ -207,8 +207,8 @@ def test_a_failed_build_interrupts_the_engine_instead_of_waiting_for_its_files(
         time.sleep(0.2)
         raise BuildError(f"rendering page '{path}' failed (test).")
 
-    monkeypatch.setattr(generator.drill, "write_planned", endless_write)
-    monkeypatch.setattr(generator.render, "_render_page", failing_page)
+    monkeypatch.setattr(generator.figures.drill, "write_planned", endless_write)
+    monkeypatch.setattr(generator.site.render, "_render_page", failing_page)
     with pytest.raises(BuildError, match="failed \\(test\\)"):
         build(handmade, output=out, use_cache=False)
     assert time.perf_counter() - started[0] < 30  # the query alone would take many minutes
@@ -335,7 +335,7 @@ def test_a_second_build_of_the_same_output_waits_for_the_first(
     import threading
 
     import generator.build
-    from generator.output import output_lock
+    from generator.publish.output import output_lock
 
     entered = threading.Event()
     build_into = generator.build._build_into
@@ -414,7 +414,7 @@ def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
 
-    monkeypatch.setattr("generator.output.write_site", full)
+    monkeypatch.setattr("generator.publish.output.write_site", full)
     (handmade.parent / "exports" / "w3.csv").write_text(
         "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
         "v1,2026-11-12 09:00:00,,,twitter,billing,normal,q,,Yes\n", encoding="utf-8")

@@ -105,7 +105,7 @@ def test_after_a_new_drop_unchanged_drill_lists_come_from_the_cache(
     extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
     extra += "v1,2026-11-12 09:00:00,2026-11-12 11:05:00,,twitter,billing,normal,q,,Yes\n"
     (site.parent / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
-    caplog.set_level("INFO", logger="generator.drill")
+    caplog.set_level("INFO", logger="generator.figures.drill")
     caplog.clear()
     build(site)
     [line] = [r.getMessage() for r in caplog.records if "drill-through lists:" in r.getMessage()]
@@ -168,10 +168,10 @@ def test_reading_in_small_batches_gives_the_same_site(
 ) -> None:
     """Drops are mapped in batches to bound the engine's memory; one drop per batch (and a mix
     of cached and read drops) must give the very same bytes as one batch."""
-    import generator.sources
+    import generator.ingest.sources
 
     build(site, output=tmp_path / "one-batch", use_cache=False)
-    monkeypatch.setattr(generator.sources, "BATCH_BYTES", 1)
+    monkeypatch.setattr(generator.ingest.sources, "BATCH_BYTES", 1)
     build(site, output=tmp_path / "per-drop", use_cache=False)
     assert digest(tmp_path / "per-drop") == digest(tmp_path / "one-batch")
     extra = "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
@@ -180,7 +180,7 @@ def test_reading_in_small_batches_gives_the_same_site(
     (site.parent / "exports" / "w0.csv").write_text(extra, encoding="utf-8")  # read, then cached
     mixed = build(site, output=tmp_path / "cached")
     assert (mixed.drops_parsed, mixed.drops_from_cache) == (1, 2)
-    monkeypatch.setattr(generator.sources, "BATCH_BYTES", 1 << 30)
+    monkeypatch.setattr(generator.ingest.sources, "BATCH_BYTES", 1 << 30)
     fresh = build(site, output=tmp_path / "fresh", use_cache=False)
     assert fresh.drops_parsed == 3
     assert digest(tmp_path / "cached") == digest(tmp_path / "fresh")
@@ -232,16 +232,16 @@ def test_sites_built_into_two_folders_share_no_file(site: Path, tmp_path: Path) 
 
 def rendered_tables(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A list that gains an item each time the rows of a drill-through table are rendered."""
-    import generator.render
+    import generator.site.render
 
     calls: list[str] = []
-    render_rows = generator.render._with_rows_html
+    render_rows = generator.site.render._with_rows_html
 
     def counted(env: object, context: object) -> object:
         calls.append("rendered")
         return render_rows(env, context)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(generator.render, "_with_rows_html", counted)
+    monkeypatch.setattr(generator.site.render, "_with_rows_html", counted)
     return calls
 
 
@@ -290,7 +290,7 @@ def test_a_site_restored_elsewhere_with_its_cache_reuses_unchanged_lists_by_thei
     extra += "v1,2026-11-12 09:00:00,2026-11-12 11:05:00,,twitter,billing,normal,q,,Yes\n"
     (restored / "exports" / "w3.csv").write_text(extra, encoding="utf-8")
     calls.clear()
-    caplog.set_level("INFO", logger="generator.drill")
+    caplog.set_level("INFO", logger="generator.figures.drill")
     caplog.clear()
     build(restored / site.name)
     reused = [int(m.group(1)) for r in caplog.records
@@ -330,7 +330,7 @@ def test_a_page_replaced_after_its_check_lends_no_rows(
     """A page another build swapped in by name after the record was read must not lend the
     bytes at the recorded offset: the page is checked on the open file (review)."""
     from generator.cache import Cache
-    from generator.render import RenderedRows
+    from generator.site.render import RenderedRows
 
     cache = Cache(tmp_path / "cache")
     rows = RenderedRows(cache, None)

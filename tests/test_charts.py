@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import sitefakes  # noqa: F401  (puts the repository on sys.path)
 
-from generator.charts import ChartSpec, Marker, Panel, draw_chart
+from generator.site.charts import ChartSpec, Marker, Panel, draw_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 LABELS = tuple(f"2026-W{w}" for w in range(35, 48))

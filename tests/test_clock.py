@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.build import check
-from generator.clock import business_minutes
-from generator.config import Calendar
+from generator.config.clock import business_minutes
+from generator.config.loader import Calendar
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")

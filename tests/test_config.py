@@ -1,4 +1,4 @@
-"""Tests of generator.config: the shape of config.yaml (SPEC §10) and its messages (STYLE)."""
+"""Tests of generator.config.loader: the shape of config.yaml (SPEC §10) and its messages (STYLE)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from generator.config import (
+from generator.config.loader import (
     Blackout,
     Calendar,
     CsatPolicy,

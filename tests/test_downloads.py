@@ -31,7 +31,7 @@ def test_figures_json_is_the_indented_dump_of_the_csv_values() -> None:
     import json
     from datetime import date
 
-    from generator.downloads import FIGURE_COLUMNS, figures_json
+    from generator.site.downloads import FIGURE_COLUMNS, figures_json
     from generator.model import Figure
 
     rows = (
@@ -62,7 +62,7 @@ def test_figures_json_is_the_indented_dump_of_the_csv_values() -> None:
 def test_engine_written_figures_files_are_the_python_writers_bytes(tmp_path: Path) -> None:
     """A build has the engine write figures.csv and figures.json; `check` without a scratch
     folder gives the rows to Python, whose writers define the files (SPEC §7)."""
-    from generator.downloads import figures_csv, figures_json
+    from generator.site.downloads import figures_csv, figures_json
 
     config = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
     result = build(config, output=tmp_path / "out", cache_folder=tmp_path / "cache")
@@ -95,14 +95,14 @@ def _row(segment: str = "red", value: float | None = 17.4, partial: bool | None 
 def test_figures_with_text_that_csv_quotes_or_json_escapes_are_left_to_python(
     tmp_path: Path, segment: str
 ) -> None:
-    from generator.downloads import write_figures_files
+    from generator.site.downloads import write_figures_files
 
     assert write_figures_files(_figures_table([_row(), _row(segment)]), tmp_path) is None
     assert not list(tmp_path.iterdir())
 
 
 def test_no_figures_or_a_number_that_is_not_finite_is_left_to_python(tmp_path: Path) -> None:
-    from generator.downloads import write_figures_files
+    from generator.site.downloads import write_figures_files
 
     assert write_figures_files(_figures_table([]), tmp_path) is None
     assert write_figures_files(_figures_table([_row(value=float("nan"))]), tmp_path) is None
@@ -120,7 +120,7 @@ def test_engine_figures_files_equal_the_python_writers_for_any_numbers_and_text(
     unescaped: byte for byte what figures_csv and figures_json write (or left to them)."""
     import tempfile
 
-    from generator.downloads import figures_csv, figures_json, write_figures_files
+    from generator.site.downloads import figures_csv, figures_json, write_figures_files
     from generator.model import Figure
 
     rows = [_row(segment, value, partial) for value in values]
@@ -139,7 +139,7 @@ def test_figures_files_are_written_in_chunks_within_a_small_engine_memory_limit(
 ) -> None:
     """300,000 figures (a 130 MB figures.json) under a 100 MB engine limit: the rows are
     streamed to the files, not gathered into one string in the engine (review)."""
-    from generator.downloads import write_figures_files
+    from generator.site.downloads import write_figures_files
 
     con = _figures_table([])
     con.execute("SET threads = 1")

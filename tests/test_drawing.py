@@ -16,11 +16,11 @@ import pytest
 import sitefakes  # noqa: F401  (puts the repository on sys.path)
 from test_charts import spec
 
-import generator.drawing
+import generator.site.drawing
 from generator.build import build
 from generator.cache import Cache
-from generator.charts import draw_chart
-from generator.drawing import PARALLEL_FROM, ChartDrawer
+from generator.site.charts import draw_chart
+from generator.site.drawing import PARALLEL_FROM, ChartDrawer
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDMADE = ROOT / "tests" / "projects" / "handmade"
@@ -77,7 +77,7 @@ def test_charts_drawn_in_workers_are_the_bytes_drawn_in_this_process() -> None:
 def test_few_charts_are_drawn_in_this_process_until_a_build_started_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(generator.drawing, "_started", False)
+    monkeypatch.setattr(generator.site.drawing, "_started", False)
     specs = [spec(f"Chart {i}") for i in range(PARALLEL_FROM - 1)]
     with ChartDrawer(workers=2).start(specs) as pending:
         assert pending._pool is None
@@ -88,7 +88,7 @@ def test_few_charts_are_drawn_in_this_process_until_a_build_started_the_server(
 def test_elsewhere_than_linux_every_chart_is_drawn_in_this_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(generator.drawing, "_forks", lambda: False)
+    monkeypatch.setattr(generator.site.drawing, "_forks", lambda: False)
     specs = [spec(f"Chart {i}") for i in range(PARALLEL_FROM + 1)]
     with ChartDrawer(workers=2).start(specs) as pending:
         assert pending._pool is None
@@ -164,8 +164,8 @@ def test_a_killed_build_leaves_no_worker_and_no_lock_behind(tmp_path: Path) -> N
         sys.path.insert(0, {str(ROOT / "tests")!r})
         from pathlib import Path
         from test_charts import spec
-        from generator.drawing import ChartDrawer, start_server
-        from generator.output import output_lock
+        from generator.site.drawing import ChartDrawer, start_server
+        from generator.publish.output import output_lock
 
         with output_lock(Path({str(lock_folder / "out")!r})):
             start_server()
@@ -266,7 +266,7 @@ def test_a_main_module_is_guarded_only_if_importing_it_runs_nothing(
     again (a loose text search took a comment for a guard; review)."""
     import ast
 
-    from generator.drawing import _inert
+    from generator.site.drawing import _inert
 
     assert all(_inert(statement) for statement in ast.parse(source).body) is guarded
 
@@ -302,8 +302,8 @@ def test_workers_forked_from_the_build_leave_signals_to_it(
 ) -> None:
     """Workers forked from the build (no server) would inherit its SIGTERM handler, which
     raises in the worker: they ignore Ctrl-C and die quietly on SIGTERM instead."""
-    monkeypatch.setattr(generator.drawing, "_run_server", lambda: False)
-    monkeypatch.setattr(generator.drawing, "_started", True)
+    monkeypatch.setattr(generator.site.drawing, "_run_server", lambda: False)
+    monkeypatch.setattr(generator.site.drawing, "_started", True)
     raised: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda *_: raised.append(1))
     try:
@@ -365,8 +365,8 @@ def test_a_pool_broken_while_the_build_stops_prints_no_traceback(
 
     reported: list[type[BaseException]] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_type))
-    monkeypatch.setattr(generator.drawing, "_quieted", False)
-    generator.drawing._quiet_broken_pool_race()
+    monkeypatch.setattr(generator.site.drawing, "_quieted", False)
+    generator.site.drawing._quiet_broken_pool_race()
     failing = threading.Thread(target=int, args=("not a number",))
     failing.start()
     failing.join()

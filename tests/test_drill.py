@@ -14,9 +14,9 @@ import pytest
 import sitefakes as fakes
 
 from generator.build import build, check
-from generator.drill import DRILL_COLUMNS, write_drill_csvs
+from generator.figures.drill import DRILL_COLUMNS, write_drill_csvs
 from generator.model import DrillList, DrillRow
-from generator.render import csv_bytes, render_site
+from generator.site.render import csv_bytes, render_site
 
 HANDMADE = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
 
@@ -155,8 +155,8 @@ def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(
 ) -> None:
     """Should the engine split a list into two files (or name its file otherwise), that list
     is written again alone, to the path the pages were given."""
-    import generator.drill
-    from generator.drill import PARTS, plan_drill_csvs, write_planned
+    import generator.figures.drill
+    from generator.figures.drill import PARTS, plan_drill_csvs, write_planned
 
     def split_copy(con: duckdb.DuckDBPyConnection, parts: Path, lists: object) -> None:
         part = parts / "list_no=1"
@@ -164,7 +164,7 @@ def test_a_list_the_partitioned_copy_split_is_written_whole_on_its_own(
         (part / "data_0.csv").write_text("half\n")
         (part / "data_1.csv").write_text("other half\n")
 
-    monkeypatch.setattr(generator.drill, "_copy_partitioned", split_copy)
+    monkeypatch.setattr(generator.figures.drill, "_copy_partitioned", split_copy)
     con = engine_with_rows()
     plan = plan_drill_csvs(con, LISTS, tmp_path)
     assert plan.by_engine == (1,) and plan.paths[1] == tmp_path / PARTS / "list_no=1" / "data_0.csv"
@@ -179,16 +179,16 @@ def test_the_engine_lists_are_used_where_the_copy_wrote_them(
 ) -> None:
     """No list is written twice: the files of the one partitioned COPY are the lists' files,
     also in a folder whose name the engine's glob would read as a pattern (review)."""
-    import generator.drill
+    import generator.figures.drill
 
     calls = []
-    columns = generator.drill._csv_columns
+    columns = generator.figures.drill._csv_columns
 
     def counted() -> str:
         calls.append(1)
         return columns()
 
-    monkeypatch.setattr(generator.drill, "_csv_columns", counted)
+    monkeypatch.setattr(generator.figures.drill, "_csv_columns", counted)
     con = engine_with_rows()
     con.execute("UPDATE drill_rows SET id = 'plain', file = 'w.csv' WHERE list_no > 1")  # no '#', CR
     (tmp_path / folder).mkdir()
@@ -203,15 +203,15 @@ def test_published_lists_are_linked_and_only_changed_lists_are_written_again(
     """With a cache, a list whose rows are those of a list the last build published is linked
     from the output (same bytes); a list with a changed row is written again; an edited
     published file is not used."""
-    import generator.drill
+    import generator.figures.drill
     from generator.cache import Cache
-    from generator.drill import plan_drill_csvs, remember_published, write_planned
+    from generator.figures.drill import plan_drill_csvs, remember_published, write_planned
 
     cache = Cache(tmp_path / "cache")
     for name in ("one", "two", "three", "site"):
         (tmp_path / name).mkdir()
 
-    def publish(plan: generator.drill.DrillFiles) -> None:
+    def publish(plan: generator.figures.drill.DrillFiles) -> None:
         """As a build does: move each list into the site, record where it went."""
         published = {}
         for n, path in plan.paths.items():
@@ -225,14 +225,14 @@ def test_published_lists_are_linked_and_only_changed_lists_are_written_again(
     publish(first)
 
     copied: list[set[int] | None] = []
-    partitioned = generator.drill._copy_partitioned
+    partitioned = generator.figures.drill._copy_partitioned
 
     def spy(con: duckdb.DuckDBPyConnection, parts: Path, lists: set[int] | None) -> None:
         copied.append(lists)
         partitioned(con, parts, lists)
 
-    monkeypatch.setattr(generator.drill, "_copy_partitioned", spy)
-    caplog.set_level("INFO", logger="generator.drill")
+    monkeypatch.setattr(generator.figures.drill, "_copy_partitioned", spy)
+    caplog.set_level("INFO", logger="generator.figures.drill")
     caplog.clear()
     cache = Cache(tmp_path / "cache")  # a new build reads the record afresh
     second = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", cache,
@@ -258,7 +258,7 @@ def test_a_corrupt_record_of_published_lists_is_ignored_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from generator.cache import CACHE_FORMAT, Cache
-    from generator.drill import plan_drill_csvs, remember_published, write_planned
+    from generator.figures.drill import plan_drill_csvs, remember_published, write_planned
 
     cache = Cache(tmp_path / "cache")
     (tmp_path / "one").mkdir()
@@ -278,9 +278,9 @@ def test_a_list_replaced_between_its_check_and_its_link_is_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The link is checked to be the very file recalled (review)."""
-    import generator.drill
+    import generator.figures.drill
     from generator.cache import Cache
-    from generator.drill import plan_drill_csvs, remember_published, write_planned
+    from generator.figures.drill import plan_drill_csvs, remember_published, write_planned
 
     cache = Cache(tmp_path / "cache")
     for name in ("one", "two", "site"):
@@ -299,7 +299,7 @@ def test_a_list_replaced_between_its_check_and_its_link_is_written_again(
         os.replace(f"{source}.new", source)  # a new inode at the recalled path
         link(source, target)
 
-    monkeypatch.setattr(generator.drill.os, "link", replace_then_link)
+    monkeypatch.setattr(generator.figures.drill.os, "link", replace_then_link)
     again = write_drill_csvs(engine_with_rows(), LISTS, tmp_path / "two", Cache(cache.folder),
                              output=tmp_path / "site")
     assert [d.csv.read_bytes() for d in again if d.csv] == [old_writer(n) for n in (1, 2, 3)]

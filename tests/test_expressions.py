@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.config import INTERACTION_FIELDS
+from generator.config.loader import INTERACTION_FIELDS
 from generator.errors import ConfigError
-from generator.expressions import (
+from generator.config.expressions import (
     COMPARISONS,
     FIELD_TYPES,
     FUNCTIONS,

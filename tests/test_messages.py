@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.config import load_config
-from generator.messages import MessageSourceResult, read_message_source
-from generator.sources import find_drops
+from generator.config.loader import load_config
+from generator.ingest.messages import MessageSourceResult, read_message_source
+from generator.ingest.sources import find_drops
 
 DATA = Path(__file__).parent / "data"
 TWCS_CONFIG = """
@@ -329,7 +329,7 @@ def test_row_order_does_not_change_the_conversations(
 def test_accounting_again_without_the_newest_drop_restates_from_the_stage(
     project: Callable[..., Path],
 ) -> None:
-    from generator.messages import account_message_source
+    from generator.ingest.messages import account_message_source
 
     w1 = HEADER + tweet("1", "cust", "True", T0)
     w2 = HEADER + tweet("1", "cust", "True", T0) + tweet("2", "Brand", "False", T1, "1")

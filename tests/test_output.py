@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import generator.output
+import generator.publish.output
 from generator.build import build
 from generator.cli import main
 from generator.errors import BuildError
-from generator.output import MARKER, MARKER_TEXT, SiteFiles, recover, write_site
+from generator.publish.output import MARKER, MARKER_TEXT, SiteFiles, recover, write_site
 
 HANDMADE = Path(__file__).resolve().parent / "projects" / "handmade"
 
@@ -237,7 +237,7 @@ def test_the_swap_is_not_cut_by_a_signal(
     other_may_stop = threading.Event()
     other = threading.Thread(target=other_may_stop.wait)
     other.start()
-    swap = generator.output._swap
+    swap = generator.publish.output._swap
 
     def swap_signalled(staging: Path, output: Path) -> None:
         if taken_by == "this thread":
@@ -248,7 +248,7 @@ def test_the_swap_is_not_cut_by_a_signal(
         time.sleep(0.2)  # a handler that raises would have run by now
         swap(staging, output)
 
-    monkeypatch.setattr(generator.output, "_swap", swap_signalled)
+    monkeypatch.setattr(generator.publish.output, "_swap", swap_signalled)
     try:
         with pytest.raises(KeyboardInterrupt):
             write_site(files)
@@ -280,7 +280,7 @@ def test_a_folder_carecard_did_not_build_is_never_replaced(
 
 
 def test_a_site_built_before_the_marker_existed_is_recognised(tmp_path: Path) -> None:
-    from generator.output import built_by_carecard
+    from generator.publish.output import built_by_carecard
 
     site = tmp_path / "site"
     shutil.copytree(HANDMADE, site)

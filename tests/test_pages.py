@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 import sitefakes as fakes
 
-from generator.content import load_content, render_markdown
+from generator.site.content import load_content, render_markdown
 from generator.errors import BuildError, ConfigError
-from generator.formatting import (
+from generator.site.formatting import (
     format_change,
     format_number,
     format_pair,
@@ -22,8 +22,8 @@ from generator.formatting import (
     segment_slugs,
     short_hash,
 )
-from generator.pages import build_site
-from generator.render import render_site, theme_dir
+from generator.site.pages import build_site
+from generator.site.render import render_site, theme_dir
 
 
 @pytest.fixture(scope="module")
@@ -895,8 +895,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_example_about_page_matches_the_example_config():
-    from generator.config import load_config
-    from generator.formatting import STATUS_TEXT
+    from generator.config.loader import load_config
+    from generator.site.formatting import STATUS_TEXT
 
     config = load_config(REPO / "config.yaml")
     text = (REPO / "content" / "about.md").read_text(encoding="utf-8")

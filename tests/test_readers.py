@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from generator.config import SourceConfig
+from generator.config.loader import SourceConfig
 from generator.errors import DataError
-from generator.readers import POSITION_COLUMN, read_drop, sniff_delimiter
-from generator.sources import Drop
+from generator.ingest.readers import POSITION_COLUMN, read_drop, sniff_delimiter
+from generator.ingest.sources import Drop
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 BAD = FORMATS / "bad"

@@ -61,7 +61,7 @@ def test_restatements_are_deterministic_across_builds(
 def test_recomputing_only_affected_periods_equals_a_full_second_pass(
     project: Callable[..., Path], monkeypatch
 ) -> None:
-    import generator.restate as restate
+    import generator.figures.restate as restate
 
     # Two months and two weeks; the newest drop re-exports rows of both old weeks (one gains a
     # reply, one is rejected and must not replace), adds a new interaction, and moves
@@ -89,9 +89,9 @@ def test_recomputing_only_affected_periods_equals_a_full_second_pass(
         lambda con, cfg, staged, quality: restate._by_full_recompute(con, cfg, staged, quality),
     )
     # The full pass validates the staged drops again: keep them, as for message-level sources.
-    import generator.sources
+    import generator.ingest.sources
 
-    monkeypatch.setattr(generator.sources, "release_staged", lambda con, staged: False)
+    monkeypatch.setattr(generator.ingest.sources, "release_staged", lambda con, staged: False)
     full = check(config).quality.restatements
     assert fast == full
     assert {(r.granularity, r.period) for r in fast} >= {("week", "2026-W44"), ("month", "2026-10")}

@@ -172,8 +172,8 @@ def test_staged_text_is_released_after_accounting_unless_messages_need_it(
     figures); the interactions and every count stay."""
     import duckdb
 
-    from generator.config import load_config
-    from generator.sources import account_rows, release_staged, stage_drops
+    from generator.config.loader import load_config
+    from generator.ingest.sources import account_rows, release_staged, stage_drops
 
     row = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n"
     config = load_config(project({"exports/w1.csv": row, "exports/w2.csv": row}, CONFIG))
@@ -196,7 +196,7 @@ def test_a_drop_rewritten_with_its_old_size_and_time_is_hashed_again(
     import os
 
     from generator.build import input_fingerprint
-    from generator.config import load_config
+    from generator.config.loader import load_config
 
     row = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n"
     config = load_config(project({"exports/w1.csv": row}, CONFIG))
@@ -214,8 +214,8 @@ def test_a_gzip_drop_counts_its_uncompressed_text_towards_a_batch(
 ) -> None:
     import gzip
 
-    from generator.config import load_config
-    from generator.sources import _text_size, find_drops
+    from generator.config.loader import load_config
+    from generator.ingest.sources import _text_size, find_drops
 
     text = HEADER + "a,2026-11-02 09:00:00,,,twitter,,,billing\n" * 2000
     config = load_config(project({"exports/w1.csv": text}, CONFIG))

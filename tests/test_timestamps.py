@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from generator.config import SourceConfig
-from generator.timestamps import parse_timestamps_sql, timestamp_sql
+from generator.config.loader import SourceConfig
+from generator.ingest.timestamps import parse_timestamps_sql, timestamp_sql
 
 LONDON = SourceConfig(name="s", path="x", timezone="Europe/London")
 

@@ -27,7 +27,7 @@ from generator.errors import ConfigError, Problem, quote
 from generator.model import METRICS_BY_ID
 
 if TYPE_CHECKING:
-    from generator.expressions import CustomMetric
+    from generator.config.expressions import CustomMetric
 
 #: Canonical fields of the interaction-level shape (SPEC §3.2).
 INTERACTION_FIELDS: tuple[str, ...] = (
@@ -1404,8 +1404,8 @@ class _Loader:
         return PolicyVersion(**values)
 
     def custom_metrics(self, node: yaml.Node, path: str) -> tuple[CustomMetric, ...]:
-        """Parse `custom_metrics` and compile their expressions (generator.expressions)."""
-        from generator.expressions import DERIVED_NAMES, parse_custom_metrics
+        """Parse `custom_metrics` and compile their expressions (generator.config.expressions)."""
+        from generator.config.expressions import DERIVED_NAMES, parse_custom_metrics
 
         metrics: tuple[dict[str, Any], ...] = self.list_of(
             self.custom_metric,
@@ -1557,7 +1557,7 @@ def _clock(minutes: int) -> time:
 
 def _default_theme() -> Path:
     """Return the default theme folder, from a checkout or from an installed package."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "theme"
     return installed if installed.is_dir() else package.parent / "templates"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import time
 
-from generator.config import ExcludeRule, Goal, TargetRule
-from generator.contexts import (
+from generator.config.loader import ExcludeRule, Goal, TargetRule
+from generator.site.contexts import (
     BlackoutView,
     BudgetDefinition,
     CalendarView,
@@ -32,7 +32,7 @@ from generator.contexts import (
     TargetSet,
     ThreadRow,
 )
-from generator.formatting import (
+from generator.site.formatting import (
     NO_VALUE,
     day_span,
     format_number,
@@ -43,9 +43,9 @@ from generator.formatting import (
     where_text,
 )
 from generator.model import MetricInfo, Restatement
-from generator.policy import NO_REPLY_NEEDED, Version, policy_versions
-from generator.siteindex import SiteIndex, segment_title
-from generator.sources import REASONS
+from generator.config.policy import NO_REPLY_NEEDED, Version, policy_versions
+from generator.site.siteindex import SiteIndex, segment_title
+from generator.ingest.sources import REASONS
 
 #: Every rejected row, written by the output stage; linked from the data-quality page.
 REJECTED_CSV = "data/rejected.csv"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from generator.cache import code_digest
-from generator.config import (
+from generator.config.loader import (
     INTERACTION_FIELDS,
     REQUIRED_FIELDS,
     TIMESTAMP_FIELDS,
@@ -30,7 +30,7 @@ from generator.config import (
     SourceConfig,
 )
 from generator.errors import DataError, Problem
-from generator.messages import (
+from generator.ingest.messages import (
     MESSAGE_REASONS,
     MessageSourceResult,
     account_message_source,
@@ -40,16 +40,16 @@ from generator.messages import (
 )
 from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.readers import (
+from generator.ingest.readers import (
     GZIP_MAGIC,
     POSITION_COLUMN,
     POSITION_WORD,
     drop_format,
     read_drop,
 )
-from generator.rejections import Context, rejection_problem
+from generator.ingest.rejections import Context, rejection_problem
 from generator.sqltext import mapped_sql, sql_ident, sql_str
-from generator.timestamps import parse_timestamps_sql
+from generator.ingest.timestamps import parse_timestamps_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -496,14 +496,14 @@ def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
     """Cache key of a drop's staged rows: its content, its source's mapping, and the code."""
     if cache is None:
         return ""
-    import generator.readers
+    import generator.ingest.readers
     import generator.sqltext
-    import generator.timestamps
+    import generator.ingest.timestamps
 
     return cache.key(
         "staged", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
-        code_digest(generator.readers.__file__), code_digest(__file__),
-        code_digest(generator.timestamps.__file__), code_digest(generator.sqltext.__file__),
+        code_digest(generator.ingest.readers.__file__), code_digest(__file__),
+        code_digest(generator.ingest.timestamps.__file__), code_digest(generator.sqltext.__file__),
     )
 
 

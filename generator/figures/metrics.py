@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from generator.budget import compute_budgets
-from generator.clock import create_calendar_table, deadline_sql, position_sql
-from generator.config import CLOCKS, INTERACTION_FIELDS, Config
-from generator.drill import compute_drill
+from generator.figures.budget import compute_budgets
+from generator.config.clock import create_calendar_table, deadline_sql, position_sql
+from generator.config.loader import CLOCKS, INTERACTION_FIELDS, Config
+from generator.figures.drill import compute_drill
 from generator.model import (
     METRICS,
     Figure,
@@ -28,8 +28,8 @@ from generator.model import (
     Period,
     QualityReport,
 )
-from generator.periods import START_SQL, period_grid, year_ago_label
-from generator.policy import (
+from generator.config.periods import START_SQL, period_grid, year_ago_label
+from generator.config.policy import (
     blackout_sql,
     exclusion_sql,
     goal_rows,
@@ -416,7 +416,7 @@ def compute_figures(
     """Compute every figure for every period, segment and metric; return them sorted.
 
     `rendered` gives the drill-through lists' rendered rows that need no fetching (see
-    :func:`generator.drill.compute_drill`)."""
+    :func:`generator.figures.drill.compute_drill`)."""
     metrics, grids = figure_table(con, config, quality)
     data_through = quality.data_through
     rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())

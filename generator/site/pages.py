@@ -1,10 +1,10 @@
 """Build the site model: every page's template context, every chart's spec, every page CSV.
 
 This module decides WHAT the scorecard pages show (which period, which figures, formatted how);
-templates only lay it out. The contexts are the dataclasses of :mod:`generator.contexts` (the
-documented template API); text formatting lives in :mod:`generator.formatting`, the shared
-indexes in :mod:`generator.siteindex` and the definitions and data-quality pages in
-:mod:`generator.reference`.
+templates only lay it out. The contexts are the dataclasses of :mod:`generator.site.contexts` (the
+documented template API); text formatting lives in :mod:`generator.site.formatting`, the shared
+indexes in :mod:`generator.site.siteindex` and the definitions and data-quality pages in
+:mod:`generator.site.reference`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from operator import attrgetter
 
 from markupsafe import Markup
 
-from generator.badge import badge_text
-from generator.charts import ChartSpec, Marker, Panel
-from generator.config import Blackout, Config
-from generator.content import Content, ContentPage, render_markdown
-from generator.contexts import (
+from generator.site.badge import badge_text
+from generator.site.charts import ChartSpec, Marker, Panel
+from generator.config.loader import Blackout, Config
+from generator.site.content import Content, ContentPage, render_markdown
+from generator.site.contexts import (
     BadgeView,
     BudgetView,
     Card,
@@ -51,10 +51,10 @@ from generator.contexts import (
     TrendRow,
     TrendTable,
 )
-from generator.downloads import format_number as csv_number
-from generator.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
+from generator.site.downloads import format_number as csv_number
+from generator.figures.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
 from generator.errors import BuildError, Problem
-from generator.formatting import (
+from generator.site.formatting import (
     GRANULARITY_ADJECTIVE,
     GRANULARITY_PLURAL,
     NO_VALUE,
@@ -82,7 +82,7 @@ from generator.model import (
     Period,
     QualityReport,
 )
-from generator.reference import (
+from generator.site.reference import (
     RESTATEMENT_COLUMNS,
     RESTATEMENTS_CSV,
     blackout_views,
@@ -90,7 +90,7 @@ from generator.reference import (
     definitions_page,
     restatement_views,
 )
-from generator.siteindex import SiteIndex, root_of, segment_title
+from generator.site.siteindex import SiteIndex, root_of, segment_title
 
 #: The status badge written by the output stage (shown on the overview).
 BADGE_SVG = "data/badge.svg"

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from generator.config import WEEKDAYS, Calendar
+from generator.config.loader import WEEKDAYS, Calendar
 
 if TYPE_CHECKING:
     import duckdb

@@ -3,7 +3,7 @@
 One row per message (a tweet, a comment) goes in; one row per customer conversation comes out,
 with the columns of the ``interactions`` table plus ``brand``. The recipe:
 
-1. Load every drop of the source (any format, :func:`generator.readers.read_drop`) and map its
+1. Load every drop of the source (any format, :func:`generator.ingest.readers.read_drop`) and map its
    columns onto the canonical message fields.
 2. Validate each message; every row read is kept, superseded (a later drop carries the same
    message id) or rejected with a reason, exactly as for interaction-level sources.
@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING
 from generator.cache import code_digest
 from generator.errors import DataError, Problem
 from generator.model import DropStats, Rejection, ThreadStats
-from generator.readers import POSITION_COLUMN, read_drop
-from generator.rejections import Context, rejection_problem
+from generator.ingest.readers import POSITION_COLUMN, read_drop
+from generator.ingest.rejections import Context, rejection_problem
 from generator.sqltext import mapped_sql, sql_ident, sql_str
-from generator.timestamps import timestamp_sql
+from generator.ingest.timestamps import timestamp_sql
 
 if TYPE_CHECKING:
     import duckdb
 
     from generator.cache import Cache
-    from generator.config import Config, SourceConfig
-    from generator.sources import Drop
+    from generator.config.loader import Config, SourceConfig
+    from generator.ingest.sources import Drop
 
 #: Canonical message fields (SPEC §3.3) and the optional response-id cross-check column.
 REQUIRED_MESSAGE_FIELDS: tuple[str, ...] = ("message_id", "author", "inbound", "created_at",
@@ -188,13 +188,13 @@ def stage_message_source(
 
 def _staged_key(cache: Cache, drop: Drop, attributes: tuple[str, ...]) -> str:
     """Cache key of a message drop's staged rows: its content, its source's mapping, the code."""
-    import generator.readers
+    import generator.ingest.readers
     import generator.sqltext
-    from generator.readers import drop_format
+    from generator.ingest.readers import drop_format
 
     return cache.key(
         "messages", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
-        code_digest(__file__), code_digest(generator.readers.__file__),
+        code_digest(__file__), code_digest(generator.ingest.readers.__file__),
         code_digest(generator.sqltext.__file__),
     )
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.cache import Cache, code_digest
-from generator.charts import ChartSpec, draw_chart
+from generator.site.charts import ChartSpec, draw_chart
 from generator.progress import progress
 from generator.signals import held_back
 
@@ -38,7 +38,7 @@ PARALLEL_FROM = 6
 #: What the server imports once for every worker it forks: first :mod:`generator.chartserver`
 #: (it leaves Ctrl-C to the build, and quiets workers orphaned by a stopped build), then all
 #: that drawing a chart needs.
-WORKER_MODULES = ["generator.chartserver", "generator.drawing", "matplotlib.figure",
+WORKER_MODULES = ["generator.chartserver", "generator.site.drawing", "matplotlib.figure",
                   "matplotlib.backends.backend_svg"]
 
 _started = False  # start_server ran in this process (its server is reused by later builds)
@@ -80,9 +80,9 @@ class ChartDrawer:
     def _key(self, spec: ChartSpec, version: str) -> str:
         if not self.cache:
             return ""
-        import generator.charts
+        import generator.site.charts
 
-        return self.cache.key("chart", version, code_digest(generator.charts.__file__), repr(spec))
+        return self.cache.key("chart", version, code_digest(generator.site.charts.__file__), repr(spec))
 
 
 class PendingCharts:

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from generator.config import Goal, Policy, Where
-from generator.contexts import Status
+from generator.config.loader import Goal, Policy, Where
+from generator.site.contexts import Status
 from generator.model import MetricInfo, Period
 
 #: Status code -> (word, symbol). The word and symbol always accompany the colour.

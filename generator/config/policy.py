@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from generator.config import Config, ExcludeRule, Goal, Policy, TargetRule, Where
+from generator.config.loader import Config, ExcludeRule, Goal, Policy, TargetRule, Where
 from generator.sqltext import sql_ident, sql_str
 
 #: The built-in exclusion rule (SPEC §4.2): items that need no answer.

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from generator.config import Config
-from generator.content import Content
-from generator.contexts import Link, PageInfo, PeriodView
-from generator.formatting import period_dates, segment_slugs
+from generator.config.loader import Config
+from generator.site.content import Content
+from generator.site.contexts import Link, PageInfo, PeriodView
+from generator.site.formatting import period_dates, segment_slugs
 from generator.model import (
     METRICS_BY_ID,
     BudgetRow,

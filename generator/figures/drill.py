@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from generator.cache import Cache, Piece, code_version, file_sha256
-from generator.config import Config
+from generator.config.loader import Config
 from generator.errors import BuildError
 from generator.model import DrillList, DrillRow, Period
 from generator.sqltext import number_text_sql, segment_sql, sql_ident, sql_str
@@ -388,7 +388,7 @@ def _csv_columns() -> str:
 
 def _write_csv_rows(path: Path, cursor: duckdb.DuckDBPyConnection) -> None:
     """Write a drill CSV from an engine cursor in chunks, as csv_bytes would."""
-    from generator.render import csv_value
+    from generator.site.render import csv_value
 
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")

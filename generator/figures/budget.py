@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from generator.config import Config
+from generator.config.loader import Config
 from generator.model import BudgetRow
-from generator.periods import next_start, period_label, period_start
-from generator.policy import policy_versions
+from generator.config.periods import next_start, period_label, period_start
+from generator.config.policy import policy_versions
 from generator.sqltext import segment_sql, sql_str
 
 if TYPE_CHECKING:

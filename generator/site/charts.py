@@ -1,6 +1,6 @@
 """Draw trend charts (SVG) with matplotlib: one figure of small multiples per segment page.
 
-Input is a :class:`ChartSpec` built by :mod:`generator.pages`; output is SVG bytes that are
+Input is a :class:`ChartSpec` built by :mod:`generator.site.pages`; output is SVG bytes that are
 identical for identical specs (Agg backend, fixed ``svg.hashsalt``, no date metadata, text kept
 as text). Figures are reused between charts with the same grid because creating axes dominates
 the cost of a small chart.

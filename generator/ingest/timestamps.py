@@ -3,7 +3,7 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 
 from __future__ import annotations
 
-from generator.config import SourceConfig
+from generator.config.loader import SourceConfig
 from generator.sqltext import sql_ident, sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.

@@ -24,16 +24,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from generator.config import Config
-from generator.metrics import EPSILON, figure_table
+from generator.config.loader import Config
+from generator.figures.metrics import EPSILON, figure_table
 from generator.model import QualityReport, Restatement
-from generator.periods import START_SQL
+from generator.config.periods import START_SQL
 from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
 
-    from generator.sources import Staged
+    from generator.ingest.sources import Staged
 
 #: Engine tables (and the view `interactions`) of the new build that the old pass would
 #: overwrite, kept aside under `<name>_new`.
@@ -212,7 +212,7 @@ def _by_full_recompute(
     con: duckdb.DuckDBPyConnection, config: Config, staged: Staged, quality: QualityReport
 ) -> tuple[Restatement, ...]:
     """The old figures from a whole second pass (for message-level sources)."""
-    from generator.sources import account_rows
+    from generator.ingest.sources import account_rows
 
     # The new interactions are a view of `accounted` and of the message sources' tables, which
     # the old pass makes again under the same names.

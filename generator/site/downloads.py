@@ -10,8 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.config import Config
-from generator.metrics import latest_complete
+from generator.config.loader import Config
+from generator.figures.metrics import latest_complete
 from generator.model import BuildInfo, Figure, Figures, QualityReport
 from generator.sqltext import number_text_sql
 
@@ -216,7 +216,7 @@ def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
 
 def write_interactions_csv(con: duckdb.DuckDBPyConnection, config: Config, path: Path) -> None:
     """Have the engine write interactions.csv to `path` (it never passes through Python)."""
-    from generator.drill import interactions_sql
+    from generator.figures.drill import interactions_sql
 
     target = path.as_posix().replace("'", "''")
     con.execute(f"COPY ({interactions_sql(config)}) TO '{target}' (HEADER, DELIMITER ',')")

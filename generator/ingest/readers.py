@@ -34,7 +34,7 @@ from generator.sqltext import sql_ident, sql_str
 if TYPE_CHECKING:
     import duckdb
 
-    from generator.sources import Drop
+    from generator.ingest.sources import Drop
 
 log = logging.getLogger(__name__)
 

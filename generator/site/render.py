@@ -23,13 +23,13 @@ from types import TracebackType
 import jinja2
 
 from generator.cache import Cache, Piece, code_digest, code_version
-from generator.config import Config
-from generator.content import Content, load_content
-from generator.contexts import DrillContext, SiteModel
-from generator.drawing import ChartDrawer
+from generator.config.loader import Config
+from generator.site.content import Content, load_content
+from generator.site.contexts import DrillContext, SiteModel
+from generator.site.drawing import ChartDrawer
 from generator.errors import BuildError, Problem
 from generator.model import BuildInfo, Figures, QualityReport
-from generator.pages import build_site, context_fields
+from generator.site.pages import build_site, context_fields
 from generator.progress import progress
 
 ASSETS = "assets"

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from markupsafe import Markup
 
-from generator.charts import ChartSpec
+from generator.site.charts import ChartSpec
 
 # --- Context dataclasses (the template API) -----------------------------------------------------
 
@@ -606,7 +606,7 @@ class ReasonCount:
     code: str
     """Reason code ('missing_required'), as in data/rejected.csv."""
     label: str
-    """Human label ('missing required field'), from generator.sources.REASONS."""
+    """Human label ('missing required field'), from generator.ingest.sources.REASONS."""
     count: int
     """Rows rejected for it."""
 
