@@ -54,18 +54,15 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("generator.site.render", "load_content", "render.content"),
     ("generator.site.render", "build_site", "render.site_model"),
     ("generator.site.render", "_render_page", "render.html"),
-    ("generator.site.drawing", "ChartDrawer.start", "render.charts_start"),
-    ("generator.site.drawing", "PendingCharts.result", "render.charts_wait"),
+    ("generator.site.drawing", "ChartDrawer.draw", "render.charts"),
     ("generator.site.render", "csv_bytes", "render.page_csv"),
-    ("generator.figures.drill", "plan_drill_csvs", "drill_csvs_plan"),
-    ("generator.figures.drill", "write_planned", "drill_csvs"),
+    ("generator.figures.drill", "_list_csvs", "check.figures.drill.csvs"),
     ("generator.site.render", "collect_assets", "render.assets"),
-    ("generator.site.downloads", "write_figures_files", "figures_files_engine"),
     ("generator.site.downloads", "figures_csv", "downloads"),
     ("generator.site.downloads", "figures_json", "downloads"),
     ("generator.site.downloads", "summary_json", "downloads"),
     ("generator.site.downloads", "rejected_csv", "downloads"),
-    ("generator.build", "_badge", "downloads"),
+    ("generator.site.downloads", "_badge", "downloads"),
     ("generator.publish.output", "write_site", "write"),
 )
 
@@ -193,7 +190,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # Set here, not at the top level: chart workers started by a forkserver import this
-    # module again, and carecard gives them a server only if that import runs nothing.
     STARTED = time.perf_counter()
     sys.exit(main())

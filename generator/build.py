@@ -1,33 +1,34 @@
-"""The build, top to bottom: config → drops → figures → site model → files → atomic write."""
+"""The build, top to bottom: config → drops → figures → site model → files → atomic write.
+
+`check` runs the first stages (config, ingest, figures) and hands on a `Checked`; `build` adds
+the site (pages, charts, data files) and publishes it. Every stage receives immutable values
+from the one before; only this module holds the engine connection across stages.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generator import __version__
 from generator.cache import Cache, files_digest, output_state
 from generator.config.loader import Config, load_config
 from generator.errors import DataError
-from generator.model import BuildInfo, Figure, Figures, QualityReport
+from generator.model import BuildInfo, Figures, QualityReport
 
 if TYPE_CHECKING:
     import duckdb
 
-    from generator.figures.drill import DrillFiles
-    from generator.site.render import Sink
 
 log = logging.getLogger(__name__)
 MAX_LISTED_REJECTIONS = 20
@@ -56,14 +57,8 @@ class Checked:
     config: Config
     quality: QualityReport
     figures: Figures
-    interactions: bytes | Path | None = None
-    """data/interactions.csv when `site.interactions_csv` asks for it: its bytes, or (with a
-    scratch folder) the file the engine writes there."""
-    written: Written | None = None
-    """With a scratch folder: done when the engine has written the files named in
-    `figures.drill` and `interactions`, and figures.csv and figures.json (already done when no
-    executor was given). None
-    without a scratch folder: the drill rows and interactions.csv stay in Python."""
+    interactions: bytes | None = None
+    """data/interactions.csv when `site.interactions_csv` asks for it."""
 
 
 @dataclass(frozen=True)
@@ -148,21 +143,8 @@ def check(
     cache: Cache | None = None,
     stages: Stages | None = None,
     memory_limit: str | None = None,
-    scratch: Path | None = None,
-    background: Executor | None = None,
-    output: Path | None = None,
-    rendered: Callable[[str], str | None] | None = None,
 ) -> Checked:
-    """Load config and data, validate every row and compute the figures; render nothing.
-
-    With `scratch` (a build's scratch folder), the engine writes the big CSVs there (every
-    drill-through list, interactions.csv) instead of handing their rows to Python; with
-    `background` as well, it writes them on that executor's thread while the caller renders,
-    and `Checked.written` says when they are done. Drill-through lists that the last build
-    published unchanged are linked from `output` (the folder the build replaces), or copied
-    when they were published elsewhere; `rendered` gives the rendered table rows of lists
-    that need not be fetched (see `render.RenderedRows`).
-    """
+    """Load config and data, validate every row and compute the figures; render nothing."""
     from generator.figures.metrics import blackout_counts, compute_figures, exclusion_counts
     from generator.figures.restate import compute_restatements
     from generator.ingest.sources import account_rows, release_staged, stage_drops
@@ -192,7 +174,7 @@ def check(
         )
         raise DataError(listed)
     with stages.time("compute figures"):
-        figures = compute_figures(con, config, quality, rendered)
+        figures = compute_figures(con, config, quality, cache)
         quality = replace(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
         )
@@ -204,99 +186,14 @@ def check(
             restatements=compute_restatements(con, config, staged, quality),
             newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
         )
-    interactions: bytes | Path | None = None
-    written: Written | None = None
-    if scratch is not None:
-        figures, interactions, written = _start_engine_files(
-            con, config, figures, scratch, stages, background, cache, output)
-    elif config.site.interactions_csv:
+    interactions = None
+    if config.site.interactions_csv:
         from generator.site.downloads import interactions_csv
 
-        interactions = interactions_csv(con, config)
-    return Checked(config, quality, figures, interactions, written)
-
-
-def _start_engine_files(
-    con: duckdb.DuckDBPyConnection,
-    config: Config,
-    figures: Figures,
-    scratch: Path,
-    stages: Stages,
-    background: Executor | None,
-    cache: Cache | None = None,
-    output: Path | None = None,
-) -> tuple[Figures, Path | None, Written]:
-    """Have the engine write every drill-through list, interactions.csv, figures.csv and
-    figures.json into `scratch`, on `background` when given (its queries release the GIL while
-    Python renders the pages; only the rare lists with '#' or CR in their text are written by
-    Python's csv module there; nothing else uses `con` after this). Lists the last build
-    published unchanged are linked (or copied) into `scratch` first, here (see
-    `plan_drill_csvs`); `Written.remember` records where this build published them. Return the
-    figures with each list's file, interactions.csv's path, and the writing."""
-    from generator.site.downloads import write_figures_files, write_interactions_csv
-    from generator.figures.drill import plan_drill_csvs, write_planned
-
-    with stages.time("plan drill lists"):
-        plan = plan_drill_csvs(con, figures.drill, scratch, cache, output)
-    interactions = scratch / "interactions.csv" if config.site.interactions_csv else None
-
-    def write() -> tuple[Path, Path] | None:
-        with stages.time("write drill lists"):
-            write_planned(con, plan)
-        if interactions is not None:
-            write_interactions_csv(con, config, interactions)
-        with stages.time("write figures files"):
-            return write_figures_files(con, scratch)
-
-    if background is None:
-        done: Future[tuple[Path, Path] | None] = Future()
-        done.set_result(write())
-    else:
-        done = background.submit(write)
-    return replace(figures, drill=plan.lists), interactions, Written(done, con, plan, cache)
-
-
-class Written:
-    """The engine's files being written on its thread: `result()` waits for them (and raises
-    the engine's error, if any); `stop()` interrupts them when the build fails; `remember`
-    records where the build published the drill-through lists, for the next build to link."""
-
-    def __init__(self, future: Future[tuple[Path, Path] | None], con: duckdb.DuckDBPyConnection,
-                 plan: DrillFiles, cache: Cache | None) -> None:
-        self._future, self._con, self._plan, self._cache = future, con, plan, cache
-
-    def result(self) -> tuple[Path, Path] | None:
-        """Wait for the files; return figures.csv and figures.json, if the engine wrote them
-        (see `downloads.write_figures_files`)."""
-        return self._future.result()
-
-    def stop(self) -> None:
-        """Interrupt the engine until its thread has given up (a failed or interrupted build
-        publishes nothing, so there is no point waiting for files; at 10M interactions they
-        take seconds). Between two queries an interrupt does nothing, hence the loop."""
-        while not self._future.done():
-            self._con.interrupt()
-            wait([self._future], timeout=0.05)
-
-    def remember(self, published: dict[Path, Path], output: Path) -> None:
-        """`published`: each file the site adopted → its path in the output folder `output`."""
-        from generator.figures.drill import remember_published
-
-        remember_published(self._plan, self._cache, published, output)
-
-
-def _when_written(written: Written | None, put: Sink, adopted: dict[Path, str]) -> Sink:
-    """`put` that first waits for the engine's files (and raises its error, if any) when
-    handed a file rather than bytes, and notes where each such file goes in `adopted`."""
-
-    def put_when_written(path: str, data: bytes | Path) -> None:
-        if isinstance(data, Path):
-            if written is not None:
-                written.result()
-            adopted[data] = path
-        put(path, data)
-
-    return put_when_written
+        with stages.time("write interactions.csv"):
+            interactions = interactions_csv(con, config)
+    con.close()
+    return Checked(config, quality, figures, interactions)
 
 
 def build_info(config: Config, quality: QualityReport) -> BuildInfo:
@@ -316,28 +213,10 @@ def policy_hash(config: Config) -> str:
     return hashlib.sha256(config.path.read_bytes()).hexdigest()
 
 
-def headline_statuses(figures: Figures, headline: str) -> list[Figure]:
-    """Figures of every segment of the latest complete period of the headline granularity."""
-    from generator.figures.metrics import latest_complete
-
-    period = latest_complete(figures.periods.get(headline, ()))
-    if period is None:
-        return []
-    return [r for r in figures.rows if r.granularity == headline and r.period == period.label]
-
-
 def failing(statuses: tuple[dict[str, object], ...], fail_on: str) -> list[dict[str, object]]:
     """The statuses (summary.json entries) at or worse than `fail_on` (red or amber)."""
     bad = {"red"} if fail_on == "red" else {"red", "amber"}
     return [s for s in statuses if s["status"] in bad]
-
-
-def _badge(config: Config, figures: Figures) -> bytes:
-    from generator.site.badge import status_badge
-
-    rows = [r for r in headline_statuses(figures, config.site.periods[0]) if r.dimension == "all"]
-    label = rows[0].period if rows else "scorecard"
-    return status_badge(label, rows)
 
 
 def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str:
@@ -372,11 +251,21 @@ def build(
 ) -> BuildResult:
     """Build the whole site and swap it into `output` (default: output/ beside config.yaml).
 
-    With the cache (default `.carecard-cache/` beside config.yaml), parsed drops and drawn
-    charts are reused by content hash, and a build whose inputs and output are unchanged since
-    the last build does nothing.
+    With the cache (default `.carecard-cache/` beside config.yaml), parsed drops, drill-through
+    lists and drawn charts are reused by content hash, and a build whose inputs and output are
+    unchanged since the last build does nothing.
     """
-    from generator.publish.output import check_cache_dir, check_output_dir, output_lock
+    from generator.publish.output import (
+        SiteFiles,
+        check_cache_dir,
+        check_output_dir,
+        output_lock,
+        recover,
+        write_site,
+    )
+    from generator.site.downloads import data_files
+    from generator.site.drawing import ChartDrawer
+    from generator.site.render import render_into
 
     started = time.perf_counter()
     if memory_limit:
@@ -390,8 +279,57 @@ def build(
     if use_cache:
         check_cache_dir(folder, target, config.root, _folders_read(config))
     with output_lock(target):  # one build at a time writes (or recovers) this output folder
-        return _build_into(target, config, strict, stages, started, folder, use_cache,
-                           memory_limit)
+        recover(target)
+        cache = Cache(folder if use_cache else None)
+        with stages.time("fingerprint inputs"):
+            fingerprint = input_fingerprint(config, target, strict)
+        last = cache.last_build()
+        if (last is not None and last.get("inputs") == fingerprint
+                and last.get("output") == output_state(target)):
+            log.info("nothing changed since the last build; output left as it was")
+            return _skipped(config, target, last, started, stages)
+        checked = check(config, strict=strict, cache=cache, stages=stages,
+                        memory_limit=memory_limit)
+        info = build_info(config, checked.quality)
+        drawer = ChartDrawer(cache if use_cache else None)
+        with SiteFiles(target) as files:
+            with stages.time("render pages and charts"):
+                render_into(files.add, config, checked.figures, checked.quality, info, drawer)
+            with stages.time("write data files"):
+                summary = data_files(files.add, config, checked.figures, checked.quality, info,
+                                     policy_hash(config), checked.interactions)
+            with stages.time("write site"):
+                write_site(files)
+            # Published: a stop or failure from here on says so (see SiteFiles).
+            paths = files.paths()
+            report = {"pages": sum(p.endswith(".html") for p in paths),
+                      "charts": sum(p.startswith("charts/") for p in paths),
+                      "files": len(paths), "statuses": summary["statuses"],
+                      "rows_read": checked.quality.rows_read,
+                      "rows_rejected": checked.quality.rows_rejected}
+            cache.remember_build({"inputs": fingerprint, "output": output_state(target),
+                                  **report})
+    return BuildResult(
+        config=config, output=target, skipped=False, statuses=tuple(summary["statuses"]),
+        rows_read=checked.quality.rows_read, rows_rejected=checked.quality.rows_rejected,
+        pages=report["pages"], charts=report["charts"], files=len(paths),
+        seconds=time.perf_counter() - started, stages=stages.seconds,
+        drops_parsed=cache.misses, drops_from_cache=cache.hits,
+        charts_drawn=drawer.drawn, charts_from_cache=drawer.from_cache,
+        checked=checked,
+    )
+
+
+def _skipped(config: Config, target: Path, last: dict[str, Any], started: float,
+             stages: Stages) -> BuildResult:
+    """The result of a build that found nothing changed: the last build's, from the cache."""
+    return BuildResult(
+        config=config, output=target, skipped=True,
+        statuses=tuple(last.get("statuses", ())), rows_read=int(last.get("rows_read", 0)),
+        rows_rejected=int(last.get("rows_rejected", 0)), pages=int(last.get("pages", 0)),
+        charts=int(last.get("charts", 0)), files=int(last.get("files", 0)),
+        seconds=time.perf_counter() - started, stages=stages.seconds,
+    )
 
 
 def _site_folders(config: Config) -> list[tuple[str, Path]]:
@@ -417,108 +355,3 @@ def _folders_read(config: Config) -> list[tuple[str, Path]]:
         if base.resolve() != config.root.resolve():
             folders.append((f"'{source.name}' drops", base))
     return folders
-
-
-def _build_into(
-    target: Path,
-    config: Config,
-    strict: bool,
-    stages: Stages,
-    started: float,
-    folder: Path,
-    use_cache: bool,
-    memory_limit: str | None,
-) -> BuildResult:
-    """The rest of :func:`build`, with the output folder's lock held; `folder` is the cache's."""
-    from generator.site.downloads import (
-        figures_csv,
-        figures_json,
-        rejected_csv,
-        summary_json,
-    )
-    from generator.site.drawing import ChartDrawer, start_server
-    from generator.publish.output import SiteFiles, recover, write_site
-    from generator.site.render import RenderedRows, render_into
-
-    recover(target)
-    cache = Cache(folder if use_cache else None)
-    with stages.time("fingerprint inputs"):
-        fingerprint = input_fingerprint(config, target, strict)
-    last = cache.last_build()
-    if (
-        last is not None
-        and last.get("inputs") == fingerprint
-        and last.get("output") == output_state(target)
-    ):
-        summary = json.loads((target / "data" / "summary.json").read_text(encoding="utf-8"))
-        log.info("nothing changed since the last build; output left as it was")
-        return BuildResult(
-            config=config, output=target, skipped=True,
-            statuses=tuple(summary.get("statuses", ())),
-            rows_read=int(summary.get("rows_read", 0)),
-            rows_rejected=int(summary.get("rows_rejected", 0)),
-            pages=int(last.get("pages", 0)),  # type: ignore[call-overload]
-            charts=int(last.get("charts", 0)),  # type: ignore[call-overload]
-            files=int(last.get("files", 0)),  # type: ignore[call-overload]
-            seconds=time.perf_counter() - started, stages=stages.seconds,
-        )
-    start_server()  # the chart workers' parent, while this process is small
-    rows = RenderedRows(cache if use_cache else None, config.site.templates, target)
-    # Leaving the `with` waits for the engine's thread first, then discards or publishes.
-    with SiteFiles(target) as files, ThreadPoolExecutor(1, "carecard-engine") as engine:
-        checked = check(config, strict=strict, cache=cache, stages=stages,
-                        memory_limit=memory_limit, scratch=files.scratch, background=engine,
-                        output=target, rendered=rows.load if rows.enabled else None)
-        drops_cached, drops_parsed = cache.hits, cache.misses
-        quality, figures = checked.quality, checked.figures
-        info = build_info(config, quality)
-        drawer = ChartDrawer(cache if use_cache else None)
-        adopted: dict[Path, str] = {}
-        put = _when_written(checked.written, files.put, adopted)
-        try:
-            with stages.time("render pages and charts"):
-                render_into(put, config, figures, quality, info, drawer, rows)
-            with stages.time("write data files"):
-                summary_bytes = summary_json(
-                    figures, quality, info, config.site.periods[0], policy_hash(config)
-                )
-                # Waits for the engine's files; its error, if any, stops the build here,
-                # before anything is published.
-                engine_files = checked.written.result() if checked.written else None
-                if engine_files is not None:
-                    put("data/figures.csv", engine_files[0])
-                    put("data/figures.json", engine_files[1])
-                else:
-                    files.add("data/figures.csv", figures_csv(figures.rows))
-                    files.add("data/figures.json", figures_json(figures.rows))
-                files.add("data/summary.json", summary_bytes)
-                files.add("data/rejected.csv", rejected_csv(quality))
-                files.add("data/badge.svg", _badge(config, figures))
-                if checked.interactions is not None:
-                    put("data/interactions.csv", checked.interactions)
-        except BaseException:  # a page failed, or Ctrl-C: stop the engine, publish nothing
-            if checked.written is not None:
-                checked.written.stop()
-            raise
-        with stages.time("write site"):
-            write_site(files)
-        # Published: what the cache learns from it (an interrupt from here on says so).
-        if checked.written is not None:
-            checked.written.remember({source: target / path for source, path in adopted.items()},
-                                     target)
-        rows.remember(target)
-        paths = files.paths()
-        pages = sum(p.endswith(".html") for p in paths)
-        charts = sum(p.startswith("charts/") for p in paths)
-        cache.remember_build({"inputs": fingerprint, "output": output_state(target),
-                              "pages": pages, "charts": charts, "files": len(paths)})
-    statuses = tuple(json.loads(summary_bytes)["statuses"])
-    return BuildResult(
-        config=config, output=target, skipped=False, statuses=statuses,
-        rows_read=quality.rows_read, rows_rejected=quality.rows_rejected,
-        pages=pages, charts=charts, files=len(paths),
-        seconds=time.perf_counter() - started, stages=stages.seconds,
-        drops_parsed=drops_parsed, drops_from_cache=drops_cached,
-        charts_drawn=drawer.drawn, charts_from_cache=drawer.from_cache,
-        checked=checked,
-    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -162,8 +161,6 @@ def _run(args: argparse.Namespace) -> int:
     from generator.errors import CarecardError
 
     try:
-        if args.command != "init":
-            _import_engine()
         if args.command == "build":
             return _build(args)
         if args.command == "serve":
@@ -209,16 +206,6 @@ def _say_nothing_published(args: argparse.Namespace, error: BaseException) -> No
               file=sys.stderr)
 
 
-def _import_engine() -> None:
-    """Import the engine with SIGINT and SIGTERM held back: a signal raised inside its C
-    module's initialisation aborts the interpreter ("Critical nanobind error"), whereas held
-    back it arrives right after the import and stops the command cleanly."""
-    from generator.signals import held_back
-
-    with held_back(signal.SIGINT, signal.SIGTERM):
-        import duckdb  # noqa: F401
-
-
 def _engine_interrupted(error: Exception) -> bool:
     """True for the error the engine raises when Ctrl-C or SIGTERM arrives during a query
     (it replaces the KeyboardInterrupt that Python raised)."""
@@ -226,10 +213,6 @@ def _engine_interrupted(error: Exception) -> bool:
 
     return isinstance(error, duckdb.InterruptException) or (
         isinstance(error, RuntimeError) and str(error) == "Query interrupted")
-
-
-#: Seconds an interrupted command may take to exit before it is ended without waiting further.
-EXIT_GRACE = 10.0
 
 
 def _stopped(terminated: bool, published_to: Path | None = None) -> int:
@@ -240,23 +223,8 @@ def _stopped(terminated: bool, published_to: Path | None = None) -> int:
 
 
 def run() -> NoReturn:
-    """The `carecard` program: :func:`main`, then exit with its code.
-
-    A signal that lands while the chart workers start can leave multiprocessing's exit
-    handler waiting for a worker forever (seen about once in 40 signals). The output is safe
-    by then, so an interrupted program ends after a grace period rather than hang.
-    """
-    code = main()
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
-        watchdog = threading.Timer(EXIT_GRACE, _end_now, (code,))
-        watchdog.daemon = True
-        watchdog.start()
-    sys.exit(code)
-
-
-def _end_now(code: int) -> None:
-    sys.stderr.flush()
-    os._exit(code)
+    """The `carecard` program: :func:`main`, then exit with its code."""
+    sys.exit(main())
 
 
 def _warn(config_warnings: Sequence[str]) -> None:
@@ -314,8 +282,8 @@ def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
             f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}"
         )
     if args.fail_on:
-        from generator.site.formatting import format_value
         from generator.model import METRICS_BY_ID
+        from generator.site.formatting import format_value
 
         units = {**{m.id: m.unit for m in result.config.policy.custom_metrics},
                  **{m: info.unit for m, info in METRICS_BY_ID.items()}}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -233,18 +232,11 @@ class DrillList:
     dimension: str
     segment: str
     rows: tuple[DrillRow, ...]
-    """Oldest first: every interaction, or only the first MAX_DRILL_ROWS_SHOWN when `counts`
-    gives the whole list's size (the engine writes the whole list to `csv`)."""
+    """Oldest first: the first MAX_DRILL_ROWS_SHOWN interactions (`csv` holds them all)."""
     counts: tuple[tuple[str, int], ...] = ()
     """(state, interactions) of the whole list; empty when `rows` is the whole list."""
-    csv: Path | None = None
-    """The whole list as a CSV file written by the engine, else None (written from `rows`)."""
-    digest: str = ""
-    """A digest of the whole list's rows ('' when not computed): a cache key of what is made
-    from them."""
-    rows_html: str | None = None
-    """The rendered rows of the list's table, read back from the page the last build published
-    (then `rows` is empty)."""
+    csv: bytes | None = None
+    """The whole list as CSV bytes, or None (then it is written from `rows`)."""
 
     @property
     def total(self) -> int:

@@ -16,15 +16,6 @@ def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def number_text_sql(value: str) -> str:
-    """SQL giving a number as Python's `format_number` writes it (NULL stays NULL): whole
-    numbers below 1e15 without '.0', others in the engine's shortest round-trip text, which is
-    Python's."""
-    number = f"CAST({value} AS DOUBLE)"
-    return (f"CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 "
-            f"THEN CAST(CAST({number} AS HUGEINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END")
-
-
 def mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
     """SQL replacing export values by canonical ones (`sources[].values`); others unchanged."""
     if not mapping:

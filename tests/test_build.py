@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import signal
 import threading
@@ -106,112 +105,6 @@ def test_failed_build_leaves_previous_output_untouched(handmade: Path, tmp_path:
     out, before = published(handmade, tmp_path)
     (handmade.parent / "exports" / "w3.csv").write_text("Case,Created\n", encoding="utf-8")
     assert main(["build", "--config", str(handmade), "--output", str(out)]) == 2
-    assert_untouched(out, before)
-
-
-def test_pages_wait_for_drill_lists_the_engine_writes_meanwhile(
-    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The engine writes the drill-through CSVs on its own thread while the pages render; a
-    slow engine must not leave a list out or change a byte."""
-    import time
-
-    import generator.figures.drill
-
-    build(handmade, output=tmp_path / "fast", use_cache=False)
-    write = generator.figures.drill.write_planned
-
-    def slow_write(*args: object, **kwargs: object) -> object:
-        time.sleep(1.0)  # the pages are rendered long before this returns
-        return write(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(generator.figures.drill, "write_planned", slow_write)
-    build(handmade, output=tmp_path / "slow", use_cache=False)
-    fast, slow = tree_digest(tmp_path / "fast"), tree_digest(tmp_path / "slow")
-    assert sum(p.startswith("drill/") and p.endswith(".csv") for p in slow) == 9
-    assert slow == fast
-
-
-def test_an_engine_error_while_the_pages_render_publishes_nothing(
-    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    import generator.figures.drill
-    from generator.errors import BuildError
-
-    out, before = published(handmade, tmp_path)
-
-    def failing_write(*_: object) -> object:
-        raise BuildError("drill-through lists: the disk is full (test).")
-
-    monkeypatch.setattr(generator.figures.drill, "write_planned", failing_write)
-    assert main(["build", "--config", str(handmade), "--output", str(out), "--no-cache"]) == 2
-    assert "the disk is full (test)" in capsys.readouterr().err
-    assert_untouched(out, before)
-
-
-def test_a_render_error_while_the_engine_still_writes_publishes_nothing_and_restores_gc(
-    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A page fails while the engine thread is still writing the drill lists: the build waits
-    for the engine, publishes nothing, leaves no staging folder, and the garbage collector is
-    on and unfrozen afterwards (rendering pauses and freezes it)."""
-    import gc
-    import time
-
-    import generator.figures.drill
-    import generator.site.render
-    from generator.errors import BuildError
-
-    out, before = published(handmade, tmp_path)
-    assert gc.isenabled() and gc.get_freeze_count() == 0
-    write = generator.figures.drill.write_planned
-
-    def slow_write(*args: object, **kwargs: object) -> object:
-        time.sleep(1.0)
-        return write(*args, **kwargs)  # type: ignore[arg-type]
-
-    def failing_page(env: object, template: str, path: str, context: object) -> bytes:
-        raise BuildError(f"rendering page '{path}' failed (test).")
-
-    monkeypatch.setattr(generator.figures.drill, "write_planned", slow_write)
-    monkeypatch.setattr(generator.site.render, "_render_page", failing_page)
-    with pytest.raises(BuildError, match="failed \\(test\\)"):
-        build(handmade, output=out, use_cache=False)
-    assert_untouched(out, before)
-    assert gc.isenabled() and gc.get_freeze_count() == 0
-
-
-def test_a_failed_build_interrupts_the_engine_instead_of_waiting_for_its_files(
-    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A page fails while the engine is busy with a query that would run for minutes: the
-    build interrupts it, fails at once and publishes nothing."""
-    import time
-
-    import generator.figures.drill
-    import generator.site.render
-    from generator.errors import BuildError
-
-    out, before = published(handmade, tmp_path)
-    started: list[float] = []
-
-    def endless_write(con: object, plan: object) -> None:
-        started.append(time.perf_counter())
-        con.execute("SELECT count(*) FROM range(1000000000000) t(i) "  # type: ignore[attr-defined]
-                    "WHERE i % 7 = 3").fetchall()
-
-    def failing_page(env: object, template: str, path: str, context: object) -> bytes:
-        while not started:  # fail once the engine's query is under way
-            time.sleep(0.01)
-        time.sleep(0.2)
-        raise BuildError(f"rendering page '{path}' failed (test).")
-
-    monkeypatch.setattr(generator.figures.drill, "write_planned", endless_write)
-    monkeypatch.setattr(generator.site.render, "_render_page", failing_page)
-    with pytest.raises(BuildError, match="failed \\(test\\)"):
-        build(handmade, output=out, use_cache=False)
-    assert time.perf_counter() - started[0] < 30  # the query alone would take many minutes
     assert_untouched(out, before)
 
 
@@ -328,32 +221,24 @@ def test_an_engine_out_of_memory_is_a_clear_error_not_a_traceback(
 
 
 def test_a_second_build_of_the_same_output_waits_for_the_first(
-    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handmade: Path, tmp_path: Path
 ) -> None:
     """Two builds at once (serve and a manual build, overlapping CI jobs) must not remove each
     other's staging folder: the second waits for the lock the first holds."""
     import threading
 
-    import generator.build
     from generator.publish.output import output_lock
 
-    entered = threading.Event()
-    build_into = generator.build._build_into
-
-    def recording(*args: object, **kwargs: object) -> object:
-        entered.set()  # past the lock: recovers, stages and publishes the output folder
-        return build_into(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(generator.build, "_build_into", recording)
     out = tmp_path / "out"
     results: list[object] = []
     with output_lock(out):
         second = threading.Thread(target=lambda: results.append(build(handmade, output=out)))
         second.start()
-        assert not entered.wait(timeout=2.0)  # loading the config takes well under that
-        assert not out.exists()
+        second.join(timeout=3.0)  # a whole build of this site takes about a second
+        assert second.is_alive() and not out.exists()
+        assert not list(tmp_path.glob(".out.staging-*"))  # it has not started to build
     second.join(timeout=120)
-    assert entered.is_set() and len(results) == 1 and (out / "index.html").is_file()
+    assert len(results) == 1 and (out / "index.html").is_file()
 
 
 @pytest.mark.parametrize(("sent", "code", "word"), [(signal.SIGINT, 130, "interrupted"),
@@ -362,15 +247,18 @@ def test_a_signal_during_an_engine_query_stops_the_build_with_its_exit_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     sent: signal.Signals, code: int, word: str,
 ) -> None:
-    """The engine turns Ctrl-C or SIGTERM during a query into its own error (not a
-    KeyboardInterrupt): the build still stops with a message and 130 or 143, no traceback."""
+    """Ctrl-C or SIGTERM during a query: the build stops with one line and 130 or 143, no
+    traceback. The engine turns Ctrl-C into its own error and stops at once; SIGTERM stops it
+    at once or when the query ends (about a second here)."""
     import duckdb
 
     def endless(*args: object, **kwargs: object) -> None:
-        duckdb.connect().execute("SELECT count(*) FROM range(1000000000000) a").fetchone()
+        duckdb.connect().execute("SELECT count(*) FROM range(8000000000) a").fetchone()
 
     monkeypatch.setattr("generator.build.build", endless)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), sent))
+    # As `kill` from outside delivers it on Linux: to the main thread (a signal this process
+    # sends itself from another thread would be taken by that thread instead).
+    timer = threading.Timer(0.2, signal.pthread_kill, (threading.main_thread().ident, sent))
     timer.start()
     try:
         assert main(["build", "--config", str(tmp_path / "config.yaml")]) == code
@@ -425,28 +313,3 @@ def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
     assert_untouched(out, before)
 
 
-def test_an_interrupted_program_ends_after_a_grace_period_even_if_exit_hangs(
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`run` (the carecard program) arms a watchdog after Ctrl-C or SIGTERM: if exiting then
-    waits for a chart worker forever, the process still ends with the interrupt's code."""
-    import time
-
-    import generator.cli
-
-    ended: list[int] = []
-    monkeypatch.setattr(generator.cli, "main", lambda: 143)
-    monkeypatch.setattr(generator.cli, "EXIT_GRACE", 0.05)
-    monkeypatch.setattr(generator.cli.os, "_exit", ended.append)
-    with pytest.raises(SystemExit) as stopped:
-        generator.cli.run()
-    assert stopped.value.code == 143
-    deadline = time.monotonic() + 5
-    while not ended and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert ended == [143]
-    monkeypatch.setattr(generator.cli, "main", lambda: 0)
-    with pytest.raises(SystemExit):
-        generator.cli.run()
-    time.sleep(0.2)
-    assert ended == [143]  # no watchdog after a normal end

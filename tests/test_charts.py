@@ -75,7 +75,7 @@ def test_panel_without_values_or_goals_still_draws():
 def test_charts_with_the_same_grid_reuse_one_figure_without_leftovers():
     """Creating the axes dominates a chart's cost, so a figure is reused (speed is measured by
     bench/, not here); reuse must not leak one chart's artists into the next."""
-    from generator import charts
+    from generator.site import charts
 
     thirteen, fourteen = spec(panels=13), spec(panels=14)  # both 5 rows x 3 columns
     first = draw_chart(thirteen)

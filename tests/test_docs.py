@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import config as cfg
 from generator.cli import _parser
+from generator.config import loader as cfg
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 NOT_KEYS = {"line", "name", "text", "within_minutes", "metric", "direction", "value", "where",

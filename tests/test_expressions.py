@@ -7,8 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.config.loader import INTERACTION_FIELDS
-from generator.errors import ConfigError
 from generator.config.expressions import (
     COMPARISONS,
     FIELD_TYPES,
@@ -31,6 +29,8 @@ from generator.config.expressions import (
     parse_custom_metrics,
     parse_expression,
 )
+from generator.config.loader import INTERACTION_FIELDS
+from generator.errors import ConfigError
 from generator.model import METRICS_BY_ID
 
 NAMES = {

@@ -9,13 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-import generator.publish.output
 from generator.build import build
 from generator.cli import main
 from generator.errors import BuildError
@@ -33,7 +31,7 @@ def digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../up.html", "a/../../b", "", "a//b",
-                                  MARKER, ".carecard-scratch/x.csv"])
+                                  MARKER])
 def test_unsafe_paths_are_refused(tmp_path: Path, path: str) -> None:
     with SiteFiles(tmp_path / "out") as files, pytest.raises(BuildError):
         files.add(path, b"x")
@@ -70,18 +68,6 @@ def test_site_files_hold_paths_but_no_file_bytes(tmp_path: Path) -> None:
 
     assert len(files) == 50
     assert not holds_bytes(vars(files))
-
-
-def test_an_engine_written_file_is_moved_in_under_its_site_path(tmp_path: Path) -> None:
-    files = SiteFiles(tmp_path / "out")
-    (files.scratch / "7.csv").write_bytes(b"a,b\n1,2\n")
-    (files.scratch / "unclaimed.csv").write_bytes(b"z\n")
-    files.put("drill/week/all.csv", files.scratch / "7.csv")
-    write_site(files)
-    assert digest(tmp_path / "out") == {
-        "drill/week/all.csv": hashlib.sha256(b"a,b\n1,2\n").hexdigest(),
-        MARKER: hashlib.sha256(MARKER_TEXT).hexdigest(),
-    }
 
 
 def test_a_failed_build_discards_its_staging_folder_and_keeps_the_output(tmp_path: Path) -> None:
@@ -223,43 +209,6 @@ def test_ctrl_c_while_the_summary_is_printed_says_the_new_site_is_out(
     assert digest(out) != previous
 
 
-@pytest.mark.parametrize("taken_by", ["this thread", "another thread"])
-def test_the_swap_is_not_cut_by_a_signal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken_by: str
-) -> None:
-    """Ctrl-C while the staging folder is swapped in takes effect after the swap: the site is
-    published, and known to be. Also when another thread (the engine's) takes the signal, as
-    one sent to the process group may (review)."""
-    out = tmp_path / "out"
-    write_site(SiteFiles(out))
-    files = SiteFiles(out)
-    files.add("a.html", b"new")
-    other_may_stop = threading.Event()
-    other = threading.Thread(target=other_may_stop.wait)
-    other.start()
-    swap = generator.publish.output._swap
-
-    def swap_signalled(staging: Path, output: Path) -> None:
-        if taken_by == "this thread":
-            os.kill(os.getpid(), signal.SIGINT)
-        else:
-            assert other.ident is not None
-            signal.pthread_kill(other.ident, signal.SIGINT)
-        time.sleep(0.2)  # a handler that raises would have run by now
-        swap(staging, output)
-
-    monkeypatch.setattr(generator.publish.output, "_swap", swap_signalled)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            write_site(files)
-    finally:
-        other_may_stop.set()
-        other.join()
-    assert files.published and (out / "a.html").read_bytes() == b"new"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
-
-
 def test_a_folder_carecard_did_not_build_is_never_replaced(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -340,38 +289,6 @@ def test_a_cache_folder_inside_the_configured_templates_is_refused(
     assert main(["build", "--config", str(site / "config.yaml"), "--cache-dir",
                  str(site / "theme" / "cache")]) == 2
     assert "inside the folder of the site's templates" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(("failing_call", "changed_first"), [(2, False), (2, True), (3, False)])
-def test_holding_signals_back_puts_every_handler_back_when_one_runs_meanwhile(
-    monkeypatch: pytest.MonkeyPatch, failing_call: int, changed_first: bool
-) -> None:
-    """The Python handler of a signal that has just come runs in `signal.signal`, before the
-    change or just after it returns, and may raise: while the handlers are swapped in (call
-    2) or put back (call 3). Every handler is put back and the mask restored (review)."""
-    from generator.signals import held_back
-
-    real = signal.signal
-    calls: list[int] = []
-
-    def signal_with_one_pending(signum: int, handler: object) -> object:
-        calls.append(signum)
-        if len(calls) == failing_call:
-            if changed_first:
-                real(signum, handler)  # type: ignore[arg-type]
-            raise KeyboardInterrupt
-        return real(signum, handler)  # type: ignore[arg-type]
-
-    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    monkeypatch.setattr(signal, "signal", signal_with_one_pending)
-    ran = []
-    with pytest.raises(KeyboardInterrupt):
-        with held_back(signal.SIGINT, signal.SIGTERM):
-            ran.append(True)
-    monkeypatch.undo()
-    assert ran == ([] if failing_call == 2 else [True])
-    assert {s: signal.getsignal(s) for s in before} == before
-    assert not {signal.SIGINT, signal.SIGTERM} & signal.pthread_sigmask(signal.SIG_BLOCK, set())
 
 
 def test_a_staging_folder_is_not_left_behind_by_a_stop_while_it_is_made(

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import sitefakes as fakes
 
-from generator.site.content import load_content, render_markdown
 from generator.errors import BuildError, ConfigError
+from generator.site.content import load_content, render_markdown
 from generator.site.formatting import (
     format_change,
     format_number,

@@ -220,8 +220,8 @@ def test_error_budget_windows_in_the_reporting_timezone(
 ) -> None:
     from datetime import datetime, timezone
 
-    from generator.figures.budget import budget_window
     from generator.config.loader import Config, ErrorBudget, Policy, SiteConfig
+    from generator.figures.budget import budget_window
 
     config = Config(
         path=Path("config.yaml"),

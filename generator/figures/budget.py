@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from generator.config.loader import Config
-from generator.model import BudgetRow
 from generator.config.periods import next_start, period_label, period_start
 from generator.config.policy import policy_versions
+from generator.model import BudgetRow
 from generator.sqltext import segment_sql, sql_str
 
 if TYPE_CHECKING:

@@ -10,24 +10,14 @@ comparisons).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from generator.figures.budget import compute_budgets
+from generator.cache import Cache
 from generator.config.clock import create_calendar_table, deadline_sql, position_sql
 from generator.config.loader import CLOCKS, INTERACTION_FIELDS, Config
-from generator.figures.drill import compute_drill
-from generator.model import (
-    METRICS,
-    Figure,
-    Figures,
-    MetricInfo,
-    Period,
-    QualityReport,
-)
 from generator.config.periods import START_SQL, period_grid, year_ago_label
 from generator.config.policy import (
     blackout_sql,
@@ -36,6 +26,16 @@ from generator.config.policy import (
     policy_versions,
     target_sql,
     uses_business_clock,
+)
+from generator.figures.budget import compute_budgets
+from generator.figures.drill import compute_drill
+from generator.model import (
+    METRICS,
+    Figure,
+    Figures,
+    MetricInfo,
+    Period,
+    QualityReport,
 )
 from generator.sqltext import segment_sql, sql_ident, sql_str
 
@@ -411,11 +411,11 @@ def compute_figures(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     quality: QualityReport,
-    rendered: Callable[[str], str | None] | None = None,
+    cache: Cache | None = None,
 ) -> Figures:
     """Compute every figure for every period, segment and metric; return them sorted.
 
-    `rendered` gives the drill-through lists' rendered rows that need no fetching (see
+    With `cache`, the CSV of an unchanged drill-through list is taken from it (see
     :func:`generator.figures.drill.compute_drill`)."""
     metrics, grids = figure_table(con, config, quality)
     data_through = quality.data_through
@@ -436,7 +436,7 @@ def compute_figures(
         budgets=compute_budgets(con, config, published_dimensions(config), data_through),
         drill=compute_drill(
             con, config, published_dimensions(config), grids.get(config.site.periods[0], ()),
-            rendered,
+            cache,
         ),
     )
 

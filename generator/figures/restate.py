@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from generator.config.loader import Config
+from generator.config.periods import START_SQL
 from generator.figures.metrics import EPSILON, figure_table
 from generator.model import QualityReport, Restatement
-from generator.config.periods import START_SQL
 from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:

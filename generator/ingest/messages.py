@@ -3,7 +3,7 @@
 One row per message (a tweet, a comment) goes in; one row per customer conversation comes out,
 with the columns of the ``interactions`` table plus ``brand``. The recipe:
 
-1. Load every drop of the source (any format, :func:`generator.ingest.readers.read_drop`) and map its
+1. Load every drop of the source (any format, :func:`readers.read_drop`) and map its
    columns onto the canonical message fields.
 2. Validate each message; every row read is kept, superseded (a later drop carries the same
    message id) or rejected with a reason, exactly as for interaction-level sources.
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
 from generator.errors import DataError, Problem
-from generator.model import DropStats, Rejection, ThreadStats
 from generator.ingest.readers import POSITION_COLUMN, read_drop
 from generator.ingest.rejections import Context, rejection_problem
-from generator.sqltext import mapped_sql, sql_ident, sql_str
 from generator.ingest.timestamps import timestamp_sql
+from generator.model import DropStats, Rejection, ThreadStats
+from generator.sqltext import mapped_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb

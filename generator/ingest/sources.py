@@ -38,8 +38,6 @@ from generator.ingest.messages import (
     stage_message_source,
     thread_stats,
 )
-from generator.model import DropStats, QualityReport, Rejection
-from generator.progress import progress
 from generator.ingest.readers import (
     GZIP_MAGIC,
     POSITION_COLUMN,
@@ -48,8 +46,10 @@ from generator.ingest.readers import (
     read_drop,
 )
 from generator.ingest.rejections import Context, rejection_problem
-from generator.sqltext import mapped_sql, sql_ident, sql_str
 from generator.ingest.timestamps import parse_timestamps_sql
+from generator.model import DropStats, QualityReport, Rejection
+from generator.progress import progress
+from generator.sqltext import mapped_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -497,8 +497,8 @@ def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
     if cache is None:
         return ""
     import generator.ingest.readers
-    import generator.sqltext
     import generator.ingest.timestamps
+    import generator.sqltext
 
     return cache.key(
         "staged", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),

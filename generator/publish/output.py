@@ -1,8 +1,7 @@
 """The one writer of the site: confined to the output folder, atomic, never half-written.
 
 :class:`SiteFiles` opens a staging folder beside the output folder and writes each file into it
-as soon as it is added (nothing is held in memory, so a site of any size fits); engine-written
-files (drill-through CSVs) are written into its scratch folder and moved in by name.
+as soon as it is added (nothing is held in memory, so a site of any size fits).
 :func:`write_site` then swaps the staging folder with the output folder in one step (Linux
 `renameat2` with RENAME_EXCHANGE), so a reader or a killed build sees either the previous site
 or the new one, never a mixture and never nothing. Elsewhere it falls back to two renames, and
@@ -18,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from generator.errors import BuildError
-from generator.signals import held_back
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +32,6 @@ RETIRED = ".retired-"
 #: Written into every site; an existing output folder without it is not carecard's to replace.
 MARKER = ".carecard-site"
 MARKER_TEXT = b"This folder is built by carecard and replaced whole on every build.\n"
-#: Inside the staging folder: files written by the engine before they get their site path.
-SCRATCH = ".carecard-scratch"
 
 
 class SiteFiles:
@@ -50,13 +45,10 @@ class SiteFiles:
         self.output.parent.mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix=f".{self.output.name}{STAGING}",
                                             dir=self.output.parent))
-        self.scratch = self.folder / SCRATCH
-        """Where the engine writes files (e.g. drill-through CSVs) before :meth:`adopt`."""
         self.published = False
         """True once :func:`write_site` has swapped the site in."""
         self._paths: set[str] = set()
         try:
-            self.scratch.mkdir()
             self._write(MARKER, MARKER_TEXT)
         except BaseException:  # Ctrl-C before the `with` holds this: remove the folder here
             self.discard()
@@ -66,23 +58,6 @@ class SiteFiles:
         """Write one file; raise BuildError for an absolute, escaping or duplicate path."""
         self._claim(path)
         self._write(path, data)
-
-    def adopt(self, path: str, source: Path) -> None:
-        """Move a file written elsewhere in the staging folder (scratch) to `path`."""
-        self._claim(path)
-        target = self._target(path)
-        try:
-            os.replace(source, target)
-        except OSError as error:
-            raise BuildError(f"output path '{path}': could not move '{source.name}' into the "
-                             f"site: {error}.") from None
-
-    def put(self, path: str, data: bytes | Path) -> None:
-        """Add bytes, or adopt an engine-written file (the renderer's sink)."""
-        if isinstance(data, bytes):
-            self.add(path, data)
-        else:
-            self.adopt(path, data)
 
     def update(self, files: dict[str, bytes]) -> None:
         """Add many files (sorted, so errors are deterministic)."""
@@ -119,7 +94,7 @@ class SiteFiles:
     def _claim(self, path: str) -> None:
         pure = PurePosixPath(path)
         if (pure.is_absolute() or ".." in pure.parts or not pure.parts
-                or path != pure.as_posix() or pure.parts[0] in (MARKER, SCRATCH)):
+                or path != pure.as_posix() or pure.parts[0] == MARKER):
             raise BuildError(f"output path '{path}': expected a relative path inside the site.")
         if path in self._paths:
             raise BuildError(f"output path '{path}': written twice; two pages claim one file.")
@@ -251,14 +226,12 @@ def write_site(files: SiteFiles) -> None:
     """Swap the staging folder of `files` in place of its output folder; discard it on failure."""
     output = files.output
     try:
-        shutil.rmtree(files.scratch)  # engine-written files no page claimed
         os.chmod(files.folder, 0o755)
-        with held_back(signal.SIGINT, signal.SIGTERM):  # published, and known to be
-            if output.exists():
-                _swap(files.folder, output)
-            else:
-                os.replace(files.folder, output)
-            files.published = True
+        if output.exists():
+            _swap(files.folder, output)
+        else:
+            os.replace(files.folder, output)
+        files.published = True  # a stop from here on says the new site is out
         shutil.rmtree(files.folder, ignore_errors=True)  # the previous site, if there was one
     except OSError as error:
         files.discard()

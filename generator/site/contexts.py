@@ -9,7 +9,6 @@ fields hold plain text (templates escape it); only fields typed ``Markup`` hold 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -754,20 +753,13 @@ class DrillContext:
     counts: tuple[tuple[str, int], ...]
     """(state word, interactions) for late, overdue and waiting, in that order."""
     rows: tuple[DrillRowView, ...]
-    """At most MAX_DRILL_ROWS_SHOWN interactions, oldest first; empty when `rows_html` holds
-    them already rendered."""
+    """At most MAX_DRILL_ROWS_SHOWN interactions, oldest first."""
     total: int
     """All interactions of the list."""
     csv: Link
     """The CSV with every row."""
     up: Link
     """Back to the period page."""
-    shown: int = 0
-    """The interactions listed on the page (`rows`, or those in `rows_html`)."""
-    rows_html: Markup | None = None
-    """The table rows (`_drill_rows.html`'s `interaction_rows` of the rows), when rendered
-    already: read back from the page the last build published, or by the renderer just before
-    the page; else None."""
 
 
 @dataclass(frozen=True)
@@ -790,9 +782,6 @@ class Page:
     """Template file name."""
     context: object
     """One of the *Context dataclasses; its fields become the template's variables."""
-    rows_key: str = ""
-    """For a drill-through page: a digest of the list's rows, under which the build cache
-    notes where the page holds them rendered ('' for every other page)."""
 
 
 @dataclass(frozen=True)
@@ -817,8 +806,8 @@ class CsvDownload:
     """Header row."""
     rows: tuple[tuple[object, ...], ...]
     """Data rows: text, numbers (written in shortest round-trip form) or None (empty)."""
-    file: Path | None = None
-    """The CSV already written by the engine (a drill-through list), moved in place of `rows`."""
+    data: bytes | None = None
+    """The whole CSV already made (a drill-through list), written in place of `rows`."""
 
 
 @dataclass(frozen=True)

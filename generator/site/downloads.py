@@ -6,14 +6,14 @@ import csv
 import io
 import json
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generator.config.loader import Config
 from generator.figures.metrics import latest_complete
 from generator.model import BuildInfo, Figure, Figures, QualityReport
-from generator.sqltext import number_text_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -93,65 +93,6 @@ def figures_json(rows: tuple[Figure, ...]) -> bytes:
     return ("[\n " + ",\n ".join(objects) + "\n]\n").encode("utf-8")
 
 
-#: The text columns of `figures`; a cell with one of these characters is quoted by the CSV
-#: writer or escaped by the JSON encoder, so `write_figures_files` leaves such tables to Python.
-_TEXT_COLUMNS = ("granularity", "period", "dimension", "segment", "metric", "status",
-                 "change_unit")
-_SPECIAL = "[\\x00-\\x1f,\"\\\\]"
-
-
-def write_figures_files(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[Path, Path] | None:
-    """Have the engine write figures.csv and figures.json (the bytes of :func:`figures_csv` and
-    :func:`figures_json`) from the table `figures` into `folder`; return their paths.
-
-    The engine formats each row's CSV line and JSON object (the 28,000 rows at 1M interactions
-    in a fraction of the time Python takes, on its own thread), and Python writes them out in
-    chunks, so that memory does not grow with the files. Numbers are the engine's shortest
-    round-trip text, the same as Python's. Nothing is written, and None returned, for a table
-    the two could disagree on: no rows, a text cell with a character that CSV quotes or JSON
-    escapes (a comma, a quote, a backslash, a control character), or a number that is not
-    finite.
-    """
-    def cell(column: str, json: bool) -> str:
-        empty = "null" if json else ""
-        if column in NUMBER_COLUMNS:
-            return f"coalesce({number_text_sql(column)}, '{empty}')"
-        if column == "partial":
-            return (f"CASE WHEN partial IS NULL THEN '{empty}' "
-                    "WHEN partial THEN 'true' ELSE 'false' END")
-        text = (f"strftime({column}, '%Y-%m-%d')" if column in ("period_start", "period_end")
-                else column)
-        if json:
-            return f"CASE WHEN {column} IS NULL THEN 'null' ELSE '\"' || {text} || '\"' END"
-        return f"coalesce({text}, '')"
-
-    plain = " AND ".join(f"NOT coalesce(regexp_matches({c}, '{_SPECIAL}'), false)"
-                         for c in _TEXT_COLUMNS)
-    finite = " AND ".join(f"coalesce(isfinite(CAST({c} AS DOUBLE)), true)"
-                          for c in FIGURE_COLUMNS if c in NUMBER_COLUMNS)
-    found = con.execute(f"SELECT count(*), bool_and({plain} AND {finite}) FROM figures").fetchone()
-    if found is None or not found[0] or not found[1]:
-        return None
-    # One concat() per row, not a chain of ||: each || makes a new string.
-    line = "concat(" + ", ',', ".join(cell(c, json=False) for c in FIGURE_COLUMNS) + ", chr(10))"
-    members = ", ',' || chr(10) || '  ', ".join(
-        f"'\"{c}\": ', {cell(c, json=True)}" for c in sorted(FIGURE_COLUMNS))
-    cursor = con.execute(f"SELECT {line}, concat('{{' || chr(10) || '  ', {members}, "
-                         "chr(10) || ' }') FROM figures ORDER BY rowid")
-    csv_path, json_path = folder / "figures.csv", folder / "figures.json"
-    with (csv_path.open("w", encoding="utf-8", newline="") as csv_file,
-          json_path.open("w", encoding="utf-8", newline="") as json_file):
-        csv_file.write(",".join(FIGURE_COLUMNS) + "\n")
-        json_file.write("[\n ")
-        separator = ""
-        while chunk := cursor.fetchmany(10_000):
-            csv_file.write("".join(line for line, _ in chunk))
-            json_file.write(separator + ",\n ".join(obj for _, obj in chunk))
-            separator = ",\n "
-        json_file.write("\n]\n")
-    return csv_path, json_path
-
-
 def summary_json(
     figures: Figures, quality: QualityReport, info: BuildInfo, headline: str, policy_hash: str
 ) -> bytes:
@@ -208,18 +149,46 @@ def rejected_csv(quality: QualityReport) -> bytes:
 
 def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
     """interactions.csv: every kept interaction with its computed values (engine-written)."""
+    from generator.figures.drill import interactions_sql
+
     with tempfile.TemporaryDirectory(prefix="carecard-") as folder:
         path = Path(folder) / "interactions.csv"
-        write_interactions_csv(con, config, path)
+        target = path.as_posix().replace("'", "''")
+        con.execute(f"COPY ({interactions_sql(config)}) TO '{target}' (HEADER, DELIMITER ',')")
         return path.read_bytes()
 
 
-def write_interactions_csv(con: duckdb.DuckDBPyConnection, config: Config, path: Path) -> None:
-    """Have the engine write interactions.csv to `path` (it never passes through Python)."""
-    from generator.figures.drill import interactions_sql
+def data_files(
+    put: Callable[[str, bytes], None], config: Config, figures: Figures,
+    quality: QualityReport, info: BuildInfo, policy_hash: str, interactions: bytes | None,
+) -> dict[str, Any]:
+    """Hand the files of data/ (SPEC §7) to `put`; return summary.json's content."""
+    summary = summary_json(figures, quality, info, config.site.periods[0], policy_hash)
+    put("data/figures.csv", figures_csv(figures.rows))
+    put("data/figures.json", figures_json(figures.rows))
+    put("data/summary.json", summary)
+    put("data/rejected.csv", rejected_csv(quality))
+    put("data/badge.svg", _badge(config, figures))
+    if interactions is not None:
+        put("data/interactions.csv", interactions)
+    loaded: dict[str, Any] = json.loads(summary)
+    return loaded
 
-    target = path.as_posix().replace("'", "''")
-    con.execute(f"COPY ({interactions_sql(config)}) TO '{target}' (HEADER, DELIMITER ',')")
+
+def _badge(config: Config, figures: Figures) -> bytes:
+    from generator.site.badge import status_badge
+
+    rows = [r for r in headline_statuses(figures, config.site.periods[0]) if r.dimension == "all"]
+    label = rows[0].period if rows else "scorecard"
+    return status_badge(label, rows)
+
+
+def headline_statuses(figures: Figures, headline: str) -> list[Figure]:
+    """Figures of every segment of the latest complete period of the headline granularity."""
+    period = latest_complete(figures.periods.get(headline, ()))
+    if period is None:
+        return []
+    return [r for r in figures.rows if r.granularity == headline and r.period == period.label]
 
 
 def _dump(value: object) -> bytes:

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 from generator.config.loader import Goal, Policy, Where
-from generator.site.contexts import Status
 from generator.model import MetricInfo, Period
+from generator.site.contexts import Status
 
 #: Status code -> (word, symbol). The word and symbol always accompany the colour.
 STATUS_TEXT: dict[str, tuple[str, str]] = {

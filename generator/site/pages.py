@@ -17,9 +17,22 @@ from operator import attrgetter
 
 from markupsafe import Markup
 
+from generator.config.loader import Blackout, Config
+from generator.errors import BuildError, Problem
+from generator.figures.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
+from generator.model import (
+    BudgetRow,
+    BuildInfo,
+    DrillList,
+    DrillRow,
+    Figure,
+    Figures,
+    MetricInfo,
+    Period,
+    QualityReport,
+)
 from generator.site.badge import badge_text
 from generator.site.charts import ChartSpec, Marker, Panel
-from generator.config.loader import Blackout, Config
 from generator.site.content import Content, ContentPage, render_markdown
 from generator.site.contexts import (
     BadgeView,
@@ -52,8 +65,6 @@ from generator.site.contexts import (
     TrendTable,
 )
 from generator.site.downloads import format_number as csv_number
-from generator.figures.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
-from generator.errors import BuildError, Problem
 from generator.site.formatting import (
     GRANULARITY_ADJECTIVE,
     GRANULARITY_PLURAL,
@@ -70,17 +81,6 @@ from generator.site.formatting import (
     plural,
     status_of,
     tolerance_of,
-)
-from generator.model import (
-    BudgetRow,
-    BuildInfo,
-    DrillList,
-    DrillRow,
-    Figure,
-    Figures,
-    MetricInfo,
-    Period,
-    QualityReport,
 )
 from generator.site.reference import (
     RESTATEMENT_COLUMNS,
@@ -665,12 +665,7 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
     else:
         for row in drill.rows:
             counts[row.state] = counts.get(row.state, 0) + 1
-    if drill.rows_html is not None:  # rendered by an earlier build, read back from its page
-        views: tuple[DrillRowView, ...] = ()
-        shown, rows_html = min(drill.total, MAX_DRILL_ROWS_SHOWN), Markup(drill.rows_html)
-    else:
-        views = tuple(_drill_row(r) for r in drill.rows[:MAX_DRILL_ROWS_SHOWN])
-        shown, rows_html = len(views), None
+    views = tuple(_drill_row(r) for r in drill.rows[:MAX_DRILL_ROWS_SHOWN])
     context = DrillContext(
         page=info,
         period=site.period_view(period, root),
@@ -681,13 +676,10 @@ def _drill_page(site: SiteIndex, drill: DrillList) -> tuple[Page, CsvDownload]:
         total=drill.total,
         csv=Link(csv_path.rsplit("/", 1)[-1], csv_path.rsplit("/", 1)[-1]),  # same folder
         up=Link(root + site.period_path(period), f"{_heading(period)}"),
-        shown=shown,
-        rows_html=rows_html,
     )
-    # An engine-written list is moved in whole; a hand-built one is written from its rows.
     rows = () if drill.csv else tuple(_DRILL_VALUES(r) for r in drill.rows)
-    csv = CsvDownload(csv_path, DRILL_COLUMNS, rows, file=drill.csv)
-    return Page(path, "drill.html", context, drill.digest), csv
+    csv = CsvDownload(csv_path, DRILL_COLUMNS, rows, data=drill.csv)
+    return Page(path, "drill.html", context), csv
 
 
 # --- Content --------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import time
 
 from generator.config.loader import ExcludeRule, Goal, TargetRule
+from generator.config.policy import NO_REPLY_NEEDED, Version, policy_versions
+from generator.ingest.sources import REASONS
+from generator.model import MetricInfo, Restatement
 from generator.site.contexts import (
     BlackoutView,
     BudgetDefinition,
@@ -42,10 +45,7 @@ from generator.site.formatting import (
     tolerance_of,
     where_text,
 )
-from generator.model import MetricInfo, Restatement
-from generator.config.policy import NO_REPLY_NEEDED, Version, policy_versions
 from generator.site.siteindex import SiteIndex, segment_title
-from generator.ingest.sources import REASONS
 
 #: Every rejected row, written by the output stage; linked from the data-quality page.
 REJECTED_CSV = "data/rejected.csv"

@@ -13,9 +13,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from generator.config.loader import Config
-from generator.site.content import Content
-from generator.site.contexts import Link, PageInfo, PeriodView
-from generator.site.formatting import period_dates, segment_slugs
 from generator.model import (
     METRICS_BY_ID,
     BudgetRow,
@@ -28,6 +25,9 @@ from generator.model import (
     QualityReport,
     Restatement,
 )
+from generator.site.content import Content
+from generator.site.contexts import Link, PageInfo, PeriodView
+from generator.site.formatting import period_dates, segment_slugs
 
 #: Machine-readable downloads written by the output stage (SPEC §7), linked from every page.
 DOWNLOADS: tuple[tuple[str, str], ...] = (
