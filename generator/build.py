@@ -82,6 +82,9 @@ class BuildResult:
     drops_from_cache: int = 0
     charts_drawn: int = 0
     charts_from_cache: int = 0
+    periods_recomputed: tuple[tuple[str, str], ...] = ()
+    """(granularity, period label) of every period whose figures were computed from its rows;
+    the figures of every other period came from the cache (see `Figures.recomputed`)."""
     checked: Checked | None = None
     """The figures and row accounting (None when the build was skipped)."""
 
@@ -316,7 +319,7 @@ def build(
         seconds=time.perf_counter() - started, stages=stages.seconds,
         drops_parsed=cache.misses, drops_from_cache=cache.hits,
         charts_drawn=drawer.drawn, charts_from_cache=drawer.from_cache,
-        checked=checked,
+        periods_recomputed=checked.figures.recomputed, checked=checked,
     )
 
 

@@ -263,6 +263,9 @@ class Figures:
     drill: tuple[DrillList, ...] = ()
     """Late and unanswered interactions of every red or amber response figure of the
     headline granularity's last `history` periods (keys sorted like figures.csv)."""
+    recomputed: tuple[tuple[str, str], ...] = ()
+    """(granularity, period label) of every period whose figures this build computed from its
+    rows; the others came from the build cache (their rows and the config were unchanged)."""
 
 
 @dataclass(frozen=True)

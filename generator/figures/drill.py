@@ -126,7 +126,9 @@ def _list_digests(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
     hash may change between its versions, so the digest names the version."""
     import duckdb
 
-    row_hash = f"hash({', '.join(('seq',) + DRILL_COLUMNS)})"
+    # Every value as text: the engine hashes an ENUM (the source, the clock) by its position.
+    texts = ", ".join(f"CAST({c} AS VARCHAR)" for c in DRILL_COLUMNS)
+    row_hash = f"hash(seq, {texts})"
     return {
         n: f"{duckdb.__version__}:{xor}:{total}:{count}"
         for n, xor, total, count in con.execute(

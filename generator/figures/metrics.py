@@ -10,12 +10,15 @@ comparisons).
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from generator.cache import Cache
+from generator.cache import Cache, code_version
 from generator.config.clock import create_calendar_table, deadline_sql, position_sql
 from generator.config.loader import CLOCKS, INTERACTION_FIELDS, Config
 from generator.config.periods import START_SQL, period_grid, year_ago_label
@@ -42,6 +45,7 @@ from generator.sqltext import segment_sql, sql_ident, sql_str
 if TYPE_CHECKING:
     import duckdb
 
+log = logging.getLogger(__name__)
 GRANULARITY_ORDER = {"day": 0, "week": 1, "month": 2, "quarter": 3}
 #: Default amber tolerance for ratios (5 percentage points) and for everything else (10% of goal).
 RATIO_TOLERANCE = 0.05
@@ -298,13 +302,78 @@ def custom_aggregates(config: Config) -> dict[str, str]:
     return columns
 
 
-def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+def _aggregate(
+    con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None = None
+) -> list[tuple[str, date]]:
     """Create `aggregates`: one row per granularity × period_start × dimension × segment.
+
+    With `cache`, the aggregates of a period whose judged rows are unchanged (same digest of
+    every row of `judged` received in it, under the same config, code and engine) are taken
+    from the cache, and only the other periods are computed. A row's judged values change when
+    a drop adds or supersedes it, and while its first-response deadline lies beyond the
+    data-through time (`sla_eligible`), so a moving data-through recomputes only the periods
+    with deadlines still open. Return the (granularity, period start) of every period
+    computed here rather than taken from the cache.
 
     Counts and sums are added up from `partials` (one scan of `judged`); quantiles and custom
     aggregates, which do not add up, are computed from the rows of each period and segment and
     joined on.
     """
+    if cache is not None and cache.folder is None:
+        cache = None  # caching is off
+    found, keys = _cached_periods(con, config, cache)
+    todo = [(g, start) for g in config.site.periods for (gg, start) in keys if gg == g]
+    con.execute("CREATE OR REPLACE TEMP TABLE todo (granularity VARCHAR, period_start DATE)")
+    if cache is None:
+        con.execute("INSERT INTO todo " + " UNION ALL ".join(
+            f"SELECT DISTINCT {sql_str(g)}, {sql_ident('p_' + g)} FROM judged"
+            for g in config.site.periods))
+        todo = [(g, start) for g, start in con.execute(
+            "SELECT * FROM todo ORDER BY ALL").fetchall()]
+    elif todo:
+        con.executemany("INSERT INTO todo VALUES (?, ?)", todo)
+    _aggregate_todo(con, config)
+    for (g, start), key in keys.items():
+        cache.store_table(  # type: ignore[union-attr]
+            con, f"(SELECT * FROM aggregates WHERE granularity = {sql_str(g)} "
+            f"AND period_start = DATE {sql_str(start.isoformat())})", key, kind="aggregates")
+    if found:
+        files = ", ".join(sql_str(path.as_posix()) for path in found)
+        con.execute(f"INSERT INTO aggregates SELECT * FROM read_parquet([{files}])")
+    log.info("figures: %d period(s) computed, %d from the cache", len(todo), len(found))
+    return todo
+
+
+def _cached_periods(
+    con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None
+) -> tuple[list[Path], dict[tuple[str, date], str]]:
+    """The cached aggregates files of the periods whose rows are unchanged, and the cache key
+    of each other period (nothing without a cache)."""
+    if cache is None:
+        return [], {}
+    import duckdb
+
+    base = cache.key("aggregates", code_version(), duckdb.__version__,
+                     hashlib.sha256(config.path.read_bytes()).hexdigest())
+    found: list[Path] = []
+    keys: dict[tuple[str, date], str] = {}
+    for g in config.site.periods:
+        column = sql_ident("p_" + g)
+        for start, xor, total, count in con.execute(
+            f"SELECT {column}, bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) "
+            f"FROM (SELECT {column}, hash(j) AS h FROM judged j) GROUP BY 1 ORDER BY 1"
+        ).fetchall():
+            key = cache.key(base, g, start.isoformat(), f"{xor}:{total}:{count}")
+            path = cache.parquet_entry(con, "aggregates", key)
+            if path is not None:
+                found.append(path)
+            else:
+                keys[(g, start)] = key
+    return found, keys
+
+
+def _aggregate_todo(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Create `aggregates` for the periods listed in the table `todo` only."""
     dimensions = published_dimensions(config)
     groupings = [(g, d) for g in config.site.periods for d in ("all",) + dimensions]
 
@@ -314,6 +383,11 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
             f"AS period_start, {sql_str(dimension)} AS dimension, {segment} AS segment"
         )
 
+    def wanted(granularity: str) -> str:
+        return (f"{sql_ident('p_' + granularity)} IN (SELECT period_start FROM todo "
+                f"WHERE granularity = {sql_str(granularity)})")
+
+    any_wanted = " OR ".join(wanted(g) for g in config.site.periods)
     parts = {**COUNTS, **PARTS}
     keys = [sql_ident("p_" + g) for g in config.site.periods] + [
         f"{segment_sql(d)} AS {sql_ident('s_' + d)}" for d in dimensions
@@ -321,7 +395,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(
         f"CREATE OR REPLACE TABLE partials AS SELECT {', '.join(keys)}, "
         + ", ".join(f"{expr} AS {name}" for name, expr in parts.items())
-        + " FROM judged GROUP BY ALL"
+        + f" FROM judged WHERE {any_wanted} GROUP BY ALL"
     )
     added = ", ".join(
         f"CAST(sum({name}) AS BIGINT) AS {name}" if expr.startswith("count(")
@@ -330,18 +404,19 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     )
     summed = " UNION ALL ".join(
         f"SELECT {key(g, d, sql_ident('s_' + d) if d != 'all' else sql_str('all'))}, {added} "
-        "FROM partials GROUP BY ALL"
+        f"FROM partials WHERE {wanted(g)} GROUP BY ALL"
         for g, d in groupings
     )
 
-    def per_segment(columns: dict[str, str], where: str = "") -> str:
+    def per_segment(columns: dict[str, str], where: str = "true") -> str:
         computed = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
         return " UNION ALL ".join(
-            f"SELECT {key(g, d, segment_sql(d))}, {computed} FROM judged {where} GROUP BY ALL"
+            f"SELECT {key(g, d, segment_sql(d))}, {computed} FROM judged "
+            f"WHERE {where} AND {wanted(g)} GROUP BY ALL"
             for g, d in groupings
         )
 
-    joins = f"LEFT JOIN ({per_segment(QUANTILES, 'WHERE excluded_by IS NULL')}) USING ({KEYS})"
+    joins = f"LEFT JOIN ({per_segment(QUANTILES, 'excluded_by IS NULL')}) USING ({KEYS})"
     custom = custom_aggregates(config)
     if custom:
         # Over every row: a custom aggregate says itself which rows it takes.
@@ -417,7 +492,8 @@ def compute_figures(
 
     With `cache`, the CSV of an unchanged drill-through list is taken from it (see
     :func:`generator.figures.drill.compute_drill`)."""
-    metrics, grids = figure_table(con, config, quality)
+    metrics, grids, recomputed = figure_table(con, config, quality, cache)
+    labels = {(g, p.start): p.label for g, grid in grids.items() for p in grid}
     data_through = quality.data_through
     rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())
     segments = tuple(
@@ -438,13 +514,18 @@ def compute_figures(
             con, config, published_dimensions(config), grids.get(config.site.periods[0], ()),
             cache,
         ),
+        recomputed=tuple((g, labels[(g, start)]) for g, start in recomputed),
     )
 
 
 def figure_table(
-    con: duckdb.DuckDBPyConnection, config: Config, quality: QualityReport
-) -> tuple[tuple[MetricInfo, ...], dict[str, tuple[Period, ...]]]:
-    """Create the engine table `figures` (sorted like figures.csv) from `interactions`."""
+    con: duckdb.DuckDBPyConnection, config: Config, quality: QualityReport,
+    cache: Cache | None = None,
+) -> tuple[tuple[MetricInfo, ...], dict[str, tuple[Period, ...]], list[tuple[str, date]]]:
+    """Create the engine table `figures` (sorted like figures.csv) from `interactions`.
+
+    Return the metrics, the period grid of each granularity, and the (granularity, period
+    start) of the periods computed rather than taken from `cache` (see :func:`_aggregate`)."""
     data_through = quality.data_through
     mapped = set(quality.mapped_fields)
     custom = tuple(m for m in config.policy.custom_metrics if set(m.needs) <= mapped)
@@ -454,7 +535,7 @@ def figure_table(
         **{m.id: MetricSQL(f"cm_{m.id}_value", f"cm_{m.id}_n") for m in custom},
     }
     judge_interactions(con, config, data_through)
-    _aggregate(con, config)
+    recomputed = _aggregate(con, config, cache)
     grids = _grid(con, config, data_through)
     _goals(con, config)
     _metric_table(con, metrics)
@@ -531,7 +612,7 @@ def figure_table(
             period_start, dimension <> 'all', dimension, segment <> 'all', segment, metric
         """
     )
-    return metrics, grids
+    return metrics, grids, recomputed
 
 
 def _change_sql(baseline: str, baseline_n: str) -> str:
