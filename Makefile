@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: site test check lint example-data golden bench clean
+.PHONY: site test test-slow check lint example-data golden bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info >= (3, 11) else "carecard needs Python 3.11 or later; $(PYTHON) is " + sys.version.split()[0] + ". Run make PYTHON=python3.11 (or newer).")'
@@ -20,13 +20,17 @@ site: $(STAMP)  ## build the example site into output/
 check: $(STAMP)  ## validate config and data of the example site
 	$(BIN)/carecard check --config config.yaml
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP)  ## run the default test suite (the slow tier: make test-slow)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff and mypy (installed on demand)
-	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML
+test-slow: $(STAMP)  ## run the slow tier (a build per config key, browsers)
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP)  ## ruff, mypy and the import layers (installed on demand)
+	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML 'import-linter>=2.1,<3'
 	$(BIN)/ruff check generator tests scripts bench
 	$(BIN)/mypy generator tests scripts bench
+	$(BIN)/lint-imports
 
 example-data: $(STAMP)  ## regenerate content/exports/ deterministically
 	$(BIN)/python scripts/make_example_exports.py

@@ -372,6 +372,9 @@ class QualityReport:
     def rows_rejected(self) -> int:
         """All rows rejected across drops."""
         return sum(d.rejected for d in self.drops)
+    reason_labels: dict[str, str] = field(default_factory=dict)
+    """Rejection reason code -> its label on the data-quality page ('missing required
+    field'); a code without one is shown with spaces for underscores."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from generator.config.loader import (  # noqa: E402
     TargetRule,
     Where,
 )
+from generator.ingest.sources import REASONS  # noqa: E402
 from generator.model import (  # noqa: E402
     METRICS_BY_ID,
     BudgetRow,
@@ -258,6 +259,7 @@ def make_quality(rejections: int = 3, restatements: int = 3) -> QualityReport:
         restatements=make_restatements(restatements),
         newest_drops=("content/exports/social-w47.csv",),
         blackouts={"Platform <outage>": 4},
+        reason_labels=dict(REASONS),  # as the ingest stage gives them
     )
 
 

@@ -843,6 +843,7 @@ def _report(
         data_through=through,
         data_through_by_source=by_source,
         data_through_explicit=explicit,
+        reason_labels=dict(REASONS),
     )
 
 

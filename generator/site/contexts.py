@@ -605,7 +605,7 @@ class ReasonCount:
     code: str
     """Reason code ('missing_required'), as in data/rejected.csv."""
     label: str
-    """Human label ('missing required field'), from generator.ingest.sources.REASONS."""
+    """Human label ('missing required field'), from the QualityReport's reason_labels."""
     count: int
     """Rows rejected for it."""
 

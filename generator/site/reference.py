@@ -12,7 +12,6 @@ from datetime import time
 
 from generator.config.loader import ExcludeRule, Goal, TargetRule
 from generator.config.policy import NO_REPLY_NEEDED, Version, policy_versions
-from generator.ingest.sources import REASONS
 from generator.model import MetricInfo, Restatement
 from generator.site.contexts import (
     BlackoutView,
@@ -356,13 +355,14 @@ def definitions_page(site: SiteIndex) -> Page:
 # --- Data quality --------------------------------------------------------------------------------
 
 
-def reason_label(code: str) -> str:
+def reason_label(code: str, labels: dict[str, str]) -> str:
     """The human label of a rejection reason code ('missing required field')."""
-    return REASONS.get(code) or code.replace("_", " ")
+    return labels.get(code) or code.replace("_", " ")
 
 
-def _reason_counts(counts: dict[str, int]) -> tuple[ReasonCount, ...]:
-    return tuple(ReasonCount(code, reason_label(code), n) for code, n in sorted(counts.items()))
+def _reason_counts(counts: dict[str, int], labels: dict[str, str]) -> tuple[ReasonCount, ...]:
+    return tuple(ReasonCount(code, reason_label(code, labels), n)
+                 for code, n in sorted(counts.items()))
 
 
 
@@ -372,7 +372,7 @@ def data_quality_page(site: SiteIndex) -> Page:
     q = site.quality
     drops = tuple(
         DropRow(d.source, d.file, d.read, d.kept, d.superseded, d.rejected,
-                _reason_counts(d.rejected_by_reason),
+                _reason_counts(d.rejected_by_reason, q.reason_labels),
                 d.read == d.kept + d.superseded + d.rejected)
         for d in q.drops
     )
@@ -382,8 +382,9 @@ def data_quality_page(site: SiteIndex) -> Page:
             reasons[k] = reasons.get(k, 0) + v
     read, kept = sum(d.read for d in drops), sum(d.kept for d in drops)
     superseded, rejected = sum(d.superseded for d in drops), sum(d.rejected for d in drops)
-    totals = DropRow("", "Total", read, kept, superseded, rejected, _reason_counts(reasons),
-                     all(d.balanced for d in drops) and read == kept + superseded + rejected)
+    balanced = all(d.balanced for d in drops) and read == kept + superseded + rejected
+    totals = DropRow("", "Total", read, kept, superseded, rejected,
+                     _reason_counts(reasons, q.reason_labels), balanced)
     policy = site.config.policy
     names = [NO_REPLY_NEEDED] + [r.name for r in policy.exclude]
     for version in policy.versions:
@@ -394,7 +395,7 @@ def data_quality_page(site: SiteIndex) -> Page:
     blackouts = tuple((r, q.blackouts.get(r, 0)) for r in dict.fromkeys(reasons_out))
     rejections = tuple(
         RejectionRow(r.source, r.file, r.position, r.field or r.column, r.reason, r.message,
-                     reason_label(r.reason))
+                     reason_label(r.reason, q.reason_labels))
         for r in q.rejections[:MAX_REJECTIONS_SHOWN]
     )
     csv = Link(RESTATEMENTS_CSV, "restatements.csv") if q.restatements else None
