@@ -279,6 +279,7 @@ def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
             f"built {result.pages} pages, {result.charts} charts from {result.rows_read} rows "
             f"({result.rows_rejected} rejected) in {result.seconds:.1f}s into {result.output}; "
             f"drops parsed {result.drops_parsed}, from cache {result.drops_from_cache}; "
+            f"periods computed {len(result.periods_recomputed)}; "
             f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}"
         )
     if args.fail_on:
