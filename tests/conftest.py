@@ -46,3 +46,17 @@ def _fixtures_stay_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
     after = sorted(projects.rglob("*"))
     assert after == before, f"{request.node.name} wrote into tests/projects: " + ", ".join(
         str(p.relative_to(projects)) for p in sorted(set(after) - set(before))[:5])
+
+
+@pytest.fixture
+def default_signals() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt and SIGTERM at its default, whatever the suite was
+    started with (under `nohup` or as a background job SIGINT is ignored); restored after."""
+    import signal
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for number, handler in before.items():
+        signal.signal(number, handler)

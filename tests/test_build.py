@@ -245,7 +245,7 @@ def test_a_second_build_of_the_same_output_waits_for_the_first(
                                                     (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_during_an_engine_query_stops_the_build_with_its_exit_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    sent: signal.Signals, code: int, word: str,
+    sent: signal.Signals, code: int, word: str, default_signals: None,
 ) -> None:
     """Ctrl-C or SIGTERM during a query: the build stops with one line and 130 or 143, no
     traceback. The engine turns Ctrl-C into its own error and stops at once; SIGTERM stops it

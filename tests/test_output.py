@@ -147,9 +147,11 @@ def test_sigkill_at_random_points_leaves_the_previous_or_the_new_site(tmp_path: 
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
-def test_sigterm_stops_a_build_cleanly_and_leaves_the_previous_site(tmp_path: Path) -> None:
-    """What a cancelled CI job sends: the build stops its workers, removes its staging folder,
-    says so and exits 143, rather than dying with the staging folder left behind."""
+def test_sigterm_stops_a_build_cleanly_and_leaves_the_previous_site(
+    tmp_path: Path, default_signals: None
+) -> None:
+    """What a cancelled CI job sends: the build removes its staging folder, says so and exits
+    143, rather than dying with the staging folder left behind."""
     config, out, previous = _built_then_changed(tmp_path)
     command = [sys.executable, "-m", "generator", "build", "--config", str(config),
                "--output", str(out), "--no-cache"]
