@@ -312,6 +312,7 @@ def build(
                       "rows_rejected": checked.quality.rows_rejected}
             cache.remember_build({"inputs": fingerprint, "output": output_state(target),
                                   **report})
+            cache.prune()
     return BuildResult(
         config=config, output=target, skipped=False, statuses=tuple(summary["statuses"]),
         rows_read=checked.quality.rows_read, rows_rejected=checked.quality.rows_rejected,

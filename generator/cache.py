@@ -1,4 +1,4 @@
-"""The build cache: parsed drops and the fingerprint of the last build, keyed by content.
+"""The build cache: every unit of work of the last build, keyed by the content of its inputs.
 
 Everything is keyed by content hashes (never modification times, which CI checkouts reset), so
 the cache is safe to delete: a missing entry is recomputed, and a corrupt one is recomputed with
@@ -9,6 +9,8 @@ a warning. Layout under the cache folder (default `.carecard-cache/` beside conf
     staged/<key>.json       the export columns that drop had
     messages/<key>.parquet  one message-level drop, mapped onto the message fields (raw text)
     charts/<key>.svg        one drawn chart
+    aggregates/<key>.parquet the aggregates of one period (key: its judged rows, the config
+                            and the code)
     drill/<key>.csv         one drill-through list's CSV (key: a digest of its rows)
     last-build-N.json       fingerprint of the inputs and the output of the last build,
                             and what its summary line said
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     import duckdb
 
 log = logging.getLogger(__name__)
+#: The folders of the cache's entries, each file keyed by content (see the module header).
+ENTRY_KINDS = ("staged", "messages", "aggregates", "drill", "charts")
 #: Bump when the layout of cached tables changes.
 CACHE_FORMAT = "2"
 
@@ -44,6 +48,8 @@ class Cache:
     hits: int = 0
     misses: int = 0
     corrupt: list[str] = field(default_factory=list)
+    used: set[Path] = field(default_factory=set, repr=False)
+    """Every entry this build looked up or stored (see :meth:`prune`)."""
 
     def key(self, *parts: str) -> str:
         """A content key over `parts`, the carecard version and the cache format."""
@@ -54,7 +60,24 @@ class Cache:
         """Where an entry lives, or None when caching is off."""
         if self.folder is None:
             return None
-        return self.folder / kind / f"{key}{suffix}"
+        path = self.folder / kind / f"{key}{suffix}"
+        self.used.add(path)
+        return path
+
+    def prune(self) -> int:
+        """Remove the entries this build did not use (a parsed drop that is gone, the figures
+        of a period before its last drop, a chart that changed): the cache keeps what the
+        next build can reuse, not every build's. Return how many were removed."""
+        if self.folder is None:
+            return 0
+        removed = 0
+        for kind in ENTRY_KINDS:
+            folder = self.folder / kind
+            for entry in folder.iterdir() if folder.is_dir() else ():
+                if entry.is_file() and entry not in self.used:
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def parquet_entry(self, con: duckdb.DuckDBPyConnection, kind: str, key: str) -> Path | None:
         """The path of a readable cached Parquet entry, or None (absent, or corrupt: removed)."""

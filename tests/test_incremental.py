@@ -247,3 +247,16 @@ def test_a_changed_config_key_with_a_warm_cache_gives_the_cold_build(
     assert tree(site / "output") == tree(tmp_path / "cold")
     if key not in NO_VISIBLE_CHANGE:
         assert tree(site / "output") != before, f"the change of {key} changed nothing"
+
+
+def test_the_cache_keeps_what_the_last_build_used_and_nothing_else(site: Path) -> None:
+    build(site)
+    (site.parent / "exports" / "w5.csv").write_text(HEADER + week_rows(2, "n", 11),
+                                                    encoding="utf-8")
+    result = build(site)
+    cache, output = site.parent / ".carecard-cache", site.parent / "output"
+    assert len(list((cache / "aggregates").iterdir())) == 5  # 4 weeks and 1 month
+    assert len(list((cache / "charts").iterdir())) == result.charts
+    lists = {p.read_bytes() for p in output.glob("drill/**/*.csv")}  # same rows: one entry
+    assert len(list((cache / "drill").iterdir())) == len(lists)
+    assert len(list((cache / "staged").glob("*.parquet"))) == 5  # one per drop
