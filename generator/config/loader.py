@@ -370,6 +370,12 @@ _RATIO_RANGES: dict[str, tuple[float, float]] = {
     "private_move_rate": (0.0, 1.0),
 }
 """Valid goal range of each built-in ratio metric."""
+_BETTER: dict[str, str] = {
+    m.id: "min" if m.better == "higher" else "max"
+    for m in METRICS_BY_ID.values() if m.better in ("higher", "lower")
+}
+"""The goal direction each built-in metric with a better direction needs."""
+_PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
 _BUILTIN_METRICS: frozenset[str] = frozenset(
     [*METRICS_BY_ID, "net_sentiment", "recovery_rate", "private_move_rate", "exposed_reach"]
 )
@@ -1300,8 +1306,8 @@ class _Loader:
             node,
             path,
             {
-                "min": self.number_in(),
-                "max": self.number_in(),
+                "min": partial(self.goal_value, metric),
+                "max": partial(self.goal_value, metric),
                 "tolerance": self.number_in(0),
                 "min_n": self.whole(1),
             },
@@ -1317,6 +1323,19 @@ class _Loader:
         if len(given) > 1:
             raise _Bad("either 'min' or 'max', not both")
         direction = given[0]
+        better = _BETTER.get(metric)
+        if better is not None and direction != better:
+            wanted = better
+            word = "higher" if wanted == "min" else "lower"
+            key_node = next(k for k, _ in node.value if getattr(k, "value", None) == direction)
+            raise _Bad(
+                f"'{wanted}' ({word} is better for {metric})",
+                f"write '{metric}: {{{wanted}: {self.found(self.child(node, direction))}}}'; "
+                f"'{direction}' would call the worse value on goal.",
+                node=key_node,
+                what=path,
+                found=direction,
+            )
         if direction not in values:
             raise _Reported
         goal = values[direction]
@@ -1324,7 +1343,7 @@ class _Loader:
         if not low <= goal <= high:
             raise _Bad(
                 f"a ratio between {low:g} and {high:g}",
-                f"write ratios as fractions: {goal / 100:g} for {goal:g}%." if goal > 1 else "",
+                _percent_hint(goal) if goal > 1 else "",
                 node=self.child(node, direction),
                 what=f"{path}.{direction}",
             )
@@ -1335,6 +1354,19 @@ class _Loader:
             tolerance=values.get("tolerance"),
             min_n=values.get("min_n", 1),
         )
+
+    def goal_value(self, metric: str, node: yaml.Node, path: str) -> float:
+        """Parse a goal's number; a percentage ('95%') of a ratio metric gets the hint that
+        ratios are fractions."""
+        try:
+            return float(self.number_in()(node, path))
+        except _Bad:
+            percent = _PERCENT.fullmatch(self.raw(node, "a number").strip())
+            if percent is None or metric not in _RATIO_RANGES:
+                raise
+            low, high = _RATIO_RANGES[metric]
+            raise _Bad(f"a ratio between {low:g} and {high:g}",
+                       _percent_hint(float(percent.group(1)))) from None
 
     def metric_ref(self, node: yaml.Node, path: str) -> str:
         """Parse a metric id (built-in or custom)."""
@@ -1462,6 +1494,11 @@ class _Loader:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _percent_hint(percent: float) -> str:
+    """The hint for a ratio goal written as a percentage."""
+    return f"write ratios as fractions: {percent / 100:g} for {percent:g}%."
 
 
 def _line(node: yaml.Node) -> int:
