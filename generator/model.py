@@ -245,6 +245,21 @@ class DrillList:
 
 
 @dataclass(frozen=True)
+class SegmentFold:
+    """A dimension with more values than site.max_segments: the rest fold into '(other)'."""
+
+    dimension: str
+    limit: int
+    """Values published on their own (site.max_segments of the dimension)."""
+    values: int
+    """Distinct values the data holds."""
+    folded: int
+    """Values folded into '(other)'."""
+    interactions: int
+    """Interactions of the folded values (all time)."""
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of the site plus what is needed to navigate them."""
 
@@ -266,6 +281,8 @@ class Figures:
     recomputed: tuple[tuple[str, str], ...] = ()
     """(granularity, period label) of every period whose figures this build computed from its
     rows; the others came from the build cache (their rows and the config were unchanged)."""
+    folds: tuple[SegmentFold, ...] = ()
+    """The dimensions whose values beyond site.max_segments fold into '(other)'."""
 
 
 @dataclass(frozen=True)

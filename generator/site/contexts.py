@@ -394,9 +394,14 @@ class SegmentContext:
     table: TrendTable
     """The chart's data (the chart's text alternative)."""
     siblings: tuple[Link, ...]
-    """Other segments of the same dimension."""
+    """Segments of the same dimension, this one marked current: all of them, or when there
+    are more than MAX_SIBLINGS, the MAX_SIBLINGS nearest to this one in figures.csv order
+    (so that a page's size does not grow with the number of segments)."""
     budget: BudgetView | None
     """This segment's error budget, or None when the policy sets none."""
+    all_siblings: Link | None = None
+    """When `siblings` lists only some segments: the list of all of them on the segments
+    index ('All 5,000 segments of team')."""
 
 
 @dataclass(frozen=True)
@@ -427,6 +432,8 @@ class SegmentGroup:
 
     dimension: str
     """Dimension name."""
+    anchor: str
+    """The id of the group on the page ('dimension-team'), which segment pages link to."""
     heading: str
     """Heading."""
     segments: tuple[Link, ...]
