@@ -357,6 +357,18 @@ class ThreadStats:
 
 
 @dataclass(frozen=True)
+class LookalikeGroup:
+    """Values of one dimension that probably mean the same (generator.values)."""
+
+    dimension: str
+    values: tuple[tuple[str, int], ...]
+    """(value, interactions), most interactions first."""
+    differences: tuple[str, ...]
+    """What tells them apart: 'spaces or invisible characters', 'case', 'compatibility
+    forms', 'look-alike characters'."""
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """What happened to every row read."""
 
@@ -379,6 +391,9 @@ class QualityReport:
     """Blackout reason -> actionable interactions left out of sla_attainment (all time)."""
     mapped_fields: frozenset[str] = frozenset()
     """Canonical fields that at least one drop has a column for (metrics need them)."""
+    lookalikes: tuple[LookalikeGroup, ...] = ()
+    """Values of a published dimension that differ only by case, spaces, invisible or
+    look-alike characters (probable duplicates), most interactions first."""
 
     @property
     def rows_read(self) -> int:

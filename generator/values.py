@@ -19,9 +19,9 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from generator.model import LookalikeGroup
 from generator.sqltext import mapped_sql
 
 if TYPE_CHECKING:
@@ -162,18 +162,6 @@ def skeleton(text: str) -> str:
             break
         text = mapped
     return text
-
-
-@dataclass(frozen=True)
-class LookalikeGroup:
-    """Values of one dimension that probably mean the same."""
-
-    dimension: str
-    values: tuple[tuple[str, int], ...]
-    """(value, interactions), most interactions first."""
-    differences: tuple[str, ...]
-    """What tells them apart: 'spaces or invisible characters', 'case', 'compatibility
-    forms', 'look-alike characters'."""
 
 
 def lookalike_groups(

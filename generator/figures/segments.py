@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from generator.config.loader import Config
-from generator.model import Period, SegmentFold
+from generator.model import LookalikeGroup, Period, SegmentFold
 from generator.sqltext import OTHER_SEGMENT, folded_column, segment_sql, sql_ident, sql_str
+from generator.values import lookalike_groups
 
 if TYPE_CHECKING:
     import duckdb
@@ -85,6 +86,20 @@ def segment_folds(con: duckdb.DuckDBPyConnection) -> tuple[SegmentFold, ...]:
             f"FROM {CHOICE} GROUP BY ALL ORDER BY dimension"
         ).fetchall()
     )
+
+
+def find_lookalikes(
+    con: duckdb.DuckDBPyConnection, dimensions: tuple[str, ...]
+) -> tuple[LookalikeGroup, ...]:
+    """Probable duplicates among the values of each dimension in `interactions` (values that
+    differ only by case, spaces, invisible or look-alike characters), dimension by dimension."""
+    groups: list[LookalikeGroup] = []
+    for dimension in dimensions:
+        counts = con.execute(
+            f"SELECT {segment_sql(dimension)} AS value, count(*) FROM interactions GROUP BY ALL"
+        ).fetchall()
+        groups += lookalike_groups(dimension, counts)
+    return tuple(groups)
 
 
 def _choose(
