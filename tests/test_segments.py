@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from sitefakes import Node, parse_html
 
 from generator.build import build
-from tests.sitefakes import Node, parse_html
 
 CONFIG = """\
 site:
