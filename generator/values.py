@@ -10,8 +10,10 @@ The confusables come from the `confusable-homoglyphs` package, which ships Unico
 confusables.txt as a table of each character's look-alikes in both directions. That is enough
 for a skeleton used to *compare*: the characters linked by the table form the classes of
 confusables.txt (a prototype and the characters mapped to it), and every member of a class is
-replaced by one representative (the prototype where the table shows which it is). Two strings
-then have the same skeleton exactly when UTS #39 gives them the same one.
+replaced by one representative (the prototype where the table shows which it is), so two
+characters UTS #39 maps to one prototype map to one representative here too. The skeleton is
+as complete as the package's copy of confusables.txt (which it reads from that file's comment
+column); it is used to list probable duplicates, never to change a value.
 """
 
 from __future__ import annotations
