@@ -148,8 +148,14 @@ def check(
     memory_limit: str | None = None,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing."""
-    from generator.figures.metrics import blackout_counts, compute_figures, exclusion_counts
+    from generator.figures.metrics import (
+        blackout_counts,
+        compute_figures,
+        exclusion_counts,
+        published_dimensions,
+    )
     from generator.figures.restate import compute_restatements
+    from generator.figures.segments import find_lookalikes
     from generator.ingest.sources import account_rows, release_staged, stage_drops
 
     stages = stages or Stages()
@@ -179,7 +185,8 @@ def check(
     with stages.time("compute figures"):
         figures = compute_figures(con, config, quality, cache)
         quality = replace(
-            quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con)
+            quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con),
+            lookalikes=find_lookalikes(con, published_dimensions(config)),
         )
     log.info("computed %d figures", len(figures.rows))
     with stages.time("restatements"):

@@ -245,6 +245,21 @@ class DrillList:
 
 
 @dataclass(frozen=True)
+class SegmentFold:
+    """A dimension with more values than site.max_segments: the rest fold into '(other)'."""
+
+    dimension: str
+    limit: int
+    """Values published on their own (site.max_segments of the dimension)."""
+    values: int
+    """Distinct values the data holds."""
+    folded: int
+    """Values folded into '(other)'."""
+    interactions: int
+    """Interactions of the folded values (all time)."""
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of the site plus what is needed to navigate them."""
 
@@ -266,6 +281,8 @@ class Figures:
     recomputed: tuple[tuple[str, str], ...] = ()
     """(granularity, period label) of every period whose figures this build computed from its
     rows; the others came from the build cache (their rows and the config were unchanged)."""
+    folds: tuple[SegmentFold, ...] = ()
+    """The dimensions whose values beyond site.max_segments fold into '(other)'."""
 
 
 @dataclass(frozen=True)
@@ -340,6 +357,18 @@ class ThreadStats:
 
 
 @dataclass(frozen=True)
+class LookalikeGroup:
+    """Values of one dimension that probably mean the same (generator.values)."""
+
+    dimension: str
+    values: tuple[tuple[str, int], ...]
+    """(value, interactions), most interactions first."""
+    differences: tuple[str, ...]
+    """What tells them apart: 'spaces or invisible characters', 'case', 'compatibility
+    forms', 'look-alike characters'."""
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """What happened to every row read."""
 
@@ -362,6 +391,9 @@ class QualityReport:
     """Blackout reason -> actionable interactions left out of sla_attainment (all time)."""
     mapped_fields: frozenset[str] = frozenset()
     """Canonical fields that at least one drop has a column for (metrics need them)."""
+    lookalikes: tuple[LookalikeGroup, ...] = ()
+    """Values of a published dimension that differ only by case, spaces, invisible or
+    look-alike characters (probable duplicates), most interactions first."""
 
     @property
     def rows_read(self) -> int:

@@ -5,6 +5,8 @@ Nothing a user wrote is ever pasted into SQL except through these quoting functi
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 
 def sql_str(value: str) -> str:
     """Quote text as a SQL string literal."""
@@ -24,10 +26,22 @@ def mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
     return f"(CASE {raw} {cases} ELSE {raw} END)"
 
 
-def segment_sql(dimension: str, table: str = "") -> str:
+#: The segment of the values of a dimension beyond its site.max_segments.
+OTHER_SEGMENT = "(other)"
+
+
+def folded_column(dimension: str) -> str:
+    """Name of the column of `judged` that holds a folded dimension's segment."""
+    return "segment:" + dimension
+
+
+def segment_sql(dimension: str, table: str = "", folded: Collection[str] = ()) -> str:
     """SQL giving an interaction's segment of `dimension`: its value as text, 'unknown' when
-    empty, or 'all' for the dimension `all`."""
+    empty, or 'all' for the dimension `all`; for a dimension in `folded` (site.max_segments),
+    the segment `judged` holds for it, '(other)' for the values folded away."""
     if dimension == "all":
         return "'all'"
     prefix = f"{table}." if table else ""
+    if dimension in folded:
+        return prefix + sql_ident(folded_column(dimension))
     return f"coalesce(CAST({prefix}{sql_ident(dimension)} AS VARCHAR), 'unknown')"

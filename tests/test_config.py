@@ -297,6 +297,17 @@ MISTAKES = [
         "'2026-11-30T00:00:00+00:00', found 'next week'.",
     ),
     (
+        "site.max_segments",
+        "  max_segments: 0\n",
+        "config.yaml:3: site.max_segments: expected a whole number ≥ 1, or a map like "
+        "{{default: 200, team: 500}}, found '0'.",
+    ),
+    (
+        "site.max_segments",
+        "  max_segments: {default: 100, team: many}\n",
+        "config.yaml:3: site.max_segments.team: expected a whole number ≥ 1, found 'many'.",
+    ),
+    (
         "site.templates",
         "  templates: theme/\n",
         "config.yaml:3: site.templates: expected an existing folder, found 'theme/'. "
@@ -566,6 +577,12 @@ def test_policy_mistake_has_exact_message(project, what, section, message) -> No
 
 
 SOURCE_MISTAKES = [
+    (
+        "normalize",
+        "  - {name: social, path: exports/*.csv, normalize: [trim, lowercase]}\n",
+        "config.yaml:4: sources[0].normalize[1]: expected one of 'trim', 'casefold', 'nfkc', "
+        "found 'lowercase'.",
+    ),
     (
         "missing path",
         "  - name: social\n    shape: interactions\n",
@@ -1055,3 +1072,47 @@ def test_versions_are_sorted_and_may_use_custom_metrics(project) -> None:
     assert first.goals == {"complaint_share": Goal("complaint_share", "max", 0.2)}
     assert first.first_response == (TargetRule(2880.0, text="2d"),)
     assert (first.exclude, second.exclude, second.first_response) == (None, (), None)
+
+
+def test_goal_against_the_metric_direction_or_as_a_percentage_fails_check_with_a_hint(
+    project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.cli import main
+
+    path = project(MINIMAL + textwrap.dedent("""\
+        policy:
+          goals:
+            backlog: {min: 2}
+            frt_median: {max: 30}
+            response_rate: {min: 95%}
+            csat: {min: 95}
+          versions:
+            - valid_from: 2026-11-01
+              goals:
+                resolution_rate: {max: 0.5}
+        """))
+
+    assert main(["check", "--config", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: config.yaml:10: policy.goals.backlog: expected 'max' (lower is better for "
+        "backlog), found 'min'. Hint: write 'backlog: {max: 2}'; 'min' would call the worse "
+        "value on goal.",
+        "error: config.yaml:12: policy.goals.response_rate.min: expected a ratio between 0 "
+        "and 1, found '95%'. Hint: write ratios as fractions: 0.95 for 95%.",
+        "error: config.yaml:13: policy.goals.csat.min: expected a ratio between 0 and 1, "
+        "found '95'. Hint: write ratios as fractions: 0.95 for 95%.",
+        "error: config.yaml:17: policy.versions[0].goals.resolution_rate: expected 'min' "
+        "(higher is better for resolution_rate), found 'max'. Hint: write 'resolution_rate: "
+        "{min: 0.5}'; 'max' would call the worse value on goal.",
+    ]
+
+
+def test_max_segments_of_an_unknown_dimension_is_a_warning_or_a_strict_error(project) -> None:
+    path = project(MINIMAL.replace("  timezone: Europe/London\n",
+                                   "  max_segments: {default: 50, channel: 5, taem: 500}\n"))
+    message = "config.yaml:2: site.max_segments.taem: unknown dimension. Hint: did you mean 'team'?"
+
+    config = load_config(path)
+    assert config.warnings == (message,)
+    assert (config.site.segment_limit("team"), config.site.segment_limit("channel")) == (50, 5)
+    assert messages(path, strict=True) == [message]

@@ -167,6 +167,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
                            "  interactions_csv: false\n  templates: overrides"),
     "site.on_bad_rows": edit("on_bad_rows: report", "on_bad_rows: fail"),
     "site.interactions_csv": edit("interactions_csv: false", "interactions_csv: true"),
+    "site.max_segments": edit("  interactions_csv: false",
+                              "  interactions_csv: false\n  max_segments: {default: 1}"),
     "sources.name": edit("- name: desk", "- name: helpdesk"),
     "sources.path": edit("path: exports/w*.csv", "path: exports/w[123].csv"),
     "sources.shape": edit("shape: interactions", "shape: 'interactions'"),
@@ -178,6 +180,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "sources.channel": both(edit("channel: Network, ", ""),  # one channel for every row
                             edit("dimensions: [team]", "dimensions: [team]\n    channel: chat")),
     "sources.delimiter": edit('delimiter: ","', 'delimiter: ";"'),
+    "sources.normalize": edit("dimensions: [team]",
+                              "dimensions: [team]\n    normalize: [trim, casefold, nfkc]"),
     "sources.timestamp_format": edit('delimiter: ","',
                                      'delimiter: ","\n    timestamp_format: "%Y-%m-%d %H:%M"'),
     "calendars.timezone": edit("timezone: Europe/Berlin\n    hours",
@@ -199,7 +203,8 @@ NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", 
 #: Changes that need not change a byte of the site (they may, but the test does not ask).
 NO_VISIBLE_CHANGE = {"site.on_bad_rows", "sources.format", "sources.delimiter",
                      "sources.shape", "sources.timestamp_format", "site.templates",
-                     "policy.sentiment"}
+                     "policy.sentiment",
+                     "sources.normalize"}  # the values are lower case and trimmed already
 
 
 def config_keys() -> set[str]:

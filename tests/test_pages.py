@@ -131,8 +131,8 @@ def test_segment_value_that_looks_like_markup_is_escaped_text(site):
     doc = fakes.parse_html(site["index.html"])
     team = doc.find_all("table")[1]
     assert team.find("tbody").find("th").text == "<script>"
-    assert "segments/team/script.html" in site
-    page = fakes.parse_html(site["segments/team/script.html"])
+    assert "segments/team/script-5b63e5b2097f.html" in site
+    page = fakes.parse_html(site["segments/team/script-5b63e5b2097f.html"])
     assert page.find("h1").text == "Team: <script>"
 
 
@@ -217,13 +217,13 @@ def test_site_contains_every_period_and_segment_page_and_chart(site):
         assert f"periods/week/{label}.html" in site
     assert "periods/month/2026-11.html" in site
     for page in ("segments/all/all.html", "segments/channel/email.html",
-                 "segments/channel/twitter.html", "segments/team/script.html",
+                 "segments/channel/twitter.html", "segments/team/script-5b63e5b2097f.html",
                  "periods/index.html", "segments/index.html", "definitions.html",
                  "data-quality.html", "pages/about.html", "assets/carecard.css"):
         assert page in site
     assert sorted(p for p in site if p.startswith("charts/")) == [
         "charts/all/all.svg", "charts/channel/email.svg", "charts/channel/twitter.svg",
-        "charts/team/script.svg"]
+        "charts/team/script-5b63e5b2097f.svg"]
 
 
 def test_period_page_has_commentary_and_prev_next_links(site):
@@ -331,7 +331,7 @@ def test_only_periods_and_segments_with_a_drill_list_link_to_one(site):
     w46 = fakes.parse_html(site["periods/week/2026-W46.html"])
     team = table(w46, "By team").find("tbody").find("tr")
     links = team.find_all("a", "cell-drill")
-    assert {a.attrs["href"] for a in links} == {"../../drill/week/2026-W46/team/script.html"}
+    assert {a.attrs["href"] for a in links} == {"../../drill/week/2026-W46/team/script-5b63e5b2097f.html"}
     assert links[0].text == "show 2 late or unanswered interactions (Response rate)"
 
 
@@ -370,13 +370,13 @@ def test_drill_csv_has_every_row_with_the_dataclass_fields_as_columns(site):
 
 
 def test_drill_page_of_a_segment_uses_its_slug_and_escapes_its_name(site):
-    doc = fakes.parse_html(site["drill/week/2026-W46/team/script.html"])
+    doc = fakes.parse_html(site["drill/week/2026-W46/team/script-5b63e5b2097f.html"])
     assert "Team: <script>" in doc.find("h1").text
-    assert "drill/week/2026-W46/team/script.csv" in site
+    assert "drill/week/2026-W46/team/script-5b63e5b2097f.csv" in site
     assert "drill/week/2026-W46/channel/email.html" in site
     assert sorted(p for p in site if p.startswith("drill/") and p.endswith(".html")) == [
         "drill/week/2026-W46/all/all.html", "drill/week/2026-W46/channel/email.html",
-        "drill/week/2026-W46/team/script.html"]
+        "drill/week/2026-W46/team/script-5b63e5b2097f.html"]
 
 
 def test_drill_page_caps_the_rows_shown_but_not_the_csv(tmp_path):
@@ -422,7 +422,7 @@ def test_segment_pages_show_their_own_budget(site):
     email = fakes.parse_html(site["segments/channel/email.html"]).find("section", "budget")
     assert email.find(cls="status").text == "✓ on track"
     assert "5 of 8 allowed breaches used; 3 left." in email.text
-    team = fakes.parse_html(site["segments/team/script.html"]).find("section", "budget")
+    team = fakes.parse_html(site["segments/team/script-5b63e5b2097f.html"]).find("section", "budget")
     assert team.find(cls="status").text == "– no budget"
     assert "No interaction counts towards the budget in 2026-11 yet." in team.text
 
@@ -507,7 +507,7 @@ def test_trend_charts_mark_blackouts_only_where_the_window_applies(site_root):
     markers = {job.path: [(m.index, m.kind) for m in job.spec.markers] for job in model.charts}
     assert (1, "blackout") in markers["charts/all/all.svg"]
     assert (1, "blackout") in markers["charts/channel/twitter.svg"]
-    assert (1, "blackout") in markers["charts/team/script.svg"]  # the team may be affected
+    assert (1, "blackout") in markers["charts/team/script-5b63e5b2097f.svg"]  # the team may be affected
     assert (1, "blackout") not in markers["charts/channel/email.svg"]
     assert (1, "policy") in markers["charts/all/all.svg"]
 
@@ -774,15 +774,22 @@ def test_changes_are_written_with_arrow_unit_and_word(change, unit, better, text
     assert format_change(change, unit, better)[0] == text
 
 
-def test_segment_slugs_are_ascii_and_unique():
-    slugs = segment_slugs(["Tech Support", "tech-support", "<script>", "ÉMEA", "日本", "email"])
+def test_segment_slugs_are_ascii_unique_and_depend_on_the_value_alone():
+    values = ["Tech Support", "tech-support", "<script>", "ÉMEA", "日本", "email", "con",
+              "email-0123456789ab", "product_line"]
+    slugs = segment_slugs(values)
     assert slugs["tech-support"] == "tech-support"
-    assert slugs["Tech Support"] == "tech-support-" + short_hash("Tech Support")
-    assert slugs["<script>"] == "script"
-    assert slugs["ÉMEA"] == "emea"
-    assert slugs["日本"] == short_hash("日本")
+    assert slugs["Tech Support"] == "tech-support-" + short_hash("Tech Support", 12)
+    assert slugs["<script>"] == "script-" + short_hash("<script>", 12)
+    assert slugs["ÉMEA"] == "emea-" + short_hash("ÉMEA", 12)
+    assert slugs["日本"] == "x-" + short_hash("日本", 12)
     assert slugs["email"] == "email"
-    assert len(set(slugs.values())) == len(slugs)
+    assert slugs["product_line"] == "product_line"
+    assert slugs["con"] == "con-" + short_hash("con", 12)  # a Windows device name
+    # A plain value shaped like a hashed slug is hashed too, so it meets no other value's slug.
+    assert slugs["email-0123456789ab"].startswith("email-0123456789ab-")
+    assert slugs == {v: segment_slugs([v])[v] for v in values}
+    assert len({s.lower() for s in slugs.values()}) == len(values)
 
 
 @pytest.mark.parametrize(("value", "text"), [

@@ -62,6 +62,10 @@ MESSAGE_FIELDS: tuple[str, ...] = (
 SHAPES: tuple[str, ...] = ("interactions", "messages")
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "json", "parquet", "xlsx")
 CLOCKS: tuple[str, ...] = ("elapsed", "business")
+#: The steps of sources[].normalize (generator.values applies them).
+NORMALIZE_OPTIONS: tuple[str, ...] = ("trim", "casefold", "nfkc")
+#: Values a dimension publishes as segments unless site.max_segments says otherwise.
+MAX_SEGMENTS = 200
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,13 @@ class SiteConfig:
     """`report` (default) keeps building when rows are rejected; `fail` exits 2 like --strict."""
     interactions_csv: bool = False
     """Also write data/interactions.csv: every interaction with its computed durations."""
+    max_segments: Mapping[str, int] = field(default_factory=dict)
+    """Most values a dimension publishes as segments, by dimension name or 'default' (else
+    MAX_SEGMENTS); the rest fold into '(other)'."""
+
+    def segment_limit(self, dimension: str) -> int:
+        """The most values `dimension` publishes (site.max_segments)."""
+        return self.max_segments.get(dimension, self.max_segments.get("default", MAX_SEGMENTS))
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,8 @@ class SourceConfig:
     """CSV delimiter; sniffed when None."""
     timestamp_format: str | None = None
     """strptime-style format for timestamps; ISO 8601 (with or without offset) when None."""
+    normalize: tuple[str, ...] = ()
+    """Steps folding the channel and dimension values: `trim`, `casefold`, `nfkc`."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -370,6 +383,12 @@ _RATIO_RANGES: dict[str, tuple[float, float]] = {
     "private_move_rate": (0.0, 1.0),
 }
 """Valid goal range of each built-in ratio metric."""
+_BETTER: dict[str, str] = {
+    m.id: "min" if m.better == "higher" else "max"
+    for m in METRICS_BY_ID.values() if m.better in ("higher", "lower")
+}
+"""The goal direction each built-in metric with a better direction needs."""
+_PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
 _BUILTIN_METRICS: frozenset[str] = frozenset(
     [*METRICS_BY_ID, "net_sentiment", "recovery_rate", "private_move_rate", "exposed_reach"]
 )
@@ -439,6 +458,7 @@ class _Loader:
             required={"sources": "a list of sources, each with a 'name' and a 'path'"},
         )
         site = values.get("site") or self.site(None, "site")
+        self.check_segment_limits(self.child(root, "site"), values.get("sources", ()))
         if self.problems:
             # A misspelt key is often the cause of an error (`calender` leaves `calendar`
             # missing), so its did-you-mean is listed with the errors; first on a shared line.
@@ -768,6 +788,7 @@ class _Loader:
                 "templates": self.templates,
                 "on_bad_rows": self.choice(("report", "fail")),
                 "interactions_csv": self.boolean,
+                "max_segments": self.max_segments,
             },
         )
         self.timezone = values.get("timezone", self.timezone)
@@ -777,6 +798,40 @@ class _Loader:
         if "templates" not in values:
             values["templates"] = self.default_templates()
         return SiteConfig(**values)
+
+    def max_segments(self, node: yaml.Node, path: str) -> dict[str, int]:
+        """Parse `max_segments`: a number for every dimension, or a map of dimension names (and
+        'default') to numbers. Whether the names are dimensions is checked with the sources."""
+        expected = "a whole number ≥ 1, or a map like {default: 200, team: 500}"
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return {"default": self.whole(1)(node, path)}
+            except _Bad:
+                raise _Bad(expected) from None
+        if not isinstance(node, yaml.MappingNode):
+            raise _Bad(expected)
+        limits = {}
+        for name, _key_node, value in self.pairs(node, path):
+            limit = self.parse(value, f"{path}.{name}", self.whole(1))
+            if limit is not _INVALID:
+                limits[name] = limit
+        return limits
+
+    def check_segment_limits(self, site: yaml.Node | None, sources: Iterable[SourceConfig]) -> None:
+        """Report names in site.max_segments that no source publishes as a dimension (like an
+        unknown key: a warning, an error when strict)."""
+        node = self.child(site, "max_segments")
+        if not isinstance(node, yaml.MappingNode):
+            return
+        dimensions = ["default", "channel"]
+        for source in sources:
+            dimensions += [d for d in source.dimensions if d not in dimensions]
+        for key_node, _value in node.value:
+            name = getattr(key_node, "value", None)
+            if isinstance(name, str) and name not in dimensions:
+                hint = _did_you_mean(name, dimensions) or (
+                    f"the keys are 'default' and the dimensions {_quoted(dimensions[1:])}.")
+                self.unknown(key_node, f"site.max_segments.{name}: unknown dimension", hint)
 
     def templates(self, node: yaml.Node, path: str) -> Path | None:
         """Parse the templates folder; None when it is the default theme itself."""
@@ -825,6 +880,8 @@ class _Loader:
                 "channel": self.text,
                 "delimiter": self.delimiter,
                 "timestamp_format": self.text,
+                "normalize": self.list_of(self.choice(NORMALIZE_OPTIONS),
+                                          unique="each step once"),
             },
             required={
                 "name": "a unique source name",
@@ -1300,8 +1357,8 @@ class _Loader:
             node,
             path,
             {
-                "min": self.number_in(),
-                "max": self.number_in(),
+                "min": partial(self.goal_value, metric),
+                "max": partial(self.goal_value, metric),
                 "tolerance": self.number_in(0),
                 "min_n": self.whole(1),
             },
@@ -1317,6 +1374,20 @@ class _Loader:
         if len(given) > 1:
             raise _Bad("either 'min' or 'max', not both")
         direction = given[0]
+        better = _BETTER.get(metric)
+        if better is not None and direction != better:
+            wanted = better
+            word = "higher" if wanted == "min" else "lower"
+            key_node, value_node = next(
+                (k, v) for k, v in node.value if getattr(k, "value", None) == direction)
+            raise _Bad(
+                f"'{wanted}' ({word} is better for {metric})",
+                f"write '{metric}: {{{wanted}: {self.found(value_node)}}}'; "
+                f"'{direction}' would call the worse value on goal.",
+                node=key_node,
+                what=path,
+                found=direction,
+            )
         if direction not in values:
             raise _Reported
         goal = values[direction]
@@ -1324,7 +1395,7 @@ class _Loader:
         if not low <= goal <= high:
             raise _Bad(
                 f"a ratio between {low:g} and {high:g}",
-                f"write ratios as fractions: {goal / 100:g} for {goal:g}%." if goal > 1 else "",
+                _percent_hint(goal) if goal > 1 else "",
                 node=self.child(node, direction),
                 what=f"{path}.{direction}",
             )
@@ -1335,6 +1406,19 @@ class _Loader:
             tolerance=values.get("tolerance"),
             min_n=values.get("min_n", 1),
         )
+
+    def goal_value(self, metric: str, node: yaml.Node, path: str) -> float:
+        """Parse a goal's number; a percentage ('95%') of a ratio metric gets the hint that
+        ratios are fractions."""
+        try:
+            return float(self.number_in()(node, path))
+        except _Bad:
+            percent = _PERCENT.fullmatch(self.raw(node, "a number").strip())
+            if percent is None or metric not in _RATIO_RANGES:
+                raise
+            low, high = _RATIO_RANGES[metric]
+            raise _Bad(f"a ratio between {low:g} and {high:g}",
+                       _percent_hint(float(percent.group(1)))) from None
 
     def metric_ref(self, node: yaml.Node, path: str) -> str:
         """Parse a metric id (built-in or custom)."""
@@ -1462,6 +1546,11 @@ class _Loader:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _percent_hint(percent: float) -> str:
+    """The hint for a ratio goal written as a percentage."""
+    return f"write ratios as fractions: {percent / 100:g} for {percent:g}%."
 
 
 def _line(node: yaml.Node) -> int:

@@ -53,8 +53,10 @@ def compute_budgets(
     config: Config,
     dimensions: tuple[str, ...],
     data_through: datetime | None,
+    folded: frozenset[str] = frozenset(),
 ) -> tuple[BudgetRow, ...]:
-    """Error budget rows for `all` and every segment over the current window (from `judged`)."""
+    """Error budget rows for `all` and every segment over the current window (from `judged`;
+    the dimensions in `folded` by their folded segments)."""
     budget = config.policy.error_budget
     if budget is None or data_through is None:
         return ()
@@ -64,7 +66,7 @@ def compute_budgets(
         return ()
     selects = []
     for dimension in ("all",) + dimensions:
-        segment = segment_sql(dimension)
+        segment = segment_sql(dimension, folded=folded)
         selects.append(
             f"SELECT {sql_str(dimension)} AS dimension, {segment} AS segment, "
             "count(*) FILTER (WHERE sla_eligible) AS eligible, "

@@ -42,8 +42,10 @@ def compute_drill(
     dimensions: tuple[str, ...],
     periods: tuple[Period, ...],
     cache: Cache | None = None,
+    folded: frozenset[str] = frozenset(),
 ) -> tuple[DrillList, ...]:
-    """Late, overdue and waiting interactions per red/amber (period, segment) of the headline.
+    """Late, overdue and waiting interactions per red/amber (period, segment) of the headline
+    (the dimensions in `folded` by their folded segments).
 
     Each DrillList has its counts by state, its first MAX_DRILL_ROWS_SHOWN interactions and
     its whole list as CSV bytes; with `cache`, the CSV of a list whose rows are unchanged
@@ -53,7 +55,7 @@ def compute_drill(
     recent = periods[-config.site.history:]
     if not recent:
         return ()
-    _create_drill_rows(con, config, dimensions, recent[0])
+    _create_drill_rows(con, config, dimensions, recent[0], folded)
     counts: dict[int, list[tuple[str, int]]] = {}
     keys: dict[int, tuple[str, str, str]] = {}
     for list_no, period, dimension, segment, state, n in con.execute(
@@ -165,7 +167,8 @@ def _list_digests(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
 
 
 def _create_drill_rows(
-    con: duckdb.DuckDBPyConnection, config: Config, dimensions: tuple[str, ...], since: Period
+    con: duckdb.DuckDBPyConnection, config: Config, dimensions: tuple[str, ...], since: Period,
+    folded: frozenset[str] = frozenset(),
 ) -> None:
     """Create `drill_rows`: every listed interaction, numbered by list and within its list."""
     headline = config.site.periods[0]
@@ -174,7 +177,8 @@ def _create_drill_rows(
     column = sql_ident("p_" + headline)
     selects = []
     for dimension in ("all",) + dimensions:
-        match = "true" if dimension == "all" else f"k.segment = {segment_sql(dimension, 'j')}"
+        match = ("true" if dimension == "all"
+                 else f"k.segment = {segment_sql(dimension, 'j', folded)}")
         selects.append(
             f"SELECT k.*, j.* FROM keys k JOIN judged j ON k.dimension = {sql_str(dimension)} "
             f"AND j.{column} = k.period_start AND {match} "

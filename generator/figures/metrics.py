@@ -32,6 +32,7 @@ from generator.config.policy import (
 )
 from generator.figures.budget import compute_budgets
 from generator.figures.drill import compute_drill
+from generator.figures.segments import fold_segments, segment_folds
 from generator.model import (
     METRICS,
     Figure,
@@ -303,7 +304,8 @@ def custom_aggregates(config: Config) -> dict[str, str]:
 
 
 def _aggregate(
-    con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None = None
+    con: duckdb.DuckDBPyConnection, config: Config, cache: Cache | None = None,
+    folded: frozenset[str] = frozenset(),
 ) -> list[tuple[str, date]]:
     """Create `aggregates`: one row per granularity × period_start × dimension × segment.
 
@@ -312,8 +314,10 @@ def _aggregate(
     from the cache, and only the other periods are computed. A row's judged values change when
     a drop adds or supersedes it, and while its first-response deadline lies beyond the
     data-through time (`sla_eligible`), so a moving data-through recomputes only the periods
-    with deadlines still open. Return the (granularity, period start) of every period
-    computed here rather than taken from the cache.
+    with deadlines still open. The digest covers the folded segments `judged` holds
+    (generator.figures.segments), so a period whose values fold differently is recomputed.
+    Return the (granularity, period start) of every period computed here rather than taken
+    from the cache.
 
     Counts and sums are added up from `partials` (one scan of `judged`); quantiles and custom
     aggregates, which do not add up, are computed from the rows of each period and segment and
@@ -332,7 +336,7 @@ def _aggregate(
             "SELECT * FROM todo ORDER BY ALL").fetchall()]
     elif todo:
         con.executemany("INSERT INTO todo VALUES (?, ?)", todo)
-    _aggregate_todo(con, config)
+    _aggregate_todo(con, config, folded)
     for (g, start), key in keys.items():
         cache.store_table(  # type: ignore[union-attr]
             con, f"(SELECT * FROM aggregates WHERE granularity = {sql_str(g)} "
@@ -372,8 +376,11 @@ def _cached_periods(
     return found, keys
 
 
-def _aggregate_todo(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Create `aggregates` for the periods listed in the table `todo` only."""
+def _aggregate_todo(
+    con: duckdb.DuckDBPyConnection, config: Config, folded: frozenset[str] = frozenset()
+) -> None:
+    """Create `aggregates` for the periods listed in the table `todo` only (the dimensions in
+    `folded` by their folded segments)."""
     dimensions = published_dimensions(config)
     groupings = [(g, d) for g in config.site.periods for d in ("all",) + dimensions]
 
@@ -390,7 +397,7 @@ def _aggregate_todo(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     any_wanted = " OR ".join(wanted(g) for g in config.site.periods)
     parts = {**COUNTS, **PARTS}
     keys = [sql_ident("p_" + g) for g in config.site.periods] + [
-        f"{segment_sql(d)} AS {sql_ident('s_' + d)}" for d in dimensions
+        f"{segment_sql(d, folded=folded)} AS {sql_ident('s_' + d)}" for d in dimensions
     ]
     con.execute(
         f"CREATE OR REPLACE TABLE partials AS SELECT {', '.join(keys)}, "
@@ -411,7 +418,7 @@ def _aggregate_todo(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     def per_segment(columns: dict[str, str], where: str = "true") -> str:
         computed = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
         return " UNION ALL ".join(
-            f"SELECT {key(g, d, segment_sql(d))}, {computed} FROM judged "
+            f"SELECT {key(g, d, segment_sql(d, folded=folded))}, {computed} FROM judged "
             f"WHERE {where} AND {wanted(g)} GROUP BY ALL"
             for g, d in groupings
         )
@@ -494,6 +501,8 @@ def compute_figures(
     :func:`generator.figures.drill.compute_drill`)."""
     metrics, grids, recomputed = figure_table(con, config, quality, cache)
     labels = {(g, p.start): p.label for g, grid in grids.items() for p in grid}
+    folds = segment_folds(con)
+    folded = frozenset(f.dimension for f in folds)
     data_through = quality.data_through
     rows = tuple(Figure(*row) for row in con.execute("SELECT * FROM figures").fetchall())
     segments = tuple(
@@ -509,12 +518,14 @@ def compute_figures(
         periods=grids,
         segments=segments,
         data_through=data_through.astimezone(timezone.utc) if data_through else None,
-        budgets=compute_budgets(con, config, published_dimensions(config), data_through),
+        budgets=compute_budgets(con, config, published_dimensions(config), data_through,
+                                folded),
         drill=compute_drill(
             con, config, published_dimensions(config), grids.get(config.site.periods[0], ()),
-            cache,
+            cache, folded,
         ),
         recomputed=tuple((g, labels[(g, start)]) for g, start in recomputed),
+        folds=folds,
     )
 
 
@@ -535,8 +546,10 @@ def figure_table(
         **{m.id: MetricSQL(f"cm_{m.id}_value", f"cm_{m.id}_n") for m in custom},
     }
     judge_interactions(con, config, data_through)
-    recomputed = _aggregate(con, config, cache)
     grids = _grid(con, config, data_through)
+    # Values beyond site.max_segments fold into '(other)' (generator.figures.segments).
+    folded = fold_segments(con, config, published_dimensions(config), grids)
+    recomputed = _aggregate(con, config, cache, folded)
     _goals(con, config)
     _metric_table(con, metrics)
     counts = set(COUNT_AGGREGATES) | {f"cm_{m.id}_n" for m in custom}

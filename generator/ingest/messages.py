@@ -28,7 +28,8 @@ from generator.ingest.readers import POSITION_COLUMN, read_drop
 from generator.ingest.rejections import Context, rejection_problem
 from generator.ingest.timestamps import timestamp_sql
 from generator.model import DropStats, Rejection, ThreadStats
-from generator.sqltext import mapped_sql, sql_ident, sql_str
+from generator.sqltext import sql_ident, sql_str
+from generator.values import value_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -190,12 +191,13 @@ def _staged_key(cache: Cache, drop: Drop, attributes: tuple[str, ...]) -> str:
     """Cache key of a message drop's staged rows: its content, its source's mapping, the code."""
     import generator.ingest.readers
     import generator.sqltext
+    import generator.values
     from generator.ingest.readers import drop_format
 
     return cache.key(
         "messages", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
         code_digest(__file__), code_digest(generator.ingest.readers.__file__),
-        code_digest(generator.sqltext.__file__),
+        code_digest(generator.sqltext.__file__), code_digest(generator.values.__file__),
     )
 
 
@@ -281,9 +283,7 @@ def _stage_sql(
             raw = sql_str(source.channel or DEFAULT_CHANNEL)
         else:
             raw = "CAST(NULL AS VARCHAR)"
-        mapping = source.values.get(name)
-        select.append(f"{mapped_sql(raw, dict(mapping) if mapping else None)} "
-                      f"AS {sql_ident('raw_' + name)}")
+        select.append(f"{value_sql(raw, name, source)} AS {sql_ident('raw_' + name)}")
         select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
     return f"SELECT {', '.join(select)} FROM {table}"
 

@@ -49,7 +49,8 @@ from generator.ingest.rejections import Context, rejection_problem
 from generator.ingest.timestamps import parse_timestamps_sql
 from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.sqltext import mapped_sql, sql_ident, sql_str
+from generator.sqltext import sql_ident, sql_str
+from generator.values import register_functions, value_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -239,6 +240,7 @@ def stage_drops(
     folder, a batch is mapped into one engine table, a part. Either way a batch's export text
     is dropped as soon as it is mapped, so the text of all drops is never in memory at once.
     """
+    register_functions(con)  # sources[].normalize
     drops = find_drops(config)
     attributes = sorted({a for s in config.sources for a in source_attributes(s)})
     problems: list[Problem] = []
@@ -499,11 +501,13 @@ def _staged_key(cache: Cache | None, drop: Drop, attributes: list[str]) -> str:
     import generator.ingest.readers
     import generator.ingest.timestamps
     import generator.sqltext
+    import generator.values
 
     return cache.key(
         "staged", drop.sha256, drop_format(drop), repr(drop.source), ",".join(attributes),
         code_digest(generator.ingest.readers.__file__), code_digest(__file__),
         code_digest(generator.ingest.timestamps.__file__), code_digest(generator.sqltext.__file__),
+        code_digest(generator.values.__file__),
     )
 
 
@@ -597,9 +601,7 @@ def _stage_sql(
             raw = sql_str(source.channel)
         else:
             raw = "CAST(NULL AS VARCHAR)"
-        mapping = source.values.get(name)
-        mapped_raw = mapped_sql(raw, dict(mapping) if mapping else None)
-        select.append(f"{mapped_raw} AS {sql_ident('raw_' + name)}")
+        select.append(f"{value_sql(raw, name, source)} AS {sql_ident('raw_' + name)}")
     # Ids written by a spreadsheet as '3.0' mean '3'.
     text = (
         "SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) "

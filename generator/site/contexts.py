@@ -394,9 +394,14 @@ class SegmentContext:
     table: TrendTable
     """The chart's data (the chart's text alternative)."""
     siblings: tuple[Link, ...]
-    """Other segments of the same dimension."""
+    """Segments of the same dimension, this one marked current: all of them, or when there
+    are more than MAX_SIBLINGS, the MAX_SIBLINGS nearest to this one in figures.csv order
+    (so that a page's size does not grow with the number of segments)."""
     budget: BudgetView | None
     """This segment's error budget, or None when the policy sets none."""
+    all_siblings: Link | None = None
+    """When `siblings` lists only some segments: the list of all of them on the segments
+    index ('All 5,000 segments of team')."""
 
 
 @dataclass(frozen=True)
@@ -427,6 +432,8 @@ class SegmentGroup:
 
     dimension: str
     """Dimension name."""
+    anchor: str
+    """The id of the group on the page ('dimension-team'), which segment pages link to."""
     heading: str
     """Heading."""
     segments: tuple[Link, ...]
@@ -676,6 +683,51 @@ class ThreadRow:
 
 
 @dataclass(frozen=True)
+class FoldRow:
+    """A dimension with more values than site.max_segments (data-quality page)."""
+
+    dimension: str
+    """Dimension name."""
+    values: int
+    """Distinct values in the data."""
+    published: int
+    """Values published as segments of their own (the dimension's site.max_segments)."""
+    folded: int
+    """Values folded into the segment '(other)'."""
+    interactions: int
+    """Interactions of the folded values (all time)."""
+    other: Link
+    """The '(other)' segment's page."""
+
+
+@dataclass(frozen=True)
+class LookalikeValue:
+    """One value of a group of probable duplicates."""
+
+    text: str
+    """The value, its invisible characters (and white space but single inner spaces) written
+    as '⟨U+200B⟩'."""
+    interactions: int
+    """Interactions with this value (all time)."""
+    letters: str
+    """Its characters outside ASCII, named ('о U+043E CYRILLIC SMALL LETTER O'), or ''."""
+    href: str
+    """Its segment page ('' when it is folded into '(other)')."""
+
+
+@dataclass(frozen=True)
+class LookalikeRow:
+    """Values of one dimension that probably mean the same."""
+
+    dimension: str
+    """Dimension name."""
+    values: tuple[LookalikeValue, ...]
+    """Most interactions first."""
+    differences: str
+    """What tells them apart ('case, look-alike characters')."""
+
+
+@dataclass(frozen=True)
 class DataQualityContext:
     """Context of data_quality.html."""
 
@@ -709,6 +761,12 @@ class DataQualityContext:
     """Every restated figure (capped), with the drops left out for 'old'."""
     newest_drops: tuple[str, ...]
     """Files whose absence gives the 'old' values ('' when there was only one drop)."""
+    folds: tuple[FoldRow, ...] = ()
+    """Dimensions whose values beyond site.max_segments fold into '(other)'."""
+    lookalikes: tuple[LookalikeRow, ...] = ()
+    """Groups of probable duplicates (at most MAX_LOOKALIKES_SHOWN)."""
+    lookalikes_total: int = 0
+    """All groups of probable duplicates."""
 
 
 class DrillRowView(NamedTuple):

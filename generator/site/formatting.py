@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 from generator.config.loader import Goal, Policy, Where
+from generator.errors import BuildError, quote
 from generator.model import MetricInfo, Period
 from generator.site.contexts import Status
 
@@ -99,31 +100,55 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
-def short_hash(text: str) -> str:
-    """First 8 hex digits of the SHA-256 of `text`."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+def short_hash(text: str, digits: int = 8) -> str:
+    """First `digits` hex digits of the SHA-256 of `text`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:digits]
+
+
+#: Longest slug kept as it is, and longest readable part of a slug with a hash.
+SLUG_LENGTH = 40
+#: Hex digits of the hash in a slug: 48 bits, so that even 100,000 values whose readable parts
+#: are all the same (names in a script with no ASCII letters) are unlikely to share one.
+SLUG_HASH_DIGITS = 12
+_PLAIN_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_HASHED_SLUG = re.compile(rf".*-[0-9a-f]{{{SLUG_HASH_DIGITS}}}")
+#: Names Windows reserves for devices, whatever the extension.
+_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{d}{i}" for d in ("com", "lpt") for i in range(10)]
+)
+
+
+def segment_slug(value: str) -> str:
+    """The file name (without extension) of a segment, dimension or content page: a function
+    of the value alone, so that a page's URL never moves when other values appear.
+
+    A value that is already a short lower-case slug ([a-z0-9_-], at most SLUG_LENGTH
+    characters) is its own slug ('email', 'tech-support'). Any other value gets its slugified
+    text cut to SLUG_LENGTH characters plus '-' and 12 hex digits of its SHA-256 ('Orders' →
+    'orders-…', a 300-character name → 40 characters and the hash, '日本' → 'x-…'). Slugs are
+    lower-case ASCII, so distinct values have distinct slugs on case-insensitive file systems
+    too; a plain value that looks like a hashed slug, or is a Windows device name ('con'), is
+    hashed itself, so the two kinds never meet.
+    """
+    if (len(value) <= SLUG_LENGTH and _PLAIN_SLUG.fullmatch(value)
+            and not _HASHED_SLUG.fullmatch(value) and value not in _DEVICE_NAMES):
+        return value
+    base = slugify(value)[:SLUG_LENGTH].rstrip("-") or "x"
+    return f"{base}-{short_hash(value, SLUG_HASH_DIGITS)}"
 
 
 def segment_slugs(values: Iterable[str]) -> dict[str, str]:
-    """Map raw segment values to unique slugs.
-
-    A value keeps its plain slug when no other value has the same slug, or when it IS that slug
-    (so 'email' stays 'email' when 'Email' appears); otherwise '-' + 8 hex of its SHA-256 is
-    appended. Empty slugs always get the hash.
-    """
-    values = list(dict.fromkeys(values))
-    plain = {v: slugify(v) for v in values}
-    groups: dict[str, list[str]] = {}
-    for v in values:
-        groups.setdefault(plain[v], []).append(v)
+    """Map values to their slugs (see :func:`segment_slug`); raise BuildError in the unlikely
+    case that two values share one."""
     slugs: dict[str, str] = {}
-    for v in values:
-        base = plain[v]
-        group = groups[base]
-        if base and (len(group) == 1 or v == base):
-            slugs[v] = base
-        else:
-            slugs[v] = f"{base}-{short_hash(v)}" if base else short_hash(v)
+    owners: dict[str, str] = {}
+    for value in dict.fromkeys(values):
+        slug = segment_slug(value)
+        other = owners.setdefault(slug, value)
+        if other != value:
+            raise BuildError(f"the values {quote(other)} and {quote(value)} have the same file "
+                             f"name '{slug}'. Hint: rename one of them with sources[].values.")
+        slugs[value] = slug
     return slugs
 
 

@@ -94,6 +94,8 @@ from generator.site.siteindex import SiteIndex, root_of, segment_title
 
 #: The status badge written by the output stage (shown on the overview).
 BADGE_SVG = "data/badge.svg"
+#: Most links to other segments of its dimension on a segment page (the index lists them all).
+MAX_SIBLINGS = 20
 #: Restated figures listed on a period page (the data-quality page lists more).
 MAX_PERIOD_RESTATEMENTS = 100
 #: Statuses whose response figures link to their drill-through list.
@@ -317,9 +319,7 @@ def _segment_tables(site: SiteIndex, period: Period, root: str) -> tuple[Segment
     tables = []
     for dim in site.dim_slugs:
         rows = []
-        for d, seg in site.figures.segments:
-            if d != dim:
-                continue
+        for seg in site.seg_lists[dim]:
             cells = tuple(
                 _cell(site, site.figure(period.granularity, period.label, dim, seg, m.id), m,
                       dim, seg, root)
@@ -501,9 +501,8 @@ def _segments_index(site: SiteIndex) -> Page:
     root = root_of(path)
     groups = []
     for dim in site.dim_slugs:
-        links = tuple(Link(root + site.segment_path(dim, s), s)
-                      for d, s in site.figures.segments if d == dim)
-        groups.append(SegmentGroup(dim, f"By {dim}", links))
+        links = tuple(Link(root + site.segment_path(dim, s), s) for s in site.seg_lists[dim])
+        groups.append(SegmentGroup(dim, site.segments_anchor(dim), f"By {dim}", links))
     info = site.page_info(path, "Segments", "segments")
     context = SegmentsIndexContext(info, Link(root + site.segment_path("all", "all"),
                                               "All interactions"), tuple(groups))
@@ -605,13 +604,30 @@ def _segment_page(site: SiteIndex, dim: str, seg: str) -> tuple[Page, ChartJob |
                      "band (within tolerance of the goal); a hollow point is a partial period; "
                      "dotted lines mark policy changes and blackouts."),
         )
-    siblings = tuple(
-        Link(root + site.segment_path(d, s), s, current=(s == seg))
-        for d, s in site.figures.segments if d == dim and dim != "all"
-    )
+    siblings, all_siblings = _siblings(site, dim, seg, root)
     context = SegmentContext(info, dim, seg, scorecards, chart_view, table, siblings,
-                             _budget_view(site, dim, seg, root))
+                             _budget_view(site, dim, seg, root), all_siblings)
     return Page(path, "segment.html", context), job
+
+
+def _siblings(
+    site: SiteIndex, dim: str, seg: str, root: str
+) -> tuple[tuple[Link, ...], Link | None]:
+    """Links to the segments of `dim` beside `seg`: every one, or at most MAX_SIBLINGS around
+    it plus a link to the whole list on the segments index."""
+    if dim == "all":
+        return (), None
+    listed = site.seg_lists[dim]
+    start = 0
+    if len(listed) > MAX_SIBLINGS:
+        here = site.seg_positions[dim][seg]
+        start = min(max(0, here - MAX_SIBLINGS // 2), len(listed) - MAX_SIBLINGS)
+    links = tuple(Link(root + site.segment_path(dim, s), s, current=(s == seg))
+                  for s in listed[start:start + MAX_SIBLINGS])
+    if len(listed) <= MAX_SIBLINGS:
+        return links, None
+    index = f"{root}segments/index.html#{site.segments_anchor(dim)}"
+    return links, Link(index, f"All {len(listed):,} segments of {dim}")
 
 
 # --- Drill-through --------------------------------------------------------------------------------

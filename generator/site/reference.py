@@ -12,7 +12,7 @@ from datetime import time
 
 from generator.config.loader import ExcludeRule, Goal, TargetRule
 from generator.config.policy import NO_REPLY_NEEDED, Version, policy_versions
-from generator.model import MetricInfo, Restatement
+from generator.model import LookalikeGroup, MetricInfo, Restatement
 from generator.site.contexts import (
     BlackoutView,
     BudgetDefinition,
@@ -20,8 +20,11 @@ from generator.site.contexts import (
     DataQualityContext,
     DefinitionsContext,
     DropRow,
+    FoldRow,
     GoalView,
     Link,
+    LookalikeRow,
+    LookalikeValue,
     MetricDefinition,
     Page,
     PolicyVersionView,
@@ -45,11 +48,15 @@ from generator.site.formatting import (
     where_text,
 )
 from generator.site.siteindex import SiteIndex, segment_title
+from generator.sqltext import OTHER_SEGMENT
+from generator.values import foreign_letters, visible
 
 #: Every rejected row, written by the output stage; linked from the data-quality page.
 REJECTED_CSV = "data/rejected.csv"
 #: Rejected rows listed on the data-quality page (the CSV has them all).
 MAX_REJECTIONS_SHOWN = 500
+#: Groups of probable duplicates listed on the data-quality page.
+MAX_LOOKALIKES_SHOWN = 200
 #: Restated figures listed on the data-quality page (the CSV has them all).
 MAX_RESTATEMENTS_SHOWN = 500
 RESTATEMENTS_CSV = "data/restatements.csv"
@@ -421,6 +428,23 @@ def data_quality_page(site: SiteIndex) -> Page:
         restatements=restatement_views(site, q.restatements, "", MAX_RESTATEMENTS_SHOWN,
                                        csv, csv),
         newest_drops=q.newest_drops,
+        folds=tuple(
+            FoldRow(f.dimension, f.values, f.limit, f.folded, f.interactions,
+                    site.segment_link(f.dimension, OTHER_SEGMENT, ""))
+            for f in site.figures.folds
+        ),
+        lookalikes=tuple(_lookalike_row(site, g) for g in q.lookalikes[:MAX_LOOKALIKES_SHOWN]),
+        lookalikes_total=len(q.lookalikes),
     )
     return Page(path, "data_quality.html", context)
+
+
+def _lookalike_row(site: SiteIndex, group: LookalikeGroup) -> LookalikeRow:
+    """A group of probable duplicates for the data-quality page."""
+    dim = group.dimension
+    return LookalikeRow(dim, tuple(
+        LookalikeValue(visible(value), count, foreign_letters(value),
+                       site.segment_path(dim, value) if site.has_segment(dim, value) else "")
+        for value, count in group.values
+    ), ", ".join(group.differences))
 

@@ -57,6 +57,11 @@ class SiteIndex:
     granularities: tuple[str, ...] = ()
     dim_slugs: dict[str, str] = field(default_factory=dict)
     seg_slugs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Dimension -> its segments (in figures.csv order) -> their slugs."""
+    seg_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Dimension -> its segments in figures.csv order."""
+    seg_positions: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Dimension -> segment -> its index in seg_lists."""
     page_slugs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -84,7 +89,9 @@ class SiteIndex:
         dims = list(dict.fromkeys(d for d, _ in figures.segments if d != "all"))
         site.dim_slugs = segment_slugs(dims)
         for dim in dims:
-            site.seg_slugs[dim] = segment_slugs(s for d, s in figures.segments if d == dim)
+            site.seg_lists[dim] = tuple(s for d, s in figures.segments if d == dim)
+            site.seg_positions[dim] = {s: i for i, s in enumerate(site.seg_lists[dim])}
+            site.seg_slugs[dim] = segment_slugs(site.seg_lists[dim])
         site.page_slugs = segment_slugs(p.stem for p in content.pages)
         return site
 
@@ -116,6 +123,10 @@ class SiteIndex:
         if dim == "all":
             return "all/all"
         return f"{self.dim_slugs[dim]}/{self.seg_slugs[dim][seg]}"
+
+    def segments_anchor(self, dim: str) -> str:
+        """The id of a dimension's list on the segments index ('dimension-team')."""
+        return f"dimension-{self.dim_slugs[dim]}"
 
     def segment_path(self, dim: str, seg: str) -> str:
         """Output path of a segment page."""
