@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from generator.errors import BuildError
+from generator.errors import BuildError, quote
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def check_output_dir(output: Path, root: Path, replace: bool = False) -> None:
     if replace or not out.is_dir() or not any(out.iterdir()) or built_by_carecard(out):
         return
     names = sorted(p.name for p in out.iterdir())
-    found = ", ".join(f"'{name}'" for name in names[:3])
+    found = ", ".join(quote(name) for name in names[:3])
     if len(names) > 3:
         found += f" and {len(names) - 3} more"
     if (out / "data" / "summary.json").exists():
