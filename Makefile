@@ -26,11 +26,13 @@ test: $(STAMP)  ## run the default test suite (the slow tier: make test-slow)
 test-slow: $(STAMP)  ## run the slow tier (a build per config key, browsers)
 	$(BIN)/python -m pytest -m slow
 
-lint: $(STAMP)  ## ruff, mypy and the import layers (installed on demand)
-	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML 'import-linter>=2.1,<3'
+lint: $(STAMP)  ## ruff, mypy, the import layers and zizmor on the example workflow (installed on demand)
+	$(BIN)/pip install --quiet 'ruff>=0.5,<0.18' 'mypy>=1.10,<3' types-PyYAML 'import-linter>=2.1,<3' \
+		'zizmor>=1.33,<2'
 	$(BIN)/ruff check generator tests scripts bench
 	$(BIN)/mypy generator tests scripts bench
 	$(BIN)/lint-imports
+	$(BIN)/zizmor --offline .github/workflows/
 
 example-data: $(STAMP)  ## regenerate content/exports/ deterministically
 	$(BIN)/python scripts/make_example_exports.py

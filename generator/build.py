@@ -258,8 +258,12 @@ def build(
     cache_folder: Path | str | None = None,
     use_cache: bool = True,
     memory_limit: str | None = None,
+    replace_output: bool = False,
 ) -> BuildResult:
     """Build the whole site and swap it into `output` (default: output/ beside config.yaml).
+
+    An existing output folder must be empty or hold carecard's marker file; `replace_output`
+    replaces one without it (a site built by an earlier version: --replace-output).
 
     With the cache (default `.carecard-cache/` beside config.yaml), parsed drops, drill-through
     lists and drawn charts are reused by content hash, and a build whose inputs and output are
@@ -284,7 +288,7 @@ def build(
     with stages.time("load config"):
         config = load_config(config_path, strict=strict)
     target = Path(output) if output is not None else config.root / "output"
-    check_output_dir(target, config.root)
+    check_output_dir(target, config.root, replace_output)
     folder = Path(cache_folder) if cache_folder else config.root / CACHE_FOLDER
     if use_cache:
         check_cache_dir(folder, target, config.root, _folders_read(config))

@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
                        "folders of the drops")
     build.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the cache: parse and draw everything")
+    build.add_argument("--replace-output", action="store_true",
+                       help="replace an output folder that holds files but not carecard's "
+                       "marker file '.carecard-site' (a site built by an earlier carecard); "
+                       "everything in it is removed")
     build.add_argument("--fail-on", choices=("red", "amber"), default=None,
                        help="exit 1 when any segment of the latest complete headline period "
                        "has this status or worse (insufficient and none never fail)")
@@ -253,7 +257,7 @@ def _build(args: argparse.Namespace) -> int:
 
     result = build(args.config, output=args.output, strict=args.strict,
                    cache_folder=args.cache_dir, use_cache=not args.no_cache,
-                   memory_limit=args.memory_limit)
+                   memory_limit=args.memory_limit, replace_output=args.replace_output)
     try:
         return _report_build(args, result)
     except KeyboardInterrupt as stop:  # a stop now does not undo what was published

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import socket
 import sys
 import threading
 from collections.abc import Callable
 from functools import partial
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,36 @@ def _stdout(text: str) -> None:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    """Serve files of the output folder, never cached, logging requests at debug level only."""
+    """Serve files of the output folder, never cached, logging requests at debug level only.
+
+    No folder is listed (a folder without index.html is 404), and a request whose Host is not
+    the bound address or `localhost` with the port is refused with 403: a page elsewhere that
+    points its own host name at 127.0.0.1 (DNS rebinding) cannot read the preview.
+    """
+
+    server: _Server
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self._host_allowed():
+            return True
+        self.send_error(HTTPStatus.FORBIDDEN,
+                        "Host must be the address carecard serve listens on, or localhost")
+        return False
+
+    def _host_allowed(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        port = self.server.server_address[1]
+        names = {name.lower() for name in self.server.host_names}
+        names.add(str(self.server.server_address[0]).lower())
+        names.add("localhost")
+        allowed = {f"[{n}]" if ":" in n else n for n in names}
+        return host in {f"{name}:{port}" for name in allowed} or (port == 80 and host in allowed)
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        self.send_error(HTTPStatus.NOT_FOUND, "Not found")
+        return None
 
     def end_headers(self) -> None:
         # A preview must show the latest build on reload, not the browser's copy.
@@ -52,9 +83,11 @@ class _Handler(SimpleHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    host_names: tuple[str, ...] = ()
+    """The --host given (besides the bound address and localhost, the Host values served)."""
 
 
-def _server_for(host: str, port: int, folder: Path) -> ThreadingHTTPServer:
+def _server_for(host: str, port: int, folder: Path) -> _Server:
     """Bind an HTTP server to exactly `host`:`port`, serving `folder` by path."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("_BoundServer", (_Server,), {"address_family": family})
@@ -62,13 +95,15 @@ def _server_for(host: str, port: int, folder: Path) -> ThreadingHTTPServer:
     # is what gets served after a rebuild.
     handler = partial(_Handler, directory=str(folder))
     try:
-        return server_class((host, port), handler)
+        server = server_class((host, port), handler)
     except OSError as error:
         raise ConfigError(Problem(
             f"{host}:{port}", "cannot listen", "a free port on a local address",
             error.strerror or str(error),
             hint="pass another --port (0 picks any free port) or --host.",
         )) from None
+    server.host_names = (host,)
+    return server
 
 
 class Preview:
@@ -95,7 +130,7 @@ class Preview:
         self.failures = 0
         """Failed rebuilds so far."""
         self._halt = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
 
     @property

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -51,3 +55,86 @@ def test_figures_json_is_the_indented_dump_of_the_csv_values() -> None:
     reference = json.dumps(expected, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
     assert figures_json(rows) == reference.encode("utf-8")
     assert figures_json(()) == b"[]\n"
+
+
+# --- CSV safety (SPEC §7): formulas neutralised, rows kept whole ------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+HYPERLINK = '=HYPERLINK("http://evil.example","x")'
+DDE = "+cmd|' /C calc'!A0"
+
+
+def _csv_field(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def handmade_with(tmp_path: Path, replace: dict[str, str]) -> Path:
+    """The handmade project with interactions.csv on and each `old` text of its exports (and
+    of its config, for column names) replaced by `new`; its config.yaml."""
+    config = sitefakes.handmade_with_interactions_csv(tmp_path)
+    for path in [config, *sorted((config.parent / "exports").glob("*.csv"))]:
+        text = path.read_text(encoding="utf-8")
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        path.write_bytes(text.encode("utf-8"))  # as given: CRs inside values stay CRs
+    return config
+
+
+def csv_files(out: Path) -> dict[str, list[list[str]]]:
+    """Every CSV of a built site, read by csv.reader, by path."""
+    return {
+        path.relative_to(out).as_posix(): list(csv.reader(
+            io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
+        for path in sorted(out.rglob("*.csv"))
+    }
+
+
+def test_every_csv_prefixes_text_cells_that_start_like_a_formula_but_not_negative_numbers(
+    tmp_path: Path,
+) -> None:
+    config = handmade_with(tmp_path, {
+        ",billing,": f",{_csv_field(HYPERLINK)},", ",support,": f",{_csv_field(DDE)},",
+        "\nt1,": "\n@SUM(1+1),", "\nu2,": "\n-2+3,",
+        "Created": "-Created",  # a column name: rejected.csv's `column` cell
+    })
+    build(config, output=tmp_path / "out")
+    files = csv_files(tmp_path / "out")
+    assert {"data/figures.csv", "data/rejected.csv", "data/restatements.csv",
+            "data/interactions.csv"} <= set(files)
+    assert any(name.startswith("drill/") for name in files)
+    for name, rows in files.items():
+        for row in rows:
+            for cell in row:
+                assert not (cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell)), \
+                    (name, cell)
+    cells = {name: {cell for row in rows for cell in row} for name, rows in files.items()}
+    assert {"'" + HYPERLINK, "'" + DDE} <= cells["data/figures.csv"]
+    assert "'" + HYPERLINK in cells["data/restatements.csv"]
+    assert {"'@SUM(1+1)", "'-2+3"} <= cells["data/interactions.csv"]
+    assert "'-2+3" in cells["drill/week/2026-W46/all/all.csv"]
+    assert "'-Created" in cells["data/rejected.csv"]
+    # A negative number in a number column stays a number.
+    header, *rows = files["data/figures.csv"]
+    changes = [row[header.index("change")] for row in rows]
+    assert any(c.startswith("-") and float(c) < 0 for c in changes if c)
+    # JSON holds the text as it was.
+    summary = (tmp_path / "out" / "data" / "figures.json").read_text(encoding="utf-8")
+    assert json.dumps(HYPERLINK) in summary and json.dumps("'" + HYPERLINK) not in summary
+
+
+def test_a_cr_inside_a_value_keeps_every_csv_row_whole_and_round_trips(tmp_path: Path) -> None:
+    team, case = "bill\ring", "u\r2"
+    config = handmade_with(tmp_path, {",billing,": f",{_csv_field(team)},",
+                                      "\nu2,": f"\n{_csv_field(case)},"})
+    build(config, output=tmp_path / "out")
+    files = csv_files(tmp_path / "out")
+    for name, (header, *rows) in files.items():
+        assert all(len(row) == len(header) for row in rows), name
+    cells = {name: {cell for row in rows for cell in row} for name, rows in files.items()}
+    header, *rows = files["data/figures.csv"]
+    teams = {row[header.index("segment")] for row in rows if row[header.index("dimension")] == "team"}
+    assert teams == {team, "support"}
+    assert case in cells["data/interactions.csv"]
+    assert case in cells["drill/week/2026-W46/all/all.csv"]
+    assert team in cells["data/restatements.csv"]

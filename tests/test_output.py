@@ -230,14 +230,30 @@ def test_a_folder_carecard_did_not_build_is_never_replaced(
     assert main(["build", "--config", str(site / "config.yaml"), "--output", str(docs)]) == 0
 
 
-def test_a_site_built_before_the_marker_existed_is_recognised(tmp_path: Path) -> None:
-    from generator.publish.output import built_by_carecard
-
+def test_a_summary_json_without_the_marker_is_refused_once_then_replaced_with_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the marker carecard writes counts: a folder with a (fake, or pre-marker) summary
+    beside someone's thesis is refused with a hint, and replaced when asked to."""
     site = tmp_path / "site"
     shutil.copytree(HANDMADE, site)
-    build(site / "config.yaml", output=tmp_path / "out")
-    (tmp_path / "out" / MARKER).unlink()
-    assert built_by_carecard(tmp_path / "out")
+    out = tmp_path / "out"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "summary.json").write_text('{"tool": "carecard"}\n', encoding="utf-8")
+    (out / "thesis.docx").write_bytes(b"years of work")
+    before = digest(out)
+    build_argv = ["build", "--config", str(site / "config.yaml"), "--output", str(out)]
+    assert main(build_argv) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"error: output folder '{out}': expected a site carecard built (with its marker file "
+        "'.carecard-site'), found a 'data/summary.json' without the marker (the folder holds "
+        "'data', 'thesis.docx'). Hint: a site built by an earlier carecard has no marker; if "
+        "nothing else in the folder is needed, pass --replace-output once (carecard replaces "
+        "the whole folder on every build).")
+    assert digest(out) == before
+    assert main([*build_argv, "--replace-output"]) == 0
+    assert not (out / "thesis.docx").exists() and (out / MARKER).read_bytes() == MARKER_TEXT
+    assert main(build_argv) == 0  # once: the marker is there from now on
 
 
 @pytest.mark.parametrize(("options", "found"), [

@@ -745,6 +745,19 @@ def test_markdown_never_passes_raw_html_or_script_urls():
     assert doc.find("code").text == "<b>code</b>"
 
 
+def test_markdown_links_stay_on_the_site_and_images_are_files_of_the_site():
+    html = render_markdown(
+        r"[a](/\evil.example/x) [b](a\_b) [c](https://example.org/x) [d](//evil.example/x) "
+        "[e](#top) ![remote](https://evil.example/i.png) ![up](../../../etc/i.png) "
+        "![logo](assets/logo.png)\n", root="../")
+    doc = fakes.parse_html(html)
+    assert [a.attrs.get("href") for a in doc.find_all("a")] == [
+        None, "../a_b", "https://example.org/x", None, "#top"]
+    assert [(i.attrs.get("src"), i.attrs.get("alt")) for i in doc.find_all("img")] == [
+        ("../assets/logo.png", "logo")]
+    assert "remote" in doc.text and "up" in doc.text  # a refused image leaves its alt text
+
+
 # --- Formatting and slugs ------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ Every request goes to 127.0.0.1 on an ephemeral port; every wait is bounded in t
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import socket
 import threading
@@ -156,6 +157,36 @@ def test_serve_binds_only_the_given_host(preview: tuple[Preview, list[str]]) -> 
     assert running.url.startswith("http://127.0.0.1:")
     assert running._server is not None
     assert running._server.server_address[0] == "127.0.0.1"
+
+
+def status_for(url: str, path: str, host: str | None = None) -> int:
+    """The status of GET `path` on the preview at `url`, sent with the Host header `host`."""
+    assert url.startswith("http://127.0.0.1:")
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path, headers={"Host": f"127.0.0.1:{port}" if host is None else host})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_serve_lists_no_folder_and_refuses_a_foreign_host(
+    preview: tuple[Preview, list[str]]
+) -> None:
+    running, _ = preview
+    port = int(running.url.rstrip("/").rsplit(":", 1)[1])
+    assert status_for(running.url, "/") == 200
+    assert status_for(running.url, "/", f"localhost:{port}") == 200
+    assert status_for(running.url, "/data/summary.json", f"LOCALHOST:{port}") == 200
+    # No directory listings: a folder without index.html is not found.
+    assert status_for(running.url, "/data/") == 404
+    assert status_for(running.url, "/assets/") == 404
+    # DNS rebinding: a page on evil.example whose name now points at 127.0.0.1.
+    for host in (f"evil.example:{port}", "evil.example", f"localhost.evil.example:{port}",
+                 f"127.0.0.1:{port + 1}", ""):
+        assert status_for(running.url, "/", host) == 403, host
+        assert status_for(running.url, "/data/summary.json", host) == 403, host
 
 
 def test_a_taken_port_is_a_clear_error(site: Path) -> None:

@@ -224,3 +224,25 @@ def test_a_gzip_drop_counts_its_uncompressed_text_towards_a_batch(
     (drop,) = find_drops(config)
     assert drop.path.stat().st_size < len(text) // 10
     assert _text_size(drop) == len(text.encode("utf-8"))
+
+
+def test_a_drop_linked_to_a_file_outside_the_site_is_refused_without_reading_it(
+    project: Callable[..., Path], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = project({"exports/w1.csv": HEADER + GOOD, "archive/w0.csv": HEADER + GOOD}, CONFIG)
+    # Outside the site: a long path to a "secret" (CSV-like, so a reader would echo lines).
+    secret = tmp_path_factory.mktemp("outside-" + "x" * 90) / "shadow.csv"
+    secret.write_text(HEADER + "root:SECRET-HASH,2026-11-02 09:00:00,,,twitter,,,a\n",
+                      encoding="utf-8")
+    (tmp_path / "exports" / "w2.csv").symlink_to(secret)
+    (tmp_path / "exports" / "w0.csv").symlink_to(tmp_path / "archive" / "w0.csv")  # inside: fine
+    with pytest.raises(DataError) as error:
+        check(config)
+    target = secret.as_posix()
+    assert str(error.value) == (
+        f"exports/w2.csv: symbolic link: expected a file inside the site folder or inside "
+        f"'exports', found '{target[:77]}...'. Hint: copy the export into the folder instead "
+        "of linking to a file elsewhere.")
+    assert "SECRET" not in str(error.value)
+    (tmp_path / "exports" / "w2.csv").unlink()
+    assert [d.file for d in check(config).quality.drops] == ["exports/w0.csv", "exports/w1.csv"]

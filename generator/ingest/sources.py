@@ -29,7 +29,7 @@ from generator.config.loader import (
     Config,
     SourceConfig,
 )
-from generator.errors import DataError, Problem
+from generator.errors import DataError, Problem, quote
 from generator.ingest.messages import (
     MESSAGE_REASONS,
     MessageSourceResult,
@@ -109,6 +109,7 @@ def natural_key(text: str) -> list[object]:
 def find_drops(config: Config) -> tuple[Drop, ...]:
     """Return every source's drops, in natural file-name order, then by path."""
     drops: list[Drop] = []
+    outside: list[Problem] = []
     for index, source in enumerate(config.sources):
         pattern = str(config.root / source.path)
         paths = sorted(
@@ -125,12 +126,41 @@ def find_drops(config: Config) -> tuple[Drop, ...]:
                     "paths are relative to the folder of the config file.",
                 )
             )
+        places = _drop_places(config, source)
         for path in paths:
             rel = path.relative_to(config.root).as_posix() if path.is_relative_to(
                 config.root
             ) else path.as_posix()
+            if not any(path.resolve().is_relative_to(place) for place in places):
+                outside.append(_linked_elsewhere(config, rel, path, places))
+                continue
             drops.append(Drop(index, source, path, rel, _sha256(path)))
+    if outside:
+        raise DataError(outside)
     return tuple(drops)
+
+
+def _drop_places(config: Config, source: SourceConfig) -> list[Path]:
+    """Where a source's drops may be: the site folder, and the fixed part of its glob (the
+    folders before the first wildcard), both resolved."""
+    parts = Path(source.path).parts
+    fixed = next((i for i, part in enumerate(parts) if set(part) & set("*?[")), len(parts) - 1)
+    site = config.root.resolve()
+    return [site, (config.root / Path(*parts[:fixed])).resolve() if fixed else site]
+
+
+def _linked_elsewhere(config: Config, rel: str, path: Path, places: list[Path]) -> Problem:
+    """A drop that is a link (or lies in a linked folder) resolving outside `places`: refused
+    before anything of it is read, so no line of a file elsewhere reaches a message."""
+    site, own = places
+    where = "the site folder"
+    if own != site:
+        shown = own.relative_to(site).as_posix() if own.is_relative_to(site) else own.as_posix()
+        where += f" or inside {quote(shown)}"
+    return Problem(
+        rel, "symbolic link", f"a file inside {where}", path.resolve().as_posix(),
+        "copy the export into the folder instead of linking to a file elsewhere.",
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import logging
 import os
 import shutil
@@ -23,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from generator.errors import BuildError
+from generator.errors import BuildError, quote
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +116,9 @@ class SiteFiles:
             raise BuildError(f"output path '{path}': could not write it: {error}.") from None
 
 
-def check_output_dir(output: Path, root: Path) -> None:
-    """Refuse an output folder that is the site root or holds (or is inside) the sources."""
+def check_output_dir(output: Path, root: Path, replace: bool = False) -> None:
+    """Refuse an output folder that is the site root or holds (or is inside) the sources, or
+    one that holds files but not carecard's marker (unless `replace`: --replace-output)."""
     out = output.resolve()
     site = root.resolve()
     if out == site or site.is_relative_to(out):
@@ -135,16 +135,25 @@ def check_output_dir(output: Path, root: Path) -> None:
     if out.exists() and not out.is_dir():
         raise BuildError(f"output folder '{output}': expected a folder, found a file. "
                          "Hint: choose another --output.")
-    if out.is_dir() and any(out.iterdir()) and not built_by_carecard(out):
-        names = sorted(p.name for p in out.iterdir())
-        found = ", ".join(f"'{name}'" for name in names[:3])
-        if len(names) > 3:
-            found += f" and {len(names) - 3} more"
+    if replace or not out.is_dir() or not any(out.iterdir()) or built_by_carecard(out):
+        return
+    names = sorted(p.name for p in out.iterdir())
+    found = ", ".join(quote(name) for name in names[:3])
+    if len(names) > 3:
+        found += f" and {len(names) - 3} more"
+    if (out / "data" / "summary.json").exists():
         raise BuildError(
-            f"output folder '{output}': expected an empty folder or a site carecard built, "
-            f"found other files ({found}). Hint: carecard replaces the whole folder on every "
-            "build; choose another --output, or empty the folder first."
+            f"output folder '{output}': expected a site carecard built (with its marker file "
+            f"'{MARKER}'), found a 'data/summary.json' without the marker (the folder holds "
+            f"{found}). Hint: a site built by an earlier carecard has no marker; if nothing "
+            "else in the folder is needed, pass --replace-output once (carecard replaces the "
+            "whole folder on every build)."
         )
+    raise BuildError(
+        f"output folder '{output}': expected an empty folder or a site carecard built, "
+        f"found other files ({found}). Hint: carecard replaces the whole folder on every "
+        "build; choose another --output, or empty the folder first."
+    )
 
 
 def check_cache_dir(
@@ -172,14 +181,9 @@ def check_cache_dir(
         )
 
 def built_by_carecard(folder: Path) -> bool:
-    """True for a folder carecard wrote (its marker, or a carecard summary.json)."""
-    if (folder / MARKER).is_file():
-        return True
-    summary = folder / "data" / "summary.json"
-    try:
-        return json.loads(summary.read_text(encoding="utf-8")).get("tool") == "carecard"
-    except (OSError, ValueError, AttributeError):
-        return False
+    """True for a folder carecard wrote: it holds the marker file carecard writes into every
+    site (a `data/summary.json` proves nothing: anyone can write one)."""
+    return (folder / MARKER).is_file()
 
 
 @contextmanager

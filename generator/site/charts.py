@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -18,6 +19,10 @@ VALUE_COLOUR = "#1f5fa8"
 GOAL_COLOUR = "#4a4a4a"
 BAND_COLOUR = "#f0a202"
 MARKER_COLOURS = {"policy": "#6b4fa0", "blackout": "#8a8a8a"}
+
+#: Control characters: most cannot be written in XML (the SVG would not load) and none can be
+#: drawn; a text from the data draws each as a space.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _RC: dict[str, Any] = {
     "svg.hashsalt": "carecard",
@@ -101,8 +106,8 @@ def draw_chart(spec: ChartSpec) -> bytes:
     with matplotlib.rc_context(cast(Any, _RC)):
         fig, axes = _figure(len(spec.panels))
         try:
-            fig.suptitle(spec.title, x=0.01, y=1 - 0.08 / fig.get_figheight(), ha="left",
-                         va="top", fontsize=10, fontweight="bold")
+            fig.suptitle(_drawable(spec.title), x=0.01, y=1 - 0.08 / fig.get_figheight(),
+                         ha="left", va="top", fontsize=10, fontweight="bold", parse_math=False)
             for artist in [*fig.artists]:  # the previous chart's texts and lines (see _text)
                 artist.remove()
             for ax in axes:
@@ -251,7 +256,14 @@ def _text(
 
     if dx or dy:
         transform = offset_copy(transform, fig=ax.figure, x=dx, y=dy, units="points")
-    ax.figure.add_artist(Text(x, y, text, transform=transform, **style))
+    ax.figure.add_artist(Text(x, y, _drawable(text), transform=transform, parse_math=False,
+                              **style))
+
+
+def _drawable(text: str) -> str:
+    """A text from the data or config as drawn: literally (a `$` is no math, so no value can
+    fail the build) and with control characters as spaces (the SVG stays well-formed XML)."""
+    return _CONTROL.sub(" ", text)
 
 
 def _line(ax: Any, xs: list[Any], ys: list[Any], transform: Any = None, **style: Any) -> None:

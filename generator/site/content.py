@@ -3,8 +3,11 @@
 Pages carry YAML front matter (``title``, ``order``) between ``---`` lines. Commentary lives in
 ``content/commentary/<period label>.md`` (``2026-W47.md``, ``2026-10.md``) and is shown on that
 period's page. Markdown is converted with the ``markdown`` library (tables, fenced code); raw
-HTML in the source is never passed through (it is shown as text) and links with a scheme other
-than http, https or mailto are dropped, so content cannot inject script into the site.
+HTML in the source is never passed through (it is shown as text), and the rendered HTML is
+cleaned by the sanitiser ``nh3`` with an allow-list of elements, attributes and URL schemes:
+links are relative, http(s) or mailto and never to another host by a protocol-relative path;
+images are files of the site. Content cannot inject script into the site or make a page fetch
+anything from elsewhere.
 
 Relative links in content are written relative to the site root (``definitions.html``,
 ``segments/channel/email.html``); :func:`render_markdown` rewrites them for the page that shows
@@ -15,16 +18,13 @@ from __future__ import annotations
 
 import html
 import re
-import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
 from generator.errors import ConfigError, Problem
 
-_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _FRONT_MATTER_KEYS = ("title", "order")
 
 
@@ -193,52 +193,105 @@ def _split_front_matter(
 
 # --- Markdown ----------------------------------------------------------------------------------
 
+#: Elements content may produce (what the Markdown extensions in use write); any other is
+#: reduced to its text.
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "img", "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr",
+    "ul",
+})
+#: Attributes kept, per element; every other attribute (event handlers, style …) is dropped.
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"}, "abbr": {"title"}, "code": {"class"},
+    "img": {"alt", "src", "title"}, "td": {"style"}, "th": {"style"},
+}
+#: Schemes a link may have; an image has none (it is a file of the site).
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_CODE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]+")
+_BROWSER_STRIPS = re.compile(r"[\t\n\r]")
+_IMG = re.compile(r'<img((?:\s+[\w:-]+(?:="[^"]*")?)*)\s*/?>')
+_ALT = re.compile(r'\salt="([^"]*)"')
+
 
 def render_markdown(text: str, root: str = "") -> str:
-    """Convert Markdown to safe HTML; prefix site-root-relative links with `root`."""
+    """Convert Markdown to safe HTML; prefix site-root-relative links with `root`.
+
+    Raw HTML in the Markdown is shown as text; the rendered HTML is then cleaned by the
+    maintained sanitiser nh3 with an allow-list of elements, attributes and URL schemes
+    (:func:`sanitise_html`).
+    """
     import markdown  # type: ignore[import-untyped,unused-ignore]
     from markdown.extensions import Extension  # type: ignore[import-untyped,unused-ignore]
-    from markdown.treeprocessors import Treeprocessor  # type: ignore[import-untyped,unused-ignore]
 
-    class _Links(Treeprocessor):
-        def run(self, element: etree.Element) -> None:
-            for el in element.iter():
-                for attr in ("href", "src"):
-                    url = el.get(attr)
-                    if url is None:
-                        continue
-                    fixed = _safe_url(url, root)
-                    if fixed is None:
-                        del el.attrib[attr]
-                    else:
-                        el.set(attr, fixed)
-
-    class _Safe(Extension):
+    class _RawHtmlAsText(Extension):
         def extendMarkdown(self, md: markdown.Markdown) -> None:
-            # Raw HTML is treated as text (escaped), never passed through.
             md.preprocessors.deregister("html_block")
             md.inlinePatterns.deregister("html")
-            md.treeprocessors.register(_Links(md), "carecard_links", 1)
 
-    md = markdown.Markdown(extensions=["tables", "fenced_code", _Safe()], output_format="html")
-    return md.convert(text)
-
-
-_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+    md = markdown.Markdown(extensions=["tables", "fenced_code", _RawHtmlAsText()],
+                           output_format="html")
+    return sanitise_html(md.convert(text), root)
 
 
-def _safe_url(url: str, root: str) -> str | None:
-    """Return the URL to publish, or None when it is unsafe (javascript:, data:, …)."""
-    from markdown.util import AMP_SUBSTITUTE  # type: ignore[import-untyped,unused-ignore]
+def sanitise_html(fragment: str, root: str = "") -> str:
+    """Clean an HTML fragment with nh3: allowed elements and attributes only; links relative,
+    `https:`, `http:` or `mailto:` and never to another host by a protocol-relative or
+    backslashed path; images files of the site (others are replaced by their alt text)."""
+    import nh3
 
-    # Markdown obfuscates automatic mailto links with entities; judge the real URL.
-    url = html.unescape(url.replace(AMP_SUBSTITUTE, "&"))
-    cleaned = "".join(ch for ch in url if ch >= " ").strip()
-    if _SCHEME.match(cleaned):
-        scheme = urlsplit(cleaned).scheme.lower()
-        return cleaned if scheme in _SAFE_SCHEMES else None
-    if cleaned.startswith("//"):
+    def attribute(tag: str, name: str, value: str) -> str | None:
+        # nh3 does not check what this returns: each branch returns only a safe value.
+        if name == "href":
+            return _link_url(value, root)
+        if name == "src":
+            return _image_url(value, root)
+        if name == "class":
+            return value if _CODE_CLASS.fullmatch(value) else None
+        return value
+
+    cleaned = nh3.clean(
+        fragment, tags=set(ALLOWED_TAGS),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(LINK_SCHEMES), attribute_filter=attribute,
+        filter_style_properties={"text-align"}, strip_comments=True,
+    )
+    return _IMG.sub(_image_or_alt, cleaned)
+
+
+def _as_browser_reads(url: str) -> str:
+    """The URL as a browser takes it: outer spaces and controls stripped, tabs and line breaks
+    removed, backslashes read as slashes (so `/\\host` is `//host`, another site)."""
+    return _BROWSER_STRIPS.sub("", url.strip("".join(map(chr, range(33))))).replace("\\", "/")
+
+
+def _link_url(url: str, root: str) -> str | None:
+    """A link's URL to publish, or None: another scheme, or another host without one."""
+    seen = _as_browser_reads(url)
+    scheme = _SCHEME.match(seen)
+    if scheme:
+        return seen if scheme.group(1).lower() in LINK_SCHEMES else None
+    if seen.startswith("//"):
         return None  # protocol-relative: a request leaving the site
-    if cleaned.startswith(("#", "/", "../", "./")):
-        return cleaned
-    return root + cleaned
+    if seen.startswith(("#", "/", "../", "./")):
+        return seen
+    return root + seen
+
+
+def _image_url(url: str, root: str) -> str | None:
+    """An image's URL: a file of the site (root-relative, without `..`), or None."""
+    seen = _as_browser_reads(url)
+    if not seen or _SCHEME.match(seen) or seen.startswith(("/", "#", "?")):
+        return None
+    if ".." in seen.split("?", 1)[0].split("#", 1)[0].split("/"):
+        return None
+    return root + seen
+
+
+def _image_or_alt(match: re.Match[str]) -> str:
+    """An image whose source was refused, replaced by its alt text (an <img> without src is
+    invalid HTML); nh3's output escapes attribute values, so the alt text is safe as text."""
+    if ' src="' in match.group(0):
+        return match.group(0)
+    alt = _ALT.search(match.group(1))
+    return html.escape(html.unescape(alt.group(1)), quote=False) if alt else ""

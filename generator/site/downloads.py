@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.config.loader import Config
+from generator.csvtext import CsvWriter, csv_bytes
 from generator.figures.metrics import latest_complete
 from generator.model import BuildInfo, Figure, Figures, QualityReport
 
@@ -23,6 +20,8 @@ FIGURE_COLUMNS: tuple[str, ...] = (
     "metric", "value", "n", "goal", "status", "previous_value", "change", "change_unit",
     "year_ago_value", "year_ago_change",
 )
+#: Rows of interactions.csv fetched from the engine at a time.
+INTERACTION_CHUNK = 10_000
 NUMBER_COLUMNS = frozenset(
     {"value", "n", "goal", "previous_value", "change", "year_ago_value", "year_ago_change"}
 )
@@ -50,12 +49,10 @@ def _cell(name: str, value: object) -> object:
 
 def figures_csv(rows: tuple[Figure, ...]) -> bytes:
     """figures.csv: one row per granularity × period × dimension × segment × metric."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(FIGURE_COLUMNS)
+    writer = CsvWriter(FIGURE_COLUMNS)
     for row in rows:
         writer.writerow([_cell(c, getattr(row, c)) for c in FIGURE_COLUMNS])
-    return buffer.getvalue().encode("utf-8")
+    return writer.getvalue()
 
 
 def _json_value(name: str, value: object) -> object:
@@ -139,23 +136,20 @@ REJECTED_COLUMNS = ("source", "file", "position", "field", "column", "reason", "
 
 def rejected_csv(quality: QualityReport) -> bytes:
     """rejected.csv: every rejected row with its reason and message."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(REJECTED_COLUMNS)
-    for r in quality.rejections:
-        writer.writerow([getattr(r, c) for c in REJECTED_COLUMNS])
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(REJECTED_COLUMNS,
+                     ([getattr(r, c) for c in REJECTED_COLUMNS] for r in quality.rejections))
 
 
 def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
-    """interactions.csv: every kept interaction with its computed values (engine-written)."""
+    """interactions.csv: every kept interaction with its computed values, fetched from the
+    engine in chunks and written by the rules of every CSV (generator.csvtext)."""
     from generator.figures.drill import interactions_sql
 
-    with tempfile.TemporaryDirectory(prefix="carecard-") as folder:
-        path = Path(folder) / "interactions.csv"
-        target = path.as_posix().replace("'", "''")
-        con.execute(f"COPY ({interactions_sql(config)}) TO '{target}' (HEADER, DELIMITER ',')")
-        return path.read_bytes()
+    cursor = con.execute(interactions_sql(config))
+    writer = CsvWriter(column[0] for column in cursor.description)
+    while chunk := cursor.fetchmany(INTERACTION_CHUNK):
+        writer.writerows(chunk)
+    return writer.getvalue()
 
 
 def data_files(
