@@ -419,3 +419,6 @@ class BuildInfo:
     """ISO timestamp from SOURCE_DATE_EPOCH, else the data-through time (never the clock)."""
     config_name: str
     """File name of the config (e.g. 'config.yaml')."""
+    date_source: str = "data"
+    """Where `built_at` comes from: 'SOURCE_DATE_EPOCH', 'data' (the data-through time) or
+    'none' (no data: the epoch)."""

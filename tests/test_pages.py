@@ -806,10 +806,10 @@ def test_segment_slugs_are_ascii_unique_and_depend_on_the_value_alone():
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (90.79999999999995, "90.8"), (20.000000000000004, "20"), (-55.200000000000045, "−55.2"),
-    (146.0, "146"), (-0.01, "0"), (1234.56, "1,234.6"),
+    (90.79999999999995, "90.8"), (20.000000000000004, "20.0"), (-55.200000000000045, "−55.2"),
+    (146.0, "146.0"), (-0.01, "0.0"), (1234.56, "1,234.6"), (-41.0, "−41.0"), (-2.3, "−2.3"),
 ])
-def test_budget_numbers_have_one_decimal_at_most_and_a_true_minus(value, text):
+def test_budget_numbers_always_have_one_decimal_and_a_true_minus(value, text):
     assert format_number(value) == text
 
 

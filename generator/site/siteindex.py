@@ -172,6 +172,11 @@ class SiteIndex:
         nav = tuple(Link(root + href, label, key == section) for href, label, key in items)
         downloads = tuple(Link(root + href, label) for href, label in DOWNLOADS)
         through = self.figures.data_through or self.quality.data_through
+        built = ""
+        if self.info.date_source == "SOURCE_DATE_EPOCH":
+            built = self.format_time(datetime.fromisoformat(self.info.built_at))
+        data_through = self.format_time(through)
+        version = self.policy_version(through)
         return PageInfo(
             path=path,
             title=title,
@@ -181,11 +186,22 @@ class SiteIndex:
             downloads=downloads,
             stylesheet=root + STYLESHEET,
             version=self.info.version,
-            built_at=self.info.built_at,
-            data_through=self.format_time(through),
+            built_at=built,
+            data_through=data_through,
             data_through_iso=through.isoformat() if through else "",
             timezone=self.config.site.timezone,
+            policy_version=version,
+            print_header=f"{self.config.site.title} · data through {data_through} · {version}",
         )
+
+    def policy_version(self, moment: datetime | None) -> str:
+        """'policy from 2026-11-01': the newest policy version in force at `moment` (in the
+        reporting timezone), or 'base policy'."""
+        if moment is None:
+            return "base policy"
+        day = moment.astimezone(self.tz).date()
+        started = [v.valid_from for v in self.config.policy.versions if v.valid_from <= day]
+        return f"policy from {max(started).isoformat()}" if started else "base policy"
 
     def period_view(self, period: Period, root: str) -> PeriodView:
         """A period described for people, linked to its page."""
