@@ -129,9 +129,9 @@ class _Layout:
     plot_top: float
     x_ticks: tuple[int, ...]
     labels: tuple[tuple[str, str, float, bool, int], ...]
-    """Strip labels: (kind, text, x in data units, left of x?, row)."""
+    """Strip labels: (kind, text, anchor x in data units, left of the anchor?, row)."""
     lines: tuple[tuple[float, str, int], ...]
-    """Marker lines: (x in data units, kind, row of its label or -1)."""
+    """Marker lines: (x in data units, kind, the strip row it rises to, or -1: the plot)."""
 
     @property
     def plot_bottom(self) -> float:
@@ -237,9 +237,12 @@ def _layout(spec: ChartSpec, scales: list[_Scale]) -> _Layout:
     places = dict(zip(shown, _place_labels(
         [(xs[k], markers[k].label, markers[k].kind != "partial") for k in shown], per_unit,
         edges)))
-    labels = tuple((markers[k].kind, markers[k].label, xs[k], *places[k]) for k in shown)
-    # A partial period is shaded, not marked by a line.
-    lines = tuple((xs[k], m.kind, places[k][1] if k in places else -1)
+    labels = tuple((markers[k].kind, markers[k].label, places[k][2], places[k][0], places[k][1])
+                   for k in shown)
+    # A line rises to its label's row (to just below a label moved to the panel's edge, off
+    # its line); a partial period is shaded, not marked by a line.
+    lines = tuple((xs[k], m.kind, -1 if k not in places else
+                   places[k][1] + (places[k][2] != xs[k]))
                   for k, m in enumerate(markers) if m.kind != "partial")
     rows = 1 + max((r for *_, r in labels), default=-1)
     plot_top = GAP + rows * STRIP_ROW + (GAP if rows else 0)
@@ -255,38 +258,50 @@ SEARCHED_ROWS = 3
 
 
 def _place_labels(items: list[tuple[float, str, bool]], per_unit: float,
-                  edges: tuple[float, float]) -> list[tuple[bool, int]]:
-    """Choose (left of its line?, row) for every strip label `(x, text, has a line)`.
+                  edges: tuple[float, float]) -> list[tuple[bool, int, float]]:
+    """Choose (left of its anchor?, row, anchor) for every strip label `(x, text, has a
+    line)`; the anchor is the label's line, or the panel's edge for a label too wide to sit
+    beside its line (its line then stops just below it).
 
     Labels stay within the panel and never overlap one another. A marker's line rises to its
     label's row, so a label crosses another marker's line when it spans the line's x in that
     row or a lower one; of the arrangements without overlaps, the best crosses the fewest
-    lines, then uses the fewest rows, then keeps labels right of their lines."""
+    lines, then uses the fewest rows, then keeps labels beside their lines, right of them."""
     import itertools
 
     spans = [(text_width(text) + 3) / per_unit for _, text, _ in items]
-    options = []
+    rows = range(min(len(items), SEARCHED_ROWS))
+    options: list[list[tuple[bool, int, float]]] = []
     for (x, _, _), span in zip(items, spans):
         sides = [left for left in (False, True)
                  if (x - span if left else x) >= edges[0] - 1e-9
-                 and (x if left else x + span) <= edges[1] + 1e-9] or [True]
-        options.append([(left, row) for row in range(min(len(items), SEARCHED_ROWS))
-                        for left in sides])
+                 and (x if left else x + span) <= edges[1] + 1e-9]
+        if sides:
+            options.append([(left, row, x) for row in rows for left in sides])
+        else:  # against the nearer edge
+            right_half = x > (edges[0] + edges[1]) / 2
+            anchor = edges[1] if right_half else edges[0]
+            options.append([(right_half, row, anchor) for row in rows])
 
-    def extent(i: int, left: bool) -> tuple[float, float]:
-        x = items[i][0]
-        return (x - spans[i], x) if left else (x, x + spans[i])
+    def extent(i: int, left: bool, anchor: float) -> tuple[float, float]:
+        return (anchor - spans[i], anchor) if left else (anchor, anchor + spans[i])
 
-    def score(choice: tuple[tuple[bool, int], ...]) -> tuple[int, int, int, int] | None:
-        boxes = [(*extent(i, left), row) for i, (left, row) in enumerate(choice)]
+    def reach(i: int, choice: tuple[tuple[bool, int, float], ...]) -> int:
+        """The highest row the line of label i rises to."""
+        _, row, anchor = choice[i]
+        return row + (anchor != items[i][0])
+
+    def score(choice: tuple[tuple[bool, int, float], ...]) -> tuple[int, int, int, int] | None:
+        boxes = [(*extent(i, left, anchor), row) for i, (left, row, anchor) in enumerate(choice)]
         for i, (lo, hi, row) in enumerate(boxes):
             if any(r == row and lo < b and a < hi for a, b, r in boxes[i + 1:]):
                 return None
         crossings = sum(1 for i, (lo, hi, row) in enumerate(boxes)
                         for j, (x, _, line) in enumerate(items)
-                        if j != i and line and lo < x < hi and choice[j][1] <= row)
-        return (crossings, max(r for _, r in choice), sum(r for _, r in choice),
-                sum(left for left, _ in choice))
+                        if j != i and line and lo < x < hi and reach(j, choice) <= row)
+        return (crossings, max(r for _, r, _ in choice),
+                sum(r + 2 * (a != items[i][0]) for i, (_, r, a) in enumerate(choice)),
+                sum(left for left, _, _ in choice))
 
     if not items:
         return []
@@ -299,16 +314,15 @@ def _place_labels(items: list[tuple[float, str, bool]], per_unit: float,
         if best is not None:
             return list(best[1])
     # Many labels: one by one, each in the first row where it overlaps nothing.
-    placed: list[tuple[bool, int]] = []
+    placed: list[tuple[bool, int, float]] = []
     for i, opts in enumerate(options):
-        for left, row in sorted(opts, key=lambda o: (o[1], o[0])):
-            lo, hi = extent(i, left)
-            if not any(r == row and lo < extent(j, lft)[1] and extent(j, lft)[0] < hi
-                       for j, (lft, r) in enumerate(placed)):
-                placed.append((left, row))
-                break
-        else:
-            placed.append((opts[0][0], len(items) + i))
+        left, _, anchor = opts[0]
+        lo, hi = extent(i, left, anchor)
+        row = 0
+        while any(r == row and lo < extent(j, lf, an)[1] and extent(j, lf, an)[0] < hi
+                  for j, (lf, r, an) in enumerate(placed)):
+            row += 1
+        placed.append((left, row, anchor))
     return placed
 
 

@@ -194,7 +194,7 @@ class StatusCount:
     count: int
     """Figures with it."""
     text: str
-    """'2 off', '1 near', '3 on', '1 too few'."""
+    """'2 off goal', '1 near goal', '3 on goal', '1 too few'."""
 
 
 @dataclass(frozen=True)

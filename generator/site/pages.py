@@ -342,12 +342,12 @@ def _cell(
 
 
 #: Status counts of a table row, worst first (statuses without a goal are not counted).
-SUMMARY_STATUSES = (("red", "off"), ("amber", "near"), ("green", "on"), ("insufficient",
-                                                                         "too few"))
+SUMMARY_STATUSES = (("red", "off goal"), ("amber", "near goal"), ("green", "on goal"),
+                    ("insufficient", "too few"))
 
 
 def _status_counts(cells: tuple[Cell, ...]) -> tuple[StatusCount, ...]:
-    """'✗ 1 off', '! 2 near', '✓ 3 on' for a row's cells (only the statuses that occur)."""
+    """'1 off goal', '2 near goal', '3 on goal' for a row's cells (the statuses that occur)."""
     counts = {code: 0 for code, _ in SUMMARY_STATUSES}
     for c in cells:
         if c.status.code in counts:
