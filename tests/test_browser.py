@@ -163,10 +163,7 @@ def test_chart_text_is_at_least_11_css_px_as_rendered(visit, scheme, width):
     sizes = page.evaluate(CHART_TEXT_SIZES)
     assert len(sizes) > 100
     small = [(text, round(px, 2)) for text, px in sizes if px < MIN_CHART_TEXT_PX]
-    if width >= 360:
-        assert not small
-    else:  # a 320 px phone: the narrowest column is a little below 280 px
-        assert all(px >= 10.5 for _, px in small), small
+    assert not small
 
 
 def test_charts_are_one_column_on_a_phone_and_several_on_a_desktop(visit):

@@ -976,3 +976,51 @@ def test_example_about_page_matches_the_example_config():
     assert nested == [f"{word} {symbol}" for word, symbol in STATUS_TEXT.values()]
     for old in ("green", "amber", "red", "insufficient"):
         assert f"*{old}*" not in text
+
+
+# --- At a glance, footer and print ---------------------------------------------------------------
+
+
+def test_footer_gives_the_data_through_time_and_no_build_date_without_source_date_epoch(site):
+    footer = fakes.parse_html(site["index.html"]).find("footer").find("p")
+    assert footer.text == ("Data through 2026-11-18 12:00 GMT · times in Europe/London · "
+                           "policy from 2026-11-09 · carecard 0.1.0")
+    assert "built" not in footer.text
+
+
+def test_footer_says_built_when_source_date_epoch_stamps_the_build(tmp_path):
+    info = replace(fakes.make_info(), built_at="2026-11-26T09:30:00+00:00",
+                   date_source="SOURCE_DATE_EPOCH")
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(), fakes.make_quality(),
+                        info)
+    footer = fakes.parse_html(files["index.html"]).find("footer").find("p")
+    assert footer.text.endswith("· built 2026-11-26 09:30 GMT with carecard 0.1.0")
+
+
+def test_every_printed_sheet_is_headed_by_site_data_through_and_policy_version(site):
+    for path, doc in html_pages(site).items():
+        styles = [s.text for s in doc.find_all("style") if s.attrs.get("media") == "print"]
+        header = next(s for s in styles if "@top-left" in s)
+        # The site title comes from config: CSS-escaped, so it cannot end the string or the
+        # element ('<Care> & Co').
+        assert ('content: "Acme \\00003cCare\\00003e \\000026 Co \\0000b7 data through '
+                '2026-11-18 12:00 GMT \\0000b7 policy from 2026-11-09";') in header, path
+    css = site["assets/carecard.css"].decode()
+    assert 'content: "Page " counter(page) " of " counter(pages)' in css
+
+
+def test_no_glance_without_a_goal(tmp_path):
+    figures = fakes.make_figures(metric_ids=("volume",))
+    files = render_site(fakes.make_config(tmp_path), figures, fakes.make_quality(),
+                        fakes.make_info())
+    assert not fakes.parse_html(files["index.html"]).find_all("section", "glance")
+
+
+def test_the_glance_names_the_headline_miss_sla_attainment_first(tmp_path):
+    figures = fakes.make_figures()
+    rows = tuple(replace(f, status="red", n=50) if (f.metric, f.period, f.dimension) == (
+        "sla_attainment", "2026-W46", "all") else f for f in figures.rows)
+    files = render_site(fakes.make_config(tmp_path), replace(figures, rows=rows),
+                        fakes.make_quality(), fakes.make_info())
+    sentence = fakes.parse_html(files["index.html"]).find("p", "glance-sentence").text
+    assert sentence == "1 of 3 goals met, 2 off — SLA attainment 82.0% against 90%"
