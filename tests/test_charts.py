@@ -160,7 +160,7 @@ def label_boxes(panel: fakes.Node) -> list[tuple[str, float, float, float, float
         if not words.startswith(("blackout", "policy", "partial")):
             continue
         width = text_width(words)
-        x, y = float(t.attrs["x"]), float(t.attrs["y"])
+        x, y = float(t.attrs["x"] or 0), float(t.attrs["y"] or 0)
         left = x - width if anchor == "end" else x
         boxes.append((words, left, y - FONT_SIZE * 0.8, left + width, y + FONT_SIZE * 0.25))
     return boxes
@@ -168,7 +168,7 @@ def label_boxes(panel: fakes.Node) -> list[tuple[str, float, float, float, float
 
 def data_top(panel: fakes.Node) -> float:
     """The highest (smallest y) point drawn in the panel."""
-    return min(float(u.attrs["y"]) for u in panel.iter("use"))
+    return min(float(u.attrs["y"] or 0) for u in panel.iter("use"))
 
 
 def assert_apart(boxes: list[tuple[str, float, float, float, float]]) -> None:
@@ -206,7 +206,7 @@ def marker_lines(panel: fakes.Node) -> list[tuple[float, float]]:
     lines = []
     for path in panel.iter("path"):
         if style(path, "stroke") in ("var(--chart-policy)", "var(--chart-blackout)"):
-            numbers = [float(v) for v in re.findall(r"[\d.]+", path.attrs["d"])]
+            numbers = [float(v) for v in re.findall(r"[\d.]+", path.attrs["d"] or "")]
             lines.append((numbers[0], min(numbers[1], numbers[3])))
     return lines
 
