@@ -53,9 +53,8 @@ def texts(node: fakes.Node) -> list[str]:
     return [t.text for t in node.iter("text")]
 
 
-def style(node: fakes.Node, key: str) -> str:
-    found = re.search(rf"{key}: ([^;]+)", node.attrs.get("style") or "")
-    return found.group(1).strip() if found else ""
+def classes(node: fakes.Node) -> set[str]:
+    return set((node.attrs.get("class") or "").split())
 
 
 def test_chart_bytes_are_identical_for_identical_specs():
@@ -82,12 +81,18 @@ def test_inline_svg_has_no_prolog_metadata_or_document_wide_style():
         assert unwanted not in html
 
 
-def test_chart_colours_are_the_themes_css_variables_so_dark_mode_needs_no_filter():
+def test_chart_colours_are_classes_the_theme_colours_so_dark_mode_needs_no_filter():
     html = draw_chart(spec()).decode()
-    assert not re.findall(r"(?:fill|stroke): #", html)
-    used = set(re.findall(r"var\(--chart-([a-z]+)\)", html))
+    assert "style=" not in html  # the page is styled by its stylesheet alone
+    assert not re.findall(r'(?:fill|stroke)="#', html)
+    used = set(re.findall(r'class="[^"]*?[fs]-([a-z]+)', html))
+    used |= set(re.findall(r'class="[fs]-[a-z]+ [fs]-([a-z]+)"', html))
     assert {"value", "goal", "band", "grid", "text", "surface", "partial", "policy",
             "blackout", "axis"} <= used
+    css = (fakes.ROOT / "templates" / "assets" / "carecard.css").read_text(encoding="utf-8")
+    for role in used:
+        assert f".f-{role} {{ fill: var(--chart-{role}); }}" in css
+        assert f".s-{role} {{ stroke: var(--chart-{role}); }}" in css
 
 
 def test_every_point_has_a_title_with_period_value_n_and_status():
@@ -111,7 +116,7 @@ def test_ids_are_unique_on_the_page_and_every_reference_resolves():
 
 def test_text_is_never_below_11_css_px_in_the_narrowest_column():
     html = draw_chart(spec(panels=6)).decode()
-    sizes = {float(s) for s in re.findall(r"font-size: ([\d.]+)px", html)}
+    sizes = {float(s) for s in re.findall(r'font-size="([\d.]+)px"', html)}
     assert sizes == {FONT_SIZE}
     assert FONT_SIZE * MIN_PANEL_PX / PANEL_WIDTH >= 11
 
@@ -156,7 +161,7 @@ def label_boxes(panel: fakes.Node) -> list[tuple[str, float, float, float, float
     """(text, left, top, right, bottom) of every strip label (marker, 'partial')."""
     boxes = []
     for t in panel.iter("text"):
-        words, anchor = t.text, style(t, "text-anchor")
+        words, anchor = t.text, t.attrs.get("text-anchor")
         if not words.startswith(("blackout", "policy", "partial")):
             continue
         width = text_width(words)
@@ -198,14 +203,14 @@ def test_marker_labels_stay_inside_the_panel_apart_and_off_other_lines():
     assert all(0 <= b[1] and b[3] <= PANEL_WIDTH for b in boxes)
     # Near the right edge, the label sits left of its line.
     late = next(t for t in panel.iter("text") if t.text == "policy from 2026-11-23")
-    assert style(late, "text-anchor") == "end"
+    assert late.attrs["text-anchor"] == "end"
 
 
 def marker_lines(panel: fakes.Node) -> list[tuple[float, float]]:
     """(x, top y) of every policy-change and blackout line."""
     lines = []
     for path in panel.iter("path"):
-        if style(path, "stroke") in ("var(--chart-policy)", "var(--chart-blackout)"):
+        if classes(path) & {"s-policy", "s-blackout"}:
             numbers = [float(v) for v in re.findall(r"[\d.]+", path.attrs["d"] or "")]
             lines.append((numbers[0], min(numbers[1], numbers[3])))
     return lines
@@ -228,3 +233,14 @@ def test_a_blackout_and_a_later_policy_change_are_labelled_without_crossing():
         for words, left, _, right, bottom in boxes:
             for x, top in lines:
                 assert not (left + 1 < x < right - 1 and top < bottom), (words, x)
+
+
+def test_a_text_from_the_data_is_drawn_literally_without_control_characters():
+    chart = ChartSpec("T", ("2026-W01", "2026-W02"), (False, False),
+                      (Panel("$\\frac{$ <b>\x07", "count", (1.0, 2.0),
+                             notes=("a\x01 <i>", "b"), summary="s\x1b <u>"),))
+    (panel,) = panels(draw_chart(chart))
+    assert panel.find("figcaption").text == "$\\frac{$ <b>"
+    assert panel.find("svg").attrs["aria-label"] == "s  <u>"
+    assert [t.text for t in panel.iter("title")] == ["a <i>", "b"]  # (spaces collapsed)
+    assert not panel.find_all("b") and not panel.find_all("i")

@@ -24,6 +24,7 @@ from generator.site.formatting import (
 )
 from generator.site.pages import build_site
 from generator.site.render import render_site, theme_dir
+from generator.site.siteindex import root_of
 
 
 @pytest.fixture(scope="module")
@@ -906,9 +907,10 @@ def test_overview_opens_with_one_sentence_and_a_bar_of_the_goals(site):
     assert glance.find("p", "glance-sentence").text == (
         "1 of 3 goals met, 1 off, 1 with too few data — Median first response 45.0 min "
         "against 30 min")
-    parts = glance.find("div", "glance-bar").find_all("span", "glance-part")
-    assert [p.text for p in parts] == ["✓ 1 on goal", "✗ 1 off goal", "? 1 too few"]
-    assert [p.attrs["style"] for p in parts] == ["flex-grow: 1"] * 3
+    tiles = glance.find("ul", "glance-bar").find_all("li", "glance-tile")
+    assert [(t.text, t.attrs["title"]) for t in tiles] == [
+        ("✓", "Response rate: on goal"), ("✗", "Median first response: off goal"),
+        ("?", "SLA attainment: too few")]
 
 
 def test_the_site_title_is_not_repeated_as_the_overviews_heading(site):
@@ -999,14 +1001,18 @@ def test_footer_says_built_when_source_date_epoch_stamps_the_build(tmp_path):
 
 def test_every_printed_sheet_is_headed_by_site_data_through_and_policy_version(site):
     for path, doc in html_pages(site).items():
-        styles = [s.text for s in doc.find_all("style") if s.attrs.get("media") == "print"]
-        header = next(s for s in styles if "@top-left" in s)
-        # The site title comes from config: CSS-escaped, so it cannot end the string or the
-        # element ('<Care> & Co').
-        assert ('content: "Acme \\00003cCare\\00003e \\000026 Co \\0000b7 data through '
-                '2026-11-18 12:00 GMT \\0000b7 policy from 2026-11-09";') in header, path
+        links = {link.attrs["href"]: link.attrs.get("media") for link in doc.find_all("link")}
+        assert links[root_of(path) + "assets/print-header.css"] == "print", path
+        assert not doc.find_all("style"), path  # styles live in stylesheets only
+    # The site title comes from config: CSS-escaped, so it cannot end the string or the rule.
+    assert site["assets/print-header.css"] == (
+        b'@page { @top-left { content: "Acme \\00003cCare\\00003e \\000026 Co \\0000b7 data '
+        b'through 2026-11-18 12:00 GMT \\0000b7 policy from 2026-11-09"; } }\n')
     css = site["assets/carecard.css"].decode()
     assert 'content: "Page " counter(page) " of " counter(pages)' in css
+    landscape = fakes.parse_html(site["segments/all/all.html"]).find_all("link")
+    assert [link.attrs["href"] for link in landscape if link.attrs.get("media") == "print"] == [
+        "../../assets/print-header.css", "../../assets/landscape.css"]
 
 
 def test_no_glance_without_a_goal(tmp_path):

@@ -2,8 +2,9 @@
 
 Input is a :class:`ChartSpec` built by :mod:`generator.site.pages`; output is an HTML fragment
 (bytes): one ``<figure class="chart-panel">`` per panel, its title as the caption and its plot
-as inline SVG. The SVG's colours are CSS variables (``--chart-value``, ``--chart-goal`` …, set
-by the theme for light and dark schemes) and its text takes the page's font, so a chart looks
+as inline SVG. The SVG's colours are classes (``f-value``, ``s-goal`` …) that the theme colours
+with CSS variables for light and dark schemes, it has no ``style`` attribute (the page's
+styling stays in its stylesheet), and its text takes the page's font, so a chart looks
 like the page around it; every point carries a ``<title>`` (period, value, n and status).
 
 The bytes are identical for identical specs (Agg backend, fixed ``svg.hashsalt``, no date
@@ -37,25 +38,40 @@ GAP = 4.0
 TICK_GAP = 6.0
 RIGHT_MARGIN = 10.0
 
-#: Stand-in colours drawn by matplotlib and replaced by the theme's CSS variables. Each is a
+#: Stand-in colours drawn by matplotlib, and the role each stands for. The inline SVG names the
+#: role by class instead (`f-value`: filled, `s-value`: stroked), and the theme colours it with
+#: its CSS variables (`--chart-value` …) for the light and the dark scheme. Each stand-in is a
 #: colour nothing else uses, so the replacement is exact.
 COLOURS = {
-    "#0c0a01": "var(--chart-value)",
-    "#0c0a02": "var(--chart-goal)",
-    "#0c0a03": "var(--chart-band)",
-    "#0c0a04": "var(--chart-policy)",
-    "#0c0a05": "var(--chart-blackout)",
-    "#0c0a06": "var(--chart-grid)",
-    "#0c0a07": "var(--chart-text)",
-    "#0c0a08": "var(--chart-surface)",
-    "#0c0a09": "var(--chart-partial)",
-    "#0c0a0a": "var(--chart-axis)",
+    "#0c0a01": "value",
+    "#0c0a02": "goal",
+    "#0c0a03": "band",
+    "#0c0a04": "policy",
+    "#0c0a05": "blackout",
+    "#0c0a06": "grid",
+    "#0c0a07": "text",
+    "#0c0a08": "surface",
+    "#0c0a09": "partial",
+    "#0c0a0a": "axis",
 }
-_ROLE = {v.removeprefix("var(--chart-").removesuffix(")"): k for k, v in COLOURS.items()}
+_ROLE = {role: colour for colour, role in COLOURS.items()}
 VALUE, GOAL, BAND = _ROLE["value"], _ROLE["goal"], _ROLE["band"]
 GRID, TEXT, SURFACE = _ROLE["grid"], _ROLE["text"], _ROLE["surface"]
 PARTIAL, AXIS = _ROLE["partial"], _ROLE["axis"]
 MARKER_COLOURS = {"policy": _ROLE["policy"], "blackout": _ROLE["blackout"], "partial": TEXT}
+#: The only elements a panel's SVG holds (checked as it is made).
+SVG_TAGS = frozenset({"svg", "defs", "g", "path", "use", "text", "title"})
+#: The style properties matplotlib writes, kept as presentation attributes (the page holds no
+#: `style` attribute: the theme styles by class).
+PRESENTATION = frozenset({
+    "fill", "stroke", "stroke-width", "stroke-dasharray", "stroke-dashoffset", "stroke-linecap",
+    "stroke-linejoin", "stroke-miterlimit", "stroke-opacity", "fill-opacity", "opacity",
+    "font-size", "font-weight", "font-style", "text-anchor",
+})
+
+#: Control characters: most cannot be written in XML or HTML and none can be drawn; a text from
+#: the data or config shows each as a space.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _RC: dict[str, Any] = {
     "svg.hashsalt": "carecard",
@@ -424,7 +440,8 @@ def _panel_artists(spec: ChartSpec, panel: Panel, scale: _Scale, layout: _Layout
     identity = IdentityTransform()
 
     def text(x: float, y: float, words: str, **style: Any) -> None:
-        add(Text(x, figure_height - top - y, words, transform=identity, fontsize=FONT_SIZE,
+        add(Text(x, figure_height - top - y, _drawable(words), transform=identity,
+                 fontsize=FONT_SIZE, parse_math=False,
                  **{"color": TEXT, **style}))
 
     def x_of(i: float) -> float:
@@ -468,19 +485,40 @@ def _step_polygons(bands: list[tuple[float, float] | None],
     return polygons
 
 
+def _drawable(text: str) -> str:
+    """A text from the data or config as drawn: literally (a `$` is no math, so no value can
+    fail the build) and with control characters as spaces (the SVG stays well-formed)."""
+    return _CONTROL.sub(" ", text)
+
+
 # --- SVG to inline HTML -------------------------------------------------------------------------
 
-_SVG_OPEN = re.compile(r"<svg [^>]*>")
 _FIGURE_OPEN = '<g id="figure_1">'
 _TAG = re.compile(r'<g(?: id="([^"]*)")?[^>]*?(/?)>|</g>')
 _DEF = re.compile(r'<defs>\s*(<path id="([^"]+)".*?/>)\s*</defs>', re.S)
-_FONT = re.compile(r"font-family: [^;\"]*;? ?")
 _ROTATE = re.compile(r' transform="rotate\(-?0 [^"]*\)"')
 _GROUP_ID = re.compile(r'<g id="[^"]*">')
 _USE = re.compile(r"<use ([^>]*?)/>")
-_COLOUR = re.compile("|".join(re.escape(c) for c in COLOURS))
+_STYLE = re.compile(r' style="([^"]*)"')
+_ELEMENT = re.compile(r"<([a-zA-Z][\w:-]*)")
 _IDS = re.compile(r'(id="|href="#)')
 _REF = re.compile(r'href="#([^"]+)"')
+
+
+def _attributes(style: re.Match[str]) -> str:
+    """A matplotlib `style` as presentation attributes, its stand-in colours as classes."""
+    classes, attributes = [], []
+    for part in style.group(1).split(";"):
+        key, _, value = (t.strip() for t in part.partition(":"))
+        if not key or key == "font-family":  # the text takes the page's font
+            continue
+        if value in COLOURS and key in ("fill", "stroke"):
+            classes.append(f"{key[0]}-{COLOURS[value]}")
+        elif key in PRESENTATION and value not in COLOURS:
+            attributes.append(f' {key}="{value}"')
+        else:
+            raise ValueError(f"chart SVG: unexpected style '{key}: {value}'")
+    return (f' class="{" ".join(classes)}"' if classes else "") + "".join(attributes)
 
 
 def _inline_panels(spec: ChartSpec, layout: _Layout, svg: str) -> str:
@@ -523,13 +561,16 @@ def _inline_panels(spec: ChartSpec, layout: _Layout, svg: str) -> str:
         if head:
             body = f"<defs>{head}</defs>\n{body}"
         body = _GROUP_ID.sub("<g>", body)
-        body = _FONT.sub("", _ROTATE.sub("", body))
-        body = _COLOUR.sub(lambda m: COLOURS[m.group(0)], body)
+        body = _STYLE.sub(_attributes, _ROTATE.sub("", body))
         body = _IDS.sub(rf"\g<1>c{k}-", body)
-        label = html.escape(panel.summary or panel.title)
+        unexpected = set(_ELEMENT.findall(body)) - SVG_TAGS
+        if unexpected:
+            raise ValueError(f"chart SVG: unexpected elements {sorted(unexpected)}")
+        label = html.escape(_drawable(panel.summary or panel.title))
         view = f"0 {k * layout.height:g} {width} {layout.height:g}"
         parts.append(
-            f'<figure class="chart-panel"><figcaption>{html.escape(panel.title)}</figcaption>\n'
+            f'<figure class="chart-panel"><figcaption>{html.escape(_drawable(panel.title))}'
+            '</figcaption>\n'
             f'<svg viewBox="{view}" role="img" aria-label="{label}">\n{body}\n</svg></figure>\n')
     return "".join(parts)
 
@@ -544,7 +585,8 @@ def _titles(body: str, gid: str, notes: list[str]) -> str:
     for note, use in zip(notes, _USE.finditer(body, start)):
         if note:
             out.append(body[pos:use.start()])
-            out.append(f"<use {use.group(1).rstrip()}><title>{html.escape(note)}</title></use>")
+            out.append(f"<use {use.group(1).rstrip()}><title>{html.escape(_drawable(note))}"
+                       "</title></use>")
             pos = use.end()
     out.append(body[pos:])
     return "".join(out)

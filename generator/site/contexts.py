@@ -65,9 +65,9 @@ class PageInfo:
     policy_version: str = ""
     """The policy version in force at data-through: 'policy from 2026-11-01', or 'base
     policy' when no version applies yet."""
-    print_header: str = ""
-    """What a printed page shows at the top of every sheet: site, data-through and policy
-    version (base.html puts it in an @page rule)."""
+    print_stylesheet: str = ""
+    """href of the print header stylesheet (`assets/print-header.css`, made by the build: the
+    site, the data-through time and the policy version at the top of every printed sheet)."""
 
 
 @dataclass(frozen=True)
@@ -337,15 +337,13 @@ class PeriodContext:
 
 
 @dataclass(frozen=True)
-class GlancePart:
-    """One status's share of the overview's bar."""
+class GlanceTile:
+    """One goal in the overview's bar."""
 
     status: Status
-    """The status."""
-    count: int
-    """Goals with it."""
-    text: str
-    """'4 on goal', '1 near goal', '1 off goal', '1 too few'."""
+    """Its status (the tile's colour, symbol and word)."""
+    label: str
+    """The metric's label."""
 
 
 @dataclass(frozen=True)
@@ -355,8 +353,8 @@ class Glance:
 
     sentence: str
     """E.g. '7 of 10 goals met, 2 near, 1 off — SLA attainment 85.5% against 92%'."""
-    parts: tuple[GlancePart, ...]
-    """The bar: one part per status that occurs (on, near, off, too few), sized by count."""
+    tiles: tuple[GlanceTile, ...]
+    """The bar: one tile per goal, on goal first, then near, off and too few."""
 
 
 @dataclass(frozen=True)
@@ -937,4 +935,7 @@ class SiteModel:
     """Charts in a stable order."""
     downloads: tuple[CsvDownload, ...] = ()
     """CSVs linked from pages (drill-through lists, restatements), in a stable order."""
+    print_header: str = ""
+    """What tops every printed sheet: 'Acme · data through 2026-11-25 14:52 GMT · policy from
+    2026-11-01' (written into `assets/print-header.css`)."""
 

@@ -47,7 +47,7 @@ from generator.site.contexts import (
     DrillContext,
     DrillRowView,
     Glance,
-    GlancePart,
+    GlanceTile,
     Link,
     OverviewContext,
     Page,
@@ -145,7 +145,7 @@ def build_site(
             for r in quality.restatements)))
     for content_page in content.pages:
         pages.append(_content_page(site, content_page))
-    return SiteModel(tuple(pages), tuple(charts), tuple(downloads))
+    return SiteModel(tuple(pages), tuple(charts), tuple(downloads), site.print_header())
 
 
 # --- Cards and cells -----------------------------------------------------------------------------
@@ -491,9 +491,10 @@ def _glance(site: SiteIndex, period: Period) -> Glance | None:
         m, f = min(misses, key=distance)
         sentence += (f" — {m.label} {format_value(f.value, m.unit)} against "
                      f"{_trim_zero(format_value(f.goal, m.unit))}")
-    parts = tuple(GlancePart(status_of(code), counts[code], f"{counts[code]} {word}")
-                  for code, word in GLANCE_STATUSES if counts[code])
-    return Glance(sentence, parts)
+    order = [code for code, _ in GLANCE_STATUSES]
+    tiles = tuple(GlanceTile(status_of(f.status), m.label)
+                  for m, f in sorted(figs, key=lambda pair: order.index(pair[1].status)))
+    return Glance(sentence, tiles)
 
 
 def _trim_zero(text: str) -> str:

@@ -29,6 +29,7 @@ from generator.site.content import load_content
 from generator.site.contexts import SiteModel
 from generator.site.drawing import ChartDrawer
 from generator.site.pages import build_site, context_fields
+from generator.site.siteindex import PRINT_STYLESHEET
 
 ASSETS = "assets"
 
@@ -63,17 +64,19 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
         # One environment per build: no template changes under it, so no file checks per page.
         auto_reload=False,
     )
-    env.filters["css_string"] = css_string
     return env
 
 
-def css_string(text: str) -> Markup:
-    """`text` as a quoted CSS string for a `<style>` element: every character but letters,
-    digits, spaces and a few safe marks is a hex escape, so nothing can end the string or the
-    element (`"`, `\\`, `<`)."""
+def css_string(text: str) -> str:
+    """`text` as a quoted CSS string: every character but letters, digits, spaces and a few
+    safe marks is a hex escape, so nothing from config can end the string or the rule."""
     safe = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:-")
-    return Markup('"' + "".join(c if c in safe else f"\\{ord(c):06x}" for c in str(text))
-                  + '"')
+    return '"' + "".join(c if c in safe else f"\\{ord(c):06x}" for c in text) + '"'
+
+
+def print_header_css(text: str) -> bytes:
+    """The stylesheet that puts `text` at the top of every printed sheet."""
+    return f"@page {{ @top-left {{ content: {css_string(text)}; }} }}\n".encode()
 
 
 #: Receives each output file: its path and its bytes.
@@ -159,6 +162,7 @@ def _render_model(put: Sink, model: SiteModel, overrides: Path | None,
         put(download.path, download.data or csv_bytes(download.columns, download.rows))
     for name, data in sorted(collect_assets(overrides).items()):
         put(f"{ASSETS}/{name}", data)
+    put(PRINT_STYLESHEET, print_header_css(model.print_header))
 
 
 def with_chart(context: object, panels: Markup) -> object:

@@ -37,6 +37,8 @@ DOWNLOADS: tuple[tuple[str, str], ...] = (
     ("data/badge.svg", "badge.svg"),
 )
 STYLESHEET = "assets/carecard.css"
+#: Made by the build: the print header of every sheet (an @page rule with the site's text).
+PRINT_STYLESHEET = "assets/print-header.css"
 
 
 @dataclass
@@ -175,8 +177,6 @@ class SiteIndex:
         built = ""
         if self.info.date_source == "SOURCE_DATE_EPOCH":
             built = self.format_time(datetime.fromisoformat(self.info.built_at))
-        data_through = self.format_time(through)
-        version = self.policy_version(through)
         return PageInfo(
             path=path,
             title=title,
@@ -187,12 +187,18 @@ class SiteIndex:
             stylesheet=root + STYLESHEET,
             version=self.info.version,
             built_at=built,
-            data_through=data_through,
+            data_through=self.format_time(through),
             data_through_iso=through.isoformat() if through else "",
             timezone=self.config.site.timezone,
-            policy_version=version,
-            print_header=f"{self.config.site.title} · data through {data_through} · {version}",
+            policy_version=self.policy_version(through),
+            print_stylesheet=root + PRINT_STYLESHEET,
         )
+
+    def print_header(self) -> str:
+        """What tops every printed sheet: the site, the data-through time, the policy version."""
+        through = self.figures.data_through or self.quality.data_through
+        return (f"{self.config.site.title} · data through {self.format_time(through)} · "
+                f"{self.policy_version(through)}")
 
     def policy_version(self, moment: datetime | None) -> str:
         """'policy from 2026-11-01': the newest policy version in force at `moment` (in the
