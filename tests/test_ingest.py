@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from generator.build import check
 from generator.cli import main
+from generator.errors import DataError
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 GOOD = sorted(p.name for p in FORMATS.iterdir() if p.is_file() and p.suffix != ".py")
@@ -108,3 +110,71 @@ def test_several_sources_combine_into_one_scorecard(project: Callable[..., Path]
     assert str(by_source["social"]) == "2026-11-02 12:00:00+00:00"
     assert str(by_source["mail"]) == "2026-11-03 09:00:00+00:00"
     assert checked.quality.data_through == by_source["social"]
+
+
+# --- hostile widths (issue 14, item 12) -----------------------------------------------------------
+
+WIDE_CONFIG = """
+site: {{title: W, timezone: UTC, periods: [week]}}
+sources:
+  - {{name: desk, path: "exports/{name}", timezone: UTC, channel: twitter}}
+"""
+
+
+def wide_site(folder: Path, name: str, columns: int) -> Path:
+    """A site whose one drop has `columns` columns: id, received_at and c2, c3, …"""
+    from sheets import write_xlsx
+
+    names = ["id", "received_at"] + [f"c{i}" for i in range(2, columns)]
+    values: list[object] = ["1", "2026-11-02 09:00:00", *[""] * (columns - 2)]
+    path = folder / "exports" / name
+    path.parent.mkdir(parents=True)
+    if name.endswith(".csv"):
+        path.write_text(",".join(names) + "\n" + ",".join(map(str, values)) + "\n", "utf-8")
+    elif name.endswith(".jsonl"):
+        path.write_text(json.dumps(dict(zip(names, values))) + "\n", "utf-8")
+    elif name.endswith(".xlsx"):
+        write_xlsx(path, [list[object](names), values])
+    else:
+        import duckdb
+
+        select = ", ".join(f"{v!r} AS {n}" for n, v in zip(names, values))
+        duckdb.connect().execute(f"COPY (SELECT {select}) TO '{path}' (FORMAT parquet)")
+    config = folder / "config.yaml"
+    config.write_text(WIDE_CONFIG.format(name=name), encoding="utf-8")
+    return config
+
+
+@pytest.mark.parametrize(
+    "name, where",
+    [("w1.csv", "exports/w1.csv, line 1"), ("w1.jsonl", "exports/w1.jsonl"),
+     ("w1.parquet", "exports/w1.parquet"), ("w1.xlsx", "exports/w1.xlsx, row 1")],
+)
+def test_a_drop_of_more_than_1000_columns_is_refused_naming_the_file(
+    tmp_path: Path, name: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(wide_site(tmp_path / "ok", name, 1000)).quality.rows_read == 1
+    config = wide_site(tmp_path / "wide", name, 1001)
+    assert main(["check", "--config", str(config)]) == 2
+    found = "more than 1,000" if name.endswith(".jsonl") else "1,001"
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {where}: expected at most 1,000 columns, found '{found} columns'. Hint: export "
+        "only the columns the scorecard reads; a header this wide usually means a wrong "
+        "delimiter or a file that is not an export.")
+
+
+def test_a_header_of_a_million_columns_is_refused_in_seconds(tmp_path: Path) -> None:
+    """40k columns took 35 s and a million did not finish: the width is refused up front."""
+    import time
+
+    path = tmp_path / "exports" / "w1.csv"
+    path.parent.mkdir()
+    path.write_text("id,received_at," + ",".join(f"c{i}" for i in range(1_000_000)) + "\n"
+                    + "1,2026-11-02 09:00:00\n", encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(WIDE_CONFIG.format(name="w1.csv"), encoding="utf-8")
+    started = time.perf_counter()
+    with pytest.raises(DataError) as error:
+        check(tmp_path / "config.yaml")
+    assert time.perf_counter() - started < 10
+    assert str(error.value).startswith(
+        "exports/w1.csv, line 1: expected at most 1,000 columns, found 'more than 1,000 columns'.")

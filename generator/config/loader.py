@@ -321,6 +321,11 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
     loader = _Loader(label, file.resolve().parent, text, strict)
     try:
         return loader.load(file.resolve())
+    except YamlTooDeep as exc:
+        raise ConfigError(exc.problem(
+            f"{label}:{exc.line + 1}", "", "check the indentation and the brackets; a config "
+            "needs a few levels.",
+        )) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -336,6 +341,44 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
         raise ConfigError(Problem(label, f"invalid YAML: {exc}")) from None
     finally:
         loader.yaml.dispose()
+
+
+#: Deepest nesting of mappings and lists accepted in config.yaml and in front matter; a config
+#: needs a few levels, and a file nested hundreds deep would exhaust the YAML composer's stack.
+MAX_YAML_DEPTH = 50
+
+
+class YamlTooDeep(yaml.YAMLError):
+    """A YAML document nests mappings and lists deeper than :data:`MAX_YAML_DEPTH`."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"nested deeper than {MAX_YAML_DEPTH} levels at line {line}")
+        self.line = line
+        """0-based line of the mapping or list one level too deep."""
+
+    def problem(self, where: str, what: str, hint: str) -> Problem:
+        """The house-style message, `where` being the file:line of the offending level."""
+        return Problem(where, what, f"at most {MAX_YAML_DEPTH} levels of nested mappings and "
+                       "lists", f"{MAX_YAML_DEPTH + 1} levels", hint)
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing documents nested deeper than :data:`MAX_YAML_DEPTH`
+    (its composer recurses once per level) with :class:`YamlTooDeep`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, counting how deep the collections above it go."""
+        if self._depth >= MAX_YAML_DEPTH and self.check_event(
+            yaml.MappingStartEvent, yaml.SequenceStartEvent
+        ):
+            raise YamlTooDeep(self.peek_event().start_mark.line)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 def parse_duration(text: str) -> float:
@@ -407,7 +450,7 @@ class _Loader:
         self.root = root
         self.document = text
         self.strict = strict
-        self.yaml = yaml.SafeLoader(text)
+        self.yaml = SafeLoader(text)
         self.problems: list[tuple[int, Problem]] = []
         self.warnings: list[tuple[int, Problem]] = []
         self.timezone = "UTC"

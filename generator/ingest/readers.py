@@ -48,6 +48,10 @@ CHUNK = 1 << 20
 #: Largest whole number a double holds exactly; beyond it the digits are not trustworthy.
 EXACT_DOUBLE = 2**53
 GZIP_MAGIC = b"\x1f\x8b"
+#: Widest export read (columns, or distinct keys of JSON records). Real exports have tens of
+#: columns; tens of thousands make every later step crawl and mean a wrong delimiter or a file
+#: that is not an export.
+MAX_COLUMNS = 1000
 #: File signatures that betray a binary file under a text name.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", ("an Excel workbook or zip archive; name it .xlsx or set "
@@ -270,17 +274,20 @@ def sniff_delimiter(head: str) -> str:
 
 
 def _first_record(head: str) -> str:
-    in_quotes = False
-    for index, char in enumerate(head):
-        if char == '"':
-            in_quotes = not in_quotes
-        elif char in "\r\n" and not in_quotes:
-            return head[:index]
-    return head
+    """The text of the first record: up to the first line break outside quotes."""
+    start = 0
+    while True:
+        ends = [i for i in (head.find("\n", start), head.find("\r", start)) if i >= 0]
+        if not ends:
+            return head
+        end = min(ends)
+        if head.count('"', 0, end) % 2 == 0:
+            return head[:end]
+        start = end + 1
 
 
 def _count_outside_quotes(text: str, delimiter: str) -> int:
-    return sum(1 for part in text.split('"')[::2] for c in part if c == delimiter)
+    return sum(part.count(delimiter) for part in text.split('"')[::2])
 
 
 def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
@@ -293,6 +300,10 @@ def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
         raise DataError(Problem(f"{drop.rel}, line 1", "", "a header line naming the columns",
                                 _first_record(head), "the first line of a CSV export names the "
                                 "columns; export again with headers."))
+    if len(fields) > MAX_COLUMNS:
+        # The head may end inside a very long header line: then its count is a lower bound.
+        _refuse_width(f"{drop.rel}, line 1",
+                      None if _first_record(head) == head else len(fields))
     names: list[str] = []
     for index, field in enumerate(fields):
         name = field.strip() or f"column{index}"
@@ -302,6 +313,17 @@ def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
             name = f"{base}_{n}"
         names.append(name)
     return names
+
+
+def _refuse_width(where: str, columns: int | None = None) -> None:
+    """Refuse an export wider than MAX_COLUMNS before any work that grows with its width
+    (`columns` None: more than MAX_COLUMNS, not counted further)."""
+    raise DataError(Problem(
+        where, "", f"at most {MAX_COLUMNS:,} columns",
+        f"{columns:,} columns" if columns else f"more than {MAX_COLUMNS:,} columns",
+        "export only the columns the scorecard reads; a header this wide usually means a wrong "
+        "delimiter or a file that is not an export.",
+    ))
 
 
 def _without_bare_cr(drop: Drop, text: _Text) -> tuple[Path, str]:
@@ -409,7 +431,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
                     + ("" if valid else " (this line is not valid JSON)") + ".")
             for line, value, valid in bad
         ])
-    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table)
+    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table, drop.rel)
     con.execute(f"DROP TABLE {table}_raw")
 
 
@@ -453,7 +475,7 @@ def read_json_array(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> N
                     "every item of the array is one record, written as a JSON object.")
             for item, value in bad
         ])
-    _objects_to_table(con, f"{table}_raw", table)
+    _objects_to_table(con, f"{table}_raw", table, drop.rel)
     con.execute(f"DROP TABLE {table}_raw")
 
 
@@ -463,7 +485,9 @@ def _first_line(error: Exception) -> str:
     return re.sub(r"^[A-Za-z ]*Error: ", "", first)
 
 
-def _objects_to_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
+def _objects_to_table(
+    con: duckdb.DuckDBPyConnection, source: str, table: str, rel: str
+) -> None:
     """One text column per key (in order of first appearance) from a table of JSON objects."""
     keys = [
         row[0]
@@ -472,9 +496,12 @@ def _objects_to_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -
                 SELECT unnest(json_keys(j)) AS key,
                     generate_subscripts(json_keys(j), 1) AS k, {POSITION_COLUMN} AS p
                 FROM {source})
-            GROUP BY key ORDER BY min(struct_pack(p := p, k := k))"""
+            GROUP BY key ORDER BY min(struct_pack(p := p, k := k))
+            LIMIT {MAX_COLUMNS + 1}"""
         ).fetchall()
     ]
+    if len(keys) > MAX_COLUMNS:
+        _refuse_width(rel)
     select = []
     for key in keys:
         path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -524,6 +551,8 @@ def read_parquet(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None
                 "exported." if magic != b"PAR1" else
                 f"the Parquet reader said: {_first_line(error)}")
         raise DataError(Problem(drop.rel, "", "a readable Parquet file", None, hint)) from None
+    if len(described) - 1 > MAX_COLUMNS:
+        _refuse_width(drop.rel, len(described) - 1)
     select = [
         f"{_typed_text(sql_ident(name), kind)} AS {sql_ident(name)}"
         for name, kind, *_ in described
@@ -592,6 +621,8 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
     header = [_cell(c).strip() for c in rows[first]]
     while header and not header[-1]:
         header.pop()
+    if len(header) > MAX_COLUMNS:
+        _refuse_width(f"{drop.rel}, row {first + 1}", len(header))
     names: list[str] = []
     for index, field in enumerate(header):
         name = field or f"column{index}"
