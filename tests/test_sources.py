@@ -224,3 +224,98 @@ def test_a_gzip_drop_counts_its_uncompressed_text_towards_a_batch(
     (drop,) = find_drops(config)
     assert drop.path.stat().st_size < len(text) // 10
     assert _text_size(drop) == len(text.encode("utf-8"))
+
+
+# --- ids are text in every format (issue 14, item 7) ----------------------------------------------
+
+ID_CONFIG = """
+site: {title: Scratch, timezone: UTC, periods: [week]}
+sources:
+  - {name: desk, path: "exports/*", timezone: UTC, channel: twitter}
+"""
+INEXACT_HINT = (
+    "Hint: a number this large may have lost its last digits before it was exported (most tools "
+    "hold numbers as doubles); export ids as text (in JSON, as a string in quotes).")
+EXPONENT_HINT = ("Hint: a spreadsheet wrote this id in exponent notation and lost its last "
+                 "digits; export the column as text.")
+
+
+def write_id_drop(path: Path, ids: list[object]) -> None:
+    """A drop of one row per id, each received on 2 Nov 2026, in the format of its name."""
+    import json
+
+    from sheets import write_xlsx
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": i, "received_at": f"2026-11-02 0{n}:00:00"} for n, i in enumerate(ids)]
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif path.suffix == ".json":
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    elif path.suffix == ".csv":
+        path.write_text("id,received_at\n" + "".join(f"{r['id']},{r['received_at']}\n"
+                                                    for r in rows), encoding="utf-8")
+    elif path.suffix == ".xlsx":
+        write_xlsx(path, [["id", "received_at"], *[[r["id"], r["received_at"]] for r in rows]])
+    else:
+        import duckdb
+
+        values = ", ".join(f"({i!r}::DOUBLE, {r['received_at']!r})" for i, r in zip(ids, rows))
+        duckdb.connect().execute(f"COPY (SELECT * FROM (VALUES {values}) v(id, received_at)) "
+                                 f"TO '{path}' (FORMAT parquet)")
+
+
+@pytest.mark.parametrize(
+    "ext, first, second, found, reason, position",
+    [
+        # Beyond the engine's integers: both were read as the double 1.2345678901234568e+22,
+        # and the second drop's row silently replaced the first drop's.
+        (".jsonl", 12345678901234567890123, 12345678901234567890124, "12345678901234567890123",
+         "inexact_id", "line 1"),
+        # Within int64 but beyond 2^53 (SPEC §3.4: a JSON tool may have rounded it already).
+        (".json", 9007199254740993, 9007199254740995, "9007199254740993", "inexact_id",
+         "item 1"),
+        # Spreadsheet cells and Parquet doubles: 15-17 digits, the rest is lost.
+        (".xlsx", 12345678901234567890, 12345678901234567891, "1.2345678901234567e+19",
+         "id_in_exponent", "row 2"),
+        (".parquet", 9007199254740994, 9007199254740995, "9.007199254740994e+15",
+         "id_in_exponent", "row 1"),
+        (".csv", "1.2e+18", "1.2E18", "1.2e+18", "id_in_exponent", "line 2"),
+    ],
+)
+def test_a_numeric_id_that_cannot_be_held_exactly_is_rejected_never_merged(
+    project: Callable[..., Path], ext: str, first: object, second: object, found: str,
+    reason: str, position: str,
+) -> None:
+    """Two distinct interactions whose ids only a double confuses: neither replaces the other;
+    both are rejected with a reason. Each drop has one good row (id 7 or 8) besides."""
+    config = project({}, ID_CONFIG)
+    write_id_drop(config.parent / "exports" / f"w1{ext}", [first, 7])
+    write_id_drop(config.parent / "exports" / f"w2{ext}", [second, 8])
+    quality = check(config).quality
+    assert [(d.read, d.kept, d.superseded, d.rejected, d.rejected_by_reason)
+            for d in quality.drops] == [(2, 1, 0, 1, {reason: 1})] * 2
+    expected = (
+        "an id as text, or as a whole number of at most 2^53 (9007199254740992)"
+        if reason == "inexact_id" else "an id written out in full")
+    hint = INEXACT_HINT if reason == "inexact_id" else EXPONENT_HINT
+    assert quality.rejections[0].message == (
+        f"exports/w1{ext}, {position}, column 'id': expected {expected}, found '{found}'. {hint}")
+
+
+def test_an_id_as_text_or_an_exact_number_is_kept_as_written(
+    project: Callable[..., Path],
+) -> None:
+    config = project({}, ID_CONFIG)
+    write_id_drop(config.parent / "exports" / "w1.jsonl",
+                  ["12345678901234567890123", 9007199254740992, 3.0, "007"])
+    import duckdb
+
+    from generator.config.loader import load_config
+    from generator.ingest.sources import read_sources
+
+    con = duckdb.connect()
+    quality = read_sources(con, load_config(config))
+    assert quality.rows_rejected == 0
+    assert con.execute("SELECT id FROM interactions ORDER BY line").fetchall() == [
+        ("12345678901234567890123",), ("9007199254740992",), ("3",), ("007",)]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
 from generator.errors import DataError, Problem
-from generator.ingest.readers import POSITION_COLUMN, read_drop
+from generator.ingest.readers import HIDDEN_COLUMNS, INEXACT_COLUMN, POSITION_COLUMN, read_drop
 from generator.ingest.rejections import Context, rejection_problem
 from generator.ingest.timestamps import timestamp_sql
 from generator.model import DropStats, Rejection, ThreadStats
@@ -47,12 +47,10 @@ NON_EMPTY_FIELDS: tuple[str, ...] = ("message_id", "author", "inbound", "created
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 DEFAULT_CHANNEL = "twitter"
-#: Reason codes added by message-level sources (the others are shared with sources.REASONS).
-MESSAGE_REASONS: dict[str, str] = {"id_in_exponent": "id in exponent notation (digits lost)"}
 #: A whole-number id a spreadsheet wrote as a float ('3.0').
 _FLOAT_ID = r"^([+-]?\d+)\.0+$"
 #: An id in exponent notation ('1.2e+18'): its last digits are gone.
-_EXPONENT_ID = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
+EXPONENT_ID = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 #: Interaction columns every source provides (sources._validate builds the same set).
 INTERACTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source", "VARCHAR"), ("id", "VARCHAR"), ("received_at", "TIMESTAMPTZ"),
@@ -240,13 +238,13 @@ def _missing_columns(
         column = _column_for(source, name)
         if column in columns:
             continue
-        close = difflib.get_close_matches(column, [c for c in columns if c != POSITION_COLUMN],
-                                          n=1)
+        close = difflib.get_close_matches(column, [c for c in columns
+                                                   if c not in HIDDEN_COLUMNS], n=1)
         hint = (
             f"did you mean '{close[0]}'? Set sources[{index}].columns.{name}."
             if close
             else f"map it with sources[{index}].columns.{name}; the file has "
-            + ", ".join(f"'{c}'" for c in columns[:12] if c != POSITION_COLUMN)
+            + ", ".join(f"'{c}'" for c in [c for c in columns if c not in HIDDEN_COLUMNS][:12])
             + "."
         )
         problems.append(Problem(where, "", f"a column '{column}' for the field '{name}'",
@@ -270,9 +268,14 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{sql_str(word)} AS position_word",
     ]
+    for name in ("message_id", "in_reply_to"):
+        inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, "
+                   f"{sql_str(_column_for(source, name))}), false)"
+                   if INEXACT_COLUMN in columns else "false")
+        select.append(f"{inexact} AS inexact_{name}")
     for name in MESSAGE_COLUMNS + attributes:
         column = _column_for(source, name)
-        present = column in columns
+        present = column in columns and column not in HIDDEN_COLUMNS
         if present and name == "text":
             raw = sql_ident(column)
         elif present:
@@ -306,8 +309,9 @@ def _check(
         checks.append((f"raw_{name} IS NULL", "missing_required", name))
     for name in ("message_id", "in_reply_to"):
         checks.append(
-            (f"regexp_matches(raw_{name}, {sql_str(_EXPONENT_ID)})", "id_in_exponent", name)
+            (f"regexp_matches(raw_{name}, {sql_str(EXPONENT_ID)})", "id_in_exponent", name)
         )
+        checks.append((f"inexact_{name}", "inexact_id", name))
     checks.append(("created_at IS NULL", "unparseable_timestamp", "created_at"))
     checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
     for name in ("channel",) + attributes:

@@ -47,6 +47,13 @@ DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 CHUNK = 1 << 20
 #: Largest whole number a double holds exactly; beyond it the digits are not trustworthy.
 EXACT_DOUBLE = 2**53
+#: Largest whole number a 32-bit float holds exactly.
+EXACT_FLOAT = 2**24
+#: Column added by the JSON readers when an id column holds a number beyond 2^53 in some row:
+#: the list of such columns of the row (NULL for the others).
+INEXACT_COLUMN = "__inexact"
+#: The columns a reader may add besides the export's own.
+HIDDEN_COLUMNS: tuple[str, ...] = (POSITION_COLUMN, INEXACT_COLUMN)
 GZIP_MAGIC = b"\x1f\x8b"
 #: Widest export read (columns, or distinct keys of JSON records). Real exports have tens of
 #: columns; tens of thousands make every later step crawl and mean a wrong delimiter or a file
@@ -431,7 +438,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
                     + ("" if valid else " (this line is not valid JSON)") + ".")
             for line, value, valid in bad
         ])
-    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table, drop.rel)
+    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table, drop)
     con.execute(f"DROP TABLE {table}_raw")
 
 
@@ -475,7 +482,7 @@ def read_json_array(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> N
                     "every item of the array is one record, written as a JSON object.")
             for item, value in bad
         ])
-    _objects_to_table(con, f"{table}_raw", table, drop.rel)
+    _objects_to_table(con, f"{table}_raw", table, drop)
     con.execute(f"DROP TABLE {table}_raw")
 
 
@@ -485,10 +492,19 @@ def _first_line(error: Exception) -> str:
     return re.sub(r"^[A-Za-z ]*Error: ", "", first)
 
 
+def id_columns(drop: Drop) -> tuple[str, ...]:
+    """The export columns that hold the drop's ids (canonical id fields, as mapped)."""
+    source = drop.source
+    fields = ("message_id", "in_reply_to") if source.shape == "messages" else ("id",)
+    return tuple(source.columns.get(f, f) for f in fields)
+
+
 def _objects_to_table(
-    con: duckdb.DuckDBPyConnection, source: str, table: str, rel: str
+    con: duckdb.DuckDBPyConnection, source: str, table: str, drop: Drop
 ) -> None:
-    """One text column per key (in order of first appearance) from a table of JSON objects."""
+    """One text column per key (in order of first appearance) from a table of JSON objects,
+    plus INEXACT_COLUMN when some id is a JSON number beyond 2^53 (SPEC §3.4)."""
+    rel = drop.rel
     keys = [
         row[0]
         for row in con.execute(
@@ -502,12 +518,21 @@ def _objects_to_table(
     ]
     if len(keys) > MAX_COLUMNS:
         _refuse_width(rel)
-    select = []
+    select, flags = [], []
+    ids = id_columns(drop)
     for key in keys:
         path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
         value = f"json_extract(j, {sql_str(path)})"
         select.append(f"{_json_text(value)} AS {sql_ident(key)}")
+        if key in ids:
+            flags.append(f"CASE WHEN {_inexact_number(value)} THEN {sql_str(key)} END")
     select.append(POSITION_COLUMN)
+    if flags:
+        # Only a drop with such an id gets the column: the others keep their shape.
+        inexact = f"list_filter([{', '.join(flags)}], lambda x: x IS NOT NULL)"
+        found = con.execute(f"SELECT bool_or(len({inexact}) > 0) FROM {source}").fetchone()
+        if found and found[0]:
+            select.append(f"nullif({inexact}, []) AS {INEXACT_COLUMN}")
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)} FROM {source} "
         f"ORDER BY {POSITION_COLUMN}"
@@ -515,21 +540,37 @@ def _objects_to_table(
 
 
 def _json_text(value: str) -> str:
-    """SQL rendering one JSON value as the text a person would write."""
+    """SQL rendering one JSON value as the text a person would write; a whole number too
+    large for the engine's integers keeps its digits as written (not a double's nearest)."""
     return (
         f"(CASE json_type({value}) WHEN 'VARCHAR' THEN {value} ->> '$' "
         f"WHEN 'NULL' THEN NULL "
-        f"WHEN 'DOUBLE' THEN {_number_text(f'CAST({value} AS DOUBLE)')} "
+        f"WHEN 'DOUBLE' THEN CASE WHEN regexp_full_match(CAST({value} AS VARCHAR), '-?[0-9]+') "
+        f"THEN CAST({value} AS VARCHAR) ELSE {_number_text(f'CAST({value} AS DOUBLE)')} END "
         f"ELSE CAST({value} AS VARCHAR) END)"
     )
 
 
-def _number_text(value: str) -> str:
-    """SQL rendering a DOUBLE: whole numbers without '.0'; NaN as empty."""
+def _inexact_number(value: str) -> str:
+    """SQL telling whether a JSON value is a number beyond 2^53, which most tools hold as a
+    double: its last digits may have been lost before the export was written."""
+    return (
+        f"(json_type({value}) IN ('BIGINT', 'UBIGINT') "
+        f"AND abs(CAST({value} AS HUGEINT)) > {EXACT_DOUBLE} "
+        f"OR json_type({value}) = 'DOUBLE' AND abs(CAST({value} AS DOUBLE)) > {EXACT_DOUBLE})"
+    )
+
+
+def _number_text(value: str, exact: int = EXACT_DOUBLE) -> str:
+    """SQL rendering a DOUBLE: whole numbers without '.0'; NaN as empty. A whole number beyond
+    `exact` (2^53 for a double) is written in exponent notation, as its digits are not
+    trustworthy: an id like that is then rejected, never read as another id."""
     return (
         f"(CASE WHEN isnan({value}) THEN NULL "
-        f"WHEN {value} = trunc({value}) AND abs({value}) < {EXACT_DOUBLE} "
+        f"WHEN {value} = trunc({value}) AND abs({value}) <= {exact} "
         f"THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) "
+        f"WHEN {value} = trunc({value}) AND NOT isinf({value}) "
+        f"THEN regexp_replace(printf('%.16e', {value}), '\\.?0+e', 'e') "
         f"ELSE CAST({value} AS VARCHAR) END)"
     )
 
@@ -572,8 +613,10 @@ def read_parquet(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None
 def _typed_text(column: str, kind: str) -> str:
     """SQL rendering a typed engine column as text the way a person would write it."""
     kind = kind.upper()
-    if kind in ("DOUBLE", "FLOAT", "REAL"):
+    if kind == "DOUBLE":
         return _number_text(f"CAST({column} AS DOUBLE)")
+    if kind in ("FLOAT", "REAL"):
+        return _number_text(f"CAST({column} AS DOUBLE)", EXACT_FLOAT)
     if kind.startswith("DECIMAL"):
         text = f"CAST({column} AS VARCHAR)"
         return f"(CASE WHEN {text} LIKE '%.%' THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END)"
@@ -676,8 +719,12 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        if value.is_integer() and abs(value) < EXACT_DOUBLE:
+        if value.is_integer() and abs(value) <= EXACT_DOUBLE:
             return str(int(value))
+        if value.is_integer() and not math.isinf(value):
+            # Beyond 2^53 a spreadsheet's digits are not trustworthy (Excel keeps 15): written
+            # in exponent notation, such an id is rejected rather than read as another id.
+            return re.sub(r"\.?0+e", "e", f"{value:.16e}")
         return repr(value)
     if isinstance(value, datetime):
         value = _round_ms(value)

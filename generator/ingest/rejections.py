@@ -65,6 +65,12 @@ def rejection_problem(
     if reason == "duplicate_id":
         return Problem(where, "", "an id that appears once in the drop", found,
                        "every copy is rejected; export the drop again without duplicates.")
+    if reason == "inexact_id":
+        return Problem(where, "", "an id as text, or as a whole number of at most 2^53 "
+                       "(9007199254740992)", found,
+                       "a number this large may have lost its last digits before it was "
+                       "exported (most tools hold numbers as doubles); export ids as text (in "
+                       "JSON, as a string in quotes).")
     if reason == "id_in_exponent":
         return Problem(where, "", "an id written out in full", found,
                        "a spreadsheet wrote this id in exponent notation and lost its last "

@@ -31,7 +31,7 @@ from generator.config.loader import (
 )
 from generator.errors import DataError, Problem
 from generator.ingest.messages import (
-    MESSAGE_REASONS,
+    EXPONENT_ID,
     MessageSourceResult,
     account_message_source,
     message_attributes,
@@ -40,6 +40,8 @@ from generator.ingest.messages import (
 )
 from generator.ingest.readers import (
     GZIP_MAGIC,
+    HIDDEN_COLUMNS,
+    INEXACT_COLUMN,
     POSITION_COLUMN,
     POSITION_WORD,
     drop_format,
@@ -84,7 +86,8 @@ REASONS: dict[str, str] = {
     "resolution_before_receipt": "resolution before receipt",
     "after_data_through": "timestamp after data_through",
     "duplicate_id": "duplicate id in a drop",
-    **MESSAGE_REASONS,
+    "id_in_exponent": "id in exponent notation (digits lost)",
+    "inexact_id": "id beyond 2^53 as a number (digits may be lost)",
 }
 
 
@@ -275,7 +278,8 @@ def stage_drops(
                     problems.extend(p for p in failed.problems if isinstance(p, Problem))
                     continue
                 table = f"drop_{drop_index}"
-                columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
+                names = _column_names(con, table)
+                columns = [c for c in names if c not in HIDDEN_COLUMNS]
                 missing = _missing_columns(drop, columns)
                 for problem in missing:
                     # The same column missing from many drops is one problem, not one per drop.
@@ -287,7 +291,7 @@ def stage_drops(
                         problems.append(problem)
                 if missing:
                     continue
-                selects.append((drop_index, _stage_sql(drop, drop_index, table, columns,
+                selects.append((drop_index, _stage_sql(drop, drop_index, table, names,
                                                        attributes), tuple(columns)))
                 _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
         if selects and not problems:
@@ -527,7 +531,7 @@ def _note_columns(
 def _empty_stage_sql(attributes: list[str]) -> str:
     """A stage with every column _validate reads and no rows."""
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
-              "CAST(NULL AS BIGINT) AS line"]
+              "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact"]
     for name in list(INTERACTION_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
@@ -578,13 +582,17 @@ def _stage_sql(
     columns: list[str],
     attributes: list[str],
 ) -> str:
-    """SELECT that turns one raw drop table into canonical raw text plus parsed columns (the
-    drop's file name is in the table `drop_files`, not in every row)."""
+    """SELECT that turns one raw drop table (`columns`: all of its columns) into canonical raw
+    text plus parsed columns (the drop's file name is in the table `drop_files`, not in every
+    row)."""
     source = drop.source
+    inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, {sql_str(_column_for(source, 'id'))}), "
+               "false)" if INEXACT_COLUMN in columns else "false")
     select = [
         f"{sql_str(source.name)} AS source",
         f"{drop_index} AS drop_index",
         f"{POSITION_COLUMN} AS line",
+        f"{inexact} AS id_inexact",
     ]
     for name in list(INTERACTION_FIELDS) + attributes:
         column = _column_for(source, name)
@@ -620,6 +628,9 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
     for name in REQUIRED_FIELDS:
         checks.append((f"raw_{name} IS NULL", "missing_required", name))
+    # Ids are text: a number that has lost digits is never read as another id (SPEC §3.4).
+    checks.append(("id_inexact", "inexact_id", "id"))
+    checks.append((f"regexp_matches(raw_id, {sql_str(EXPONENT_ID)})", "id_in_exponent", "id"))
     for name in TIMESTAMP_FIELDS:
         checks.append((f"raw_{name} IS NOT NULL AND {name} IS NULL", "unparseable_timestamp", name))
     for name in ["channel"] + attributes:
