@@ -233,6 +233,7 @@ def test_minimal_config_takes_the_defaults(project) -> None:
     assert config.calendars == {}
     assert config.policy.first_response == (TargetRule(60.0),)
     assert config.policy.error_budget is None
+    assert config.sources[0].max_future == "2d"
 
 
 def test_problem_fields_are_structured(project) -> None:
@@ -626,6 +627,24 @@ SOURCE_MISTAKES = [
         "empty list",
         "  []\n",
         "config.yaml:4: sources: expected a list with at least one entry, found '[]'.",
+    ),
+    (
+        "max_future not a duration",
+        "  - name: social\n    path: exports/*.csv\n    max_future: soon\n",
+        "config.yaml:6: sources[0].max_future: expected a duration like '60m' or '4h', "
+        "found 'soon'.",
+    ),
+    (
+        "max_future without a unit",
+        "  - {name: social, path: exports/*.csv, max_future: 2}\n",
+        "config.yaml:4: sources[0].max_future: expected a duration like '60m' or '4h', "
+        "found '2'. Hint: add a unit (s, m, h or d), e.g. '2m'.",
+    ),
+    (
+        "max_future of zero",
+        "  - {name: social, path: exports/*.csv, max_future: 0d}\n",
+        "config.yaml:4: sources[0].max_future: expected a duration longer than zero, "
+        "found '0d'.",
     ),
 ]
 

@@ -151,12 +151,12 @@ def test_timestamp_after_an_explicit_data_through_is_rejected(
     project: Callable[..., Path],
 ) -> None:
     config = project(
-        {"exports/w1.csv": HEADER + GOOD + "late,2026-11-02 09:00:00,2026-11-05 09:00:00,,twitter,,,b\n"},
+        {"exports/w1.csv": HEADER + GOOD + "late,2026-11-02 09:00:00,2026-11-04 09:00:00,,twitter,,,b\n"},
         CONFIG.replace("periods: [week]}", "periods: [week], data_through: '2026-11-04T00:00:00+00:00'}"),
     )
     assert rejected_messages(config) == [
         "exports/w1.csv, line 3, column 'first_response_at': expected a time at or before "
-        "site.data_through (2026-11-04T00:00:00+00:00), found '2026-11-05 09:00:00'. "
+        "site.data_through (2026-11-04T00:00:00+00:00), found '2026-11-04 09:00:00'. "
         "Hint: raise site.data_through or remove it to derive it from the data."
     ]
 
@@ -319,3 +319,107 @@ def test_an_id_as_text_or_an_exact_number_is_kept_as_written(
     assert quality.rows_rejected == 0
     assert con.execute("SELECT id FROM interactions ORDER BY line").fetchall() == [
         ("12345678901234567890123",), ("9007199254740992",), ("3",), ("007",)]
+
+
+# --- timestamps that cannot be right (issue 14, items 9 and 14) -----------------------------------
+
+TIMES = "id,received_at,first_response_at,channel\n"
+# Three good cases: data-through is the latest of their times, 5 Nov 10:00.
+GOOD_TIMES = ("ok1,2026-11-02 09:00:00,2026-11-02 09:10:00,twitter\n"
+              "ok2,2026-11-04 08:00:00,,twitter\n"
+              "ok3,2026-11-05 10:00:00,,twitter\n")
+TIMES_CONFIG = """
+site: {title: Scratch, timezone: UTC, periods: [week]}
+sources:
+  - {name: desk, path: "exports/*.csv", timezone: UTC}
+"""
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "bad,0001-01-01 00:00:00,,twitter\n",  # ran the period grid over 2,000 years
+        "bad,0002-03-04 05:06:07,,twitter\n",
+        "bad,1969-12-31 23:59:59,,twitter\n",
+        "bad,2101-01-01 00:00:00,,twitter\n",
+        "bad,9998-06-01 00:00:00,,twitter\n",
+        "bad,9999-12-31 23:59:59,,twitter\n",  # OverflowError
+        "bad,2026-11-04 09:00:00,9999-12-31 23:59:59,twitter\n",
+        "bad,2026-11-04 09:00:00,2101-01-01 00:00:00+00:00,twitter\n",
+    ],
+)
+def test_a_timestamp_before_1970_or_after_2100_is_a_rejected_row(
+    project: Callable[..., Path], row: str
+) -> None:
+    config = project({"exports/w1.csv": TIMES + GOOD_TIMES + row}, TIMES_CONFIG)
+    quality = check(config).quality
+    (drop,) = quality.drops
+    assert (drop.read, drop.kept, drop.rejected) == (4, 3, 1)
+    assert drop.rejected_by_reason == {"timestamp_out_of_range": 1}
+    field = "received_at" if row.count(",,") else "first_response_at"
+    value = row.split(",")[1 if field == "received_at" else 2]
+    assert quality.rejections[0].message == (
+        f"exports/w1.csv, line 5, column '{field}': expected a time from 1970 to 2100, found "
+        f"'{value}'. Hint: a date this far off is a typing or export error; correct the export.")
+    assert str(quality.data_through) == "2026-11-05 10:00:00+00:00"
+
+
+def test_a_message_dated_year_one_is_a_rejected_row(project: Callable[..., Path]) -> None:
+    config = project({"exports/w1.csv": (
+        "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
+        "1,cust,True,2026-11-02 09:00:00,hi,,\n"
+        "2,Brand,False,0001-01-01 00:00:00,hello,,1\n")},
+        TIMES_CONFIG.replace("timezone: UTC}", "timezone: UTC, shape: messages, columns: "
+                             "{message_id: tweet_id, author: author_id, created_at: created_at, "
+                             "in_reply_to: in_response_to_tweet_id}}"))
+    quality = check(config).quality
+    assert quality.drops[0].rejected_by_reason == {"timestamp_out_of_range": 1}
+
+
+def test_a_reply_typed_decades_ahead_is_implausible_and_keeps_data_through(
+    project: Callable[..., Path],
+) -> None:
+    """A reply typed as 2062 moved the data-through time 36 years ahead."""
+    row = "typo,2026-11-04 09:00:00,2062-11-04 09:30:00,twitter\n"
+    config = project({"exports/w1.csv": TIMES + GOOD_TIMES + row}, TIMES_CONFIG)
+    quality = check(config).quality
+    assert quality.drops[0].rejected_by_reason == {"implausible_timestamp": 1}
+    assert [r.message for r in quality.rejections] == [
+        "exports/w1.csv, line 5, column 'first_response_at': expected a time at most 2d after "
+        "the latest received_at of the drop's other rows (2026-11-05 10:00:00+00:00), found "
+        "'2062-11-04 09:30:00'. Hint: check the year and the column mapping; if this source's "
+        "exports do run ahead, raise sources[0].max_future."]
+    # Kept: ok1 (reply 2 Nov 09:10), ok2 (4 Nov 08:00), ok3 (5 Nov 10:00).
+    assert str(quality.data_through) == "2026-11-05 10:00:00+00:00"
+
+
+def test_max_future_is_measured_from_the_other_rows_and_is_set_per_source(
+    project: Callable[..., Path],
+) -> None:
+    # 5 Nov 10:00 + 2 days = 7 Nov 10:00: a receipt at that minute is plausible, one a
+    # second later is not (it is the drop's latest, so it is measured against the others).
+    at_limit = TIMES + GOOD_TIMES + "edge,2026-11-07 10:00:00,,twitter\n"
+    beyond = TIMES + GOOD_TIMES + "late,2026-11-07 10:00:01,,twitter\n"
+    # A drop of one row is measured against the source's earlier drops.
+    alone = TIMES + "solo,2026-11-08 10:00:00,,twitter\n"
+    config = project({"exports/w1.csv": at_limit, "exports/w2.csv": beyond,
+                      "exports/w3.csv": alone}, TIMES_CONFIG)
+    quality = check(config).quality
+    assert [d.rejected_by_reason for d in quality.drops] == [
+        {}, {"implausible_timestamp": 1}, {}]
+    # w3's one row is measured against the latest receipt of w1 and w2, 7 Nov 10:00:01 (w2's
+    # late row: every receipt from 1970 to 2100 counts), so 8 Nov 10:00 is within 2 days.
+    assert quality.rejections[0].message.startswith(
+        "exports/w2.csv, line 5, column 'received_at': expected a time at most 2d after the "
+        "latest received_at of the drop's other rows (2026-11-05 10:00:00+00:00), found "
+        "'2026-11-07 10:00:01'.")
+    (config.parent / "exports" / "w3.csv").write_text(
+        TIMES + "solo,2026-11-20 10:00:00,,twitter\n", encoding="utf-8")
+    (rejection,) = [r for r in check(config).quality.rejections if r.file == "exports/w3.csv"]
+    assert rejection.message.startswith(
+        "exports/w3.csv, line 2, column 'received_at': expected a time at most 2d after the "
+        "latest received_at of the source's earlier drops (2026-11-07 10:00:01+00:00), found "
+        "'2026-11-20 10:00:00'.")
+    config.write_text(TIMES_CONFIG.replace("timezone: UTC}", "timezone: UTC, max_future: 14d}"),
+                      encoding="utf-8")
+    assert check(config).quality.rows_rejected == 0

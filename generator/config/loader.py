@@ -112,6 +112,9 @@ class SourceConfig:
     """CSV delimiter; sniffed when None."""
     timestamp_format: str | None = None
     """strptime-style format for timestamps; ISO 8601 (with or without offset) when None."""
+    max_future: str = "2d"
+    """A timestamp more than this duration after the latest received_at of the other rows of
+    its drop is implausible and its row rejected (as written, e.g. '2d')."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -780,9 +783,15 @@ class _Loader:
             unitless = re.fullmatch(r"\d+(\.\d+)?", text.strip())
             hint = f"add a unit (s, m, h or d), e.g. '{text.strip()}m'." if unitless else ""
             raise _Bad(expected, hint) from None
+        if not math.isfinite(minutes):
+            raise _Bad(expected)
         if minutes <= 0:
             raise _Bad("a duration longer than zero")
         return minutes, text
+
+    def duration_text(self, node: yaml.Node, path: str) -> str:
+        """Parse a duration like '2d' and keep it as written."""
+        return self.duration(node, path)[1].strip()
 
     def value_text(self, node: yaml.Node, path: str) -> str:
         """Parse a canonical or matched value as text: booleans 'true'/'false', numbers str()."""
@@ -868,6 +877,7 @@ class _Loader:
                 "channel": self.text,
                 "delimiter": self.delimiter,
                 "timestamp_format": self.text,
+                "max_future": self.duration_text,
             },
             required={
                 "name": "a unique source name",

@@ -25,8 +25,13 @@ from typing import TYPE_CHECKING
 from generator.cache import code_digest
 from generator.errors import DataError, Problem
 from generator.ingest.readers import HIDDEN_COLUMNS, INEXACT_COLUMN, POSITION_COLUMN, read_drop
-from generator.ingest.rejections import Context, rejection_problem
-from generator.ingest.timestamps import timestamp_sql
+from generator.ingest.rejections import Context, reference_text, rejection_problem
+from generator.ingest.timestamps import (
+    in_range_sql,
+    latest_by_drop_sql,
+    reference_sql,
+    timestamp_sql,
+)
 from generator.model import DropStats, Rejection, ThreadStats
 from generator.sqltext import mapped_sql, sql_ident, sql_str
 
@@ -313,6 +318,8 @@ def _check(
         )
         checks.append((f"inexact_{name}", "inexact_id", name))
     checks.append(("created_at IS NULL", "unparseable_timestamp", "created_at"))
+    checks.append((f"NOT {in_range_sql('created_at')}", "timestamp_out_of_range", "created_at"))
+    checks.append(("created_at > plausible_until", "implausible_timestamp", "created_at"))
     checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
     for name in ("channel",) + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
@@ -321,21 +328,34 @@ def _check(
     field = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END"
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
+    used = f"drop_index NOT IN ({', '.join(str(i) for i in sorted(without)) or '-1'})"
+    # Each drop's latest messages: a time far beyond those of its drop is a typo (SPEC §3.4).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_latest AS " + latest_by_drop_sql(
+            f"(SELECT drop_index, {sql_str(source.name)} AS source, "
+            f"{timestamp_sql('raw_created_at', source)} AS created_at "
+            f"FROM {prefix}_staged WHERE {used})", "created_at", {source.name: source})
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_checked AS
-        SELECT *, {reason} AS reason, {field} AS reason_field
+        SELECT * EXCLUDE (plausible_until), {reason} AS reason, {field} AS reason_field
         FROM (
-            SELECT *,
-                {id_sql('raw_message_id')} AS message_id,
-                nullif({id_sql('raw_in_reply_to')}, '') AS parent,
-                CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
-                     WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
-                {timestamp_sql('raw_created_at', source)} AS created_at,
-                count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
-            FROM {prefix}_staged
-            WHERE drop_index NOT IN ({', '.join(str(i) for i in sorted(without)) or '-1'})
+            SELECT s.*, {reference_sql('created_at', 'l')} AS reference_at,
+                {reference_sql('created_at', 'l', False)} IS NULL AS reference_earlier,
+                {reference_sql('created_at', 'l')} + l.future AS plausible_until
+            FROM (
+                SELECT *,
+                    {id_sql('raw_message_id')} AS message_id,
+                    nullif({id_sql('raw_in_reply_to')}, '') AS parent,
+                    CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
+                         WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
+                    {timestamp_sql('raw_created_at', source)} AS created_at,
+                    count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
+                FROM {prefix}_staged WHERE {used}) s
+            LEFT JOIN {prefix}_latest l USING (drop_index)
         )"""
     )
+    con.execute(f"DROP TABLE {prefix}_latest")
     # Latest drop wins among valid rows; a rejected row never replaces an earlier valid one.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_accounted AS
@@ -487,7 +507,7 @@ def _result(
             rejected=c.get("rejected", 0),
             rejected_by_reason=dict(sorted(reasons.get(first_drop_index + offset, {}).items())),
         ))
-    rejections = _rejections(con, prefix, source.name, source_index)
+    rejections = _rejections(con, prefix, source.name, source_index, source.max_future)
     msgs = f"{prefix}_messages"
     summary = con.execute(
         f"""SELECT count(*),
@@ -526,7 +546,7 @@ def _result(
 
 
 def _rejections(
-    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int
+    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int, max_future: str
 ) -> list[Rejection]:
     """Every rejected message row with its one-line message (STYLE template)."""
     fields = MESSAGE_COLUMNS
@@ -539,12 +559,16 @@ def _rejections(
         f"WHEN {sql_str(f)} THEN {sql_ident('col_' + f)}" for f in fields + tuple(extra)
     ) + " END"
     rows = con.execute(
-        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column}, {found}
+        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column}, {found},
+            reference_at, reference_earlier
         FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
-    for file, position, reason, field, col, value in rows:
+    context = Context(index, max_future=max_future)
+    for file, position, reason, field, col, value, latest, earlier in rows:
         where = f"{file}, {position}" + (f", column '{col}'" if col else "")
-        problem = rejection_problem(where, reason, field, value, Context(index))
+        reference = (reference_text(latest, earlier, "created_at", "messages")
+                     if reason == "implausible_timestamp" else "")
+        problem = rejection_problem(where, reason, field, value, context, None, reference)
         out.append(Rejection(source, file, position, field, col or "", reason, str(problem)))
     return out

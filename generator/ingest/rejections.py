@@ -7,6 +7,7 @@ whichever shape of export it came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from generator.errors import Problem
 
@@ -20,6 +21,20 @@ class Context:
     csat_scale: tuple[float, float] = (1, 5)
     data_through: str = ""
     """site.data_through as written, for 'after_data_through'."""
+    max_future: str = "2d"
+    """The source's max_future as written, for 'implausible_timestamp'."""
+
+
+def reference_text(
+    latest: datetime | None, earlier: bool | None, time: str = "received_at", rows: str = "rows"
+) -> str:
+    """What an implausible timestamp is measured against: the latest `time` of the other
+    `rows` of its drop, or (`earlier`) of the source's earlier drops."""
+    if latest is None:
+        return ""
+    when = latest.astimezone(timezone.utc).isoformat(sep=" ")
+    among = "the source's earlier drops" if earlier else f"the drop's other {rows}"
+    return f"the latest {time} of {among} ({when})"
 
 
 def rejection_problem(
@@ -29,8 +44,10 @@ def rejection_problem(
     value: str | None,
     context: Context,
     received: str | None = None,
+    reference: str = "",
 ) -> Problem:
-    """The message for one rejected row; `received` is the row's received_at as written."""
+    """The message for one rejected row; `received` is the row's received_at as written and
+    `reference` what an implausible timestamp was measured against (:func:`reference_text`)."""
     found = value if value is not None else ""
     index = context.source_index
     if reason == "missing_required":
@@ -41,6 +58,13 @@ def rejection_problem(
         return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
                        "'2026-11-23T14:05:00+00:00'", found,
                        f"set sources[{index}].timestamp_format.")
+    if reason == "timestamp_out_of_range":
+        return Problem(where, "", "a time from 1970 to 2100", found,
+                       "a date this far off is a typing or export error; correct the export.")
+    if reason == "implausible_timestamp":
+        return Problem(where, "", f"a time at most {context.max_future} after {reference}",
+                       found, "check the year and the column mapping; if this source's exports "
+                       f"do run ahead, raise sources[{index}].max_future.")
     if reason == "reserved_value":
         return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)",
                        found, f"map it to another value with sources[{index}].values.{field}.")

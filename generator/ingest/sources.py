@@ -47,8 +47,13 @@ from generator.ingest.readers import (
     drop_format,
     read_drop,
 )
-from generator.ingest.rejections import Context, rejection_problem
-from generator.ingest.timestamps import parse_timestamps_sql
+from generator.ingest.rejections import Context, reference_text, rejection_problem
+from generator.ingest.timestamps import (
+    in_range_sql,
+    latest_by_drop_sql,
+    parse_timestamps_sql,
+    reference_sql,
+)
 from generator.model import DropStats, QualityReport, Rejection
 from generator.progress import progress
 from generator.sqltext import mapped_sql, sql_ident, sql_str
@@ -85,6 +90,8 @@ REASONS: dict[str, str] = {
     "reply_before_receipt": "reply before receipt",
     "resolution_before_receipt": "resolution before receipt",
     "after_data_through": "timestamp after data_through",
+    "timestamp_out_of_range": "timestamp before 1970 or after 2100",
+    "implausible_timestamp": "implausible timestamp (after max_future)",
     "duplicate_id": "duplicate id in a drop",
     "id_in_exponent": "id in exponent notation (digits lost)",
     "inexact_id": "id beyond 2^53 as a number (digits may be lost)",
@@ -633,6 +640,11 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     checks.append((f"regexp_matches(raw_id, {sql_str(EXPONENT_ID)})", "id_in_exponent", "id"))
     for name in TIMESTAMP_FIELDS:
         checks.append((f"raw_{name} IS NOT NULL AND {name} IS NULL", "unparseable_timestamp", name))
+    for name in TIMESTAMP_FIELDS:
+        checks.append((f"{name} IS NOT NULL AND NOT {in_range_sql(name)}",
+                       "timestamp_out_of_range", name))
+    for name in TIMESTAMP_FIELDS:
+        checks.append((f"{name} > plausible_until", "implausible_timestamp", name))
     for name in ["channel"] + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
     for name in BOOLEAN_FIELDS:
@@ -701,12 +713,18 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         "FROM (SELECT drop_index, source, raw_id FROM staged_used) "
         "SEMI JOIN repeated USING (source, raw_id) GROUP BY ALL HAVING count(*) > 1"
     )
+    # Each drop's latest receipts: a timestamp far beyond those of its drop is a typo.
+    sources = {source.name: source for source in config.sources}
+    con.execute("CREATE OR REPLACE TABLE drop_latest AS "
+                + latest_by_drop_sql("staged_used", "received_at", sources))
     con.execute(
         f"""
         CREATE OR REPLACE VIEW checked AS
-        SELECT * EXCLUDE (verdict), verdict.reason AS reason, verdict.field AS reason_field
+        SELECT * EXCLUDE (verdict, plausible_until), verdict.reason AS reason,
+            verdict.field AS reason_field
         FROM (SELECT *, {verdict} AS verdict FROM (
             SELECT s.*,
+                {reference_sql("s.received_at", "dl")} + dl.future AS plausible_until,
                 coalesce(d.copies, 1) AS copies,
                 s.raw_id AS id, s.raw_channel AS channel,
                 try_cast(s.raw_csat AS DOUBLE) AS csat,
@@ -718,6 +736,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
                 {sentiment('sentiment_end')}
             FROM staged_used s
             LEFT JOIN duplicated d ON d.drop_index = s.drop_index AND d.raw_id = s.raw_id
+            LEFT JOIN drop_latest dl ON dl.drop_index = s.drop_index
         ))
         """
     )
@@ -869,23 +888,30 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
         f"WHEN {sql_str(c[4:])} THEN s.{sql_ident(c)}" for c in names
     ) + " END"
     # A record's position is unique within its drop: it finds the row's export text.
+    implausible = "a.reason = 'implausible_timestamp'"
     rows = con.execute(
         f"""SELECT a.source, f.file, f.position_word || ' ' || a.line, a.reason, a.reason_field,
-                   dc.column_name, {found}, s.raw_received_at
+                   dc.column_name, {found}, s.raw_received_at,
+                   CASE WHEN {implausible} THEN {reference_sql("a.received_at", "dl")} END,
+                   CASE WHEN {implausible} THEN {reference_sql("a.received_at", "dl", False)}
+                       IS NULL END
             FROM accounted a
             JOIN drop_files f ON f.drop_index = a.drop_index
             JOIN staged_used s ON s.drop_index = a.drop_index AND s.line = a.line
             LEFT JOIN drop_columns dc
                 ON dc.drop_index = a.drop_index AND dc.field = a.reason_field
+            LEFT JOIN drop_latest dl ON dl.drop_index = a.drop_index
             WHERE a.fate = 'rejected' ORDER BY a.drop_index, a.line"""
     ).fetchall()
     through = config.site.data_through.isoformat() if config.site.data_through else ""
     out = []
-    for source, file, position, reason, field, column, value, received in rows:
-        context = Context(source_index.get(source, 0), config.policy.csat.scale, through)
+    for source, file, position, reason, field, column, value, received, latest, earlier in rows:
+        index = source_index.get(source, 0)
+        context = Context(index, config.policy.csat.scale, through,
+                          config.sources[index].max_future)
         problem = rejection_problem(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),
-            reason, field, value, context, received,
+            reason, field, value, context, received, reference_text(latest, earlier),
         )
         out.append(Rejection(source, file, position, field, column or "", reason, str(problem)))
     return out
