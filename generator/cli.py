@@ -334,9 +334,11 @@ def _check(args: argparse.Namespace) -> int:
     _warn_if_all_rejected(quality)
     through = (f"data through {quality.data_through.isoformat()}" if quality.data_through
                else "no row kept, so no data-through time")
+    dropped = (f", {quality.values_dropped} field value{'s' * (quality.values_dropped != 1)} "
+               "dropped" if quality.values_dropped else "")
     print(
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
-        f"{quality.rows_rejected} rejected; {through}"
+        f"{quality.rows_rejected} rejected{dropped}; {through}"
     )
     return EXIT_OK
 
@@ -374,6 +376,9 @@ def _report(quality: QualityReport) -> None:
         print(f"rejected: {rejection.message}")
     if len(quality.rejections) > 50:
         print(f"… and {len(quality.rejections) - 50} more rejected rows")
+    for dropped in quality.fields_dropped:
+        print(f"field dropped ({dropped.count} in the drop, rows kept with it empty): "
+              f"{dropped.example}")
     for rule, count in quality.exclusions.items():
         print(f"excluded by '{rule}': {count}")
     for reason, count in quality.blackouts.items():

@@ -59,22 +59,6 @@ def rejected(project: Callable[..., Path], row: str) -> list[str]:
             "(it names the whole), found 'all'. Hint: map it to another value with "
             "sources[0].values.team.",
         ),
-        (
-            "x,2026-11-02 09:00:00,,,twitter,7,,billing\n",
-            "exports/w1.csv, line 3, column 'csat': expected a score from 1 to 5 "
-            "(policy.csat.scale), found '7'. Hint: check the survey scale in policy.csat.",
-        ),
-        (
-            "x,2026-11-02 09:00:00,,,twitter,n/a,,billing\n",
-            "exports/w1.csv, line 3, column 'csat': expected a number for 'csat', found 'n/a'. "
-            "Hint: leave the cell empty when there is no csat.",
-        ),
-        (
-            "x,2026-11-02 09:00:00,,,twitter,,maybe,billing\n",
-            "exports/w1.csv, line 3, column 'needs_reply': expected true or false for "
-            "'needs_reply', found 'maybe'. Hint: map it with sources[0].values.needs_reply, "
-            "e.g. {maybe: true}.",
-        ),
     ],
 )
 def test_each_rejection_reason_has_its_exact_message(
@@ -423,3 +407,122 @@ def test_max_future_is_measured_from_the_other_rows_and_is_set_per_source(
     config.write_text(TIMES_CONFIG.replace("timezone: UTC}", "timezone: UTC, max_future: 14d}"),
                       encoding="utf-8")
     assert check(config).quality.rows_rejected == 0
+
+
+# --- invalid optional fields are dropped, not the row (issue 14, item 16) --------------------------
+
+OPTIONAL = "id,received_at,first_response_at,channel,csat,sentiment_start,reach,needs_reply\n"
+# Answered after 10 minutes, every optional field valid.
+ANSWERED = "ok,2026-11-02 09:00:00,2026-11-02 09:10:00,twitter,5,positive,100,\n"
+
+
+@pytest.mark.parametrize(
+    "cells, field, reason, message",
+    [
+        ("7,,,", "csat", "csat_outside_scale",
+         "expected a score from 1 to 5 (policy.csat.scale), found '7'. Hint: check the survey "
+         "scale in policy.csat."),
+        ("n/a,,,", "csat", "not_a_number",
+         "expected a number for 'csat', found 'n/a'. Hint: leave the cell empty when there is "
+         "no csat."),
+        ("4.5,,,", "csat", "csat_not_on_scale",
+         "expected a whole score from 1 to 5 (policy.csat), found '4.5'. Hint: scores between "
+         "the points of the scale are dropped; check the survey scale in policy.csat."),
+        (",NaN,,", "sentiment_start", "invalid_sentiment",
+         "expected a number from -1 to 1 or positive, neutral or negative, found 'NaN'."),
+        (",,-3,", "reach", "negative_number",
+         "expected a number of at least 0 for 'reach', found '-3'. Hint: leave the cell empty "
+         "when there is no reach."),
+        (",,inf,", "reach", "not_a_number",
+         "expected a number for 'reach', found 'inf'. Hint: leave the cell empty when there is "
+         "no reach."),
+        (",,,maybe", "needs_reply", "unmapped_value",
+         "expected true or false for 'needs_reply', found 'maybe'. Hint: map it with "
+         "sources[0].values.needs_reply, e.g. {maybe: true}."),
+    ],
+)
+def test_an_invalid_optional_field_is_dropped_and_the_interaction_kept(
+    project: Callable[..., Path], cells: str, field: str, reason: str, message: str
+) -> None:
+    """The unanswered interaction on line 3 stays in volume, response and SLA; only its
+    invalid field is set empty (a boolean takes its default: needs_reply empty = true)."""
+    row = f"x,2026-11-02 11:00:00,,twitter,{cells}\n"
+    config = project({"exports/w1.csv": OPTIONAL + ANSWERED + row}, TIMES_CONFIG)
+    checked = check(config)
+    quality = checked.quality
+    (drop,) = quality.drops
+    assert (drop.read, drop.kept, drop.superseded, drop.rejected) == (2, 2, 0, 0)
+    assert [(d.file, d.field, d.column, d.reason, d.count) for d in quality.fields_dropped] == [
+        ("exports/w1.csv", field, field, reason, 1)]
+    assert quality.fields_dropped[0].example == (
+        f"exports/w1.csv, line 3, column '{field}': {message}")
+    figures = {f.metric: f.value for f in checked.figures.rows
+               if f.period == "2026-W45" and f.segment == "all"}
+    # Volume 2; one of the two answered (response rate 1/2); data-through is 2 Nov 11:00, so
+    # x (60-minute target, due 12:00) is not overdue yet: SLA 1 of 1 answered in time.
+    assert (figures["volume"], figures["response_rate"], figures["sla_attainment"]) == (
+        2, 0.5, 1.0)
+    # The dropped field counts as empty: only ok is rated, classified and has reach.
+    assert figures["csat"] == 1.0 and figures["net_sentiment"] == 1.0
+
+
+def test_fields_dropped_are_counted_by_reason_on_the_page_and_by_check(
+    project: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from html.parser import HTMLParser
+
+    from generator.cli import main
+
+    rows = (ANSWERED + "a,2026-11-02 11:00:00,,twitter,n/a,,,\n"
+            "b,2026-11-02 12:00:00,,twitter,n/a,,-3,\n" "c,2026-11-02 13:00:00,,twitter,9,,,\n")
+    config = project({"exports/w1.csv": OPTIONAL + rows}, TIMES_CONFIG)
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("field dropped")] == [
+        "field dropped (2 in the drop, rows kept with it empty): exports/w1.csv, line 3, column "
+        "'csat': expected a number for 'csat', found 'n/a'. Hint: leave the cell empty when "
+        "there is no csat.",
+        "field dropped (1 in the drop, rows kept with it empty): exports/w1.csv, line 5, column "
+        "'csat': expected a score from 1 to 5 (policy.csat.scale), found '9'. Hint: check the "
+        "survey scale in policy.csat.",
+        "field dropped (1 in the drop, rows kept with it empty): exports/w1.csv, line 4, column "
+        "'reach': expected a number of at least 0 for 'reach', found '-3'. Hint: leave the cell "
+        "empty when there is no reach."]
+    assert out[-1].startswith("checked 1 drops: 4 rows read, 0 rejected, 4 field values "
+                              "dropped; data through ")
+
+    class Table(HTMLParser):
+        """The cells of the table of the section 'Fields dropped'."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.section = ""
+            self.rows: list[list[str]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "section":
+                self.section = dict(attrs).get("aria-labelledby") or ""
+            elif tag == "tr" and self.section == "fields-dropped":
+                self.rows.append([])
+            elif tag in ("td", "th") and self.section == "fields-dropped":
+                self.cell = []
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(" ".join("".join(self.cell).split()))
+                self.cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell.append(data)
+
+    assert main(["build", "--config", str(config), "--output", str(tmp_path / "out")]) == 0
+    table = Table()
+    table.feed((tmp_path / "out" / "data-quality.html").read_text(encoding="utf-8"))
+    assert [row[:4] for row in table.rows] == [
+        ["File", "Field", "Reason", "Values"],
+        ["exports/w1.csv", "csat", "not a number not_a_number", "2"],
+        ["exports/w1.csv", "csat", "csat outside the scale csat_outside_scale", "1"],
+        ["exports/w1.csv", "reach", "negative number negative_number", "1"],
+    ]

@@ -78,6 +78,14 @@ def rejection_problem(
         low, high = context.csat_scale
         return Problem(where, "", f"a score from {low:g} to {high:g} (policy.csat.scale)", found,
                        "check the survey scale in policy.csat.")
+    if reason == "csat_not_on_scale":
+        low, high = context.csat_scale
+        return Problem(where, "", f"a whole score from {low:g} to {high:g} (policy.csat)",
+                       found, "scores between the points of the scale are dropped; check the "
+                       "survey scale in policy.csat.")
+    if reason == "negative_number":
+        return Problem(where, "", f"a number of at least 0 for '{field}'", found,
+                       f"leave the cell empty when there is no {field}.")
     if reason == "invalid_sentiment":
         return Problem(where, "", "a number from -1 to 1 or positive, neutral or negative", found)
     if reason in ("reply_before_receipt", "resolution_before_receipt"):

@@ -27,6 +27,7 @@ from generator.config.loader import (
     REQUIRED_FIELDS,
     TIMESTAMP_FIELDS,
     Config,
+    CsatPolicy,
     SourceConfig,
 )
 from generator.errors import DataError, Problem
@@ -54,7 +55,7 @@ from generator.ingest.timestamps import (
     parse_timestamps_sql,
     reference_sql,
 )
-from generator.model import DropStats, QualityReport, Rejection
+from generator.model import DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
 from generator.sqltext import mapped_sql, sql_ident, sql_str
 
@@ -87,6 +88,8 @@ REASONS: dict[str, str] = {
     "not_a_number": "not a number",
     "csat_outside_scale": "csat outside the scale",
     "invalid_sentiment": "invalid sentiment",
+    "csat_not_on_scale": "csat not on the scale",
+    "negative_number": "negative number",
     "reply_before_receipt": "reply before receipt",
     "resolution_before_receipt": "resolution before receipt",
     "after_data_through": "timestamp after data_through",
@@ -623,6 +626,32 @@ def _stage_sql(
     return parse_timestamps_sql(f"({text})", {n: "raw_" + n for n in TIMESTAMP_FIELDS}, source)
 
 
+def optional_field_checks(csat: CsatPolicy) -> dict[tuple[str, str], str]:
+    """(field, reason) -> SQL condition on the raw text, for each way an optional field can be
+    invalid (SPEC §3.4), in the order they are tried per field: the field is then dropped."""
+    checks: dict[tuple[str, str], str] = {}
+    low, high = csat.scale
+    score = "try_cast(raw_csat AS DOUBLE)"
+    checks[("csat", "not_a_number")] = f"raw_csat IS NOT NULL AND {score} IS NULL"
+    checks[("csat", "csat_outside_scale")] = f"{score} NOT BETWEEN {float(low)} AND {float(high)}"
+    if csat.whole_scores:
+        checks[("csat", "csat_not_on_scale")] = f"{score} <> trunc({score})"
+    reach = "try_cast(raw_reach AS DOUBLE)"
+    checks[("reach", "not_a_number")] = (
+        f"raw_reach IS NOT NULL AND ({reach} IS NULL OR NOT isfinite({reach}))")
+    checks[("reach", "negative_number")] = f"{reach} < 0"
+    labels = ", ".join(sql_str(k) for k in SENTIMENT_LABELS)
+    for name in SENTIMENT_FIELDS:
+        checks[(name, "invalid_sentiment")] = (
+            f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({labels}) AND "
+            f"coalesce(try_cast(raw_{name} AS DOUBLE) NOT BETWEEN -1 AND 1, true)")
+    words = ", ".join(sql_str(w) for w in TRUE_WORDS + FALSE_WORDS)
+    for name in BOOLEAN_FIELDS:
+        checks[(name, "unmapped_value")] = (
+            f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})")
+    return checks
+
+
 def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     """Create `accounted`: every staged row's parsed fields, first failing reason (if any) and
     fate; return the names of the dimensions and other attributes it holds."""
@@ -647,32 +676,6 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         checks.append((f"{name} > plausible_until", "implausible_timestamp", name))
     for name in ["channel"] + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
-    for name in BOOLEAN_FIELDS:
-        words = ", ".join(sql_str(w) for w in TRUE_WORDS + FALSE_WORDS)
-        checks.append(
-            (f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})",
-             "unmapped_value", name)
-        )
-    for name in NUMBER_FIELDS:
-        checks.append(
-            (f"raw_{name} IS NOT NULL AND try_cast(raw_{name} AS DOUBLE) IS NULL",
-             "not_a_number", name)
-        )
-    low, high = csat.scale
-    checks.append(
-        (f"try_cast(raw_csat AS DOUBLE) NOT BETWEEN {float(low)} AND {float(high)}",
-         "csat_outside_scale", "csat")
-    )
-    for name in SENTIMENT_FIELDS:
-        labels = ", ".join(sql_str(k) for k in SENTIMENT_LABELS)
-        checks.append(
-            (
-                f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({labels}) AND "
-                f"coalesce(try_cast(raw_{name} AS DOUBLE) NOT BETWEEN -1 AND 1, true)",
-                "invalid_sentiment",
-                name,
-            )
-        )
     checks.append(("first_response_at < received_at", "reply_before_receipt", "first_response_at"))
     checks.append(("resolved_at < received_at", "resolution_before_receipt", "resolved_at"))
     if config.site.data_through is not None:
@@ -687,6 +690,15 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     ) + " END"
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
+    # An invalid optional field is dropped, not the row: its value becomes empty (a boolean
+    # takes its default) and `dropped` records which fields went, one bit per (field, reason).
+    drops = optional_field_checks(csat)
+    bits = {pair: 1 << i for i, pair in enumerate(drops)}
+
+    def dropped(name: str) -> str:
+        """SQL: the bit of the field's first failing check, or 0."""
+        cases = [f"WHEN {c} THEN {bits[(f, r)]}" for (f, r), c in drops.items() if f == name]
+        return f"(CASE {' '.join(cases)} ELSE 0 END)"
 
     def boolean(name: str, default: str) -> str:
         return (
@@ -694,12 +706,19 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
             f"WHEN lower(raw_{name}) IN ({false_words}) THEN false ELSE {default} END AS {name}"
         )
 
+    def number(name: str) -> str:
+        return f"CASE WHEN __drop_{name} = 0 THEN try_cast(raw_{name} AS DOUBLE) END AS {name}"
+
     def sentiment(name: str) -> str:
         cases = " ".join(f"WHEN {sql_str(k)} THEN {v}" for k, v in SENTIMENT_LABELS.items())
         return (
-            f"coalesce(CASE lower(raw_{name}) {cases} END, try_cast(raw_{name} AS DOUBLE)) "
-            f"AS {name}"
+            f"CASE WHEN __drop_{name} = 0 THEN coalesce(CASE lower(raw_{name}) {cases} END, "
+            f"try_cast(raw_{name} AS DOUBLE)) END AS {name}"
         )
+
+    optional = sorted({f for f, _ in drops})
+    drop_columns = ", ".join(f"{dropped(f)} AS __drop_{f}" for f in optional)
+    dropped_bits = " | ".join(f"__drop_{f}" for f in optional)
 
     # Narrow helper tables instead of window functions over the wide rows. The ids that occur
     # more than once (re-exported by a later drop, or repeated in one drop) are a few per cent
@@ -727,14 +746,15 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
                 {reference_sql("s.received_at", "dl")} + dl.future AS plausible_until,
                 coalesce(d.copies, 1) AS copies,
                 s.raw_id AS id, s.raw_channel AS channel,
-                try_cast(s.raw_csat AS DOUBLE) AS csat,
-                try_cast(s.raw_reach AS DOUBLE) AS reach,
+                {number('csat')},
+                {number('reach')},
                 {boolean('public', 'NULL')},
                 {boolean('moved_private', 'false')},
                 {boolean('needs_reply', 'true')},
                 {sentiment('sentiment_start')},
-                {sentiment('sentiment_end')}
-            FROM staged_used s
+                {sentiment('sentiment_end')},
+                CAST(nullif({dropped_bits}, 0) AS USMALLINT) AS dropped
+            FROM (SELECT *, {drop_columns} FROM staged_used) s
             LEFT JOIN duplicated d ON d.drop_index = s.drop_index AND d.raw_id = s.raw_id
             LEFT JOIN drop_latest dl ON dl.drop_index = s.drop_index
         ))
@@ -751,6 +771,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         f"""
         CREATE OR REPLACE TABLE accounted AS
         SELECT drop_index, reason, reason_field, {', '.join(names)}{named},
+            CASE WHEN reason IS NULL THEN dropped END AS dropped,
             CAST(CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS {FATE}) AS fate
         FROM checked
         """
@@ -852,6 +873,7 @@ def _report(
     rejections = tuple(_rejections(con, config)) + tuple(
         r for result in results or [] for r in result.rejections
     )
+    fields_dropped = _fields_dropped(con, config)
     by_source: dict[str, datetime | None] = {}
     for source in config.sources:
         row = con.execute(
@@ -873,7 +895,44 @@ def _report(
         data_through=through,
         data_through_by_source=by_source,
         data_through_explicit=explicit,
+        fields_dropped=fields_dropped,
     )
+
+
+def _fields_dropped(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[DroppedField, ...]:
+    """Count the optional fields dropped from valid rows, per drop, field and reason, with the
+    message of the first of each (its export text is looked up in `staged_used`)."""
+    pairs = list(optional_field_checks(config.policy.csat))
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE dropped & {1 << i} <> 0), "
+        f"min(line) FILTER (WHERE dropped & {1 << i} <> 0)" for i in range(len(pairs)))
+    found: list[tuple[int, int, int, int]] = []  # (drop index, pair, count, first line)
+    for drop_index, *numbers in con.execute(
+        f"SELECT drop_index, {counts} FROM accounted WHERE dropped IS NOT NULL "
+        "GROUP BY drop_index ORDER BY drop_index"
+    ).fetchall():
+        found += [(drop_index, i, numbers[2 * i], numbers[2 * i + 1])
+                  for i in range(len(pairs)) if numbers[2 * i]]
+    if not found:
+        return ()
+    source_index = {s.name: i for i, s in enumerate(config.sources)}
+    out = []
+    for drop_index, pair, count, line in found:
+        field, reason = pairs[pair]
+        raw = sql_ident("raw_" + field)
+        row = con.execute(
+            f"""SELECT s.source, f.file, f.position_word, dc.column_name, s.{raw}
+            FROM staged_used s JOIN drop_files f ON f.drop_index = s.drop_index
+            LEFT JOIN drop_columns dc ON dc.drop_index = s.drop_index AND dc.field = ?
+            WHERE s.drop_index = ? AND s.line = ?""", [field, drop_index, line]
+        ).fetchone()
+        assert row is not None
+        source, file, word, column, value = row
+        context = Context(source_index.get(source, 0), config.policy.csat.scale)
+        where = f"{file}, {word} {line}" + (f", column '{column}'" if column else "")
+        message = str(rejection_problem(where, reason, field, value, context))
+        out.append(DroppedField(source, file, field, column or "", reason, count, message))
+    return tuple(out)
 
 
 def _utc(value: datetime) -> datetime:

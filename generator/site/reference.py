@@ -20,6 +20,7 @@ from generator.site.contexts import (
     CalendarView,
     DataQualityContext,
     DefinitionsContext,
+    DroppedFieldRow,
     DropRow,
     GoalView,
     Link,
@@ -412,6 +413,12 @@ def data_quality_page(site: SiteIndex) -> Page:
         data_through=site.format_time(q.data_through),
         data_through_explicit=q.data_through_explicit,
         sources=tuple((name, site.format_time(t)) for name, t in q.data_through_by_source.items()),
+        fields_dropped=tuple(
+            DroppedFieldRow(d.file, d.field, d.column, d.reason, reason_label(d.reason),
+                            d.count, d.example)
+            for d in q.fields_dropped
+        ),
+        values_dropped=q.values_dropped,
         rejections=rejections,
         rejections_total=len(q.rejections),
         rejected_csv=Link(REJECTED_CSV, "rejected.csv") if q.rejections else None,
