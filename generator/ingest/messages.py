@@ -24,8 +24,20 @@ from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
 from generator.errors import DataError, Problem
-from generator.ingest.readers import HIDDEN_COLUMNS, INEXACT_COLUMN, POSITION_COLUMN, read_drop
-from generator.ingest.rejections import Context, reference_text, rejection_problem
+from generator.ingest.readers import (
+    HIDDEN_COLUMNS,
+    INEXACT_COLUMN,
+    MALFORMED_COLUMN,
+    POSITION_COLUMN,
+    read_drop,
+)
+from generator.ingest.rejections import (
+    MALFORMED_REASONS,
+    Context,
+    malformed_problem,
+    reference_text,
+    rejection_problem,
+)
 from generator.ingest.timestamps import (
     in_range_sql,
     latest_by_drop_sql,
@@ -273,6 +285,8 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{sql_str(word)} AS position_word",
     ]
+    malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
+    select.append(f"{malformed} AS malformed")
     for name in ("message_id", "in_reply_to"):
         inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, "
                    f"{sql_str(_column_for(source, name))}), false)"
@@ -324,8 +338,11 @@ def _check(
     for name in ("channel",) + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
     checks.append(("copies > 1", "duplicate_id", "message_id"))
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END"
-    field = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END"
+    # A malformed record (the reader says why) has no fields at all.
+    reason = ("CASE WHEN malformed IS NOT NULL THEN json_extract_string(malformed, '$.reason') "
+              + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END")
+    field = ("CASE WHEN malformed IS NOT NULL THEN NULL "
+             + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END")
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
     used = f"drop_index NOT IN ({', '.join(str(i) for i in sorted(without)) or '-1'})"
@@ -559,13 +576,17 @@ def _rejections(
         f"WHEN {sql_str(f)} THEN {sql_ident('col_' + f)}" for f in fields + tuple(extra)
     ) + " END"
     rows = con.execute(
-        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column}, {found},
-            reference_at, reference_earlier
+        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column},
+            coalesce(malformed, {found}), reference_at, reference_earlier
         FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
     context = Context(index, max_future=max_future)
     for file, position, reason, field, col, value, latest, earlier in rows:
+        if reason in MALFORMED_REASONS:
+            problem, col = malformed_problem(f"{file}, {position}", value, index)
+            out.append(Rejection(source, file, position, "", col, reason, str(problem)))
+            continue
         where = f"{file}, {position}" + (f", column '{col}'" if col else "")
         reference = (reference_text(latest, earlier, "created_at", "messages")
                      if reason == "implausible_timestamp" else "")

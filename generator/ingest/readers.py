@@ -32,6 +32,8 @@ from generator.errors import DataError, Problem
 from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import duckdb
 
     from generator.ingest.sources import Drop
@@ -52,8 +54,17 @@ EXACT_FLOAT = 2**24
 #: Column added by the JSON readers when an id column holds a number beyond 2^53 in some row:
 #: the list of such columns of the row (NULL for the others).
 INEXACT_COLUMN = "__inexact"
+#: Column added when some records of a CSV drop are malformed: for such a row (its export
+#: columns empty) a JSON object saying why (`reason` malformed_row or field_too_large, `found`
+#: the start of the text, `values` and `expected` the counts, `column` and `size` of a value).
+MALFORMED_COLUMN = "__malformed"
 #: The columns a reader may add besides the export's own.
-HIDDEN_COLUMNS: tuple[str, ...] = (POSITION_COLUMN, INEXACT_COLUMN)
+HIDDEN_COLUMNS: tuple[str, ...] = (POSITION_COLUMN, INEXACT_COLUMN, MALFORMED_COLUMN)
+#: Longest CSV value read (characters): a longer one rejects its row as field_too_large.
+MAX_FIELD = 1 << 20
+#: Longest CSV record (all its values, characters) held at once; a longer one is rejected as
+#: field_too_large without being held (most often a quote that is closed much later).
+MAX_RECORD = 16 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 #: Widest export read (columns, or distinct keys of JSON records). Real exports have tens of
 #: columns; tens of thousands make every later step crawl and mean a wrong delimiter or a file
@@ -120,6 +131,8 @@ class _Text:
     """A carriage return not followed by a line feed occurs somewhere (e.g. inside a value)."""
     lines: int = 0
     """Physical lines in the file (a last line without a line feed counts)."""
+    blank_tail: int = 0
+    """Blank lines at the end of the file."""
 
 
 def _scan_text(drop: Drop) -> _Text:
@@ -131,6 +144,7 @@ def _scan_text(drop: Drop) -> _Text:
     line = 1
     bare_cr = pending_cr = False
     last = b"\n"
+    tail = 0  # line feeds at the end of the text so far (blank lines but the last one)
     opener: Any = gzip.open if compressed else open
     try:
         with opener(drop.path, "rb") as handle:
@@ -151,6 +165,9 @@ def _scan_text(drop: Drop) -> _Text:
                         bare_cr = True
                 line += chunk.count(b"\n")
                 last = chunk[-1:]
+                body = chunk.rstrip(b"\r\n")
+                ending = chunk[len(body):].count(b"\n")
+                tail = ending if body else tail + ending
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as error:
@@ -161,7 +178,7 @@ def _scan_text(drop: Drop) -> _Text:
             "the file ends in the middle of the compressed data (a cut-off copy or download); "
             "copy or export it again.",
         )) from None
-    return _Text(compressed, head or "", bare_cr, line - 1 + (last != b"\n"))
+    return _Text(compressed, head or "", bare_cr, line - 1 + (last != b"\n"), max(tail - 1, 0))
 
 
 def _check_not_binary(drop: Drop, chunk: bytes) -> None:
@@ -204,7 +221,13 @@ def _compression(text: _Text) -> str:
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
-    """Read a CSV drop as text, keeping row order, and number each record's first line."""
+    """Read a CSV drop as text, keeping row order, and number each record's first line.
+
+    The engine reads a well-formed drop at once. If it refuses the drop (a record with more
+    or fewer values than the header, a value beyond MAX_FIELD), the drop is read record by
+    record instead (:func:`_read_csv_leniently`): each malformed record becomes a row of
+    MALFORMED_COLUMN alone, and the rest of the drop is kept.
+    """
     import duckdb
 
     text = _scan_text(drop)
@@ -215,22 +238,40 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         # The engine ends a record at any CR. In an LF or CRLF file a lone CR is text (a pandas
         # re-save leaves them unquoted): read a copy with a stand-in and put the CRs back.
         path, sentinel = _without_bare_cr(drop, text)
+    compressed = text.compressed and not sentinel
     columns = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     options = [
         "header = true", "auto_detect = false", f"columns = {columns}",
         f"delim = {sql_str(delimiter)}", "quote = '\"'", "escape = '\"'",
-        f"compression = {sql_str('none' if sentinel else _compression(text))}",
+        f"compression = {sql_str('gzip' if compressed else 'none')}",
+        # A longer record may hold a value beyond MAX_FIELD: the lenient reader judges it.
+        f"max_line_size = {MAX_FIELD}",
     ]
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
-            f"{sql_str(str(path))}, {', '.join(options)})"
-        )
-    except duckdb.Error as error:
-        raise DataError(_csv_problem(drop, str(error), text, delimiter)) from None
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
+                f"{sql_str(str(path))}, {', '.join(options)})"
+            )
+        except duckdb.InvalidInputException as error:
+            log.debug("%s: read record by record: %s", drop.rel, _first_line(error))
+            _read_csv_leniently(con, drop, path, compressed, delimiter, names, table, sentinel)
+            return
+        if not _number_records(con, text, names, table, sentinel):
+            # Blank lines between records: the engine skips them, so its records do not say
+            # on which line they start; the record-by-record reader counts every line.
+            con.execute(f"DROP TABLE {table}_raw")
+            _read_csv_leniently(con, drop, path, compressed, delimiter, names, table, sentinel)
     finally:
         if sentinel:
             path.unlink(missing_ok=True)
+
+
+def _number_records(
+    con: duckdb.DuckDBPyConnection, text: _Text, names: list[str], table: str, sentinel: str
+) -> bool:
+    """Create `table` from `{table}_raw` with each record's first line as its position; return
+    False (and leave `{table}_raw`) when the lines do not add up to the records."""
     idents = [sql_ident(n) for n in names]
     restore = ", ".join(f"replace({c}, {sql_str(sentinel)}, chr(13)) AS {c}" for c in idents)
     records = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]  # type: ignore[index]
@@ -241,7 +282,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         con.execute(f"ALTER TABLE {table}_raw RENAME TO {table}")
         con.execute(f"ALTER TABLE {table} ADD COLUMN {POSITION_COLUMN} BIGINT")
         con.execute(f"UPDATE {table} SET {POSITION_COLUMN} = rowid + 2")
-        return
+        return True
     if text.lines == records + 1:
         con.execute(
             f"""CREATE OR REPLACE TABLE {table} AS
@@ -250,17 +291,25 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
             FROM {table}_raw ORDER BY rowid"""
         )
         con.execute(f"DROP TABLE {table}_raw")
-        return
+        return True
     newlines = " + ".join(
         f"coalesce(length({c}) - length(replace({c}, chr(10), '')), 0)" for c in idents
     )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table}_newlines AS
+        SELECT rowid AS __rowid, {newlines} AS __newlines FROM {table}_raw"""
+    )
+    inside = con.execute(f"SELECT sum(__newlines) FROM {table}_newlines").fetchone()
+    if text.lines != records + 1 + int(inside[0] or 0 if inside else 0) + text.blank_tail:
+        con.execute(f"DROP TABLE {table}_newlines")
+        return False
     # The header is line 1; a record starts on the line after the previous record's last line.
     # The running sum runs over a narrow table: a window over every column is several times slower.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table}_lines AS
         SELECT __rowid, CAST(2 + __rowid + coalesce(sum(__newlines) OVER (ORDER BY __rowid
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT) AS __line
-        FROM (SELECT rowid AS __rowid, {newlines} AS __newlines FROM {table}_raw)"""
+        FROM {table}_newlines"""
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
@@ -268,8 +317,244 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         FROM {table}_raw r JOIN {table}_lines l ON l.__rowid = r.rowid
         ORDER BY r.rowid"""
     )
+    con.execute(f"DROP TABLE {table}_newlines")
     con.execute(f"DROP TABLE {table}_lines")
     con.execute(f"DROP TABLE {table}_raw")
+    return True
+
+
+class _RecordTooLarge(Exception):
+    """A CSV record grew beyond MAX_RECORD characters (raised through csv.reader)."""
+
+
+class _Lines:
+    """The physical lines of a text file, for csv.reader: counted, and those of the current
+    record kept (up to MAX_RECORD characters) so that a broken record can be skipped."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.count = 0
+        """Complete lines read so far."""
+        self.eof = False
+        self.lines: list[str] = []
+        """The current record's latest lines; earlier ones are joined into `blocks`."""
+        self.blocks: list[str] = []
+        self.first = ""
+        self.size = 0
+        self.overflow = ""
+        """The line that made the record too large (in neither `lines` nor `blocks`)."""
+        self.again: list[str] = []
+        """Lines read (and counted) already, to be read again, the next one last."""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def start(self) -> None:
+        """Begin a record."""
+        self.lines, self.blocks, self.first, self.size, self.overflow = [], [], "", 0, ""
+
+    def __next__(self) -> str:
+        if self.again:
+            line = self.again.pop()
+        else:
+            line = self.handle.readline(MAX_RECORD + 1)
+            if not line:
+                self.eof = True
+                raise StopIteration
+            self.count += line.endswith("\n")
+        self.size += len(line)
+        if not self.first:
+            self.first = line[:MAX_FOUND]
+        if self.size > MAX_RECORD:
+            self.overflow = line
+            raise _RecordTooLarge
+        self.lines.append(line)
+        if len(self.lines) > 1024:  # a record of many short lines: keep it compact
+            self.blocks.append("".join(self.lines))
+            self.lines = []
+        return line
+
+    def record(self) -> list[str]:
+        """The current record's text as read so far, in pieces that end at line breaks."""
+        return [*self.blocks, *self.lines]
+
+    def first_line(self) -> str:
+        """The current record's first line (its start), without its line break."""
+        return self.first.rstrip("\r\n")
+
+
+#: How much of a malformed record's text a message can quote.
+MAX_FOUND = 200
+# States of a CSV record, as Python's csv module parses one (non-strict).
+_START_FIELD, _IN_FIELD, _IN_QUOTES, _QUOTE_IN_QUOTES = range(4)
+
+
+def _csv_state(text: str, delimiter: str, state: int) -> int:
+    """The parser's state after `text` (no line break in it), starting in `state`: enough to
+    find where a record ends without holding its values."""
+    i, n = 0, len(text)
+    while i < n:
+        if state == _IN_QUOTES:
+            j = text.find('"', i)
+            if j < 0:
+                return state
+            state, i = _QUOTE_IN_QUOTES, j + 1
+        elif state == _QUOTE_IN_QUOTES:
+            char = text[i]
+            state = (_IN_QUOTES if char == '"' else _START_FIELD if char == delimiter
+                     else _IN_FIELD)
+            i += 1
+        elif state == _START_FIELD and text[i] == '"':
+            state, i = _IN_QUOTES, i + 1
+        else:  # a value without quotes runs to the next delimiter
+            j = text.find(delimiter, i)
+            if j < 0:
+                return _IN_FIELD
+            state, i = _START_FIELD, j + len(delimiter)
+    return state
+
+
+def _skip_record(lines: _Lines, delimiter: str) -> bool:
+    """Read on to the end of the current record (from its kept lines, then the file) without
+    holding it; return False when the file ends inside a quoted value."""
+    state = _START_FIELD
+    # What was read of the record already (counted then), line by line, then the rest of the
+    # file; should the record end early, the kept lines after it are read again as records.
+    kept = _lines_of([*lines.record(), lines.overflow])
+    lines.start()
+    while True:
+        piece = next(kept, None)
+        if piece is None:
+            piece = lines.handle.readline(CHUNK)
+            lines.count += piece.endswith("\n")
+        if not piece:
+            lines.eof = True
+            return state != _IN_QUOTES
+        ends_line = piece.endswith("\n")
+        state = _csv_state(piece.rstrip("\r\n") if ends_line else piece, delimiter, state)
+        if ends_line and state != _IN_QUOTES:
+            lines.again = list(kept)[::-1]
+            return True
+
+
+def _lines_of(pieces: list[str]) -> Iterator[str]:
+    """The lines of `pieces` (each cut after its line feed), one at a time."""
+    for piece in pieces:
+        start = 0
+        while start < len(piece):
+            end = piece.find("\n", start) + 1 or len(piece)
+            yield piece[start:end]
+            start = end
+
+
+def _read_csv_leniently(
+    con: duckdb.DuckDBPyConnection,
+    drop: Drop,
+    path: Path,
+    compressed: bool,
+    delimiter: str,
+    names: list[str],
+    table: str,
+    sentinel: str,
+) -> None:
+    """Read a CSV drop record by record with Python's csv module; a record with more or fewer
+    values than the header, or a value beyond MAX_FIELD, becomes a row holding only
+    MALFORMED_COLUMN (the reason), and the others are read as the engine would.
+
+    The good records and the malformed ones, each with its first line, are written to a
+    well-formed CSV that the engine then reads at once.
+    """
+    import json
+    import tempfile
+
+    width = len(names)
+    if csv.field_size_limit() < MAX_RECORD:
+        csv.field_size_limit(MAX_RECORD)  # records are bounded by _Lines instead
+    opener: Any = gzip.open if compressed else open
+    malformed = longest = 0
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle, \
+            tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv",
+                                        delete=False) as target:
+        clean = Path(target.name)
+        lines = _Lines(handle)
+        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True,
+                            strict=False)
+        writer = csv.writer(target, lineterminator="\n")
+        writer.writerow([POSITION_COLUMN, MALFORMED_COLUMN, *names])
+        try:
+            next(reader)  # the header, read from the head of the file already
+        except (csv.Error, _RecordTooLarge):
+            clean.unlink(missing_ok=True)
+            raise DataError(Problem(f"{drop.rel}, line 1", "", "a header line naming the "
+                                    "columns", lines.first_line())) from None
+
+        def reject(position: int, **why: object) -> int:
+            return int(writer.writerow([position, json.dumps(why), *[""] * width]))
+
+        while True:
+            position = lines.count + 1
+            lines.start()
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, _RecordTooLarge) as error:
+                first = lines.first_line()
+                if not _skip_record(lines, delimiter):
+                    clean.unlink(missing_ok=True)
+                    raise DataError(_unclosed_quote(drop, position, first)) from None
+                malformed += 1
+                if isinstance(error, _RecordTooLarge):
+                    reject(position, reason="field_too_large", found=first,
+                           size=MAX_RECORD + 1)
+                else:
+                    reject(position, reason="malformed_row", found=first, error=str(error))
+                continue
+            if lines.eof:  # the file ended inside a quoted value of this record
+                clean.unlink(missing_ok=True)
+                raise DataError(_unclosed_quote(drop, position, lines.first_line()))
+            if not record:
+                continue  # a blank line, as the engine skips it
+            too_long = next((i for i, value in enumerate(record) if len(value) > MAX_FIELD), None)
+            if len(record) != width:
+                malformed += 1
+                text = "".join(lines.record())[:MAX_FOUND].rstrip("\r\n")
+                longest = max(longest, reject(position, reason="malformed_row", found=text,
+                                              values=len(record), expected=width))
+            elif too_long is not None:
+                malformed += 1
+                value = record[too_long]
+                reject(position, reason="field_too_large", found=value[:MAX_FOUND],
+                       column=names[too_long], size=len(value))
+            else:
+                longest = max(longest, writer.writerow([position, "", *record]))
+    try:
+        types = {POSITION_COLUMN: "BIGINT", MALFORMED_COLUMN: "VARCHAR",
+                 **{n: "VARCHAR" for n in names}}
+        columns = "{" + ", ".join(f"{sql_str(n)}: {sql_str(t)}" for n, t in types.items()) + "}"
+        select = [f"replace({sql_ident(n)}, {sql_str(sentinel)}, chr(13)) AS {sql_ident(n)}"
+                  if sentinel else sql_ident(n) for n in names]
+        select.append(POSITION_COLUMN)
+        if malformed:
+            select.append(MALFORMED_COLUMN)
+        # Each character takes at most 4 bytes; the engine's own limit is 2 MB by default.
+        size = max(2_097_152, 4 * longest + 64)
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)}
+            FROM read_csv({sql_str(str(clean))}, header = true, auto_detect = false,
+                columns = {columns}, delim = ',', quote = '"', escape = '"',
+                max_line_size = {size}, buffer_size = {max(size * 4, 1 << 24)})
+            ORDER BY {POSITION_COLUMN}"""
+        )
+    finally:
+        clean.unlink(missing_ok=True)
+
+
+def _unclosed_quote(drop: Drop, line: int, found: str) -> Problem:
+    """The file ends inside a quoted value: the drop cannot be read."""
+    return Problem(f"{drop.rel}, line {line}", "", "a closing quote for the value that opens "
+                   "with '\"'", found, "a quoted value must end with a quote; a quote inside "
+                   "it is written twice (\"\").")
 
 
 def sniff_delimiter(head: str) -> str:
@@ -352,51 +637,6 @@ def _without_bare_cr(drop: Drop, text: _Text) -> tuple[Path, str]:
             target.write(re.sub(rb"\r(?!\n)", stand_in, chunk))
         target.write(carry)
     return Path(target.name), sentinel
-
-
-_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
-_ORIGINAL = re.compile(r"Original Line: ?(.*)")
-_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
-
-
-def _csv_problem(drop: Drop, message: str, text: _Text, delimiter: str) -> Problem:
-    """Turn an engine CSV error into one located message (never the engine's dump)."""
-    line_match = _CSV_LINE.search(message)
-    where = drop.rel
-    if line_match:
-        where = f"{drop.rel}, line {_physical_line(drop, text, delimiter, int(line_match[1]))}"
-    original = _ORIGINAL.search(message)
-    found = original.group(1).rstrip("\r") if original else None
-    if "unterminated quote" in message:
-        return Problem(where, "", "a closing quote for the value that opens with '\"'", found,
-                       "a quoted value must end with a quote; a quote inside it is written "
-                       "twice (\"\").")
-    columns = _COLUMNS.search(message)
-    if columns:
-        plural = "" if columns.group(1) == "1" else "s"
-        return Problem(where, "", f"{columns.group(1)} value{plural} like the header line",
-                       found, f"the line has {columns.group(2)}; quote values that contain "
-                       f"the delimiter, or set sources[{drop.source_index}].delimiter.")
-    if "Invalid unicode" in message:
-        return Problem(where, "", "UTF-8 text", found, "re-save the file as UTF-8.")
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    log.debug("CSV reader error for %s: %s", drop.rel, message)
-    return Problem(where, "", "a readable CSV export with a header line", None,
-                   f"the CSV reader said: {first.removeprefix('Invalid Input Error: ')}")
-
-
-def _physical_line(drop: Drop, text: _Text, delimiter: str, record_line: int) -> int:
-    """The line on which a record starts, from the engine's record-based 'line' (1 + index).
-
-    Only on the error path: re-reads the records before it, counting quoted line breaks.
-    """
-    opener: Any = gzip.open if text.compressed else open
-    with opener(drop.path, "rt", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        for _ in range(record_line - 1):
-            if next(reader, None) is None:
-                break
-        return reader.line_num + 1
 
 
 # --- JSON Lines and JSON arrays ------------------------------------------------------------------

@@ -6,10 +6,18 @@ whichever shape of export it came from.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from generator.errors import Problem
+from generator.ingest.readers import MAX_FIELD, MAX_RECORD
+
+#: Reasons of records a reader could not split into the header's values (SPEC §3.4).
+MALFORMED_REASONS: dict[str, str] = {
+    "malformed_row": "malformed row (values unlike the header)",
+    "field_too_large": "value too large to read",
+}
 
 
 @dataclass(frozen=True)
@@ -108,3 +116,32 @@ def rejection_problem(
                        "a spreadsheet wrote this id in exponent notation and lost its last "
                        "digits; export the column as text.")
     return Problem(where, reason, "", found)
+
+
+def malformed_problem(where: str, why: str, source_index: int) -> tuple[Problem, str]:
+    """The message for a record a reader could not read (`why`: the JSON it left in
+    MALFORMED_COLUMN), and the export column it concerns ('' for the whole record)."""
+    info = json.loads(why)
+    found = str(info.get("found", ""))
+    column = str(info.get("column") or "")
+    if info.get("reason") == "field_too_large" and column:
+        return Problem(
+            f"{where}, column '{column}'", "", f"a value of at most {MAX_FIELD:,} characters",
+            found, f"this one has {int(info.get('size', 0)):,}; the row is rejected, the rest "
+            "of the drop is read. Shorten such values in the export, or leave out the column.",
+        ), column
+    if info.get("reason") == "field_too_large":
+        return Problem(
+            where, "", f"a record of at most {MAX_RECORD:,} characters", found,
+            "a value quoted on this line runs on much further (a quote that is closed only "
+            "far below?); the row is rejected, the rest of the drop is read.",
+        ), ""
+    if "values" in info:
+        expected = int(info["expected"])
+        return Problem(
+            where, "", f"{expected} value{'' if expected == 1 else 's'} like the header line",
+            found, f"the line has {info['values']}; quote values that contain the delimiter, or "
+            f"set sources[{source_index}].delimiter.",
+        ), ""
+    return Problem(where, "", "a record like the header line", found,
+                   f"the CSV reader said: {info.get('error', 'unknown error')}."), ""

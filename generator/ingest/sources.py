@@ -43,12 +43,19 @@ from generator.ingest.readers import (
     GZIP_MAGIC,
     HIDDEN_COLUMNS,
     INEXACT_COLUMN,
+    MALFORMED_COLUMN,
     POSITION_COLUMN,
     POSITION_WORD,
     drop_format,
     read_drop,
 )
-from generator.ingest.rejections import Context, reference_text, rejection_problem
+from generator.ingest.rejections import (
+    MALFORMED_REASONS,
+    Context,
+    malformed_problem,
+    reference_text,
+    rejection_problem,
+)
 from generator.ingest.timestamps import (
     in_range_sql,
     latest_by_drop_sql,
@@ -98,6 +105,7 @@ REASONS: dict[str, str] = {
     "duplicate_id": "duplicate id in a drop",
     "id_in_exponent": "id in exponent notation (digits lost)",
     "inexact_id": "id beyond 2^53 as a number (digits may be lost)",
+    **MALFORMED_REASONS,
 }
 
 
@@ -541,7 +549,8 @@ def _note_columns(
 def _empty_stage_sql(attributes: list[str]) -> str:
     """A stage with every column _validate reads and no rows."""
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
-              "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact"]
+              "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact",
+              "CAST(NULL AS VARCHAR) AS malformed"]
     for name in list(INTERACTION_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
@@ -598,11 +607,13 @@ def _stage_sql(
     source = drop.source
     inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, {sql_str(_column_for(source, 'id'))}), "
                "false)" if INEXACT_COLUMN in columns else "false")
+    malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
     select = [
         f"{sql_str(source.name)} AS source",
         f"{drop_index} AS drop_index",
         f"{POSITION_COLUMN} AS line",
         f"{inexact} AS id_inexact",
+        f"{malformed} AS malformed",
     ]
     for name in list(INTERACTION_FIELDS) + attributes:
         column = _column_for(source, name)
@@ -684,10 +695,13 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
             checks.append((f"{name} > {cutoff}", "after_data_through", name))
     checks.append(("copies > 1", "duplicate_id", "id"))
 
-    # One pass over the checks gives both the reason and the field it concerns.
-    verdict = "CASE " + " ".join(
-        f"WHEN {c} THEN {{'reason': {sql_str(r)}, 'field': {sql_str(f)}}}" for c, r, f in checks
-    ) + " END"
+    # One pass over the checks gives both the reason and the field it concerns. A malformed
+    # record (the reader says why) has no fields at all.
+    verdict = (
+        "CASE WHEN malformed IS NOT NULL THEN "
+        "{'reason': json_extract_string(malformed, '$.reason'), 'field': NULL} "
+        + " ".join(f"WHEN {c} THEN {{'reason': {sql_str(r)}, 'field': {sql_str(f)}}}"
+                   for c, r, f in checks) + " END")
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
     # An invalid optional field is dropped, not the row: its value becomes empty (a boolean
@@ -950,7 +964,7 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
     implausible = "a.reason = 'implausible_timestamp'"
     rows = con.execute(
         f"""SELECT a.source, f.file, f.position_word || ' ' || a.line, a.reason, a.reason_field,
-                   dc.column_name, {found}, s.raw_received_at,
+                   dc.column_name, coalesce(s.malformed, {found}), s.raw_received_at,
                    CASE WHEN {implausible} THEN {reference_sql("a.received_at", "dl")} END,
                    CASE WHEN {implausible} THEN {reference_sql("a.received_at", "dl", False)}
                        IS NULL END
@@ -966,6 +980,10 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
     out = []
     for source, file, position, reason, field, column, value, received, latest, earlier in rows:
         index = source_index.get(source, 0)
+        if reason in MALFORMED_REASONS:
+            problem, column = malformed_problem(f"{file}, {position}", value, index)
+            out.append(Rejection(source, file, position, "", column, reason, str(problem)))
+            continue
         context = Context(index, config.policy.csat.scale, through,
                           config.sources[index].max_future)
         problem = rejection_problem(
