@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: site test check lint example-data golden bench clean
+.PHONY: site test fuzz check lint example-data golden bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info >= (3, 11) else "carecard needs Python 3.11 or later; $(PYTHON) is " + sys.version.split()[0] + ". Run make PYTHON=python3.11 (or newer).")'
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 site: $(STAMP)  ## build the example site into output/
 	$(BIN)/carecard build --config config.yaml
+
+fuzz: $(STAMP)  ## fuzz the readers and the config loader ten times deeper than `make test`
+	CARECARD_FUZZ_SCALE=10 $(BIN)/python -m pytest -m fuzz tests/test_fuzz.py
 
 check: $(STAMP)  ## validate config and data of the example site
 	$(BIN)/carecard check --config config.yaml

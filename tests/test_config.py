@@ -298,6 +298,18 @@ MISTAKES = [
         "'2026-11-30T00:00:00+00:00', found 'next week'.",
     ),
     (
+        "site.data_through in year 9999",  # an OverflowError once it reached the build
+        "  data_through: 9999-12-31T23:59:59-12:00\n",
+        "config.yaml:3: site.data_through: expected a date from 1970 to 2100, found "
+        "'9999-12-31T23:59:59-12:00'. Hint: a date this far off is a typing error.",
+    ),
+    (
+        "site.data_through in year 1",
+        "  data_through: 0001-01-01T00:00:00+14:00\n",
+        "config.yaml:3: site.data_through: expected a date from 1970 to 2100, found "
+        "'0001-01-01T00:00:00+14:00'. Hint: a date this far off is a typing error.",
+    ),
+    (
         "site.templates",
         "  templates: theme/\n",
         "config.yaml:3: site.templates: expected an existing folder, found 'theme/'. "

@@ -327,7 +327,15 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
                 )
             ) from None
         raise ConfigError(Problem(label, f"cannot read the file ({exc.strerror})")) from None
-    loader = _Loader(label, file.resolve().parent, text, strict)
+    try:
+        loader = _Loader(label, file.resolve().parent, text, strict)
+    except yaml.reader.ReaderError as exc:  # a control character the YAML reader refuses
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(Problem(
+            f"{label}:{line}", "invalid YAML", "printable text",
+            f"the character #x{exc.character:04x}",
+            "remove the control character; a config.yaml holds text only.",
+        )) from None
     try:
         return loader.load(file.resolve())
     except YamlTooDeep as exc:
@@ -352,6 +360,9 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
         loader.yaml.dispose()
 
 
+#: Years of plausible dates and times, in config.yaml and in exports (SPEC §3.4): others are
+#: typing or export errors, and would stretch the period grid over centuries.
+PLAUSIBLE_YEARS = (1970, 2100)
 #: Deepest nesting of mappings and lists accepted in config.yaml and in front matter; a config
 #: needs a few levels, and a file nested hundreds deep would exhaust the YAML composer's stack.
 MAX_YAML_DEPTH = 50
@@ -759,6 +770,7 @@ class _Loader:
                 raise _Bad(expected) from None
         if not isinstance(value, datetime):
             raise _Bad(expected)
+        _check_year(value)
         return value
 
     def local_datetime(self, node: yaml.Node, path: str) -> datetime:
@@ -766,6 +778,7 @@ class _Loader:
         expected = "a local date and time like '2026-10-14T09:00'"
         day = _as_date(self.value(node, expected))
         if day is not None:
+            _check_year(day)
             return datetime.combine(day, time())
         moment = self.datetime_value(node, path, expected)
         if moment.tzinfo is not None:
@@ -777,6 +790,7 @@ class _Loader:
         day = _as_date(self.value(node, "a date like 2026-11-01"))
         if day is None:
             raise _Bad("a date like 2026-11-01")
+        _check_year(day)
         return day
 
     def duration(self, node: yaml.Node, path: str) -> tuple[float, str]:
@@ -1521,6 +1535,13 @@ class _Loader:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _check_year(value: date) -> None:
+    """Refuse a date outside PLAUSIBLE_YEARS (as timestamps in exports are refused)."""
+    low, high = PLAUSIBLE_YEARS
+    if not low <= value.year <= high:
+        raise _Bad(f"a date from {low} to {high}", "a date this far off is a typing error.")
 
 
 def _line(node: yaml.Node) -> int:

@@ -253,7 +253,9 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
                 f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
                 f"{sql_str(str(path))}, {', '.join(options)})"
             )
-        except duckdb.InvalidInputException as error:
+        except duckdb.Error as error:
+            if isinstance(error, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
+                raise
             log.debug("%s: read record by record: %s", drop.rel, _first_line(error))
             _read_csv_leniently(con, drop, path, compressed, delimiter, names, table, sentinel)
             return
@@ -332,14 +334,13 @@ class _Lines:
     record kept (up to MAX_RECORD characters) so that a broken record can be skipped."""
 
     def __init__(self, handle: Any) -> None:
-        self.handle = handle
+        self.readline = handle.readline
         self.count = 0
-        """Complete lines read so far."""
+        """Lines read so far (a line longer than MAX_RECORD counts once its end is read)."""
         self.eof = False
         self.lines: list[str] = []
         """The current record's latest lines; earlier ones are joined into `blocks`."""
         self.blocks: list[str] = []
-        self.first = ""
         self.size = 0
         self.overflow = ""
         """The line that made the record too large (in neither `lines` nor `blocks`)."""
@@ -351,21 +352,23 @@ class _Lines:
 
     def start(self) -> None:
         """Begin a record."""
-        self.lines, self.blocks, self.first, self.size, self.overflow = [], [], "", 0, ""
+        self.lines = []
+        self.size = 0
+        if self.blocks:
+            self.blocks = []
 
     def __next__(self) -> str:
         if self.again:
             line = self.again.pop()
         else:
-            line = self.handle.readline(MAX_RECORD + 1)
+            line = self.readline(MAX_RECORD + 1)
             if not line:
                 self.eof = True
                 raise StopIteration
-            self.count += line.endswith("\n")
+            self.count += 1
         self.size += len(line)
-        if not self.first:
-            self.first = line[:MAX_FOUND]
         if self.size > MAX_RECORD:
+            self.count -= not line.endswith("\n")  # counted when _skip_record reads its end
             self.overflow = line
             raise _RecordTooLarge
         self.lines.append(line)
@@ -380,7 +383,8 @@ class _Lines:
 
     def first_line(self) -> str:
         """The current record's first line (its start), without its line break."""
-        return self.first.rstrip("\r\n")
+        first = (self.blocks or self.lines or [self.overflow])[0][:MAX_FOUND]
+        return first.split("\n", 1)[0].rstrip("\r")
 
 
 #: How much of a malformed record's text a message can quote.
@@ -422,10 +426,11 @@ def _skip_record(lines: _Lines, delimiter: str) -> bool:
     # file; should the record end early, the kept lines after it are read again as records.
     kept = _lines_of([*lines.record(), lines.overflow])
     lines.start()
+    lines.overflow = ""
     while True:
         piece = next(kept, None)
         if piece is None:
-            piece = lines.handle.readline(CHUNK)
+            piece = lines.readline(CHUNK)
             lines.count += piece.endswith("\n")
         if not piece:
             lines.eof = True
@@ -513,21 +518,22 @@ def _read_csv_leniently(
             if lines.eof:  # the file ended inside a quoted value of this record
                 clean.unlink(missing_ok=True)
                 raise DataError(_unclosed_quote(drop, position, lines.first_line()))
-            if not record:
+            if len(record) == width and max(map(len, record)) <= MAX_FIELD:
+                written = writer.writerow([position, "", *record])
+                if written > longest:
+                    longest = written
+            elif not record:
                 continue  # a blank line, as the engine skips it
-            too_long = next((i for i, value in enumerate(record) if len(value) > MAX_FIELD), None)
-            if len(record) != width:
+            elif len(record) != width:
                 malformed += 1
                 text = "".join(lines.record())[:MAX_FOUND].rstrip("\r\n")
-                longest = max(longest, reject(position, reason="malformed_row", found=text,
-                                              values=len(record), expected=width))
-            elif too_long is not None:
-                malformed += 1
-                value = record[too_long]
-                reject(position, reason="field_too_large", found=value[:MAX_FOUND],
-                       column=names[too_long], size=len(value))
+                reject(position, reason="malformed_row", found=text, values=len(record),
+                       expected=width)
             else:
-                longest = max(longest, writer.writerow([position, "", *record]))
+                malformed += 1
+                column = next(i for i, value in enumerate(record) if len(value) > MAX_FIELD)
+                reject(position, reason="field_too_large", found=record[column][:MAX_FOUND],
+                       column=names[column], size=len(record[column]))
     try:
         types = {POSITION_COLUMN: "BIGINT", MALFORMED_COLUMN: "VARCHAR",
                  **{n: "VARCHAR" for n in names}}
@@ -596,14 +602,22 @@ def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
         # The head may end inside a very long header line: then its count is a lower bound.
         _refuse_width(f"{drop.rel}, line 1",
                       None if _first_record(head) == head else len(fields))
+    return column_names(fields)
+
+
+def column_names(fields: list[str], trim: bool = True) -> list[str]:
+    """Names for a header's fields: trimmed, unnamed ones 'column0'…, repeats '_1'… (the engine's
+    names ignore case, so 'ID' repeats 'id'; the columns a reader adds are taken)."""
     names: list[str] = []
+    taken = {c.lower() for c in HIDDEN_COLUMNS}
     for index, field in enumerate(fields):
-        name = field.strip() or f"column{index}"
+        name = (field.strip() if trim else field) or f"column{index}"
         base, n = name, 0
-        while name in names:
+        while name.lower() in taken:
             n += 1
             name = f"{base}_{n}"
         names.append(name)
+        taken.add(name.lower())
     return names
 
 
@@ -760,10 +774,11 @@ def _objects_to_table(
         _refuse_width(rel)
     select, flags = [], []
     ids = id_columns(drop)
-    for key in keys:
-        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    for key, name in zip(keys, column_names(keys, trim=False)):
+        # A JSON pointer (RFC 6901) names any key, even '' or one with quotes or dots.
+        path = "/" + key.replace("~", "~0").replace("/", "~1")
         value = f"json_extract(j, {sql_str(path)})"
-        select.append(f"{_json_text(value)} AS {sql_ident(key)}")
+        select.append(f"{_json_text(value)} AS {sql_ident(name)}")
         if key in ids:
             flags.append(f"CASE WHEN {_inexact_number(value)} THEN {sql_str(key)} END")
     select.append(POSITION_COLUMN)
@@ -906,14 +921,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         header.pop()
     if len(header) > MAX_COLUMNS:
         _refuse_width(f"{drop.rel}, row {first + 1}", len(header))
-    names: list[str] = []
-    for index, field in enumerate(header):
-        name = field or f"column{index}"
-        base, n = name, 0
-        while name in names:
-            n += 1
-            name = f"{base}_{n}"
-        names.append(name)
+    names = column_names(header)
     width = len(names)
     body = [(number, row) for number, row in enumerate(rows[first + 1:], start=first + 2)
             if any(_cell(c) for c in row)]

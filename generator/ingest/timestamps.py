@@ -3,7 +3,7 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 
 from __future__ import annotations
 
-from generator.config.loader import SourceConfig, parse_duration
+from generator.config.loader import PLAUSIBLE_YEARS, SourceConfig, parse_duration
 from generator.sqltext import sql_ident, sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
@@ -12,8 +12,8 @@ HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 VALID_OFFSET = r":\d\d(\.\d+)?([zZ]|[+-](0\d|1[0-4])(:?[0-5]\d)?)$"
 #: Timestamps are plausible from 1970 through 2100 (UTC); others are typing or export errors
 #: (and a row dated year 2 would stretch the period grid over two thousand years).
-EARLIEST = "1970-01-01 00:00:00+00"
-AFTER_LATEST = "2101-01-01 00:00:00+00"
+EARLIEST = f"{PLAUSIBLE_YEARS[0]}-01-01 00:00:00+00"
+AFTER_LATEST = f"{PLAUSIBLE_YEARS[1] + 1}-01-01 00:00:00+00"
 #: The longest max_future that matters: every timestamp kept is before 2101 anyway.
 _LONGEST_FUTURE_MINUTES = 200 * 366 * 24 * 60
 
