@@ -433,6 +433,9 @@ ANSWERED = "ok,2026-11-02 09:00:00,2026-11-02 09:10:00,twitter,5,positive,100,\n
         (",,-3,", "reach", "negative_number",
          "expected a number of at least 0 for 'reach', found '-3'. Hint: leave the cell empty "
          "when there is no reach."),
+        (",,1E32,", "reach", "number_too_large",  # overflowed the sum of reach
+         "expected a number of at most 10^16 for 'reach', found '1E32'. Hint: leave the cell "
+         "empty when there is no reach."),
         (",,inf,", "reach", "not_a_number",
          "expected a number for 'reach', found 'inf'. Hint: leave the cell empty when there is "
          "no reach."),

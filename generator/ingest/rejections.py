@@ -91,6 +91,9 @@ def rejection_problem(
         return Problem(where, "", f"a whole score from {low:g} to {high:g} (policy.csat)",
                        found, "scores between the points of the scale are dropped; check the "
                        "survey scale in policy.csat.")
+    if reason == "number_too_large":
+        return Problem(where, "", f"a number of at most 10^16 for '{field}'", found,
+                       f"leave the cell empty when there is no {field}.")
     if reason == "negative_number":
         return Problem(where, "", f"a number of at least 0 for '{field}'", found,
                        f"leave the cell empty when there is no {field}.")

@@ -79,6 +79,9 @@ SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+#: Largest reach read: ten billion people a million times over, far from where sums of it
+#: would overflow the engine's exact decimals.
+MAX_REACH = 10**16
 #: The type of a row's fate in `accounted` (one byte a row rather than a string).
 FATE = "ENUM('kept', 'superseded', 'rejected')"
 #: The parsed fields of an interaction, as `accounted` and `interactions` hold them.
@@ -97,6 +100,7 @@ REASONS: dict[str, str] = {
     "invalid_sentiment": "invalid sentiment",
     "csat_not_on_scale": "csat not on the scale",
     "negative_number": "negative number",
+    "number_too_large": "number too large",
     "reply_before_receipt": "reply before receipt",
     "resolution_before_receipt": "resolution before receipt",
     "after_data_through": "timestamp after data_through",
@@ -651,6 +655,8 @@ def optional_field_checks(csat: CsatPolicy) -> dict[tuple[str, str], str]:
     checks[("reach", "not_a_number")] = (
         f"raw_reach IS NOT NULL AND ({reach} IS NULL OR NOT isfinite({reach}))")
     checks[("reach", "negative_number")] = f"{reach} < 0"
+    # Sums of reach are exact decimals (38 digits, 6 after the point): no audience comes near.
+    checks[("reach", "number_too_large")] = f"{reach} > {MAX_REACH}"
     labels = ", ".join(sql_str(k) for k in SENTIMENT_LABELS)
     for name in SENTIMENT_FIELDS:
         checks[(name, "invalid_sentiment")] = (
