@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: site test test-slow check lint example-data golden bench screenshot clean
+.PHONY: site test test-slow fuzz check lint example-data golden bench screenshot clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info >= (3, 11) else "carecard needs Python 3.11 or later; $(PYTHON) is " + sys.version.split()[0] + ". Run make PYTHON=python3.11 (or newer).")'
@@ -22,6 +22,9 @@ $(TEST_STAMP): $(STAMP)
 
 site: $(STAMP)  ## build the example site into output/
 	$(BIN)/carecard build --config config.yaml
+
+fuzz: $(TEST_STAMP)  ## fuzz the readers and the config loader ten times deeper than `make test`
+	CARECARD_FUZZ_SCALE=10 $(BIN)/python -m pytest -m fuzz tests/test_fuzz.py
 
 check: $(STAMP)  ## validate config and data of the example site
 	$(BIN)/carecard check --config config.yaml

@@ -125,6 +125,9 @@ class SourceConfig:
     """strptime-style format for timestamps; ISO 8601 (with or without offset) when None."""
     normalize: tuple[str, ...] = ()
     """Steps folding the channel and dimension values: `trim`, `casefold`, `nfkc`."""
+    max_future: str = "2d"
+    """A timestamp more than this duration after the latest received_at of the other rows of
+    its drop is implausible and its row rejected (as written, e.g. '2d')."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -216,6 +219,12 @@ class CsatPolicy:
     """Lowest and highest valid score."""
     satisfied: tuple[float, ...] = (4, 5)
     """Scores counted as satisfied."""
+
+    @property
+    def whole_scores(self) -> bool:
+        """True when the scale's bounds and satisfied scores are whole numbers: a score must be
+        one too (4.5 is not on a 1-5 scale)."""
+        return all(float(v).is_integer() for v in (*self.scale, *self.satisfied))
 
 
 @dataclass(frozen=True)
@@ -331,9 +340,22 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
                 )
             ) from None
         raise ConfigError(Problem(label, f"cannot read the file ({exc.strerror})")) from None
-    loader = _Loader(label, file.resolve().parent, text, strict)
+    try:
+        loader = _Loader(label, file.resolve().parent, text, strict)
+    except yaml.reader.ReaderError as exc:  # a control character the YAML reader refuses
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(Problem(
+            f"{label}:{line}", "invalid YAML", "printable text",
+            f"the character #x{exc.character:04x}",
+            "remove the control character; a config.yaml holds text only.",
+        )) from None
     try:
         return loader.load(file.resolve())
+    except YamlTooDeep as exc:
+        raise ConfigError(exc.problem(
+            f"{label}:{exc.line + 1}", "", "check the indentation and the brackets; a config "
+            "needs a few levels.",
+        )) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -349,6 +371,47 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
         raise ConfigError(Problem(label, f"invalid YAML: {exc}")) from None
     finally:
         loader.yaml.dispose()
+
+
+#: Years of plausible dates and times, in config.yaml and in exports (SPEC §3.4): others are
+#: typing or export errors, and would stretch the period grid over centuries.
+PLAUSIBLE_YEARS = (1970, 2100)
+#: Deepest nesting of mappings and lists accepted in config.yaml and in front matter; a config
+#: needs a few levels, and a file nested hundreds deep would exhaust the YAML composer's stack.
+MAX_YAML_DEPTH = 50
+
+
+class YamlTooDeep(yaml.YAMLError):
+    """A YAML document nests mappings and lists deeper than :data:`MAX_YAML_DEPTH`."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"nested deeper than {MAX_YAML_DEPTH} levels at line {line}")
+        self.line = line
+        """0-based line of the mapping or list one level too deep."""
+
+    def problem(self, where: str, what: str, hint: str) -> Problem:
+        """The house-style message, `where` being the file:line of the offending level."""
+        return Problem(where, what, f"at most {MAX_YAML_DEPTH} levels of nested mappings and "
+                       "lists", f"{MAX_YAML_DEPTH + 1} levels", hint)
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing documents nested deeper than :data:`MAX_YAML_DEPTH`
+    (its composer recurses once per level) with :class:`YamlTooDeep`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, counting how deep the collections above it go."""
+        if self._depth >= MAX_YAML_DEPTH and self.check_event(
+            yaml.MappingStartEvent, yaml.SequenceStartEvent
+        ):
+            raise YamlTooDeep(self.peek_event().start_mark.line)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 def parse_duration(text: str) -> float:
@@ -426,7 +489,7 @@ class _Loader:
         self.root = root
         self.document = text
         self.strict = strict
-        self.yaml = yaml.SafeLoader(text)
+        self.yaml = SafeLoader(text)
         self.problems: list[tuple[int, Problem]] = []
         self.warnings: list[tuple[int, Problem]] = []
         self.timezone = "UTC"
@@ -727,6 +790,7 @@ class _Loader:
                 raise _Bad(expected) from None
         if not isinstance(value, datetime):
             raise _Bad(expected)
+        _check_year(value)
         return value
 
     def local_datetime(self, node: yaml.Node, path: str) -> datetime:
@@ -734,6 +798,7 @@ class _Loader:
         expected = "a local date and time like '2026-10-14T09:00'"
         day = _as_date(self.value(node, expected))
         if day is not None:
+            _check_year(day)
             return datetime.combine(day, time())
         moment = self.datetime_value(node, path, expected)
         if moment.tzinfo is not None:
@@ -745,6 +810,7 @@ class _Loader:
         day = _as_date(self.value(node, "a date like 2026-11-01"))
         if day is None:
             raise _Bad("a date like 2026-11-01")
+        _check_year(day)
         return day
 
     def duration(self, node: yaml.Node, path: str) -> tuple[float, str]:
@@ -757,9 +823,15 @@ class _Loader:
             unitless = re.fullmatch(r"\d+(\.\d+)?", text.strip())
             hint = f"add a unit (s, m, h or d), e.g. '{text.strip()}m'." if unitless else ""
             raise _Bad(expected, hint) from None
+        if not math.isfinite(minutes):
+            raise _Bad(expected)
         if minutes <= 0:
             raise _Bad("a duration longer than zero")
         return minutes, text
+
+    def duration_text(self, node: yaml.Node, path: str) -> str:
+        """Parse a duration like '2d' and keep it as written."""
+        return self.duration(node, path)[1].strip()
 
     def value_text(self, node: yaml.Node, path: str) -> str:
         """Parse a canonical or matched value as text: booleans 'true'/'false', numbers str()."""
@@ -882,6 +954,7 @@ class _Loader:
                 "timestamp_format": self.text,
                 "normalize": self.list_of(self.choice(NORMALIZE_OPTIONS),
                                           unique="each step once"),
+                "max_future": self.duration_text,
             },
             required={
                 "name": "a unique source name",
@@ -1551,6 +1624,13 @@ class _Loader:
 def _percent_hint(percent: float) -> str:
     """The hint for a ratio goal written as a percentage."""
     return f"write ratios as fractions: {percent / 100:g} for {percent:g}%."
+
+
+def _check_year(value: date) -> None:
+    """Refuse a date outside PLAUSIBLE_YEARS (as timestamps in exports are refused)."""
+    low, high = PLAUSIBLE_YEARS
+    if not low <= value.year <= high:
+        raise _Bad(f"a date from {low} to {high}", "a date this far off is a typing error.")
 
 
 def _line(node: yaml.Node) -> int:

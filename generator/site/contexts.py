@@ -719,6 +719,27 @@ class RejectionRow:
 
 
 @dataclass(frozen=True)
+class DroppedFieldRow:
+    """Invalid values of one optional field, for one reason, in one drop: the rows were kept
+    with the field empty."""
+
+    file: str
+    """File."""
+    field: str
+    """Canonical field ('csat')."""
+    column: str
+    """Export column."""
+    reason: str
+    """Reason code ('not_a_number')."""
+    reason_label: str
+    """Human label of the reason ('not a number')."""
+    count: int
+    """Values dropped."""
+    example: str
+    """The message of the first one."""
+
+
+@dataclass(frozen=True)
 class ThreadRow:
     """Threading of one message-level source (SPEC §3.3)."""
 
@@ -806,6 +827,10 @@ class DataQualityContext:
     """True when site.data_through sets it."""
     sources: tuple[tuple[str, str], ...]
     """(source, its data-through) pairs."""
+    fields_dropped: tuple[DroppedFieldRow, ...]
+    """Invalid optional fields of kept rows, per drop, field and reason."""
+    values_dropped: int
+    """All of them."""
     rejections: tuple[RejectionRow, ...]
     """Rejected rows, at most MAX_REJECTIONS_SHOWN."""
     rejections_total: int
