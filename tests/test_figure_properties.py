@@ -24,6 +24,9 @@ sources:
   - name: desk
     path: exports/*.csv
     timezone: UTC
+    # The implausible-timestamp rule is drop-relative by design; these properties are about
+    # figures, so it is set wide enough never to apply (replies come within 4 days).
+    max_future: 30d
     columns: {id: Case, received_at: Created, first_response_at: Replied, resolved_at: Closed,
               channel: Network, csat: Score, team: Queue, category: Category}
     dimensions: [team]
