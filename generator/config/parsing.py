@@ -44,6 +44,7 @@ _INVALID: Any = object()
 """What LoaderBase.parse returns for a value it could not parse."""
 
 _NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*([smhd])")
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

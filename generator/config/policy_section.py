@@ -9,25 +9,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from generator.config.expressions import (
+    BETTER,
+    DERIVED_NAMES,
+    UNITS,
+    Compiled,
+    CustomMetric,
+    aggregate_metric,
+    compile_expression,
+    ratio_metric,
+)
 from generator.config.parsing import (
     _INVALID,
+    _STR_TAG,
     LoaderBase,
+    Parser,
     _Bad,
     _is_empty,
     _is_null,
     _line,
     _Reported,
 )
-from generator.errors import ConfigError, Problem
 from generator.errors import did_you_mean as _did_you_mean
+from generator.errors import quoted as _quoted
 from generator.model import METRICS_BY_ID
-
-if TYPE_CHECKING:
-    from generator.config.expressions import CustomMetric
 
 CLOCKS: tuple[str, ...] = ("elapsed", "business")
 _ROLLING = re.compile(r"(\d+)\s*d")
@@ -46,6 +54,8 @@ _BETTER: dict[str, str] = {
 }
 """The goal direction each built-in metric with a better direction needs."""
 _PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
+_METRIC_ID = re.compile(r"[a-z][a-z0-9_]*")
+_METRIC_ID_EXPECTED = "a metric id of lowercase letters, digits and '_', starting with a letter"
 _BUILTIN_METRICS: frozenset[str] = frozenset(
     [*METRICS_BY_ID, "net_sentiment", "recovery_rate", "private_move_rate", "exposed_reach"]
 )
@@ -599,62 +609,135 @@ class PolicyParser(LoaderBase):
             raise _Reported
         return PolicyVersion(**values)
 
+    # --- custom metrics (the expressions: generator.config.expressions) -----------------------
+
     def custom_metrics(self, node: yaml.Node, path: str) -> tuple[CustomMetric, ...]:
-        """Parse `custom_metrics` and compile their expressions (generator.config.expressions)."""
-        from generator.config.expressions import DERIVED_NAMES, parse_custom_metrics
+        """Parse `custom_metrics`; goals may name every id, even of a declaration with errors."""
+        seen: dict[str, int] = {}
+        metrics: tuple[CustomMetric, ...] = self.list_of(partial(self.custom_metric, seen))(
+            node, path
+        )
+        self.metric_ids.update(seen)
+        return metrics
 
-        metrics: tuple[dict[str, Any], ...] = self.list_of(
-            self.custom_metric,
-            unique="a unique metric id",
-            key=lambda metric: metric["id"],
-            suffix=".id",
-        )(node, path)
-        self.metric_ids.update(metric["id"] for metric in metrics)
-        items = node.value if isinstance(node, yaml.SequenceNode) else []
-
-        def where(index: int, key: str) -> str:
-            line = _line(items[index]) if index < len(items) else _line(node)
-            return f"{self.label}:{line}: {path}[{index}]" + (f".{key}" if key else "")
-
-        try:
-            return parse_custom_metrics(
-                metrics, set(self.attributes) | set(DERIVED_NAMES), where
-            )
-        except ConfigError as error:
-            for problem in error.problems:
-                line = _line(node)
-                if isinstance(problem, Problem):
-                    head = problem.where.split(":")
-                    line = int(head[1]) if len(head) > 1 and head[1].isdigit() else line
-                self.problems.append((line, problem))  # type: ignore[arg-type]
-            raise _Reported from None
-
-    def custom_metric(self, node: yaml.Node, path: str) -> dict[str, Any]:
-        """Parse one custom metric declaration: a mapping with a new `id`."""
-        self.pairs(node, path)
-        id_node = self.child(node, "id")
-        if id_node is None or _is_null(id_node):
+    def custom_metric(self, seen: dict[str, int], node: yaml.Node, path: str) -> CustomMetric:
+        """Parse one declaration: {id, label, ratio, better?} or {id, label, aggregate, unit,
+        better?}, compiling its expressions."""
+        if not isinstance(node, yaml.MappingNode):
+            raise _Bad("a mapping with 'id', 'label' and 'ratio' or 'aggregate'")
+        reported = len(self.problems)
+        values = self.fields(
+            node,
+            path,
+            {
+                "id": partial(self.new_metric_id, seen),
+                "label": self.metric_label,
+                "ratio": self.ratio,
+                "aggregate": self.expression(
+                    "aggregate", "an aggregate such as 'median(frt_minutes)'"
+                ),
+                "unit": self.text,  # checked below: what it may be depends on the kind
+                "better": self.choice(BETTER),
+            },
+            required={"id": _METRIC_ID_EXPECTED, "label": "a label to show on cards and charts"},
+        )
+        kinds = [k for k in ("ratio", "aggregate") if _given(self.child(node, k))]
+        unit_node = self.child(node, "unit")
+        if not kinds:
             self.error(
-                _line(id_node or node),
-                f"{path}.id: missing required key",
-                "a metric id of letters, digits and '_'",
+                _line(node),
+                f"{path}: missing required key",
+                "'ratio' or 'aggregate'",
+                hint="declare a share as 'ratio: {numerator: \"…\"}' or a figure as "
+                "'aggregate: \"median(frt_minutes)\"'.",
             )
+        elif len(kinds) > 1:
+            at = self.child(node, "aggregate") or node
+            self.error(_line(at), f"{path}.aggregate", "either 'ratio' or 'aggregate', not both")
+        elif kinds == ["ratio"] and values.get("unit", "ratio") != "ratio":
+            self.error(
+                _line(unit_node or node),
+                f"{path}.unit",
+                "'ratio' (or no unit) for a ratio metric",
+                values["unit"],
+                "declare the metric with 'aggregate' for another unit.",
+            )
+        elif kinds == ["aggregate"] and "unit" in values:
+            values["unit"] = self.parse(unit_node or node, f"{path}.unit", self.choice(UNITS))
+        elif kinds == ["aggregate"] and not _given(unit_node):
+            self.error(
+                _line(node), f"{path}.unit: missing required key", f"one of {_quoted(UNITS)}"
+            )
+        if len(self.problems) > reported:
             raise _Reported
-        metric = self.parse(id_node, f"{path}.id", self.identifier)
-        if metric is _INVALID:
-            raise _Reported
+        better = values.get("better", "higher")
+        if kinds == ["ratio"]:
+            numerator, denominator = values["ratio"]
+            return ratio_metric(values["id"], values["label"], better, numerator, denominator)
+        return aggregate_metric(
+            values["id"], values["label"], values["unit"], better, values["aggregate"]
+        )
+
+    def new_metric_id(self, seen: dict[str, int], node: yaml.Node, path: str) -> str:
+        """Parse a custom metric's id: well-formed, and no built-in or other metric's."""
+        metric = self.raw(node, _METRIC_ID_EXPECTED)
+        if not _METRIC_ID.fullmatch(metric):
+            candidate = re.sub(r"[^a-z0-9_]+", "_", metric.strip().lower()).strip("_")
+            hint = f"did you mean '{candidate}'?" if _METRIC_ID.fullmatch(candidate) else ""
+            raise _Bad(_METRIC_ID_EXPECTED, hint)
         if metric in _BUILTIN_METRICS:
-            raise _Bad(
-                "an id that is not a built-in metric's",
-                "choose another id.",
-                node=id_node,
-                what=f"{path}.id",
-            )
+            raise _Bad("an id that is not a built-in metric's", "choose another id.")
+        if metric in seen:
+            raise _Bad("a unique metric id", f"line {seen[metric]} already has it.")
+        seen[metric] = _line(node)
+        return metric
+
+    def metric_label(self, node: yaml.Node, path: str) -> str:
+        """Parse a label shown on cards and charts."""
         try:
-            declaration = self.yaml.construct_object(node, deep=True)
-        except yaml.YAMLError:
-            raise _Bad("a mapping of plain values") from None
-        return {str(key): value for key, value in declaration.items()}
+            return self.text(node, path).strip()
+        except _Bad:
+            raise _Bad("a label to show on cards and charts") from None
+
+    def ratio(self, node: yaml.Node, path: str) -> tuple[Compiled, Compiled | None]:
+        """Parse a ratio's conditions: {numerator, denominator?}."""
+        if not isinstance(node, yaml.MappingNode):
+            raise _Bad("a mapping with 'numerator' and optionally 'denominator'")
+        reported = len(self.problems)
+        condition = "a condition such as \"category == 'x'\""
+        values = self.fields(
+            node,
+            path,
+            {
+                "numerator": self.expression("condition", condition),
+                "denominator": self.expression("condition", "a condition"),
+            },
+            required={"numerator": condition},
+        )
+        if len(self.problems) > reported:
+            raise _Reported
+        return values["numerator"], values.get("denominator")
+
+    def expression(self, mode: str, expected: str) -> Parser:
+        """Return a parser of an expression (a `condition` or an `aggregate`), compiled."""
+
+        def parse(node: yaml.Node, path: str) -> Compiled:
+            if not isinstance(node, yaml.ScalarNode) or node.tag != _STR_TAG:
+                raise _Bad(f"{expected} as text", "quote the whole expression.")
+            names = self.attributes | set(DERIVED_NAMES)
+            compiled, errors = compile_expression(node.value, names, mode)
+            for error in errors:
+                self.error(_line(node), path, error.expected, error.found, error.hint)
+            if compiled is None:
+                raise _Reported
+            return compiled
+
+        return parse
+
+
+def _given(node: yaml.Node | None) -> bool:
+    """Tell whether a key is given a value (not absent, not null)."""
+    return node is not None and not _is_null(node)
 
 
 def _percent_hint(percent: float) -> str:
