@@ -34,7 +34,6 @@ class Calendar:
     """Dates closed all day."""
 
 
-
 class CalendarsParser(LoaderBase):
     """The parsers of the `calendars` section."""
 

@@ -33,13 +33,10 @@ from generator.config.policy_section import (
     TargetRule,
     Where,
 )
-from generator.config.site_section import GRANULARITIES, SiteConfig, SiteParser
+from generator.config.site_section import SiteConfig, SiteParser
 from generator.config.sources_section import (
-    FORMATS,
     INTERACTION_FIELDS,
-    MESSAGE_FIELDS,
     REQUIRED_FIELDS,
-    SHAPES,
     TIMESTAMP_FIELDS,
     SourceConfig,
     SourcesParser,
@@ -48,12 +45,8 @@ from generator.errors import ConfigError, Problem
 
 __all__ = [
     "CLOCKS",
-    "FORMATS",
-    "GRANULARITIES",
     "INTERACTION_FIELDS",
-    "MESSAGE_FIELDS",
     "REQUIRED_FIELDS",
-    "SHAPES",
     "TIMESTAMP_FIELDS",
     "WEEKDAYS",
     "Blackout",

@@ -61,7 +61,6 @@ _BUILTIN_METRICS: frozenset[str] = frozenset(
 )
 
 
-
 @dataclass(frozen=True)
 class Where:
     """A condition: every field/dimension named must equal one of its listed values."""
@@ -194,7 +193,6 @@ class Policy:
     """Later policy versions, ordered by valid_from."""
     custom_metrics: tuple[CustomMetric, ...] = ()
     """Custom metrics, parsed and compiled by carecard's expression language."""
-
 
 
 class PolicyParser(LoaderBase):

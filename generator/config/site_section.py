@@ -49,7 +49,6 @@ class SiteConfig:
         return self.max_segments.get(dimension, self.max_segments.get("default", MAX_SEGMENTS))
 
 
-
 class SiteParser(LoaderBase):
     """The parsers of the `site` section."""
 
@@ -126,8 +125,6 @@ class SiteParser(LoaderBase):
         """Return `templates/` next to config.yaml when it exists and is not the default theme."""
         folder = (self.root / "templates").resolve()
         return folder if folder.is_dir() and not _is_default_theme(folder) else None
-
-
 
 
 def _default_theme() -> Path:

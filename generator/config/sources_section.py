@@ -78,7 +78,6 @@ class SourceConfig:
     """Line of this entry in config.yaml (for messages)."""
 
 
-
 class SourcesParser(LoaderBase):
     """The parsers of the `sources` section."""
 
