@@ -210,12 +210,12 @@ def build_info(config: Config, quality: QualityReport) -> BuildInfo:
     """Build metadata; the date comes from SOURCE_DATE_EPOCH or the data, never the clock."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.strip().isdigit():
-        built = datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+        built, source = datetime.fromtimestamp(int(epoch), tz=timezone.utc), "SOURCE_DATE_EPOCH"
     elif quality.data_through is not None:
-        built = quality.data_through
+        built, source = quality.data_through, "data"
     else:
-        built = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return BuildInfo(__version__, built.isoformat(), config.path.name)
+        built, source = datetime(1970, 1, 1, tzinfo=timezone.utc), "none"
+    return BuildInfo(__version__, built.isoformat(), config.path.name, source)
 
 
 def policy_hash(config: Config) -> str:
@@ -317,7 +317,7 @@ def build(
             # Published: a stop or failure from here on says so (see SiteFiles).
             paths = files.paths()
             report = {"pages": sum(p.endswith(".html") for p in paths),
-                      "charts": sum(p.startswith("charts/") for p in paths),
+                      "charts": drawer.drawn + drawer.from_cache,
                       "files": len(paths), "statuses": summary["statuses"],
                       "rows_read": checked.quality.rows_read,
                       "rows_rejected": checked.quality.rows_rejected}

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_STATUS = 1
 EXIT_ERROR = 2
+EXIT_BUG = 3  # an unexpected internal error: never 1, which means "built, with red figures"
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM)
 
@@ -67,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate config and data, compute every figure and write the site "
         "atomically.",
         epilog="exit codes: 0 success; 1 built, but --fail-on found a status at or worse than "
-        "the given one; 2 configuration or data error (nothing published); 130 Ctrl-C, 143 "
-        "SIGTERM (stopped; nothing published, unless the message says the new site was). "
+        "the given one; 2 configuration or data error (nothing published); 3 an internal error, "
+        "a bug (nothing published); 130 Ctrl-C, 143 SIGTERM (stopped; nothing published, "
+        "unless the message says the new site was). "
         "Examples: carecard build; carecard build --config site/config.yaml --output public "
         "--fail-on red",
     )
@@ -92,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="validate config and data and print the data-quality summary",
         description="Validate config and data, print the data-quality summary, render nothing.",
         epilog="exit codes: 0 valid; 2 configuration or data error (with --strict, also any "
-        "rejected row). Example: carecard check --config site/config.yaml --strict",
+        "rejected row); 3 an internal error, a bug. "
+        "Example: carecard check --config site/config.yaml --strict",
     )
     common(check)
     serve = commands.add_parser(
@@ -191,11 +194,28 @@ def _run(args: argparse.Namespace) -> int:
         if _engine_interrupted(error):
             return _stopped(_terminated)
         if not isinstance(error, duckdb.OutOfMemoryException):
-            raise
+            return _bug(args, error)
         print("error: the engine ran out of memory. Hint: raise --memory-limit (the engine "
               "gets it less 384 MiB), or leave it out.", file=sys.stderr)
         _say_nothing_published(args, error)
         return 2
+
+
+def _bug(args: argparse.Namespace, error: BaseException) -> int:
+    """Report an unexpected error (a bug in carecard) in one line, the traceback only with
+    --verbose, and exit 3: exit 1 means "built, with red figures", which CI may publish."""
+    if args.verbose:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    published_to = getattr(error, "published_to", None)
+    done = (f"the new site was published to {published_to} already" if published_to
+            else "nothing was published")
+    what = f"{type(error).__name__}: {error}".strip().rstrip(":").splitlines()[0][:200]
+    rerun = "" if args.verbose else ", run again with --verbose for the traceback"
+    print(f"error: internal error ({what}); {done}. This is a bug in carecard: please report "
+          f"it with the command you ran and its output{rerun}.", file=sys.stderr)
+    return EXIT_BUG
 
 
 def _say_nothing_published(args: argparse.Namespace, error: BaseException) -> None:
@@ -319,9 +339,11 @@ def _check(args: argparse.Namespace) -> int:
     _warn_if_all_rejected(quality)
     through = (f"data through {quality.data_through.isoformat()}" if quality.data_through
                else "no row kept, so no data-through time")
+    dropped = (f", {quality.values_dropped} field value{'s' * (quality.values_dropped != 1)} "
+               "dropped" if quality.values_dropped else "")
     print(
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
-        f"{quality.rows_rejected} rejected; {through}"
+        f"{quality.rows_rejected} rejected{dropped}; {through}"
     )
     return EXIT_OK
 
@@ -359,6 +381,9 @@ def _report(quality: QualityReport) -> None:
         print(f"rejected: {rejection.message}")
     if len(quality.rejections) > 50:
         print(f"… and {len(quality.rejections) - 50} more rejected rows")
+    for dropped in quality.fields_dropped:
+        print(f"field dropped ({dropped.count} in the drop, rows kept with it empty): "
+              f"{dropped.example}")
     for rule, count in quality.exclusions.items():
         print(f"excluded by '{rule}': {count}")
     for reason, count in quality.blackouts.items():

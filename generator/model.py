@@ -305,6 +305,26 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class DroppedField:
+    """Invalid values of one optional field, for one reason, in one drop's valid rows: each row
+    is kept with the field empty (SPEC §3.4)."""
+
+    source: str
+    file: str
+    """Path relative to config.yaml."""
+    field: str
+    """The canonical field ('csat', 'reach', 'sentiment_start', …)."""
+    column: str
+    """The export column name."""
+    reason: str
+    """Reason code, e.g. `not_a_number`, `csat_outside_scale`."""
+    count: int
+    """Values dropped."""
+    example: str
+    """The message of the first one (STYLE template)."""
+
+
+@dataclass(frozen=True)
 class DropStats:
     """Row accounting for one drop: read = kept + superseded + rejected."""
 
@@ -394,6 +414,13 @@ class QualityReport:
     lookalikes: tuple[LookalikeGroup, ...] = ()
     """Values of a published dimension that differ only by case, spaces, invisible or
     look-alike characters (probable duplicates), most interactions first."""
+    fields_dropped: tuple[DroppedField, ...] = ()
+    """Invalid optional fields of kept rows, per drop, field and reason (in drop order)."""
+
+    @property
+    def values_dropped(self) -> int:
+        """All optional field values dropped across drops."""
+        return sum(d.count for d in self.fields_dropped)
 
     @property
     def rows_read(self) -> int:
@@ -419,3 +446,6 @@ class BuildInfo:
     """ISO timestamp from SOURCE_DATE_EPOCH, else the data-through time (never the clock)."""
     config_name: str
     """File name of the config (e.g. 'config.yaml')."""
+    date_source: str = "data"
+    """Where `built_at` comes from: 'SOURCE_DATE_EPOCH', 'data' (the data-through time) or
+    'none' (no data: the epoch)."""

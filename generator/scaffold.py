@@ -31,6 +31,8 @@ sources:                              # one entry per kind of export
   - name: desk
     path: content/exports/care-*.csv  # glob of the drops; for an id the latest drop wins
     timezone: Europe/London           # for timestamps written without an offset
+    # max_future: 2d                  # a time more than this after the drop's latest receipt
+    #                                 # is a typo: its row is rejected (implausible_timestamp)
     columns:                          # canonical field: column name in your export
       id: Ticket
       received_at: Opened

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,3 +61,28 @@ def default_signals() -> Iterator[None]:
     yield
     for number, handler in before.items():
         signal.signal(number, handler)
+
+
+# --- The slow tier's example site and external tools --------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+#: Set by .ci/run: the slow tier's tools (Debian's Chromium, Java) must be there; without it a
+#: missing tool skips the tests that need it (locally).
+REQUIRE_TOOLS = os.environ.get("CARECARD_REQUIRE_BROWSER") == "1"
+
+
+def missing_tool(reason: str) -> None:
+    """Skip the test for a missing tool, or fail it when CARECARD_REQUIRE_BROWSER=1 (CI)."""
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{reason} (CARECARD_REQUIRE_BROWSER=1: the slow tier needs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's example site, built once per session (no cache): its output folder."""
+    from generator.build import build
+
+    out = tmp_path_factory.mktemp("example") / "out"
+    build(REPO / "config.yaml", output=out, use_cache=False)
+    return out

@@ -313,3 +313,71 @@ def test_a_full_disk_stops_the_build_with_a_message_not_a_traceback(
     assert_untouched(out, before)
 
 
+
+
+def test_an_unexpected_error_exits_3_with_one_line_asking_for_a_report(
+    handmade: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 1 means "built, with red figures" (a CI job publishes then): a bug exits 3."""
+    out, before = published(handmade, tmp_path)
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("generator.publish.output.write_site", bug)
+    (handmade.parent / "exports" / "w3.csv").write_text(
+        "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply\n"
+        "v1,2026-11-12 09:00:00,,,twitter,billing,normal,q,,Yes\n", encoding="utf-8")
+    assert main(["build", "--config", str(handmade), "--output", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: internal error (RecursionError: maximum recursion depth exceeded); nothing was "
+        "published. This is a bug in carecard: please report it with the command you ran and "
+        "its output, run again with --verbose for the traceback."]
+    assert_untouched(out, before)
+    assert main(["build", "--config", str(handmade), "--output", str(out), "--verbose"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last):" in err
+    assert err.splitlines()[-1].startswith("error: internal error (RecursionError: ")
+    assert_untouched(out, before)
+
+
+@pytest.mark.parametrize("style", ["block", "flow"])
+def test_config_nested_500_deep_is_a_config_error_naming_the_line(
+    handmade: Path, style: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The YAML composer recursed once per level: 500 levels were a RecursionError."""
+    text = handmade.read_text(encoding="utf-8")
+    line = text.count("\n") + 1  # `deep:` goes on this line; its mapping starts on the next
+    if style == "block":
+        deep = "deep:\n" + "".join(f"{'  ' * (i + 1)}k{i}:\n" for i in range(500))
+    else:
+        deep = "deep: " + "[" * 500 + "]" * 500 + "\n"
+    handmade.write_text(text + deep, encoding="utf-8")
+    assert main(["check", "--config", str(handmade)]) == 2
+    # The root mapping is level 1, deep's value level 2: level 51 is k49 (block), or the 50th
+    # bracket (flow, all on the line of `deep:`).
+    at = line + 50 if style == "block" else line
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {handmade}:{at}: expected at most 50 levels of nested mappings and lists, "
+        "found '51 levels'. Hint: check the indentation and the brackets; a config needs a few "
+        "levels."]
+
+
+def test_front_matter_nested_500_deep_is_a_config_error_naming_the_line(
+    handmade: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = handmade.parent / "content"
+    content.mkdir()
+    deep = "".join(f"{'  ' * i}k{i}:\n" for i in range(500))
+    (content / "about.md").write_text(f"---\ntitle: About\n{deep}---\nBody\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["build", "--config", str(handmade), "--output", str(out)]) == 2
+    # Line 1 is '---', line 2 the title; the front matter's mapping is level 1, so k49's
+    # value (line 3 + 50) is level 51.
+    assert capsys.readouterr().err.splitlines() == [
+        "error: content/about.md:53: front matter: expected at most 50 levels of nested mappings "
+        "and lists, found '51 levels'. Hint: front matter holds 'title' and 'order'.",
+        "build failed: nothing was published; the previous output is untouched."]
+    assert not out.exists()

@@ -72,9 +72,9 @@ def test_corrupt_cache_entries_are_rebuilt_with_a_warning(
     build(site)
     before = digest(site.parent / "output")
     cache = site.parent / ".carecard-cache"
-    entries = [e for pattern in ("*.parquet", "*.svg", "drill/*.csv")
+    entries = [e for pattern in ("*.parquet", "charts/*.html", "drill/*.csv")
                for e in cache.rglob(pattern)]
-    assert {e.suffix for e in entries} == {".parquet", ".svg", ".csv"}
+    assert {e.suffix for e in entries} == {".parquet", ".html", ".csv"}
     for entry in entries:
         entry.write_bytes(b"garbage")
     (cache / f"last-build-{CACHE_FORMAT}.json").write_bytes(b"{not json")

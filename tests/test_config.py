@@ -233,6 +233,7 @@ def test_minimal_config_takes_the_defaults(project) -> None:
     assert config.calendars == {}
     assert config.policy.first_response == (TargetRule(60.0),)
     assert config.policy.error_budget is None
+    assert config.sources[0].max_future == "2d"
 
 
 def test_problem_fields_are_structured(project) -> None:
@@ -306,6 +307,18 @@ MISTAKES = [
         "site.max_segments",
         "  max_segments: {default: 100, team: many}\n",
         "config.yaml:3: site.max_segments.team: expected a whole number ≥ 1, found 'many'.",
+    ),
+    (
+        "site.data_through in year 9999",  # an OverflowError once it reached the build
+        "  data_through: 9999-12-31T23:59:59-12:00\n",
+        "config.yaml:3: site.data_through: expected a date from 1970 to 2100, found "
+        "'9999-12-31T23:59:59-12:00'. Hint: a date this far off is a typing error.",
+    ),
+    (
+        "site.data_through in year 1",
+        "  data_through: 0001-01-01T00:00:00+14:00\n",
+        "config.yaml:3: site.data_through: expected a date from 1970 to 2100, found "
+        "'0001-01-01T00:00:00+14:00'. Hint: a date this far off is a typing error.",
     ),
     (
         "site.templates",
@@ -643,6 +656,24 @@ SOURCE_MISTAKES = [
         "empty list",
         "  []\n",
         "config.yaml:4: sources: expected a list with at least one entry, found '[]'.",
+    ),
+    (
+        "max_future not a duration",
+        "  - name: social\n    path: exports/*.csv\n    max_future: soon\n",
+        "config.yaml:6: sources[0].max_future: expected a duration like '60m' or '4h', "
+        "found 'soon'.",
+    ),
+    (
+        "max_future without a unit",
+        "  - {name: social, path: exports/*.csv, max_future: 2}\n",
+        "config.yaml:4: sources[0].max_future: expected a duration like '60m' or '4h', "
+        "found '2'. Hint: add a unit (s, m, h or d), e.g. '2m'.",
+    ),
+    (
+        "max_future of zero",
+        "  - {name: social, path: exports/*.csv, max_future: 0d}\n",
+        "config.yaml:4: sources[0].max_future: expected a duration longer than zero, "
+        "found '0d'.",
     ),
 ]
 

@@ -196,12 +196,29 @@ def test_a_ratio_counts_numerator_within_denominator() -> None:
     )
     assert metric.unit == "ratio"
     assert metric.kind == "ratio"
-    assert metric.n_label == "actionable interactions where channel == 'email'"
+    assert metric.n_label == "actionable interactions where channel is 'email'"
     assert metric.definition == (
         "Among actionable interactions where channel == 'email', the share where within_target."
     )
     assert metric.needs == ("channel", "first_response_at")
     assert metric.names == ("channel", "within_target")
+
+
+@pytest.mark.parametrize(("denominator", "n_label"), [
+    ("frt_minutes != null", "actionable interactions with a first response"),
+    ("resolved_at == null", "actionable interactions without a resolution"),
+    ("frt_minutes <= 15", "actionable interactions where first response time is at most 15 minutes"),
+    ("public and not moved_private",
+     "actionable interactions where public and not moved to a private channel"),
+    ("channel in ['email', 'x'] or csat >= 4",
+     "actionable interactions where channel is one of 'email', 'x' or csat is at least 4"),
+    ("frt_minutes / 60 > 2", "actionable interactions where 'frt_minutes / 60 > 2'"),
+])
+def test_a_ratio_names_its_sample_in_words_not_in_the_expression_language(
+    denominator: str, n_label: str,
+) -> None:
+    (metric,) = metrics(ratio("within_target", denominator))
+    assert metric.n_label == n_label
 
 
 def test_a_declaration_becomes_a_metric_with_defaults() -> None:

@@ -182,6 +182,7 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "sources.delimiter": edit('delimiter: ","', 'delimiter: ";"'),
     "sources.normalize": edit("dimensions: [team]",
                               "dimensions: [team]\n    normalize: [trim, casefold, nfkc]"),
+    "sources.max_future": edit('delimiter: ","', 'delimiter: ","\n    max_future: 1m'),
     "sources.timestamp_format": edit('delimiter: ","',
                                      'delimiter: ","\n    timestamp_format: "%Y-%m-%d %H:%M"'),
     "calendars.timezone": edit("timezone: Europe/Berlin\n    hours",

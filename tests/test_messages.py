@@ -342,3 +342,21 @@ def test_accounting_again_without_the_newest_drop_restates_from_the_stage(
     older = account_message_source(con, config, 0, drops, 0, without=frozenset({1}))
     assert con.execute(answered).fetchone() == (0,)
     assert [(d.file, d.read, d.kept) for d in older.drops] == [("exports/w1.csv", 1, 1)]
+
+
+def test_a_ragged_message_row_is_rejected_and_the_thread_kept(
+    project: Callable[..., Path],
+) -> None:
+    """Issue 14, item 8, for message-level exports: the short row is rejected on its line."""
+    from generator.build import check
+
+    text = (HEADER + tweet(1, "cust", "True", T0) + "2,Brand,False\n"
+            + tweet(3, "Brand", "False", T1, 1))
+    checked = check(project({"exports/w1.csv": text}, TWCS_CONFIG))
+    (drop,) = checked.quality.drops
+    assert (drop.read, drop.kept, drop.rejected) == (3, 2, 1)
+    assert [r.message for r in checked.quality.rejections] == [
+        "exports/w1.csv, line 3: expected 7 values like the header line, found "
+        "'2,Brand,False'. Hint: the line has 3; quote values that contain the delimiter, or set "
+        "sources[0].delimiter."]
+    assert checked.quality.threads[0].conversations == 1

@@ -24,6 +24,7 @@ from generator.site.formatting import (
 )
 from generator.site.pages import build_site
 from generator.site.render import render_site, theme_dir
+from generator.site.siteindex import root_of
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +121,37 @@ def test_segment_tables_list_every_segment_with_status_words(site):
     assert [r.find("th").text for r in rows] == ["email", "twitter"]
     assert all(th.attrs.get("scope") == "row" for r in rows for th in r.find_all("th"))
     first = rows[0].find_all("td")
-    assert first[1].text == ("93.1% ! near goal show 1 late or unanswered interaction "
+    assert first[2].text == ("93.1% ! near goal show 1 late or unanswered interaction "
                              "(Response rate)")
-    assert rows[1].find_all("td")[1].text == "97.9% ✓ on goal"
+    assert rows[1].find_all("td")[2].text == "97.9% ✓ on goal"
+
+
+def test_segment_tables_lead_with_the_segment_its_statuses_and_the_goals(site):
+    doc = fakes.parse_html(site["index.html"])
+    channel = table(doc, "By channel")
+    headers = [th.text for th in channel.find("thead").find_all("th")]
+    # Metrics with a goal first (SLA attainment, the headline, leading), then the rest.
+    assert headers == ["Channel", "Goals", "SLA attainment", "Response rate",
+                       "Median first response", "Volume"]
+    email, twitter = channel.find("tbody").find_all("tr")
+    assert email.find("td", "goals").text == "✗ 1 off goal ! 1 near goal ? 1 too few"
+    assert twitter.find("td", "goals").text == "✗ 1 off goal ✓ 1 on goal ? 1 too few"
+    # Every value names its column, for the stacked layout on phones.
+    assert [td.attrs["data-label"] for td in email.find_all("td")] == headers[1:]
+
+
+def test_wide_tables_say_that_they_scroll_and_are_focusable_regions(site, tmp_path):
+    for path, doc in html_pages(site).items():
+        labels = []
+        for wrap in doc.find_all("div", "table-wrap"):
+            assert wrap.attrs.get("role") == "region" and wrap.attrs.get("tabindex") == "0", path
+            labels.append(wrap.attrs["aria-label"])
+        assert len(labels) == len(set(labels)), path  # no two regions named alike
+    files = render_site(fakes.make_config(tmp_path), replace(
+        fakes.make_figures(), metrics=tuple(fakes.ALL_METRICS[m] for m in fakes.METRIC_IDS) * 3),
+        fakes.make_quality(), fakes.make_info())
+    hint = table(fakes.parse_html(files["index.html"]), "By channel").find(cls="scroll-hint")
+    assert hint.text == "(12 metrics: the table scrolls sideways)"
 
 
 def test_segment_value_that_looks_like_markup_is_escaped_text(site):
@@ -184,17 +213,18 @@ def test_every_page_links_the_downloads_and_navigation(site):
             "figures.csv", "figures.json", "summary.json", "badge.svg"], path
 
 
-def test_every_image_has_alt_text_and_every_chart_a_table(site):
-    images = 0
+def test_every_chart_panel_has_a_text_alternative_and_every_chart_a_table(site):
+    charts = 0
     for path, doc in html_pages(site).items():
-        for img in doc.find_all("img"):
-            if "status-badge" in (img.parent.attrs.get("class") or ""):
-                continue  # the status badge (tested below) is not a chart
-            images += 1
-            assert img.attrs.get("alt", "").strip(), path
-            block = next(a for a in img.ancestors() if a.tag == "section")
+        assert not doc.find_all("img"), path  # charts are inline SVG, the badge is a download
+        for chart in doc.find_all("figure", "chart"):
+            charts += 1
+            for panel in chart.find_all("figure", "chart-panel"):
+                assert panel.find("figcaption").text, path
+                assert panel.find("svg").attrs["aria-label"].strip(), path
+            block = next(a for a in chart.ancestors() if a.tag == "section")
             assert block.find_all("table"), path
-    assert images == 4
+    assert charts == 4
 
 
 def test_every_page_is_well_formed_html_with_lang_title_and_skip_link(site):
@@ -221,9 +251,10 @@ def test_site_contains_every_period_and_segment_page_and_chart(site):
                  "periods/index.html", "segments/index.html", "definitions.html",
                  "data-quality.html", "pages/about.html", "assets/carecard.css"):
         assert page in site
-    assert sorted(p for p in site if p.startswith("charts/")) == [
-        "charts/all/all.svg", "charts/channel/email.svg", "charts/channel/twitter.svg",
-        "charts/team/script-5b63e5b2097f.svg"]
+    assert not [p for p in site if p.startswith("charts/")]  # charts are in their pages
+    for page in ("segments/all/all.html", "segments/channel/email.html",
+                 "segments/channel/twitter.html", "segments/team/script-5b63e5b2097f.html"):
+        assert fakes.parse_html(site[page]).find_all("figure", "chart-panel"), page
 
 
 def test_period_page_has_commentary_and_prev_next_links(site):
@@ -245,8 +276,8 @@ def test_segment_page_table_lists_each_period_of_the_chart(site):
     assert [r.find("th").find("a").text for r in rows] == ["2026-W45", "2026-W46", "2026-W47"]
     assert rows[2].find(cls="note").text == "partial"
     headers = [th.text for th in table.find("thead").find_all("th")]
-    assert headers == ["Period", "Volume", "Response rate", "Median first response",
-                       "SLA attainment"]
+    assert headers == ["Period", "Goals", "SLA attainment", "Response rate",
+                       "Median first response", "Volume"]
 
 
 def test_definitions_page_documents_every_metric_goal_and_rule(site):
@@ -277,12 +308,12 @@ def test_data_quality_page_accounts_for_every_row(site):
     drops = table(doc, "Rows per drop")
     body = drops.find("tbody").find_all("tr")
     assert [[c.text for c in r.iter() if c.tag in ("th", "td")] for r in body] == [
-        ["social", "content/exports/social-w46.csv", "150", "140", "10", "0", "—", "✓ yes"],
-        ["social", "content/exports/social-w47.csv", "123", "120", "0", "3",
+        ["content/exports/social-w46.csv", "social", "150", "140", "10", "0", "—", "✓ yes"],
+        ["content/exports/social-w47.csv", "social", "123", "120", "0", "3",
          "unparseable timestamp 3", "✓ yes"],
     ]
     total = [c.text for c in drops.find("tfoot").iter() if c.tag in ("th", "td")]
-    assert total == ["", "Total", "273", "260", "10", "3", "unparseable timestamp 3", "✓ yes"]
+    assert total == ["Total", "", "273", "260", "10", "3", "unparseable timestamp 3", "✓ yes"]
     exclusions = table(doc, "Interactions excluded").find("tbody").find_all("tr")
     assert [r.text for r in exclusions] == ["no_reply_needed 7", "spam 3"]
     rejected = table(doc, "Rejected rows").find("tbody").find_all("tr")
@@ -340,11 +371,11 @@ def test_drill_page_lists_each_interaction_with_state_word_and_source_row(site):
     assert doc.find("h1").text.startswith("Late and unanswered: All interactions, week 2026-W46")
     rows = table(doc, "Late and unanswered interactions").find("tbody").find_all("tr")
     assert [cells(r) for r in rows] == [
-        ["AC-1000", "twitter", "2026-11-10 09:00:00", "2026-11-10 10:15:30", "75.5 min",
-         "60 min elapsed", "late", "content/exports/social-w46.csv:2"],
-        ["AC-1001", "twitter", "2026-11-10 09:01:00", "—", "—", "60 min elapsed", "overdue",
+        ["AC-1000", "late", "2026-11-10 09:00:00", "2026-11-10 10:15:30", "75.5 min",
+         "60 min elapsed", "twitter", "content/exports/social-w46.csv:2"],
+        ["AC-1001", "overdue", "2026-11-10 09:01:00", "—", "—", "60 min elapsed", "twitter",
          "content/exports/social-w46.csv:3"],
-        ["AC-1002", "twitter", "2026-11-10 09:02:00", "—", "—", "60 min elapsed", "waiting",
+        ["AC-1002", "waiting", "2026-11-10 09:02:00", "—", "—", "60 min elapsed", "twitter",
          "content/exports/social-w46.csv:4"],
     ]
     summary = section_with_heading(doc, "Interactions").find("p")
@@ -352,9 +383,9 @@ def test_drill_page_lists_each_interaction_with_state_word_and_source_row(site):
     assert summary.find("a").attrs["href"] == "all.csv"
     why = table(doc, "Response figures").find("tbody").find_all("tr")
     assert [cells(r)[:4] for r in why] == [
-        ["Response rate", "96.0%", "≥ 95.0%", "✓ on goal"],
-        ["Median first response", "45.0 min", "≤ 30.0 min", "✗ off goal"],
-        ["SLA attainment", "82.0%", "≥ 90.0%", "? too few"],
+        ["Response rate", "✓ on goal", "96.0%", "≥ 95.0%"],
+        ["Median first response", "✗ off goal", "45.0 min", "≤ 30.0 min"],
+        ["SLA attainment", "? too few", "82.0%", "≥ 90.0%"],
     ]
 
 
@@ -399,19 +430,19 @@ def test_overview_shows_the_error_budget_with_words_and_symbols(site):
     assert "SLA attainment, 2026-11 (2026-11-01 – 2026-11-30)" in panel.find("h2").text
     assert panel.find(cls="status-word").text == "over budget"
     assert panel.find(cls="status-symbol").text == "✗"
-    assert "26 of 20 allowed breaches used: 6 over budget." in panel.text
+    assert "26 of 20.0 allowed breaches used: 6.0 over budget." in panel.text
     facts = {dt.text: dd.text for dt, dd in zip(panel.find_all("dt"), panel.find_all("dd"))}
-    assert facts == {"Goal": "≥ 90.0%", "Eligible": "200", "Allowed breaches": "20",
-                     "Used": "26", "Remaining": "−6 (overspent)", "Burn rate": "1.30×"}
+    assert facts == {"Goal": "≥ 90.0%", "Eligible": "200", "Allowed breaches": "20.0",
+                     "Used": "26", "Remaining": "−6.0 (overspent)", "Burn rate": "1.30×"}
 
 
 def test_overview_lists_every_segment_budget_below_the_segment_tables(site):
     doc = fakes.parse_html(site["index.html"])
     rows = table(doc, "Error budget of every segment").find("tbody").find_all("tr")
     assert [cells(r) for r in rows] == [
-        ["All interactions", "200", "20", "26", "−6", "1.30×", "✗ over budget"],
-        ["Channel: email", "80", "8", "5", "3", "0.63×", "✓ on track"],
-        ["Channel: twitter", "0", "0", "0", "0", "—", "– no budget"],
+        ["All interactions", "✗ over budget", "200", "20.0", "26", "−6.0", "1.30×"],
+        ["Channel: email", "✓ on track", "80", "8.0", "5", "3.0", "0.63×"],
+        ["Channel: twitter", "– no budget", "0", "0.0", "0", "0.0", "—"],
     ]
     headings = [h.text for h in doc.find_all("h2")]
     assert headings.index("By segment 2026-W46") < headings.index(
@@ -421,7 +452,7 @@ def test_overview_lists_every_segment_budget_below_the_segment_tables(site):
 def test_segment_pages_show_their_own_budget(site):
     email = fakes.parse_html(site["segments/channel/email.html"]).find("section", "budget")
     assert email.find(cls="status").text == "✓ on track"
-    assert "5 of 8 allowed breaches used; 3 left." in email.text
+    assert "5 of 8.0 allowed breaches used; 3.0 left." in email.text
     team = fakes.parse_html(site["segments/team/script-5b63e5b2097f.html"]).find("section", "budget")
     assert team.find(cls="status").text == "– no budget"
     assert "No interaction counts towards the budget in 2026-11 yet." in team.text
@@ -504,12 +535,12 @@ def test_trend_charts_mark_blackouts_only_where_the_window_applies(site_root):
     content = load_content(site_root)
     model = build_site(fakes.make_config(site_root), fakes.make_figures(), fakes.make_quality(),
                        content, fakes.make_info())
-    markers = {job.path: [(m.index, m.kind) for m in job.spec.markers] for job in model.charts}
-    assert (1, "blackout") in markers["charts/all/all.svg"]
-    assert (1, "blackout") in markers["charts/channel/twitter.svg"]
-    assert (1, "blackout") in markers["charts/team/script-5b63e5b2097f.svg"]  # the team may be affected
-    assert (1, "blackout") not in markers["charts/channel/email.svg"]
-    assert (1, "policy") in markers["charts/all/all.svg"]
+    markers = {job.page: [(m.index, m.kind) for m in job.spec.markers] for job in model.charts}
+    assert (1, "blackout") in markers["segments/all/all.html"]
+    assert (1, "blackout") in markers["segments/channel/twitter.html"]
+    assert (1, "blackout") in markers["segments/team/script-5b63e5b2097f.html"]  # the team may be affected
+    assert (1, "blackout") not in markers["segments/channel/email.html"]
+    assert (1, "policy") in markers["segments/all/all.html"]
 
 
 # --- Definitions: versions, calendars, budget, directions ----------------------------------------
@@ -546,8 +577,8 @@ def test_definitions_page_explains_the_error_budget_arithmetic(site):
     steps = [li.text for li in section_with_heading(doc, "Error budget").find_all("li")]
     assert "allowed breaches = (1 − goal) × eligible" in steps
     assert "remaining = allowed − used (negative when the budget is overspent)" in steps
-    assert steps[-1] == ("for all interactions in 2026-11: (1 − 90.0%) × 200 = 20 allowed; "
-                         "26 used; remaining −6; burn rate 1.30")
+    assert steps[-1] == ("for all interactions in 2026-11: (1 − 90.0%) × 200 = 20.0 allowed; "
+                         "26 used; remaining −6.0; burn rate 1.30")
 
 
 def test_neutral_metrics_say_neither_direction_is_better(site):
@@ -577,7 +608,9 @@ def test_custom_metrics_get_cards_columns_definitions_and_charts(tmp_path):
     assert cells(row)[2] == "Complaint share"
     assert row.find_all("a")[1].attrs["href"] == "definitions.html#metric-complaint_share"
     segment = fakes.parse_html(files["segments/channel/email.html"])
-    assert "Complaint share" in segment.find("img").attrs["alt"]
+    panel = next(p for p in segment.find_all("figure", "chart-panel")
+                 if p.find("figcaption").text == "Complaint share")
+    assert panel.find("svg").attrs["aria-label"].startswith("Complaint share, last 3 weeks: ")
 
 
 # --- Determinism, theme and overrides ------------------------------------------------------------
@@ -806,10 +839,10 @@ def test_segment_slugs_are_ascii_unique_and_depend_on_the_value_alone():
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (90.79999999999995, "90.8"), (20.000000000000004, "20"), (-55.200000000000045, "−55.2"),
-    (146.0, "146"), (-0.01, "0"), (1234.56, "1,234.6"),
+    (90.79999999999995, "90.8"), (20.000000000000004, "20.0"), (-55.200000000000045, "−55.2"),
+    (146.0, "146.0"), (-0.01, "0.0"), (1234.56, "1,234.6"), (-41.0, "−41.0"), (-2.3, "−2.3"),
 ])
-def test_budget_numbers_have_one_decimal_at_most_and_a_true_minus(value, text):
+def test_budget_numbers_always_have_one_decimal_and_a_true_minus(value, text):
     assert format_number(value) == text
 
 
@@ -833,7 +866,7 @@ def test_a_late_reply_never_shows_at_or_below_its_target(tmp_path):
                         fakes.make_info())
     doc = fakes.parse_html(files["drill/week/2026-W46/all/all.html"])
     body = table(doc, "Late and unanswered interactions").find("tbody").find_all("tr")
-    shown = [(cells(r)[4], cells(r)[5], cells(r)[6]) for r in body]
+    shown = [(cells(r)[4], cells(r)[5], cells(r)[1]) for r in body]
     assert shown == [("60.03 min", "60 min elapsed", "late"),
                      ("60.0004 min", "60 min elapsed", "late"),
                      ("61.0 min", "60 min elapsed", "late"),
@@ -867,18 +900,24 @@ def test_data_quality_page_labels_reasons_and_keeps_the_codes(tmp_path):
     assert "missing_required 1" not in doc.text  # no bare snake_case count
 
 
-def test_overview_shows_the_status_badge_next_to_the_title(site):
+def test_overview_opens_with_one_sentence_and_a_bar_of_the_goals(site):
     doc = fakes.parse_html(site["index.html"])
-    row = doc.find("div", "title-row")
-    assert row.find("h1").text == "Acme <Care> & Co"
-    link = row.find("a", "status-badge")
-    img = link.find("img")
-    assert link.attrs["href"] == img.attrs["src"] == "data/badge.svg"
-    # The same words as the badge: the worst status among segment all's figures of 2026-W46.
-    assert img.attrs["alt"] == "Status badge: week 2026-W46, 1 off goal (all interactions)"
-    for path, page in html_pages(site).items():
-        if path != "index.html":
-            assert not page.find_all("a", "status-badge"), path
+    glance = doc.find("section", "glance")
+    # Segment all, 2026-W46: response rate on goal, median first response off, SLA too few.
+    assert glance.find("p", "glance-sentence").text == (
+        "1 of 3 goals met, 1 off, 1 with too few data — Median first response 45.0 min "
+        "against 30 min")
+    tiles = glance.find("ul", "glance-bar").find_all("li", "glance-tile")
+    assert [(t.text, t.attrs["title"]) for t in tiles] == [
+        ("✓", "Response rate: on goal"), ("✗", "Median first response: off goal"),
+        ("?", "SLA attainment: too few")]
+
+
+def test_the_site_title_is_not_repeated_as_the_overviews_heading(site):
+    doc = fakes.parse_html(site["index.html"])
+    assert doc.find("p", "site-title").text == "Acme <Care> & Co"
+    assert doc.find("h1").text == "Overview week 2026-W46, 2026-11-09 – 2026-11-15"
+    assert not doc.find_all("img")  # the badge (off-goal count only) is in the downloads
 
 
 def test_restatements_csv_writes_shortest_round_trip_values(tmp_path):
@@ -939,3 +978,55 @@ def test_example_about_page_matches_the_example_config():
     assert nested == [f"{word} {symbol}" for word, symbol in STATUS_TEXT.values()]
     for old in ("green", "amber", "red", "insufficient"):
         assert f"*{old}*" not in text
+
+
+# --- At a glance, footer and print ---------------------------------------------------------------
+
+
+def test_footer_gives_the_data_through_time_and_no_build_date_without_source_date_epoch(site):
+    footer = fakes.parse_html(site["index.html"]).find("footer").find("p")
+    assert footer.text == ("Data through 2026-11-18 12:00 GMT · times in Europe/London · "
+                           "policy from 2026-11-09 · carecard 0.1.0")
+    assert "built" not in footer.text
+
+
+def test_footer_says_built_when_source_date_epoch_stamps_the_build(tmp_path):
+    info = replace(fakes.make_info(), built_at="2026-11-26T09:30:00+00:00",
+                   date_source="SOURCE_DATE_EPOCH")
+    files = render_site(fakes.make_config(tmp_path), fakes.make_figures(), fakes.make_quality(),
+                        info)
+    footer = fakes.parse_html(files["index.html"]).find("footer").find("p")
+    assert footer.text.endswith("· built 2026-11-26 09:30 GMT with carecard 0.1.0")
+
+
+def test_every_printed_sheet_is_headed_by_site_data_through_and_policy_version(site):
+    for path, doc in html_pages(site).items():
+        links = {link.attrs["href"]: link.attrs.get("media") for link in doc.find_all("link")}
+        assert links[root_of(path) + "assets/print-header.css"] == "print", path
+        assert not doc.find_all("style"), path  # styles live in stylesheets only
+    # The site title comes from config: CSS-escaped, so it cannot end the string or the rule.
+    assert site["assets/print-header.css"] == (
+        b'@page { @top-left { content: "Acme \\00003cCare\\00003e \\000026 Co \\0000b7 data '
+        b'through 2026-11-18 12:00 GMT \\0000b7 policy from 2026-11-09"; } }\n')
+    css = site["assets/carecard.css"].decode()
+    assert 'content: "Page " counter(page) " of " counter(pages)' in css
+    landscape = fakes.parse_html(site["segments/all/all.html"]).find_all("link")
+    assert [link.attrs["href"] for link in landscape if link.attrs.get("media") == "print"] == [
+        "../../assets/print-header.css", "../../assets/landscape.css"]
+
+
+def test_no_glance_without_a_goal(tmp_path):
+    figures = fakes.make_figures(metric_ids=("volume",))
+    files = render_site(fakes.make_config(tmp_path), figures, fakes.make_quality(),
+                        fakes.make_info())
+    assert not fakes.parse_html(files["index.html"]).find_all("section", "glance")
+
+
+def test_the_glance_names_the_headline_miss_sla_attainment_first(tmp_path):
+    figures = fakes.make_figures()
+    rows = tuple(replace(f, status="red", n=50) if (f.metric, f.period, f.dimension) == (
+        "sla_attainment", "2026-W46", "all") else f for f in figures.rows)
+    files = render_site(fakes.make_config(tmp_path), replace(figures, rows=rows),
+                        fakes.make_quality(), fakes.make_info())
+    sentence = fakes.parse_html(files["index.html"]).find("p", "glance-sentence").text
+    assert sentence == "1 of 3 goals met, 2 off — SLA attainment 82.0% against 90%"

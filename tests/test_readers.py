@@ -167,10 +167,6 @@ BAD_FILES = [
      ("exports/unclosed_quote.csv, line 3: expected a closing quote for the value that opens "
      "with '\"', found '102,2026-11-02 10:00:00,,email,,,\"never closed'. Hint: a quoted value "
      "must end with a quote; a quote inside it is written twice (\"\").")),
-    ("ragged.csv",
-     ("exports/ragged.csv, line 3: expected 7 values like the header line, found "
-     "'102,2026-11-02 10:00:00,,email'. Hint: the line has 4; quote values that contain the "
-     "delimiter, or set sources[0].delimiter.")),
     ("object.json",
      ("exports/object.json: expected a JSON array of objects ([{…}, {…}]), found "
      "'{\"id\": 101, \"channel\": \"twitter\"}'. Hint: a file with one object per line is JSON "
@@ -244,3 +240,22 @@ def test_truncated_xlsx_fails_cleanly(tmp_path: Path) -> None:
         "exports/w1.xlsx: expected a readable .xlsx workbook. "
         "Hint: the workbook reader said: invalid Zip archive: Could not find EOCD"
     )
+
+
+def test_a_ragged_record_is_a_row_of_its_own_saying_why() -> None:
+    import json
+
+    from generator.ingest.readers import MALFORMED_COLUMN
+
+    word, columns, rows = load(FORMATS / "malformed" / "ragged.csv")
+    assert columns == [*COLUMNS, POSITION_COLUMN, MALFORMED_COLUMN]
+    assert [(row[0], row[-2]) for row in rows] == [("101", 2), (None, 3), ("103", 4)]
+    assert json.loads(str(rows[1][-1])) == {"reason": "malformed_row", "values": 4, "expected": 7,
+                                       "found": "102,2026-11-02 10:00:00,,email"}
+    assert rows[0][-1] is None and rows[2][-1] is None
+
+
+def test_a_blank_line_between_records_does_not_shift_the_lines_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "w1.csv"
+    path.write_text('id,note\n1,"a\nb"\n\n2,c\n3,d\n\n', encoding="utf-8")
+    assert load(path)[2] == [("1", "a\nb", 2), ("2", "c", 5), ("3", "d", 6)]

@@ -20,6 +20,7 @@ import pytest
 import sitefakes
 
 from generator.build import build
+from generator.site.charts import SVG_TAGS
 
 # Texts of the data drawn in charts: some characters have no glyph in the chart font.
 pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font:UserWarning")
@@ -134,8 +135,8 @@ def expected_csv_text(value: str) -> str:
 
 
 def theme_tags() -> set[str]:
-    """Every element name the default theme's templates can write."""
-    tags: set[str] = set()
+    """Every element name the default theme's templates can write, and the charts' SVG."""
+    tags: set[str] = set(SVG_TAGS)
     for template in (ROOT / "templates").glob("*.html"):
         tags |= {t.lower() for t in re.findall(r"<([a-zA-Z][a-zA-Z0-9-]*)",
                                                template.read_text(encoding="utf-8"))}
@@ -217,9 +218,26 @@ def test_no_payload_survives_as_markup_script_handler_or_url_in_any_page(
         assert payload in text, payload
 
 
+def test_no_payload_survives_in_any_chart_svg_in_a_page(payload_build: Path) -> None:
+    """The charts are inline SVG in the segment pages (parsed as HTML, the way a browser
+    reads them there)."""
+    charts = 0
+    for path in sorted(payload_build.rglob("segments/*/*.html")):
+        page = path.relative_to(payload_build).as_posix()
+        for panel in sitefakes.parse_html(path.read_bytes()).find_all("figure", "chart-panel"):
+            charts += 1
+            for node in walk_html(panel.find("svg")):
+                assert node.tag in SVG_TAGS, (page, node.tag)
+                for name, value in node.attrs.items():
+                    assert not name.startswith("on") and name != "style", (page, name)
+                    if name == "xlink:href" or name in URL_ATTRIBUTES:
+                        assert (value or "").startswith("#"), (page, name, value)
+    assert charts > 5
+
+
 def test_no_payload_survives_in_any_svg(payload_build: Path) -> None:
     svgs = sorted(payload_build.rglob("*.svg"))
-    assert len(svgs) > 5
+    assert svgs  # the status badge; the charts are in their pages (tested above)
     for path in svgs:
         name = path.relative_to(payload_build).as_posix()
         root = ElementTree.fromstring(path.read_bytes())  # well-formed XML, whatever the text

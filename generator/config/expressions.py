@@ -283,6 +283,12 @@ def format_expression(node: Node) -> str:
     return _format(node, 0)
 
 
+def describe_condition(node: Node) -> str:
+    """A condition in words for readers ('with a first response', "category is 'complaint'",
+    'first response time at most 15 minutes'); the expression text where words fail."""
+    return _words(node)
+
+
 def compile_condition(text: str, allowed_names: Iterable[str], where: str = "condition") -> str:
     """Compile a condition on one interaction to SQL that is TRUE or FALSE; raise ConfigError."""
     return _compile_or_raise(text, allowed_names, "condition", where)
@@ -348,7 +354,8 @@ def ratio_metric(
     if denominator:
         among = " ".join(denominator.text.split())
         definition = f"Among actionable interactions where {among}, the share where {written}."
-        n_label = f"actionable interactions where {among}"
+        # n in words, not in the expression language (it is shown on every card).
+        n_label = n_label_of(describe_condition(parse_expression(denominator.text)))
     else:
         definition = f"Share of actionable interactions where {written}."
         n_label = "actionable interactions"
@@ -718,6 +725,61 @@ def _bare(node: Node) -> str:
         return f"{_format(node.operand, INFIX['in'] + 1)} in [{items}]"
     args = ", ".join(_format(arg, 0) for arg in node.args)
     return f"{node.function}({args})"
+
+
+# --- conditions in words ----------------------------------------------------------------------
+
+#: Fields tested for a value: 'with a first response', 'without a resolution'.
+_HAVING = {"frt_minutes": "a first response", "first_response_at": "a first response",
+           "resolution_hours": "a resolution", "resolved_at": "a resolution",
+           "csat": "a CSAT score", "sentiment_start": "a starting sentiment",
+           "sentiment_end": "an ending sentiment", "within_target": "a response"}
+#: Numeric fields compared with a number: (words, unit after the number).
+_MEASURES = {"frt_minutes": ("first response time", " minutes"),
+             "resolution_hours": ("resolution time", " hours"),
+             "target_minutes": ("first-response target", " minutes")}
+#: Yes/no fields used as a condition.
+_FLAGS = {"public": "public", "moved_private": "moved to a private channel",
+          "within_target": "answered within target", "needs_reply": "needing a reply"}
+_OPERATOR_WORDS = {"==": "is", "!=": "is not", "<": "is below", "<=": "is at most",
+                   ">": "is above", ">=": "is at least"}
+
+
+def _words(node: Node) -> str:
+    if isinstance(node, Binary) and node.op in ("and", "or"):
+        return f"{_words_in(node.left, node.op)} {node.op} {_words_in(node.right, node.op)}"
+    if isinstance(node, Unary) and node.op == "not":
+        inner = _words(node.operand)
+        return f"not {inner}" if isinstance(node.operand, Name) else f"not ({inner})"
+    if isinstance(node, Name):
+        return _FLAGS.get(node.name, node.name.replace("_", " "))
+    if isinstance(node, Binary) and node.op in COMPARISONS and isinstance(node.left, Name):
+        name = node.left.name
+        if isinstance(node.right, Null) and node.op in ("==", "!="):
+            having = _HAVING.get(name, "a " + name.replace("_", " "))
+            return ("with " if node.op == "!=" else "without ") + having
+        words, unit = _MEASURES.get(name, (name.replace("_", " "), ""))
+        if not isinstance(node.right, Number):
+            unit = ""
+        return f"{words} {_OPERATOR_WORDS[node.op]} {_bare(node.right)}{unit}"
+    if isinstance(node, In) and isinstance(node.operand, Name):
+        items = ", ".join(_bare(item) for item in node.items)
+        return f"{node.operand.name.replace('_', ' ')} is one of {items}"
+    return f"'{format_expression(node)}'"
+
+
+def _words_in(node: Node, op: str) -> str:
+    """A part of an and/or in words, bracketed when it is the other of the two."""
+    text = _words(node)
+    other = "or" if op == "and" else "and"
+    return f"({text})" if isinstance(node, Binary) and node.op == other else text
+
+
+def n_label_of(population: str) -> str:
+    """'actionable interactions with a first response' / "… where category is 'x'"."""
+    if population.startswith(("with ", "without ")):
+        return f"actionable interactions {population}"
+    return f"actionable interactions where {population}"
 
 
 # --- the checker and compiler -----------------------------------------------------------------

@@ -17,7 +17,14 @@ from pathlib import Path
 import yaml
 
 from generator.config.calendars_section import WEEKDAYS, Calendar, CalendarsParser
-from generator.config.parsing import _by_line, _line, parse_duration
+from generator.config.parsing import (
+    PLAUSIBLE_YEARS,
+    SafeLoader,
+    YamlTooDeep,
+    _by_line,
+    _line,
+    parse_duration,
+)
 from generator.config.policy_section import (
     _BUILTIN_METRICS,
     CLOCKS,
@@ -46,6 +53,7 @@ from generator.errors import ConfigError, Problem
 __all__ = [
     "CLOCKS",
     "INTERACTION_FIELDS",
+    "PLAUSIBLE_YEARS",
     "REQUIRED_FIELDS",
     "TIMESTAMP_FIELDS",
     "WEEKDAYS",
@@ -58,11 +66,13 @@ __all__ = [
     "Goal",
     "Policy",
     "PolicyVersion",
+    "SafeLoader",
     "SentimentPolicy",
     "SiteConfig",
     "SourceConfig",
     "TargetRule",
     "Where",
+    "YamlTooDeep",
     "load_config",
     "parse_duration",
 ]
@@ -121,9 +131,22 @@ def load_config(path: Path | str, strict: bool = False) -> Config:
                 )
             ) from None
         raise ConfigError(Problem(label, f"cannot read the file ({exc.strerror})")) from None
-    loader = _Loader(label, file.resolve().parent, text, strict)
+    try:
+        loader = _Loader(label, file.resolve().parent, text, strict)
+    except yaml.reader.ReaderError as exc:  # a control character the YAML reader refuses
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(Problem(
+            f"{label}:{line}", "invalid YAML", "printable text",
+            f"the character #x{exc.character:04x}",
+            "remove the control character; a config.yaml holds text only.",
+        )) from None
     try:
         return loader.load(file.resolve())
+    except YamlTooDeep as exc:
+        raise ConfigError(exc.problem(
+            f"{label}:{exc.line + 1}", "", "check the indentation and the brackets; a config "
+            "needs a few levels.",
+        )) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

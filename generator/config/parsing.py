@@ -35,6 +35,47 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)] / 60
 
 
+#: Years of plausible dates and times, in config.yaml and in exports (SPEC §3.4): others are
+#: typing or export errors, and would stretch the period grid over centuries.
+PLAUSIBLE_YEARS = (1970, 2100)
+#: Deepest nesting of mappings and lists accepted in config.yaml and in front matter; a config
+#: needs a few levels, and a file nested hundreds deep would exhaust the YAML composer's stack.
+MAX_YAML_DEPTH = 50
+
+
+class YamlTooDeep(yaml.YAMLError):
+    """A YAML document nests mappings and lists deeper than :data:`MAX_YAML_DEPTH`."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"nested deeper than {MAX_YAML_DEPTH} levels at line {line}")
+        self.line = line
+        """0-based line of the mapping or list one level too deep."""
+
+    def problem(self, where: str, what: str, hint: str) -> Problem:
+        """The house-style message, `where` being the file:line of the offending level."""
+        return Problem(where, what, f"at most {MAX_YAML_DEPTH} levels of nested mappings and "
+                       "lists", f"{MAX_YAML_DEPTH + 1} levels", hint)
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing documents nested deeper than :data:`MAX_YAML_DEPTH`
+    (its composer recurses once per level) with :class:`YamlTooDeep`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, counting how deep the collections above it go."""
+        if self._depth >= MAX_YAML_DEPTH and self.check_event(
+            yaml.MappingStartEvent, yaml.SequenceStartEvent
+        ):
+            raise YamlTooDeep(self.peek_event().start_mark.line)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+
 # --- the parsers -------------------------------------------------------------------------------
 
 Parser = Callable[[yaml.Node, str], Any]
@@ -82,7 +123,7 @@ class LoaderBase:
         self.root = root
         self.document = text
         self.strict = strict
-        self.yaml = yaml.SafeLoader(text)
+        self.yaml = SafeLoader(text)
         self.problems: list[tuple[int, Problem]] = []
         self.warnings: list[tuple[int, Problem]] = []
         self.timezone = "UTC"
@@ -342,6 +383,7 @@ class LoaderBase:
                 raise _Bad(expected) from None
         if not isinstance(value, datetime):
             raise _Bad(expected)
+        _check_year(value)
         return value
 
     def local_datetime(self, node: yaml.Node, path: str) -> datetime:
@@ -349,6 +391,7 @@ class LoaderBase:
         expected = "a local date and time like '2026-10-14T09:00'"
         day = _as_date(self.value(node, expected))
         if day is not None:
+            _check_year(day)
             return datetime.combine(day, time())
         moment = self.datetime_value(node, path, expected)
         if moment.tzinfo is not None:
@@ -360,6 +403,7 @@ class LoaderBase:
         day = _as_date(self.value(node, "a date like 2026-11-01"))
         if day is None:
             raise _Bad("a date like 2026-11-01")
+        _check_year(day)
         return day
 
     def duration(self, node: yaml.Node, path: str) -> tuple[float, str]:
@@ -372,9 +416,15 @@ class LoaderBase:
             unitless = re.fullmatch(r"\d+(\.\d+)?", text.strip())
             hint = f"add a unit (s, m, h or d), e.g. '{text.strip()}m'." if unitless else ""
             raise _Bad(expected, hint) from None
+        if not math.isfinite(minutes):
+            raise _Bad(expected)
         if minutes <= 0:
             raise _Bad("a duration longer than zero")
         return minutes, text
+
+    def duration_text(self, node: yaml.Node, path: str) -> str:
+        """Parse a duration like '2d' and keep it as written."""
+        return self.duration(node, path)[1].strip()
 
     def value_text(self, node: yaml.Node, path: str) -> str:
         """Parse a canonical or matched value as text: booleans 'true'/'false', numbers str()."""
@@ -387,6 +437,13 @@ class LoaderBase:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _check_year(value: date) -> None:
+    """Refuse a date outside PLAUSIBLE_YEARS (as timestamps in exports are refused)."""
+    low, high = PLAUSIBLE_YEARS
+    if not low <= value.year <= high:
+        raise _Bad(f"a date from {low} to {high}", "a date this far off is a typing error.")
 
 
 def _line(node: yaml.Node) -> int:

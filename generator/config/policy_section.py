@@ -134,6 +134,12 @@ class CsatPolicy:
     satisfied: tuple[float, ...] = (4, 5)
     """Scores counted as satisfied."""
 
+    @property
+    def whole_scores(self) -> bool:
+        """True when the scale's bounds and satisfied scores are whole numbers: a score must be
+        one too (4.5 is not on a 1-5 scale)."""
+        return all(float(v).is_integer() for v in (*self.scale, *self.satisfied))
+
 
 @dataclass(frozen=True)
 class SentimentPolicy:

@@ -74,6 +74,9 @@ class SourceConfig:
     """strptime-style format for timestamps; ISO 8601 (with or without offset) when None."""
     normalize: tuple[str, ...] = ()
     """Steps folding the channel and dimension values: `trim`, `casefold`, `nfkc`."""
+    max_future: str = "2d"
+    """A timestamp more than this duration after the latest received_at of the other rows of
+    its drop is implausible and its row rejected (as written, e.g. '2d')."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -118,6 +121,7 @@ class SourcesParser(LoaderBase):
                 "timestamp_format": self.text,
                 "normalize": self.list_of(self.choice(NORMALIZE_OPTIONS),
                                           unique="each step once"),
+                "max_future": self.duration_text,
             },
             required={
                 "name": "a unique source name",

@@ -24,9 +24,26 @@ from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
 from generator.errors import DataError, Problem
-from generator.ingest.readers import POSITION_COLUMN, read_drop
-from generator.ingest.rejections import Context, rejection_problem
-from generator.ingest.timestamps import timestamp_sql
+from generator.ingest.readers import (
+    HIDDEN_COLUMNS,
+    INEXACT_COLUMN,
+    MALFORMED_COLUMN,
+    POSITION_COLUMN,
+    read_drop,
+)
+from generator.ingest.rejections import (
+    MALFORMED_REASONS,
+    Context,
+    malformed_problem,
+    reference_text,
+    rejection_problem,
+)
+from generator.ingest.timestamps import (
+    in_range_sql,
+    latest_by_drop_sql,
+    reference_sql,
+    timestamp_sql,
+)
 from generator.model import DropStats, Rejection, ThreadStats
 from generator.sqltext import sql_ident, sql_str
 from generator.values import value_sql
@@ -48,12 +65,10 @@ NON_EMPTY_FIELDS: tuple[str, ...] = ("message_id", "author", "inbound", "created
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 DEFAULT_CHANNEL = "twitter"
-#: Reason codes added by message-level sources (the others are shared with sources.REASONS).
-MESSAGE_REASONS: dict[str, str] = {"id_in_exponent": "id in exponent notation (digits lost)"}
 #: A whole-number id a spreadsheet wrote as a float ('3.0').
 _FLOAT_ID = r"^([+-]?\d+)\.0+$"
 #: An id in exponent notation ('1.2e+18'): its last digits are gone.
-_EXPONENT_ID = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
+EXPONENT_ID = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
 #: Interaction columns every source provides (sources._validate builds the same set).
 INTERACTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source", "VARCHAR"), ("id", "VARCHAR"), ("received_at", "TIMESTAMPTZ"),
@@ -242,13 +257,13 @@ def _missing_columns(
         column = _column_for(source, name)
         if column in columns:
             continue
-        close = difflib.get_close_matches(column, [c for c in columns if c != POSITION_COLUMN],
-                                          n=1)
+        close = difflib.get_close_matches(column, [c for c in columns
+                                                   if c not in HIDDEN_COLUMNS], n=1)
         hint = (
             f"did you mean '{close[0]}'? Set sources[{index}].columns.{name}."
             if close
             else f"map it with sources[{index}].columns.{name}; the file has "
-            + ", ".join(f"'{c}'" for c in columns[:12] if c != POSITION_COLUMN)
+            + ", ".join(f"'{c}'" for c in [c for c in columns if c not in HIDDEN_COLUMNS][:12])
             + "."
         )
         problems.append(Problem(where, "", f"a column '{column}' for the field '{name}'",
@@ -272,9 +287,16 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{sql_str(word)} AS position_word",
     ]
+    malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
+    select.append(f"{malformed} AS malformed")
+    for name in ("message_id", "in_reply_to"):
+        inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, "
+                   f"{sql_str(_column_for(source, name))}), false)"
+                   if INEXACT_COLUMN in columns else "false")
+        select.append(f"{inexact} AS inexact_{name}")
     for name in MESSAGE_COLUMNS + attributes:
         column = _column_for(source, name)
-        present = column in columns
+        present = column in columns and column not in HIDDEN_COLUMNS
         if present and name == "text":
             raw = sql_ident(column)
         elif present:
@@ -306,32 +328,51 @@ def _check(
         checks.append((f"raw_{name} IS NULL", "missing_required", name))
     for name in ("message_id", "in_reply_to"):
         checks.append(
-            (f"regexp_matches(raw_{name}, {sql_str(_EXPONENT_ID)})", "id_in_exponent", name)
+            (f"regexp_matches(raw_{name}, {sql_str(EXPONENT_ID)})", "id_in_exponent", name)
         )
+        checks.append((f"inexact_{name}", "inexact_id", name))
     checks.append(("created_at IS NULL", "unparseable_timestamp", "created_at"))
+    checks.append((f"NOT {in_range_sql('created_at')}", "timestamp_out_of_range", "created_at"))
+    checks.append(("created_at > plausible_until", "implausible_timestamp", "created_at"))
     checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
     for name in ("channel",) + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
     checks.append(("copies > 1", "duplicate_id", "message_id"))
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END"
-    field = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END"
+    # A malformed record (the reader says why) has no fields at all.
+    reason = ("CASE WHEN malformed IS NOT NULL THEN json_extract_string(malformed, '$.reason') "
+              + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END")
+    field = ("CASE WHEN malformed IS NOT NULL THEN NULL "
+             + " ".join(f"WHEN {c} THEN {sql_str(f)}" for c, _, f in checks) + " END")
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
+    used = f"drop_index NOT IN ({', '.join(str(i) for i in sorted(without)) or '-1'})"
+    # Each drop's latest messages: a time far beyond those of its drop is a typo (SPEC §3.4).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_latest AS " + latest_by_drop_sql(
+            f"(SELECT drop_index, {sql_str(source.name)} AS source, "
+            f"{timestamp_sql('raw_created_at', source)} AS created_at "
+            f"FROM {prefix}_staged WHERE {used})", "created_at", {source.name: source})
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_checked AS
-        SELECT *, {reason} AS reason, {field} AS reason_field
+        SELECT * EXCLUDE (plausible_until), {reason} AS reason, {field} AS reason_field
         FROM (
-            SELECT *,
-                {id_sql('raw_message_id')} AS message_id,
-                nullif({id_sql('raw_in_reply_to')}, '') AS parent,
-                CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
-                     WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
-                {timestamp_sql('raw_created_at', source)} AS created_at,
-                count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
-            FROM {prefix}_staged
-            WHERE drop_index NOT IN ({', '.join(str(i) for i in sorted(without)) or '-1'})
+            SELECT s.*, {reference_sql('created_at', 'l')} AS reference_at,
+                {reference_sql('created_at', 'l', False)} IS NULL AS reference_earlier,
+                {reference_sql('created_at', 'l')} + l.future AS plausible_until
+            FROM (
+                SELECT *,
+                    {id_sql('raw_message_id')} AS message_id,
+                    nullif({id_sql('raw_in_reply_to')}, '') AS parent,
+                    CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
+                         WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
+                    {timestamp_sql('raw_created_at', source)} AS created_at,
+                    count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
+                FROM {prefix}_staged WHERE {used}) s
+            LEFT JOIN {prefix}_latest l USING (drop_index)
         )"""
     )
+    con.execute(f"DROP TABLE {prefix}_latest")
     # Latest drop wins among valid rows; a rejected row never replaces an earlier valid one.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_accounted AS
@@ -483,7 +524,7 @@ def _result(
             rejected=c.get("rejected", 0),
             rejected_by_reason=dict(sorted(reasons.get(first_drop_index + offset, {}).items())),
         ))
-    rejections = _rejections(con, prefix, source.name, source_index)
+    rejections = _rejections(con, prefix, source.name, source_index, source.max_future)
     msgs = f"{prefix}_messages"
     summary = con.execute(
         f"""SELECT count(*),
@@ -522,7 +563,7 @@ def _result(
 
 
 def _rejections(
-    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int
+    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int, max_future: str
 ) -> list[Rejection]:
     """Every rejected message row with its one-line message (STYLE template)."""
     fields = MESSAGE_COLUMNS
@@ -535,12 +576,20 @@ def _rejections(
         f"WHEN {sql_str(f)} THEN {sql_ident('col_' + f)}" for f in fields + tuple(extra)
     ) + " END"
     rows = con.execute(
-        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column}, {found}
+        f"""SELECT file, position_word || ' ' || line, reason, reason_field, {column},
+            coalesce(malformed, {found}), reference_at, reference_earlier
         FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
-    for file, position, reason, field, col, value in rows:
+    context = Context(index, max_future=max_future)
+    for file, position, reason, field, col, value, latest, earlier in rows:
+        if reason in MALFORMED_REASONS:
+            problem, col = malformed_problem(f"{file}, {position}", value, index)
+            out.append(Rejection(source, file, position, "", col, reason, str(problem)))
+            continue
         where = f"{file}, {position}" + (f", column '{col}'" if col else "")
-        problem = rejection_problem(where, reason, field, value, Context(index))
+        reference = (reference_text(latest, earlier, "created_at", "messages")
+                     if reason == "implausible_timestamp" else "")
+        problem = rejection_problem(where, reason, field, value, context, None, reference)
         out.append(Rejection(source, file, position, field, col or "", reason, str(problem)))
     return out

@@ -32,6 +32,8 @@ from generator.errors import DataError, Problem
 from generator.sqltext import sql_ident, sql_str
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import duckdb
 
     from generator.ingest.sources import Drop
@@ -47,7 +49,27 @@ DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 CHUNK = 1 << 20
 #: Largest whole number a double holds exactly; beyond it the digits are not trustworthy.
 EXACT_DOUBLE = 2**53
+#: Largest whole number a 32-bit float holds exactly.
+EXACT_FLOAT = 2**24
+#: Column added by the JSON readers when an id column holds a number beyond 2^53 in some row:
+#: the list of such columns of the row (NULL for the others).
+INEXACT_COLUMN = "__inexact"
+#: Column added when some records of a CSV drop are malformed: for such a row (its export
+#: columns empty) a JSON object saying why (`reason` malformed_row or field_too_large, `found`
+#: the start of the text, `values` and `expected` the counts, `column` and `size` of a value).
+MALFORMED_COLUMN = "__malformed"
+#: The columns a reader may add besides the export's own.
+HIDDEN_COLUMNS: tuple[str, ...] = (POSITION_COLUMN, INEXACT_COLUMN, MALFORMED_COLUMN)
+#: Longest CSV value read (characters): a longer one rejects its row as field_too_large.
+MAX_FIELD = 1 << 20
+#: Longest CSV record (all its values, characters) held at once; a longer one is rejected as
+#: field_too_large without being held (most often a quote that is closed much later).
+MAX_RECORD = 16 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+#: Widest export read (columns, or distinct keys of JSON records). Real exports have tens of
+#: columns; tens of thousands make every later step crawl and mean a wrong delimiter or a file
+#: that is not an export.
+MAX_COLUMNS = 1000
 #: File signatures that betray a binary file under a text name.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", ("an Excel workbook or zip archive; name it .xlsx or set "
@@ -109,6 +131,8 @@ class _Text:
     """A carriage return not followed by a line feed occurs somewhere (e.g. inside a value)."""
     lines: int = 0
     """Physical lines in the file (a last line without a line feed counts)."""
+    blank_tail: int = 0
+    """Blank lines at the end of the file."""
 
 
 def _scan_text(drop: Drop) -> _Text:
@@ -120,6 +144,7 @@ def _scan_text(drop: Drop) -> _Text:
     line = 1
     bare_cr = pending_cr = False
     last = b"\n"
+    tail = 0  # line feeds at the end of the text so far (blank lines but the last one)
     opener: Any = gzip.open if compressed else open
     try:
         with opener(drop.path, "rb") as handle:
@@ -140,6 +165,9 @@ def _scan_text(drop: Drop) -> _Text:
                         bare_cr = True
                 line += chunk.count(b"\n")
                 last = chunk[-1:]
+                body = chunk.rstrip(b"\r\n")
+                ending = chunk[len(body):].count(b"\n")
+                tail = ending if body else tail + ending
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as error:
@@ -150,7 +178,7 @@ def _scan_text(drop: Drop) -> _Text:
             "the file ends in the middle of the compressed data (a cut-off copy or download); "
             "copy or export it again.",
         )) from None
-    return _Text(compressed, head or "", bare_cr, line - 1 + (last != b"\n"))
+    return _Text(compressed, head or "", bare_cr, line - 1 + (last != b"\n"), max(tail - 1, 0))
 
 
 def _check_not_binary(drop: Drop, chunk: bytes) -> None:
@@ -193,7 +221,13 @@ def _compression(text: _Text) -> str:
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
-    """Read a CSV drop as text, keeping row order, and number each record's first line."""
+    """Read a CSV drop as text, keeping row order, and number each record's first line.
+
+    The engine reads a well-formed drop at once. If it refuses the drop (a record with more
+    or fewer values than the header, a value beyond MAX_FIELD), the drop is read record by
+    record instead (:func:`_read_csv_leniently`): each malformed record becomes a row of
+    MALFORMED_COLUMN alone, and the rest of the drop is kept.
+    """
     import duckdb
 
     text = _scan_text(drop)
@@ -204,22 +238,42 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         # The engine ends a record at any CR. In an LF or CRLF file a lone CR is text (a pandas
         # re-save leaves them unquoted): read a copy with a stand-in and put the CRs back.
         path, sentinel = _without_bare_cr(drop, text)
+    compressed = text.compressed and not sentinel
     columns = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     options = [
         "header = true", "auto_detect = false", f"columns = {columns}",
         f"delim = {sql_str(delimiter)}", "quote = '\"'", "escape = '\"'",
-        f"compression = {sql_str('none' if sentinel else _compression(text))}",
+        f"compression = {sql_str('gzip' if compressed else 'none')}",
+        # A longer record may hold a value beyond MAX_FIELD: the lenient reader judges it.
+        f"max_line_size = {MAX_FIELD}",
     ]
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
-            f"{sql_str(str(path))}, {', '.join(options)})"
-        )
-    except duckdb.Error as error:
-        raise DataError(_csv_problem(drop, str(error), text, delimiter)) from None
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table}_raw AS SELECT * FROM read_csv("
+                f"{sql_str(str(path))}, {', '.join(options)})"
+            )
+        except duckdb.Error as error:
+            if isinstance(error, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
+                raise
+            log.debug("%s: read record by record: %s", drop.rel, _first_line(error))
+            _read_csv_leniently(con, drop, path, compressed, delimiter, names, table, sentinel)
+            return
+        if not _number_records(con, text, names, table, sentinel):
+            # Blank lines between records: the engine skips them, so its records do not say
+            # on which line they start; the record-by-record reader counts every line.
+            con.execute(f"DROP TABLE {table}_raw")
+            _read_csv_leniently(con, drop, path, compressed, delimiter, names, table, sentinel)
     finally:
         if sentinel:
             path.unlink(missing_ok=True)
+
+
+def _number_records(
+    con: duckdb.DuckDBPyConnection, text: _Text, names: list[str], table: str, sentinel: str
+) -> bool:
+    """Create `table` from `{table}_raw` with each record's first line as its position; return
+    False (and leave `{table}_raw`) when the lines do not add up to the records."""
     idents = [sql_ident(n) for n in names]
     restore = ", ".join(f"replace({c}, {sql_str(sentinel)}, chr(13)) AS {c}" for c in idents)
     records = con.execute(f"SELECT count(*) FROM {table}_raw").fetchone()[0]  # type: ignore[index]
@@ -230,7 +284,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         con.execute(f"ALTER TABLE {table}_raw RENAME TO {table}")
         con.execute(f"ALTER TABLE {table} ADD COLUMN {POSITION_COLUMN} BIGINT")
         con.execute(f"UPDATE {table} SET {POSITION_COLUMN} = rowid + 2")
-        return
+        return True
     if text.lines == records + 1:
         con.execute(
             f"""CREATE OR REPLACE TABLE {table} AS
@@ -239,17 +293,25 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
             FROM {table}_raw ORDER BY rowid"""
         )
         con.execute(f"DROP TABLE {table}_raw")
-        return
+        return True
     newlines = " + ".join(
         f"coalesce(length({c}) - length(replace({c}, chr(10), '')), 0)" for c in idents
     )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table}_newlines AS
+        SELECT rowid AS __rowid, {newlines} AS __newlines FROM {table}_raw"""
+    )
+    inside = con.execute(f"SELECT sum(__newlines) FROM {table}_newlines").fetchone()
+    if text.lines != records + 1 + int(inside[0] or 0 if inside else 0) + text.blank_tail:
+        con.execute(f"DROP TABLE {table}_newlines")
+        return False
     # The header is line 1; a record starts on the line after the previous record's last line.
     # The running sum runs over a narrow table: a window over every column is several times slower.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table}_lines AS
         SELECT __rowid, CAST(2 + __rowid + coalesce(sum(__newlines) OVER (ORDER BY __rowid
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT) AS __line
-        FROM (SELECT rowid AS __rowid, {newlines} AS __newlines FROM {table}_raw)"""
+        FROM {table}_newlines"""
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
@@ -257,8 +319,248 @@ def read_csv(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
         FROM {table}_raw r JOIN {table}_lines l ON l.__rowid = r.rowid
         ORDER BY r.rowid"""
     )
+    con.execute(f"DROP TABLE {table}_newlines")
     con.execute(f"DROP TABLE {table}_lines")
     con.execute(f"DROP TABLE {table}_raw")
+    return True
+
+
+class _RecordTooLarge(Exception):
+    """A CSV record grew beyond MAX_RECORD characters (raised through csv.reader)."""
+
+
+class _Lines:
+    """The physical lines of a text file, for csv.reader: counted, and those of the current
+    record kept (up to MAX_RECORD characters) so that a broken record can be skipped."""
+
+    def __init__(self, handle: Any) -> None:
+        self.readline = handle.readline
+        self.count = 0
+        """Lines read so far (a line longer than MAX_RECORD counts once its end is read)."""
+        self.eof = False
+        self.lines: list[str] = []
+        """The current record's latest lines; earlier ones are joined into `blocks`."""
+        self.blocks: list[str] = []
+        self.size = 0
+        self.overflow = ""
+        """The line that made the record too large (in neither `lines` nor `blocks`)."""
+        self.again: list[str] = []
+        """Lines read (and counted) already, to be read again, the next one last."""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def start(self) -> None:
+        """Begin a record."""
+        self.lines = []
+        self.size = 0
+        if self.blocks:
+            self.blocks = []
+
+    def __next__(self) -> str:
+        if self.again:
+            line = self.again.pop()
+        else:
+            line = self.readline(MAX_RECORD + 1)
+            if not line:
+                self.eof = True
+                raise StopIteration
+            self.count += 1
+        self.size += len(line)
+        if self.size > MAX_RECORD:
+            self.count -= not line.endswith("\n")  # counted when _skip_record reads its end
+            self.overflow = line
+            raise _RecordTooLarge
+        self.lines.append(line)
+        if len(self.lines) > 1024:  # a record of many short lines: keep it compact
+            self.blocks.append("".join(self.lines))
+            self.lines = []
+        return line
+
+    def record(self) -> list[str]:
+        """The current record's text as read so far, in pieces that end at line breaks."""
+        return [*self.blocks, *self.lines]
+
+    def first_line(self) -> str:
+        """The current record's first line (its start), without its line break."""
+        first = (self.blocks or self.lines or [self.overflow])[0][:MAX_FOUND]
+        return first.split("\n", 1)[0].rstrip("\r")
+
+
+#: How much of a malformed record's text a message can quote.
+MAX_FOUND = 200
+# States of a CSV record, as Python's csv module parses one (non-strict).
+_START_FIELD, _IN_FIELD, _IN_QUOTES, _QUOTE_IN_QUOTES = range(4)
+
+
+def _csv_state(text: str, delimiter: str, state: int) -> int:
+    """The parser's state after `text` (no line break in it), starting in `state`: enough to
+    find where a record ends without holding its values."""
+    i, n = 0, len(text)
+    while i < n:
+        if state == _IN_QUOTES:
+            j = text.find('"', i)
+            if j < 0:
+                return state
+            state, i = _QUOTE_IN_QUOTES, j + 1
+        elif state == _QUOTE_IN_QUOTES:
+            char = text[i]
+            state = (_IN_QUOTES if char == '"' else _START_FIELD if char == delimiter
+                     else _IN_FIELD)
+            i += 1
+        elif state == _START_FIELD and text[i] == '"':
+            state, i = _IN_QUOTES, i + 1
+        else:  # a value without quotes runs to the next delimiter
+            j = text.find(delimiter, i)
+            if j < 0:
+                return _IN_FIELD
+            state, i = _START_FIELD, j + len(delimiter)
+    return state
+
+
+def _skip_record(lines: _Lines, delimiter: str) -> bool:
+    """Read on to the end of the current record (from its kept lines, then the file) without
+    holding it; return False when the file ends inside a quoted value."""
+    state = _START_FIELD
+    # What was read of the record already (counted then), line by line, then the rest of the
+    # file; should the record end early, the kept lines after it are read again as records.
+    kept = _lines_of([*lines.record(), lines.overflow])
+    lines.start()
+    lines.overflow = ""
+    while True:
+        piece = next(kept, None)
+        if piece is None:
+            piece = lines.readline(CHUNK)
+            lines.count += piece.endswith("\n")
+        if not piece:
+            lines.eof = True
+            return state != _IN_QUOTES
+        ends_line = piece.endswith("\n")
+        state = _csv_state(piece.rstrip("\r\n") if ends_line else piece, delimiter, state)
+        if ends_line and state != _IN_QUOTES:
+            lines.again = list(kept)[::-1]
+            return True
+
+
+def _lines_of(pieces: list[str]) -> Iterator[str]:
+    """The lines of `pieces` (each cut after its line feed), one at a time."""
+    for piece in pieces:
+        start = 0
+        while start < len(piece):
+            end = piece.find("\n", start) + 1 or len(piece)
+            yield piece[start:end]
+            start = end
+
+
+def _read_csv_leniently(
+    con: duckdb.DuckDBPyConnection,
+    drop: Drop,
+    path: Path,
+    compressed: bool,
+    delimiter: str,
+    names: list[str],
+    table: str,
+    sentinel: str,
+) -> None:
+    """Read a CSV drop record by record with Python's csv module; a record with more or fewer
+    values than the header, or a value beyond MAX_FIELD, becomes a row holding only
+    MALFORMED_COLUMN (the reason), and the others are read as the engine would.
+
+    The good records and the malformed ones, each with its first line, are written to a
+    well-formed CSV that the engine then reads at once.
+    """
+    import json
+    import tempfile
+
+    width = len(names)
+    if csv.field_size_limit() < MAX_RECORD:
+        csv.field_size_limit(MAX_RECORD)  # records are bounded by _Lines instead
+    opener: Any = gzip.open if compressed else open
+    malformed = longest = 0
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle, \
+            tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv",
+                                        delete=False) as target:
+        clean = Path(target.name)
+        lines = _Lines(handle)
+        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True,
+                            strict=False)
+        writer = csv.writer(target, lineterminator="\n")
+        writer.writerow([POSITION_COLUMN, MALFORMED_COLUMN, *names])
+        try:
+            next(reader)  # the header, read from the head of the file already
+        except (csv.Error, _RecordTooLarge):
+            clean.unlink(missing_ok=True)
+            raise DataError(Problem(f"{drop.rel}, line 1", "", "a header line naming the "
+                                    "columns", lines.first_line())) from None
+
+        def reject(position: int, **why: object) -> int:
+            return int(writer.writerow([position, json.dumps(why), *[""] * width]))
+
+        while True:
+            position = lines.count + 1
+            lines.start()
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, _RecordTooLarge) as error:
+                first = lines.first_line()
+                if not _skip_record(lines, delimiter):
+                    clean.unlink(missing_ok=True)
+                    raise DataError(_unclosed_quote(drop, position, first)) from None
+                malformed += 1
+                if isinstance(error, _RecordTooLarge):
+                    reject(position, reason="field_too_large", found=first,
+                           size=MAX_RECORD + 1)
+                else:
+                    reject(position, reason="malformed_row", found=first, error=str(error))
+                continue
+            if lines.eof:  # the file ended inside a quoted value of this record
+                clean.unlink(missing_ok=True)
+                raise DataError(_unclosed_quote(drop, position, lines.first_line()))
+            if len(record) == width and max(map(len, record)) <= MAX_FIELD:
+                written = writer.writerow([position, "", *record])
+                if written > longest:
+                    longest = written
+            elif not record:
+                continue  # a blank line, as the engine skips it
+            elif len(record) != width:
+                malformed += 1
+                text = "".join(lines.record())[:MAX_FOUND].rstrip("\r\n")
+                reject(position, reason="malformed_row", found=text, values=len(record),
+                       expected=width)
+            else:
+                malformed += 1
+                column = next(i for i, value in enumerate(record) if len(value) > MAX_FIELD)
+                reject(position, reason="field_too_large", found=record[column][:MAX_FOUND],
+                       column=names[column], size=len(record[column]))
+    try:
+        types = {POSITION_COLUMN: "BIGINT", MALFORMED_COLUMN: "VARCHAR",
+                 **{n: "VARCHAR" for n in names}}
+        columns = "{" + ", ".join(f"{sql_str(n)}: {sql_str(t)}" for n, t in types.items()) + "}"
+        select = [f"replace({sql_ident(n)}, {sql_str(sentinel)}, chr(13)) AS {sql_ident(n)}"
+                  if sentinel else sql_ident(n) for n in names]
+        select.append(POSITION_COLUMN)
+        if malformed:
+            select.append(MALFORMED_COLUMN)
+        # Each character takes at most 4 bytes; the engine's own limit is 2 MB by default.
+        size = max(2_097_152, 4 * longest + 64)
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)}
+            FROM read_csv({sql_str(str(clean))}, header = true, auto_detect = false,
+                columns = {columns}, delim = ',', quote = '"', escape = '"',
+                max_line_size = {size}, buffer_size = {max(size * 4, 1 << 24)})
+            ORDER BY {POSITION_COLUMN}"""
+        )
+    finally:
+        clean.unlink(missing_ok=True)
+
+
+def _unclosed_quote(drop: Drop, line: int, found: str) -> Problem:
+    """The file ends inside a quoted value: the drop cannot be read."""
+    return Problem(f"{drop.rel}, line {line}", "", "a closing quote for the value that opens "
+                   "with '\"'", found, "a quoted value must end with a quote; a quote inside "
+                   "it is written twice (\"\").")
 
 
 def sniff_delimiter(head: str) -> str:
@@ -270,17 +572,20 @@ def sniff_delimiter(head: str) -> str:
 
 
 def _first_record(head: str) -> str:
-    in_quotes = False
-    for index, char in enumerate(head):
-        if char == '"':
-            in_quotes = not in_quotes
-        elif char in "\r\n" and not in_quotes:
-            return head[:index]
-    return head
+    """The text of the first record: up to the first line break outside quotes."""
+    start = 0
+    while True:
+        ends = [i for i in (head.find("\n", start), head.find("\r", start)) if i >= 0]
+        if not ends:
+            return head
+        end = min(ends)
+        if head.count('"', 0, end) % 2 == 0:
+            return head[:end]
+        start = end + 1
 
 
 def _count_outside_quotes(text: str, delimiter: str) -> int:
-    return sum(1 for part in text.split('"')[::2] for c in part if c == delimiter)
+    return sum(part.count(delimiter) for part in text.split('"')[::2])
 
 
 def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
@@ -293,15 +598,38 @@ def _header(drop: Drop, head: str, delimiter: str) -> list[str]:
         raise DataError(Problem(f"{drop.rel}, line 1", "", "a header line naming the columns",
                                 _first_record(head), "the first line of a CSV export names the "
                                 "columns; export again with headers."))
+    if len(fields) > MAX_COLUMNS:
+        # The head may end inside a very long header line: then its count is a lower bound.
+        _refuse_width(f"{drop.rel}, line 1",
+                      None if _first_record(head) == head else len(fields))
+    return column_names(fields)
+
+
+def column_names(fields: list[str], trim: bool = True) -> list[str]:
+    """Names for a header's fields: trimmed, unnamed ones 'column0'…, repeats '_1'… (the engine's
+    names ignore case, so 'ID' repeats 'id'; the columns a reader adds are taken)."""
     names: list[str] = []
+    taken = {c.lower() for c in HIDDEN_COLUMNS}
     for index, field in enumerate(fields):
-        name = field.strip() or f"column{index}"
+        name = (field.strip() if trim else field) or f"column{index}"
         base, n = name, 0
-        while name in names:
+        while name.lower() in taken:
             n += 1
             name = f"{base}_{n}"
         names.append(name)
+        taken.add(name.lower())
     return names
+
+
+def _refuse_width(where: str, columns: int | None = None) -> None:
+    """Refuse an export wider than MAX_COLUMNS before any work that grows with its width
+    (`columns` None: more than MAX_COLUMNS, not counted further)."""
+    raise DataError(Problem(
+        where, "", f"at most {MAX_COLUMNS:,} columns",
+        f"{columns:,} columns" if columns else f"more than {MAX_COLUMNS:,} columns",
+        "export only the columns the scorecard reads; a header this wide usually means a wrong "
+        "delimiter or a file that is not an export.",
+    ))
 
 
 def _without_bare_cr(drop: Drop, text: _Text) -> tuple[Path, str]:
@@ -323,51 +651,6 @@ def _without_bare_cr(drop: Drop, text: _Text) -> tuple[Path, str]:
             target.write(re.sub(rb"\r(?!\n)", stand_in, chunk))
         target.write(carry)
     return Path(target.name), sentinel
-
-
-_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
-_ORIGINAL = re.compile(r"Original Line: ?(.*)")
-_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
-
-
-def _csv_problem(drop: Drop, message: str, text: _Text, delimiter: str) -> Problem:
-    """Turn an engine CSV error into one located message (never the engine's dump)."""
-    line_match = _CSV_LINE.search(message)
-    where = drop.rel
-    if line_match:
-        where = f"{drop.rel}, line {_physical_line(drop, text, delimiter, int(line_match[1]))}"
-    original = _ORIGINAL.search(message)
-    found = original.group(1).rstrip("\r") if original else None
-    if "unterminated quote" in message:
-        return Problem(where, "", "a closing quote for the value that opens with '\"'", found,
-                       "a quoted value must end with a quote; a quote inside it is written "
-                       "twice (\"\").")
-    columns = _COLUMNS.search(message)
-    if columns:
-        plural = "" if columns.group(1) == "1" else "s"
-        return Problem(where, "", f"{columns.group(1)} value{plural} like the header line",
-                       found, f"the line has {columns.group(2)}; quote values that contain "
-                       f"the delimiter, or set sources[{drop.source_index}].delimiter.")
-    if "Invalid unicode" in message:
-        return Problem(where, "", "UTF-8 text", found, "re-save the file as UTF-8.")
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    log.debug("CSV reader error for %s: %s", drop.rel, message)
-    return Problem(where, "", "a readable CSV export with a header line", None,
-                   f"the CSV reader said: {first.removeprefix('Invalid Input Error: ')}")
-
-
-def _physical_line(drop: Drop, text: _Text, delimiter: str, record_line: int) -> int:
-    """The line on which a record starts, from the engine's record-based 'line' (1 + index).
-
-    Only on the error path: re-reads the records before it, counting quoted line breaks.
-    """
-    opener: Any = gzip.open if text.compressed else open
-    with opener(drop.path, "rt", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        for _ in range(record_line - 1):
-            if next(reader, None) is None:
-                break
-        return reader.line_num + 1
 
 
 # --- JSON Lines and JSON arrays ------------------------------------------------------------------
@@ -409,7 +692,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
                     + ("" if valid else " (this line is not valid JSON)") + ".")
             for line, value, valid in bad
         ])
-    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table)
+    _objects_to_table(con, f"(SELECT * FROM {table}_raw WHERE j IS NOT NULL)", table, drop)
     con.execute(f"DROP TABLE {table}_raw")
 
 
@@ -453,7 +736,7 @@ def read_json_array(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> N
                     "every item of the array is one record, written as a JSON object.")
             for item, value in bad
         ])
-    _objects_to_table(con, f"{table}_raw", table)
+    _objects_to_table(con, f"{table}_raw", table, drop)
     con.execute(f"DROP TABLE {table}_raw")
 
 
@@ -463,8 +746,19 @@ def _first_line(error: Exception) -> str:
     return re.sub(r"^[A-Za-z ]*Error: ", "", first)
 
 
-def _objects_to_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
-    """One text column per key (in order of first appearance) from a table of JSON objects."""
+def id_columns(drop: Drop) -> tuple[str, ...]:
+    """The export columns that hold the drop's ids (canonical id fields, as mapped)."""
+    source = drop.source
+    fields = ("message_id", "in_reply_to") if source.shape == "messages" else ("id",)
+    return tuple(source.columns.get(f, f) for f in fields)
+
+
+def _objects_to_table(
+    con: duckdb.DuckDBPyConnection, source: str, table: str, drop: Drop
+) -> None:
+    """One text column per key (in order of first appearance) from a table of JSON objects,
+    plus INEXACT_COLUMN when some id is a JSON number beyond 2^53 (SPEC §3.4)."""
+    rel = drop.rel
     keys = [
         row[0]
         for row in con.execute(
@@ -472,15 +766,28 @@ def _objects_to_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -
                 SELECT unnest(json_keys(j)) AS key,
                     generate_subscripts(json_keys(j), 1) AS k, {POSITION_COLUMN} AS p
                 FROM {source})
-            GROUP BY key ORDER BY min(struct_pack(p := p, k := k))"""
+            GROUP BY key ORDER BY min(struct_pack(p := p, k := k))
+            LIMIT {MAX_COLUMNS + 1}"""
         ).fetchall()
     ]
-    select = []
-    for key in keys:
-        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if len(keys) > MAX_COLUMNS:
+        _refuse_width(rel)
+    select, flags = [], []
+    ids = id_columns(drop)
+    for key, name in zip(keys, column_names(keys, trim=False)):
+        # A JSON pointer (RFC 6901) names any key, even '' or one with quotes or dots.
+        path = "/" + key.replace("~", "~0").replace("/", "~1")
         value = f"json_extract(j, {sql_str(path)})"
-        select.append(f"{_json_text(value)} AS {sql_ident(key)}")
+        select.append(f"{_json_text(value)} AS {sql_ident(name)}")
+        if key in ids:
+            flags.append(f"CASE WHEN {_inexact_number(value)} THEN {sql_str(key)} END")
     select.append(POSITION_COLUMN)
+    if flags:
+        # Only a drop with such an id gets the column: the others keep their shape.
+        inexact = f"list_filter([{', '.join(flags)}], lambda x: x IS NOT NULL)"
+        found = con.execute(f"SELECT bool_or(len({inexact}) > 0) FROM {source}").fetchone()
+        if found and found[0]:
+            select.append(f"nullif({inexact}, []) AS {INEXACT_COLUMN}")
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(select)} FROM {source} "
         f"ORDER BY {POSITION_COLUMN}"
@@ -488,21 +795,37 @@ def _objects_to_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -
 
 
 def _json_text(value: str) -> str:
-    """SQL rendering one JSON value as the text a person would write."""
+    """SQL rendering one JSON value as the text a person would write; a whole number too
+    large for the engine's integers keeps its digits as written (not a double's nearest)."""
     return (
         f"(CASE json_type({value}) WHEN 'VARCHAR' THEN {value} ->> '$' "
         f"WHEN 'NULL' THEN NULL "
-        f"WHEN 'DOUBLE' THEN {_number_text(f'CAST({value} AS DOUBLE)')} "
+        f"WHEN 'DOUBLE' THEN CASE WHEN regexp_full_match(CAST({value} AS VARCHAR), '-?[0-9]+') "
+        f"THEN CAST({value} AS VARCHAR) ELSE {_number_text(f'CAST({value} AS DOUBLE)')} END "
         f"ELSE CAST({value} AS VARCHAR) END)"
     )
 
 
-def _number_text(value: str) -> str:
-    """SQL rendering a DOUBLE: whole numbers without '.0'; NaN as empty."""
+def _inexact_number(value: str) -> str:
+    """SQL telling whether a JSON value is a number beyond 2^53, which most tools hold as a
+    double: its last digits may have been lost before the export was written."""
+    return (
+        f"(json_type({value}) IN ('BIGINT', 'UBIGINT') "
+        f"AND abs(CAST({value} AS HUGEINT)) > {EXACT_DOUBLE} "
+        f"OR json_type({value}) = 'DOUBLE' AND abs(CAST({value} AS DOUBLE)) > {EXACT_DOUBLE})"
+    )
+
+
+def _number_text(value: str, exact: int = EXACT_DOUBLE) -> str:
+    """SQL rendering a DOUBLE: whole numbers without '.0'; NaN as empty. A whole number beyond
+    `exact` (2^53 for a double) is written in exponent notation, as its digits are not
+    trustworthy: an id like that is then rejected, never read as another id."""
     return (
         f"(CASE WHEN isnan({value}) THEN NULL "
-        f"WHEN {value} = trunc({value}) AND abs({value}) < {EXACT_DOUBLE} "
+        f"WHEN {value} = trunc({value}) AND abs({value}) <= {exact} "
         f"THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) "
+        f"WHEN {value} = trunc({value}) AND NOT isinf({value}) "
+        f"THEN regexp_replace(printf('%.16e', {value}), '\\.?0+e', 'e') "
         f"ELSE CAST({value} AS VARCHAR) END)"
     )
 
@@ -524,6 +847,8 @@ def read_parquet(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None
                 "exported." if magic != b"PAR1" else
                 f"the Parquet reader said: {_first_line(error)}")
         raise DataError(Problem(drop.rel, "", "a readable Parquet file", None, hint)) from None
+    if len(described) - 1 > MAX_COLUMNS:
+        _refuse_width(drop.rel, len(described) - 1)
     select = [
         f"{_typed_text(sql_ident(name), kind)} AS {sql_ident(name)}"
         for name, kind, *_ in described
@@ -543,8 +868,10 @@ def read_parquet(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None
 def _typed_text(column: str, kind: str) -> str:
     """SQL rendering a typed engine column as text the way a person would write it."""
     kind = kind.upper()
-    if kind in ("DOUBLE", "FLOAT", "REAL"):
+    if kind == "DOUBLE":
         return _number_text(f"CAST({column} AS DOUBLE)")
+    if kind in ("FLOAT", "REAL"):
+        return _number_text(f"CAST({column} AS DOUBLE)", EXACT_FLOAT)
     if kind.startswith("DECIMAL"):
         text = f"CAST({column} AS VARCHAR)"
         return f"(CASE WHEN {text} LIKE '%.%' THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END)"
@@ -592,14 +919,9 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, drop: Drop, table: str) -> None:
     header = [_cell(c).strip() for c in rows[first]]
     while header and not header[-1]:
         header.pop()
-    names: list[str] = []
-    for index, field in enumerate(header):
-        name = field or f"column{index}"
-        base, n = name, 0
-        while name in names:
-            n += 1
-            name = f"{base}_{n}"
-        names.append(name)
+    if len(header) > MAX_COLUMNS:
+        _refuse_width(f"{drop.rel}, row {first + 1}", len(header))
+    names = column_names(header)
     width = len(names)
     body = [(number, row) for number, row in enumerate(rows[first + 1:], start=first + 2)
             if any(_cell(c) for c in row)]
@@ -645,8 +967,12 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        if value.is_integer() and abs(value) < EXACT_DOUBLE:
+        if value.is_integer() and abs(value) <= EXACT_DOUBLE:
             return str(int(value))
+        if value.is_integer() and not math.isinf(value):
+            # Beyond 2^53 a spreadsheet's digits are not trustworthy (Excel keeps 15): written
+            # in exponent notation, such an id is rejected rather than read as another id.
+            return re.sub(r"\.?0+e", "e", f"{value:.16e}")
         return repr(value)
     if isinstance(value, datetime):
         value = _round_ms(value)

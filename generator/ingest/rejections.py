@@ -6,9 +6,18 @@ whichever shape of export it came from.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from generator.errors import Problem
+from generator.ingest.readers import MAX_FIELD, MAX_RECORD
+
+#: Reasons of records a reader could not split into the header's values (SPEC §3.4).
+MALFORMED_REASONS: dict[str, str] = {
+    "malformed_row": "malformed row (values unlike the header)",
+    "field_too_large": "value too large to read",
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +29,20 @@ class Context:
     csat_scale: tuple[float, float] = (1, 5)
     data_through: str = ""
     """site.data_through as written, for 'after_data_through'."""
+    max_future: str = "2d"
+    """The source's max_future as written, for 'implausible_timestamp'."""
+
+
+def reference_text(
+    latest: datetime | None, earlier: bool | None, time: str = "received_at", rows: str = "rows"
+) -> str:
+    """What an implausible timestamp is measured against: the latest `time` of the other
+    `rows` of its drop, or (`earlier`) of the source's earlier drops."""
+    if latest is None:
+        return ""
+    when = latest.astimezone(timezone.utc).isoformat(sep=" ")
+    among = "the source's earlier drops" if earlier else f"the drop's other {rows}"
+    return f"the latest {time} of {among} ({when})"
 
 
 def rejection_problem(
@@ -29,8 +52,10 @@ def rejection_problem(
     value: str | None,
     context: Context,
     received: str | None = None,
+    reference: str = "",
 ) -> Problem:
-    """The message for one rejected row; `received` is the row's received_at as written."""
+    """The message for one rejected row; `received` is the row's received_at as written and
+    `reference` what an implausible timestamp was measured against (:func:`reference_text`)."""
     found = value if value is not None else ""
     index = context.source_index
     if reason == "missing_required":
@@ -41,6 +66,13 @@ def rejection_problem(
         return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
                        "'2026-11-23T14:05:00+00:00'", found,
                        f"set sources[{index}].timestamp_format.")
+    if reason == "timestamp_out_of_range":
+        return Problem(where, "", "a time from 1970 to 2100", found,
+                       "a date this far off is a typing or export error; correct the export.")
+    if reason == "implausible_timestamp":
+        return Problem(where, "", f"a time at most {context.max_future} after {reference}",
+                       found, "check the year and the column mapping; if this source's exports "
+                       f"do run ahead, raise sources[{index}].max_future.")
     if reason == "reserved_value":
         return Problem(where, "", f"any value but 'all' for '{field}' (it names the whole)",
                        found, f"map it to another value with sources[{index}].values.{field}.")
@@ -54,6 +86,17 @@ def rejection_problem(
         low, high = context.csat_scale
         return Problem(where, "", f"a score from {low:g} to {high:g} (policy.csat.scale)", found,
                        "check the survey scale in policy.csat.")
+    if reason == "csat_not_on_scale":
+        low, high = context.csat_scale
+        return Problem(where, "", f"a whole score from {low:g} to {high:g} (policy.csat)",
+                       found, "scores between the points of the scale are dropped; check the "
+                       "survey scale in policy.csat.")
+    if reason == "number_too_large":
+        return Problem(where, "", f"a number of at most 10^16 for '{field}'", found,
+                       f"leave the cell empty when there is no {field}.")
+    if reason == "negative_number":
+        return Problem(where, "", f"a number of at least 0 for '{field}'", found,
+                       f"leave the cell empty when there is no {field}.")
     if reason == "invalid_sentiment":
         return Problem(where, "", "a number from -1 to 1 or positive, neutral or negative", found)
     if reason in ("reply_before_receipt", "resolution_before_receipt"):
@@ -65,8 +108,43 @@ def rejection_problem(
     if reason == "duplicate_id":
         return Problem(where, "", "an id that appears once in the drop", found,
                        "every copy is rejected; export the drop again without duplicates.")
+    if reason == "inexact_id":
+        return Problem(where, "", "an id as text, or as a whole number of at most 2^53 "
+                       "(9007199254740992)", found,
+                       "a number this large may have lost its last digits before it was "
+                       "exported (most tools hold numbers as doubles); export ids as text (in "
+                       "JSON, as a string in quotes).")
     if reason == "id_in_exponent":
         return Problem(where, "", "an id written out in full", found,
                        "a spreadsheet wrote this id in exponent notation and lost its last "
                        "digits; export the column as text.")
     return Problem(where, reason, "", found)
+
+
+def malformed_problem(where: str, why: str, source_index: int) -> tuple[Problem, str]:
+    """The message for a record a reader could not read (`why`: the JSON it left in
+    MALFORMED_COLUMN), and the export column it concerns ('' for the whole record)."""
+    info = json.loads(why)
+    found = str(info.get("found", ""))
+    column = str(info.get("column") or "")
+    if info.get("reason") == "field_too_large" and column:
+        return Problem(
+            f"{where}, column '{column}'", "", f"a value of at most {MAX_FIELD:,} characters",
+            found, f"this one has {int(info.get('size', 0)):,}; the row is rejected, the rest "
+            "of the drop is read. Shorten such values in the export, or leave out the column.",
+        ), column
+    if info.get("reason") == "field_too_large":
+        return Problem(
+            where, "", f"a record of at most {MAX_RECORD:,} characters", found,
+            "a value quoted on this line runs on much further (a quote that is closed only "
+            "far below?); the row is rejected, the rest of the drop is read.",
+        ), ""
+    if "values" in info:
+        expected = int(info["expected"])
+        return Problem(
+            where, "", f"{expected} value{'' if expected == 1 else 's'} like the header line",
+            found, f"the line has {info['values']}; quote values that contain the delimiter, or "
+            f"set sources[{source_index}].delimiter.",
+        ), ""
+    return Problem(where, "", "a record like the header line", found,
+                   f"the CSV reader said: {info.get('error', 'unknown error')}."), ""

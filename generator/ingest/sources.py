@@ -27,11 +27,12 @@ from generator.config.loader import (
     REQUIRED_FIELDS,
     TIMESTAMP_FIELDS,
     Config,
+    CsatPolicy,
     SourceConfig,
 )
 from generator.errors import DataError, Problem, quote
 from generator.ingest.messages import (
-    MESSAGE_REASONS,
+    EXPONENT_ID,
     MessageSourceResult,
     account_message_source,
     message_attributes,
@@ -40,14 +41,28 @@ from generator.ingest.messages import (
 )
 from generator.ingest.readers import (
     GZIP_MAGIC,
+    HIDDEN_COLUMNS,
+    INEXACT_COLUMN,
+    MALFORMED_COLUMN,
     POSITION_COLUMN,
     POSITION_WORD,
     drop_format,
     read_drop,
 )
-from generator.ingest.rejections import Context, rejection_problem
-from generator.ingest.timestamps import parse_timestamps_sql
-from generator.model import DropStats, QualityReport, Rejection
+from generator.ingest.rejections import (
+    MALFORMED_REASONS,
+    Context,
+    malformed_problem,
+    reference_text,
+    rejection_problem,
+)
+from generator.ingest.timestamps import (
+    in_range_sql,
+    latest_by_drop_sql,
+    parse_timestamps_sql,
+    reference_sql,
+)
+from generator.model import DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
 from generator.sqltext import sql_ident, sql_str
 from generator.values import register_functions, value_sql
@@ -65,6 +80,9 @@ SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+#: Largest reach read: ten billion people a million times over, far from where sums of it
+#: would overflow the engine's exact decimals.
+MAX_REACH = 10**16
 #: The type of a row's fate in `accounted` (one byte a row rather than a string).
 FATE = "ENUM('kept', 'superseded', 'rejected')"
 #: The parsed fields of an interaction, as `accounted` and `interactions` hold them.
@@ -81,11 +99,18 @@ REASONS: dict[str, str] = {
     "not_a_number": "not a number",
     "csat_outside_scale": "csat outside the scale",
     "invalid_sentiment": "invalid sentiment",
+    "csat_not_on_scale": "csat not on the scale",
+    "negative_number": "negative number",
+    "number_too_large": "number too large",
     "reply_before_receipt": "reply before receipt",
     "resolution_before_receipt": "resolution before receipt",
     "after_data_through": "timestamp after data_through",
+    "timestamp_out_of_range": "timestamp before 1970 or after 2100",
+    "implausible_timestamp": "implausible timestamp (after max_future)",
     "duplicate_id": "duplicate id in a drop",
-    **MESSAGE_REASONS,
+    "id_in_exponent": "id in exponent notation (digits lost)",
+    "inexact_id": "id beyond 2^53 as a number (digits may be lost)",
+    **MALFORMED_REASONS,
 }
 
 
@@ -307,7 +332,8 @@ def stage_drops(
                     problems.extend(p for p in failed.problems if isinstance(p, Problem))
                     continue
                 table = f"drop_{drop_index}"
-                columns = [c for c in _column_names(con, table) if c != POSITION_COLUMN]
+                names = _column_names(con, table)
+                columns = [c for c in names if c not in HIDDEN_COLUMNS]
                 missing = _missing_columns(drop, columns)
                 for problem in missing:
                     # The same column missing from many drops is one problem, not one per drop.
@@ -319,7 +345,7 @@ def stage_drops(
                         problems.append(problem)
                 if missing:
                     continue
-                selects.append((drop_index, _stage_sql(drop, drop_index, table, columns,
+                selects.append((drop_index, _stage_sql(drop, drop_index, table, names,
                                                        attributes), tuple(columns)))
                 _note_columns(drop, drop_index, columns, attributes, mapped, column_rows)
         if selects and not problems:
@@ -561,7 +587,8 @@ def _note_columns(
 def _empty_stage_sql(attributes: list[str]) -> str:
     """A stage with every column _validate reads and no rows."""
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
-              "CAST(NULL AS BIGINT) AS line"]
+              "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact",
+              "CAST(NULL AS VARCHAR) AS malformed"]
     for name in list(INTERACTION_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
@@ -612,13 +639,19 @@ def _stage_sql(
     columns: list[str],
     attributes: list[str],
 ) -> str:
-    """SELECT that turns one raw drop table into canonical raw text plus parsed columns (the
-    drop's file name is in the table `drop_files`, not in every row)."""
+    """SELECT that turns one raw drop table (`columns`: all of its columns) into canonical raw
+    text plus parsed columns (the drop's file name is in the table `drop_files`, not in every
+    row)."""
     source = drop.source
+    inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, {sql_str(_column_for(source, 'id'))}), "
+               "false)" if INEXACT_COLUMN in columns else "false")
+    malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
     select = [
         f"{sql_str(source.name)} AS source",
         f"{drop_index} AS drop_index",
         f"{POSITION_COLUMN} AS line",
+        f"{inexact} AS id_inexact",
+        f"{malformed} AS malformed",
     ]
     for name in list(INTERACTION_FIELDS) + attributes:
         column = _column_for(source, name)
@@ -640,6 +673,34 @@ def _stage_sql(
     return parse_timestamps_sql(f"({text})", {n: "raw_" + n for n in TIMESTAMP_FIELDS}, source)
 
 
+def optional_field_checks(csat: CsatPolicy) -> dict[tuple[str, str], str]:
+    """(field, reason) -> SQL condition on the raw text, for each way an optional field can be
+    invalid (SPEC §3.4), in the order they are tried per field: the field is then dropped."""
+    checks: dict[tuple[str, str], str] = {}
+    low, high = csat.scale
+    score = "try_cast(raw_csat AS DOUBLE)"
+    checks[("csat", "not_a_number")] = f"raw_csat IS NOT NULL AND {score} IS NULL"
+    checks[("csat", "csat_outside_scale")] = f"{score} NOT BETWEEN {float(low)} AND {float(high)}"
+    if csat.whole_scores:
+        checks[("csat", "csat_not_on_scale")] = f"{score} <> trunc({score})"
+    reach = "try_cast(raw_reach AS DOUBLE)"
+    checks[("reach", "not_a_number")] = (
+        f"raw_reach IS NOT NULL AND ({reach} IS NULL OR NOT isfinite({reach}))")
+    checks[("reach", "negative_number")] = f"{reach} < 0"
+    # Sums of reach are exact decimals (38 digits, 6 after the point): no audience comes near.
+    checks[("reach", "number_too_large")] = f"{reach} > {MAX_REACH}"
+    labels = ", ".join(sql_str(k) for k in SENTIMENT_LABELS)
+    for name in SENTIMENT_FIELDS:
+        checks[(name, "invalid_sentiment")] = (
+            f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({labels}) AND "
+            f"coalesce(try_cast(raw_{name} AS DOUBLE) NOT BETWEEN -1 AND 1, true)")
+    words = ", ".join(sql_str(w) for w in TRUE_WORDS + FALSE_WORDS)
+    for name in BOOLEAN_FIELDS:
+        checks[(name, "unmapped_value")] = (
+            f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})")
+    return checks
+
+
 def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     """Create `accounted`: every staged row's parsed fields, first failing reason (if any) and
     fate; return the names of the dimensions and other attributes it holds."""
@@ -652,36 +713,18 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
     for name in REQUIRED_FIELDS:
         checks.append((f"raw_{name} IS NULL", "missing_required", name))
+    # Ids are text: a number that has lost digits is never read as another id (SPEC §3.4).
+    checks.append(("id_inexact", "inexact_id", "id"))
+    checks.append((f"regexp_matches(raw_id, {sql_str(EXPONENT_ID)})", "id_in_exponent", "id"))
     for name in TIMESTAMP_FIELDS:
         checks.append((f"raw_{name} IS NOT NULL AND {name} IS NULL", "unparseable_timestamp", name))
+    for name in TIMESTAMP_FIELDS:
+        checks.append((f"{name} IS NOT NULL AND NOT {in_range_sql(name)}",
+                       "timestamp_out_of_range", name))
+    for name in TIMESTAMP_FIELDS:
+        checks.append((f"{name} > plausible_until", "implausible_timestamp", name))
     for name in ["channel"] + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
-    for name in BOOLEAN_FIELDS:
-        words = ", ".join(sql_str(w) for w in TRUE_WORDS + FALSE_WORDS)
-        checks.append(
-            (f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({words})",
-             "unmapped_value", name)
-        )
-    for name in NUMBER_FIELDS:
-        checks.append(
-            (f"raw_{name} IS NOT NULL AND try_cast(raw_{name} AS DOUBLE) IS NULL",
-             "not_a_number", name)
-        )
-    low, high = csat.scale
-    checks.append(
-        (f"try_cast(raw_csat AS DOUBLE) NOT BETWEEN {float(low)} AND {float(high)}",
-         "csat_outside_scale", "csat")
-    )
-    for name in SENTIMENT_FIELDS:
-        labels = ", ".join(sql_str(k) for k in SENTIMENT_LABELS)
-        checks.append(
-            (
-                f"raw_{name} IS NOT NULL AND lower(raw_{name}) NOT IN ({labels}) AND "
-                f"coalesce(try_cast(raw_{name} AS DOUBLE) NOT BETWEEN -1 AND 1, true)",
-                "invalid_sentiment",
-                name,
-            )
-        )
     checks.append(("first_response_at < received_at", "reply_before_receipt", "first_response_at"))
     checks.append(("resolved_at < received_at", "resolution_before_receipt", "resolved_at"))
     if config.site.data_through is not None:
@@ -690,12 +733,24 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
             checks.append((f"{name} > {cutoff}", "after_data_through", name))
     checks.append(("copies > 1", "duplicate_id", "id"))
 
-    # One pass over the checks gives both the reason and the field it concerns.
-    verdict = "CASE " + " ".join(
-        f"WHEN {c} THEN {{'reason': {sql_str(r)}, 'field': {sql_str(f)}}}" for c, r, f in checks
-    ) + " END"
+    # One pass over the checks gives both the reason and the field it concerns. A malformed
+    # record (the reader says why) has no fields at all.
+    verdict = (
+        "CASE WHEN malformed IS NOT NULL THEN "
+        "{'reason': json_extract_string(malformed, '$.reason'), 'field': NULL} "
+        + " ".join(f"WHEN {c} THEN {{'reason': {sql_str(r)}, 'field': {sql_str(f)}}}"
+                   for c, r, f in checks) + " END")
     true_words = ", ".join(sql_str(w) for w in TRUE_WORDS)
     false_words = ", ".join(sql_str(w) for w in FALSE_WORDS)
+    # An invalid optional field is dropped, not the row: its value becomes empty (a boolean
+    # takes its default) and `dropped` records which fields went, one bit per (field, reason).
+    drops = optional_field_checks(csat)
+    bits = {pair: 1 << i for i, pair in enumerate(drops)}
+
+    def dropped(name: str) -> str:
+        """SQL: the bit of the field's first failing check, or 0."""
+        cases = [f"WHEN {c} THEN {bits[(f, r)]}" for (f, r), c in drops.items() if f == name]
+        return f"(CASE {' '.join(cases)} ELSE 0 END)"
 
     def boolean(name: str, default: str) -> str:
         return (
@@ -703,12 +758,19 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
             f"WHEN lower(raw_{name}) IN ({false_words}) THEN false ELSE {default} END AS {name}"
         )
 
+    def number(name: str) -> str:
+        return f"CASE WHEN __drop_{name} = 0 THEN try_cast(raw_{name} AS DOUBLE) END AS {name}"
+
     def sentiment(name: str) -> str:
         cases = " ".join(f"WHEN {sql_str(k)} THEN {v}" for k, v in SENTIMENT_LABELS.items())
         return (
-            f"coalesce(CASE lower(raw_{name}) {cases} END, try_cast(raw_{name} AS DOUBLE)) "
-            f"AS {name}"
+            f"CASE WHEN __drop_{name} = 0 THEN coalesce(CASE lower(raw_{name}) {cases} END, "
+            f"try_cast(raw_{name} AS DOUBLE)) END AS {name}"
         )
+
+    optional = sorted({f for f, _ in drops})
+    drop_columns = ", ".join(f"{dropped(f)} AS __drop_{f}" for f in optional)
+    dropped_bits = " | ".join(f"__drop_{f}" for f in optional)
 
     # Narrow helper tables instead of window functions over the wide rows. The ids that occur
     # more than once (re-exported by a later drop, or repeated in one drop) are a few per cent
@@ -722,23 +784,31 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         "FROM (SELECT drop_index, source, raw_id FROM staged_used) "
         "SEMI JOIN repeated USING (source, raw_id) GROUP BY ALL HAVING count(*) > 1"
     )
+    # Each drop's latest receipts: a timestamp far beyond those of its drop is a typo.
+    sources = {source.name: source for source in config.sources}
+    con.execute("CREATE OR REPLACE TABLE drop_latest AS "
+                + latest_by_drop_sql("staged_used", "received_at", sources))
     con.execute(
         f"""
         CREATE OR REPLACE VIEW checked AS
-        SELECT * EXCLUDE (verdict), verdict.reason AS reason, verdict.field AS reason_field
+        SELECT * EXCLUDE (verdict, plausible_until), verdict.reason AS reason,
+            verdict.field AS reason_field
         FROM (SELECT *, {verdict} AS verdict FROM (
             SELECT s.*,
+                {reference_sql("s.received_at", "dl")} + dl.future AS plausible_until,
                 coalesce(d.copies, 1) AS copies,
                 s.raw_id AS id, s.raw_channel AS channel,
-                try_cast(s.raw_csat AS DOUBLE) AS csat,
-                try_cast(s.raw_reach AS DOUBLE) AS reach,
+                {number('csat')},
+                {number('reach')},
                 {boolean('public', 'NULL')},
                 {boolean('moved_private', 'false')},
                 {boolean('needs_reply', 'true')},
                 {sentiment('sentiment_start')},
-                {sentiment('sentiment_end')}
-            FROM staged_used s
+                {sentiment('sentiment_end')},
+                CAST(nullif({dropped_bits}, 0) AS USMALLINT) AS dropped
+            FROM (SELECT *, {drop_columns} FROM staged_used) s
             LEFT JOIN duplicated d ON d.drop_index = s.drop_index AND d.raw_id = s.raw_id
+            LEFT JOIN drop_latest dl ON dl.drop_index = s.drop_index
         ))
         """
     )
@@ -753,6 +823,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         f"""
         CREATE OR REPLACE TABLE accounted AS
         SELECT drop_index, reason, reason_field, {', '.join(names)}{named},
+            CASE WHEN reason IS NULL THEN dropped END AS dropped,
             CAST(CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS {FATE}) AS fate
         FROM checked
         """
@@ -854,6 +925,7 @@ def _report(
     rejections = tuple(_rejections(con, config)) + tuple(
         r for result in results or [] for r in result.rejections
     )
+    fields_dropped = _fields_dropped(con, config)
     by_source: dict[str, datetime | None] = {}
     for source in config.sources:
         row = con.execute(
@@ -876,7 +948,44 @@ def _report(
         data_through_by_source=by_source,
         data_through_explicit=explicit,
         reason_labels=dict(REASONS),
+        fields_dropped=fields_dropped,
     )
+
+
+def _fields_dropped(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[DroppedField, ...]:
+    """Count the optional fields dropped from valid rows, per drop, field and reason, with the
+    message of the first of each (its export text is looked up in `staged_used`)."""
+    pairs = list(optional_field_checks(config.policy.csat))
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE dropped & {1 << i} <> 0), "
+        f"min(line) FILTER (WHERE dropped & {1 << i} <> 0)" for i in range(len(pairs)))
+    found: list[tuple[int, int, int, int]] = []  # (drop index, pair, count, first line)
+    for drop_index, *numbers in con.execute(
+        f"SELECT drop_index, {counts} FROM accounted WHERE dropped IS NOT NULL "
+        "GROUP BY drop_index ORDER BY drop_index"
+    ).fetchall():
+        found += [(drop_index, i, numbers[2 * i], numbers[2 * i + 1])
+                  for i in range(len(pairs)) if numbers[2 * i]]
+    if not found:
+        return ()
+    source_index = {s.name: i for i, s in enumerate(config.sources)}
+    out = []
+    for drop_index, pair, count, line in found:
+        field, reason = pairs[pair]
+        raw = sql_ident("raw_" + field)
+        row = con.execute(
+            f"""SELECT s.source, f.file, f.position_word, dc.column_name, s.{raw}
+            FROM staged_used s JOIN drop_files f ON f.drop_index = s.drop_index
+            LEFT JOIN drop_columns dc ON dc.drop_index = s.drop_index AND dc.field = ?
+            WHERE s.drop_index = ? AND s.line = ?""", [field, drop_index, line]
+        ).fetchone()
+        assert row is not None
+        source, file, word, column, value = row
+        context = Context(source_index.get(source, 0), config.policy.csat.scale)
+        where = f"{file}, {word} {line}" + (f", column '{column}'" if column else "")
+        message = str(rejection_problem(where, reason, field, value, context))
+        out.append(DroppedField(source, file, field, column or "", reason, count, message))
+    return tuple(out)
 
 
 def _utc(value: datetime) -> datetime:
@@ -891,23 +1000,34 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
         f"WHEN {sql_str(c[4:])} THEN s.{sql_ident(c)}" for c in names
     ) + " END"
     # A record's position is unique within its drop: it finds the row's export text.
+    implausible = "a.reason = 'implausible_timestamp'"
     rows = con.execute(
         f"""SELECT a.source, f.file, f.position_word || ' ' || a.line, a.reason, a.reason_field,
-                   dc.column_name, {found}, s.raw_received_at
+                   dc.column_name, coalesce(s.malformed, {found}), s.raw_received_at,
+                   CASE WHEN {implausible} THEN {reference_sql("a.received_at", "dl")} END,
+                   CASE WHEN {implausible} THEN {reference_sql("a.received_at", "dl", False)}
+                       IS NULL END
             FROM accounted a
             JOIN drop_files f ON f.drop_index = a.drop_index
             JOIN staged_used s ON s.drop_index = a.drop_index AND s.line = a.line
             LEFT JOIN drop_columns dc
                 ON dc.drop_index = a.drop_index AND dc.field = a.reason_field
+            LEFT JOIN drop_latest dl ON dl.drop_index = a.drop_index
             WHERE a.fate = 'rejected' ORDER BY a.drop_index, a.line"""
     ).fetchall()
     through = config.site.data_through.isoformat() if config.site.data_through else ""
     out = []
-    for source, file, position, reason, field, column, value, received in rows:
-        context = Context(source_index.get(source, 0), config.policy.csat.scale, through)
+    for source, file, position, reason, field, column, value, received, latest, earlier in rows:
+        index = source_index.get(source, 0)
+        if reason in MALFORMED_REASONS:
+            problem, column = malformed_problem(f"{file}, {position}", value, index)
+            out.append(Rejection(source, file, position, "", column, reason, str(problem)))
+            continue
+        context = Context(index, config.policy.csat.scale, through,
+                          config.sources[index].max_future)
         problem = rejection_problem(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),
-            reason, field, value, context, received,
+            reason, field, value, context, received, reference_text(latest, earlier),
         )
         out.append(Rejection(source, file, position, field, column or "", reason, str(problem)))
     return out

@@ -3,13 +3,19 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 
 from __future__ import annotations
 
-from generator.config.loader import SourceConfig
+from generator.config.loader import PLAUSIBLE_YEARS, SourceConfig, parse_duration
 from generator.sqltext import sql_ident, sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
 HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 #: The offsets that exist: -14:00 to +14:00, minutes 00-59.
 VALID_OFFSET = r":\d\d(\.\d+)?([zZ]|[+-](0\d|1[0-4])(:?[0-5]\d)?)$"
+#: Timestamps are plausible from 1970 through 2100 (UTC); others are typing or export errors
+#: (and a row dated year 2 would stretch the period grid over two thousand years).
+EARLIEST = f"{PLAUSIBLE_YEARS[0]}-01-01 00:00:00+00"
+AFTER_LATEST = f"{PLAUSIBLE_YEARS[1] + 1}-01-01 00:00:00+00"
+#: The longest max_future that matters: every timestamp kept is before 2101 anyway.
+_LONGEST_FUTURE_MINUTES = 200 * 366 * 24 * 60
 
 
 def local_time_sql(naive: str, tz: str, instant: str | None = None) -> str:
@@ -86,3 +92,41 @@ def _iso_sql(raw: str, has_offset: str, naive: str, tz: str, instant: str | None
         f"ELSE coalesce({local_time_sql(naive, tz, instant)}, "
         f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
     )
+
+
+def in_range_sql(column: str) -> str:
+    """SQL: the TIMESTAMPTZ `column` is within the plausible years (false when NULL)."""
+    return (f"coalesce({column} >= TIMESTAMPTZ '{EARLIEST}' "
+            f"AND {column} < TIMESTAMPTZ '{AFTER_LATEST}', false)")
+
+
+def future_minutes(source: SourceConfig) -> int:
+    """The source's max_future in whole minutes (bounded: later than 2100 is out anyway)."""
+    return int(min(parse_duration(source.max_future), _LONGEST_FUTURE_MINUTES))
+
+
+def latest_by_drop_sql(relation: str, time: str, sources: dict[str, SourceConfig]) -> str:
+    """SELECT, per drop of `relation` (columns drop_index, source and the TIMESTAMPTZ `time`):
+    the latest and second-latest plausible `time` (`latest`, `runner_up`; `tied` when two rows
+    share the latest), the latest of the source's earlier drops (`earlier`) and the source's
+    max_future (`future`). A row's reference is then :func:`reference_sql`."""
+    future = "CASE source " + " ".join(
+        f"WHEN {sql_str(name)} THEN INTERVAL ({future_minutes(s)}) MINUTE"
+        for name, s in sources.items()) + " END"
+    return f"""
+        SELECT drop_index, source, top[1] AS latest, top[2] AS runner_up, top[1] = top[2] AS tied,
+            max(top[1]) OVER (PARTITION BY source ORDER BY drop_index
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier,
+            {future} AS future
+        FROM (SELECT drop_index, any_value(source) AS source,
+                     max({time}, 2) FILTER (WHERE {in_range_sql(time)}) AS top
+              FROM {relation} GROUP BY drop_index)"""
+
+
+def reference_sql(time: str, latest: str, earlier: bool = True) -> str:
+    """SQL: the latest plausible `time` among the other rows of a row's drop (alias `latest`
+    for its drop's row of :func:`latest_by_drop_sql`), or when it has none, of the source's
+    earlier drops (unless not `earlier`)."""
+    drop = (f"CASE WHEN {time} = {latest}.latest AND NOT coalesce({latest}.tied, false) "
+            f"THEN {latest}.runner_up ELSE {latest}.latest END")
+    return f"coalesce({drop}, {latest}.earlier)" if earlier else drop

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from generator.config.loader import SafeLoader, YamlTooDeep
 from generator.errors import ConfigError, Problem
 
 _FRONT_MATTER_KEYS = ("title", "order")
@@ -166,8 +167,12 @@ def _split_front_matter(
     # file in messages (figure() errors); Markdown ignores leading blank lines.
     body = "\n" * (end + 1) + "\n".join(lines[end + 1:])
     try:
-        node = yaml.compose(block, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(block)
+        node = yaml.compose(block, Loader=SafeLoader)
+        data = yaml.load(block, Loader=SafeLoader)
+    except YamlTooDeep as exc:
+        problems.append(exc.problem(f"{rel}:{exc.line + 2}", "front matter",
+                                    "front matter holds 'title' and 'order'."))
+        return _FrontMatter(), body
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

@@ -53,13 +53,21 @@ class PageInfo:
     version: str
     """carecard version (BuildInfo.version)."""
     built_at: str
-    """Build timestamp (BuildInfo.built_at; derived from data or SOURCE_DATE_EPOCH)."""
+    """Build time from SOURCE_DATE_EPOCH in the reporting timezone ('2026-11-26 09:00 GMT'), or
+    '' when it is unset (a build then has no date of its own: pages show the data-through
+    time only)."""
     data_through: str
     """Site data-through time in the reporting timezone, or 'no data'."""
     data_through_iso: str
     """Site data-through time as ISO 8601 UTC (for <time datetime>), or ''."""
     timezone: str
     """The reporting timezone (IANA name)."""
+    policy_version: str = ""
+    """The policy version in force at data-through: 'policy from 2026-11-01', or 'base
+    policy' when no version applies yet."""
+    print_stylesheet: str = ""
+    """href of the print header stylesheet (`assets/print-header.css`, made by the build: the
+    site, the data-through time and the policy version at the top of every printed sheet)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,20 @@ class Cell:
     """Drill-through page for a red or amber response figure, else None. The label is the short
     visible text ('show 12'); `note` completes it for screen readers ('late or unanswered
     interactions (Response rate)')."""
+    label: str = ""
+    """The column's metric label (shown beside the value when a table is stacked on phones)."""
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """How many figures of a table row have one status."""
+
+    status: Status
+    """The status."""
+    count: int
+    """Figures with it."""
+    text: str
+    """'2 off goal', '1 near goal', '3 on goal', '1 too few'."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +207,8 @@ class SegmentRow:
     """Link to the segment's page."""
     cells: tuple[Cell, ...]
     """One cell per column metric."""
+    statuses: tuple[StatusCount, ...] = ()
+    """The row's status counts, worst first (shown before its figures)."""
 
 
 @dataclass(frozen=True)
@@ -196,9 +220,12 @@ class SegmentTable:
     caption: str
     """Table caption."""
     columns: tuple[Link, ...]
-    """Metric headings, linked to their definitions."""
+    """Metric headings, linked to their definitions: metrics with a goal first (SLA
+    attainment leading), then the rest."""
     rows: tuple[SegmentRow, ...]
     """Segments in figures order."""
+    scroll_hint: str = ""
+    """'20 metrics: the table scrolls sideways' for a table wider than a desktop page, else ''."""
 
 
 @dataclass(frozen=True)
@@ -310,6 +337,27 @@ class PeriodContext:
 
 
 @dataclass(frozen=True)
+class GlanceTile:
+    """One goal in the overview's bar."""
+
+    status: Status
+    """Its status (the tile's colour, symbol and word)."""
+    label: str
+    """The metric's label."""
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The overview's first sentence and bar (SPEC §6.1): how the goals of the latest complete
+    headline period stand, for all interactions."""
+
+    sentence: str
+    """E.g. '7 of 10 goals met, 2 near, 1 off — SLA attainment 85.5% against 92%'."""
+    tiles: tuple[GlanceTile, ...]
+    """The bar: one tile per goal, on goal first, then near, off and too few."""
+
+
+@dataclass(frozen=True)
 class OverviewContext:
     """Context of overview.html: `index.html`."""
 
@@ -330,7 +378,11 @@ class OverviewContext:
     budgets: tuple[BudgetView, ...]
     """Error budget of every segment (all interactions first); empty when there is none."""
     badge: BadgeView | None = None
-    """The status badge written by the build (data/badge.svg), shown next to the title."""
+    """The status badge written by the build (data/badge.svg); the default theme links it from
+    the footer and shows `glance` instead."""
+    glance: Glance | None = None
+    """The sentence and bar that open the page, or None when no period is complete or no
+    metric has a goal."""
 
 
 @dataclass(frozen=True)
@@ -345,14 +397,17 @@ class BadgeView:
 
 @dataclass(frozen=True)
 class ChartView:
-    """A chart image and its text alternative."""
+    """A segment's trend chart: one small panel per metric, drawn inline (SVG) in the page."""
 
-    src: str
-    """Link to the SVG."""
-    alt: str
-    """Short text alternative of the image."""
     caption: str
-    """Figure caption."""
+    """What the chart shows, e.g. 'Channel: email — weekly trends, last 13 weeks'."""
+    legend: tuple[str, ...]
+    """Keys of what the panels draw, in legend order: 'value', 'goal', 'band', 'partial',
+    'policy', 'blackout' (the template shows a swatch and words for each)."""
+    panels: Markup = Markup("")
+    """The panels: one `<figure class="chart-panel">` each (caption and inline SVG whose
+    colours are the theme's `--chart-*` CSS variables); filled in when the charts are drawn,
+    just before the page is rendered."""
 
 
 @dataclass(frozen=True)
@@ -363,6 +418,8 @@ class TrendRow:
     """The period, linked to its archive page (note 'partial' when partial)."""
     cells: tuple[Cell, ...]
     """One cell per column metric."""
+    statuses: tuple[StatusCount, ...] = ()
+    """The row's status counts, worst first (shown before its figures)."""
 
 
 @dataclass(frozen=True)
@@ -372,9 +429,11 @@ class TrendTable:
     caption: str
     """Table caption."""
     columns: tuple[Link, ...]
-    """Metric headings linked to their definitions."""
+    """Metric headings linked to their definitions (metrics with a goal first)."""
     rows: tuple[TrendRow, ...]
     """Periods, oldest first (as on the chart)."""
+    scroll_hint: str = ""
+    """'20 metrics: the table scrolls sideways' for a table wider than a desktop page, else ''."""
 
 
 @dataclass(frozen=True)
@@ -660,6 +719,27 @@ class RejectionRow:
 
 
 @dataclass(frozen=True)
+class DroppedFieldRow:
+    """Invalid values of one optional field, for one reason, in one drop: the rows were kept
+    with the field empty."""
+
+    file: str
+    """File."""
+    field: str
+    """Canonical field ('csat')."""
+    column: str
+    """Export column."""
+    reason: str
+    """Reason code ('not_a_number')."""
+    reason_label: str
+    """Human label of the reason ('not a number')."""
+    count: int
+    """Values dropped."""
+    example: str
+    """The message of the first one."""
+
+
+@dataclass(frozen=True)
 class ThreadRow:
     """Threading of one message-level source (SPEC §3.3)."""
 
@@ -747,6 +827,10 @@ class DataQualityContext:
     """True when site.data_through sets it."""
     sources: tuple[tuple[str, str], ...]
     """(source, its data-through) pairs."""
+    fields_dropped: tuple[DroppedFieldRow, ...]
+    """Invalid optional fields of kept rows, per drop, field and reason."""
+    values_dropped: int
+    """All of them."""
     rejections: tuple[RejectionRow, ...]
     """Rejected rows, at most MAX_REJECTIONS_SHOWN."""
     rejections_total: int
@@ -844,14 +928,12 @@ class Page:
 
 @dataclass(frozen=True)
 class ChartJob:
-    """One chart to draw."""
+    """One chart to draw: its panels go into the page that shows it (`ChartView.panels`)."""
 
-    path: str
-    """Output-relative POSIX path of the SVG."""
+    page: str
+    """Output path of the page that shows it."""
     spec: ChartSpec
     """What to draw."""
-    page: str
-    """The page that shows it (for error messages)."""
 
 
 @dataclass(frozen=True)
@@ -878,4 +960,7 @@ class SiteModel:
     """Charts in a stable order."""
     downloads: tuple[CsvDownload, ...] = ()
     """CSVs linked from pages (drill-through lists, restatements), in a stable order."""
+    print_header: str = ""
+    """What tops every printed sheet: 'Acme · data through 2026-11-25 14:52 GMT · policy from
+    2026-11-01' (written into `assets/print-header.css`)."""
 

@@ -1,6 +1,7 @@
-"""Draw the site's charts: reuse cached SVGs by content hash, draw the rest.
+"""Draw the site's charts: reuse cached drawings by content hash, draw the rest.
 
-Receives chart specs (`charts.ChartSpec`); hands on each chart's SVG bytes. A chart's cache key
+Receives chart specs (`charts.ChartSpec`); hands on each chart's drawing (its panels as inline
+SVG, bytes). A chart's cache key
 is the hash of its complete specification (data, goal, markers, labels), of the chart code and
 of the matplotlib version, so an unchanged chart is never redrawn and a changed one always is.
 Charts are drawn one after the other in this process: after a data drop only the charts whose
@@ -26,20 +27,20 @@ class ChartDrawer:
         self.from_cache = 0
 
     def draw(self, specs: Sequence[ChartSpec], names: Sequence[str]) -> list[bytes]:
-        """SVG bytes of every spec, in order; `names` (e.g. "'charts/x.svg' (for page 'x.html')")
-        name a chart that fails."""
+        """The drawing of every spec, in order; `names` (e.g. "of page 'x.html'") name a chart
+        that fails."""
         keys = [self._key(spec) for spec in specs]
         svgs: list[bytes] = []
         for spec, key, name in progress(list(zip(specs, keys, names)), len(specs),
                                         "drawing charts"):
-            svg = self.cache.load_bytes("charts", key, ".svg") if self.cache else None
+            svg = self.cache.load_bytes("charts", key, ".html") if self.cache else None
             if svg is not None:
                 self.from_cache += 1
             else:
                 svg = _draw_one(spec, name)
                 self.drawn += 1
                 if self.cache:
-                    self.cache.store_bytes("charts", key, ".svg", svg)
+                    self.cache.store_bytes("charts", key, ".html", svg)
             svgs.append(svg)
         return svgs
 

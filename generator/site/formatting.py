@@ -200,9 +200,10 @@ def budget_status(on_track: bool | None) -> Status:
 
 
 def format_number(value: float) -> str:
-    """A count that may be fractional, to one decimal ('90.8', '146', '20'), with a true minus
+    """A count that may be fractional (an error budget's allowed and remaining breaches), always
+    with one decimal so a column lines up ('90.8', '146.0', '−41.0', '−2.3'), with a true minus
     sign when negative."""
-    text = f"{abs(value):,.1f}".removesuffix(".0")
+    text = f"{abs(value):,.1f}"
     return (MINUS + text) if value < 0 and text.strip("0.,") else text
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, time
 from functools import lru_cache
 from operator import attrgetter
+from typing import cast
 
 from markupsafe import Markup
 
@@ -45,6 +46,8 @@ from generator.site.contexts import (
     CsvDownload,
     DrillContext,
     DrillRowView,
+    Glance,
+    GlanceTile,
     Link,
     OverviewContext,
     Page,
@@ -61,6 +64,7 @@ from generator.site.contexts import (
     SiteModel,
     Sparkline,
     Status,
+    StatusCount,
     TrendRow,
     TrendTable,
 )
@@ -141,7 +145,7 @@ def build_site(
             for r in quality.restatements)))
     for content_page in content.pages:
         pages.append(_content_page(site, content_page))
-    return SiteModel(tuple(pages), tuple(charts), tuple(downloads))
+    return SiteModel(tuple(pages), tuple(charts), tuple(downloads), site.print_header())
 
 
 # --- Cards and cells -----------------------------------------------------------------------------
@@ -294,16 +298,38 @@ def _scorecards(
     return Scorecards(heading or _heading(period), site.period_view(period, root), cards)
 
 
-def _metric_columns(site: SiteIndex, root: str) -> tuple[Link, ...]:
+def _table_metrics(site: SiteIndex) -> tuple[MetricInfo, ...]:
+    """Table columns: the metrics with a goal first (SLA attainment leading, as in the league
+    table), then the rest, each group in display order."""
+    policy = site.config.policy
+    with_goal = set(policy.goals).union(*(v.goals for v in policy.versions))
+    metrics = site.figures.metrics
+    return tuple(sorted(metrics, key=lambda m: (m.id not in with_goal,
+                                                m.id != "sla_attainment")))
+
+
+#: Table columns beyond which the table is wider than a desktop page (it scrolls sideways).
+WIDE_TABLE_COLUMNS = 8
+
+
+def _scroll_hint(metrics: tuple[MetricInfo, ...]) -> str:
+    if len(metrics) <= WIDE_TABLE_COLUMNS:
+        return ""
+    return f"{len(metrics)} metrics: the table scrolls sideways"
+
+
+def _metric_columns(
+    site: SiteIndex, root: str, metrics: tuple[MetricInfo, ...] | None = None,
+) -> tuple[Link, ...]:
     return tuple(Link(f"{root}definitions.html#metric-{m.id}", m.label)
-                 for m in site.figures.metrics)
+                 for m in (site.figures.metrics if metrics is None else metrics))
 
 
 def _cell(
     site: SiteIndex, fig: Figure | None, metric: MetricInfo, dim: str, seg: str, root: str
 ) -> Cell:
     if fig is None:
-        return Cell(NO_VALUE, status_of("insufficient"))
+        return Cell(NO_VALUE, status_of("insufficient"), label=metric.label)
     listed = _drill_list(site, fig, metric.id, dim, seg)
     drill = None
     if listed is not None:
@@ -312,24 +338,42 @@ def _cell(
                      f"show {count:,}",
                      note=("late or unanswered interaction" if count == 1
                            else "late or unanswered interactions") + f" ({metric.label})")
-    return Cell(format_value(fig.value, metric.unit), status_of(fig.status), drill)
+    return Cell(format_value(fig.value, metric.unit), status_of(fig.status), drill, metric.label)
+
+
+#: Status counts of a table row, worst first (statuses without a goal are not counted).
+SUMMARY_STATUSES = (("red", "off goal"), ("amber", "near goal"), ("green", "on goal"),
+                    ("insufficient", "too few"))
+
+
+def _status_counts(cells: tuple[Cell, ...]) -> tuple[StatusCount, ...]:
+    """'1 off goal', '2 near goal', '3 on goal' for a row's cells (the statuses that occur)."""
+    counts = {code: 0 for code, _ in SUMMARY_STATUSES}
+    for c in cells:
+        if c.status.code in counts:
+            counts[c.status.code] += 1
+    return tuple(StatusCount(status_of(code), counts[code], f"{counts[code]} {word}")
+                 for code, word in SUMMARY_STATUSES if counts[code])
 
 
 def _segment_tables(site: SiteIndex, period: Period, root: str) -> tuple[SegmentTable, ...]:
     tables = []
+    metrics = _table_metrics(site)
     for dim in site.dim_slugs:
         rows = []
         for seg in site.seg_lists[dim]:
             cells = tuple(
                 _cell(site, site.figure(period.granularity, period.label, dim, seg, m.id), m,
                       dim, seg, root)
-                for m in site.figures.metrics
+                for m in metrics
             )
-            rows.append(SegmentRow(seg, root + site.segment_path(dim, seg), cells))
+            rows.append(SegmentRow(seg, root + site.segment_path(dim, seg), cells,
+                                   _status_counts(cells)))
         caption = f"By {dim}, {period.granularity} {period.label}"
         if period.partial:
             caption += " (partial)"
-        tables.append(SegmentTable(dim, caption, _metric_columns(site, root), tuple(rows)))
+        tables.append(SegmentTable(dim, caption, _metric_columns(site, root, metrics),
+                                   tuple(rows), _scroll_hint(metrics)))
     return tuple(tables)
 
 
@@ -393,6 +437,7 @@ def _overview(site: SiteIndex) -> Page:
     path = "index.html"
     info = site.page_info(path, "Overview", "overview")
     latest = partial = None
+    glance = None
     tables: tuple[SegmentTable, ...] = ()
     headline = site.headline
     if headline:
@@ -403,14 +448,58 @@ def _overview(site: SiteIndex) -> Page:
             latest = _scorecards(site, periods, i, "",
                                  heading=f"Latest complete {headline}: {periods[i].label}")
             tables = _segment_tables(site, periods[i], "")
+            glance = _glance(site, periods[i])
         if periods and periods[-1].partial:
             partial = _scorecards(site, periods, len(periods) - 1, "",
                                   heading=f"This {headline} so far: {periods[-1].label}")
     budgets = tuple(view for b in site.figures.budgets
                     if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
     context = OverviewContext(info, headline, latest, partial, tables, _legend(),
-                              _budget_view(site, "all", "all", ""), budgets, _badge(site))
+                              _budget_view(site, "all", "all", ""), budgets, _badge(site),
+                              glance)
     return Page(path, "overview.html", context)
+
+
+#: The statuses of the overview's sentence and bar, in bar order, with their words.
+GLANCE_STATUSES = (("green", "on goal"), ("amber", "near goal"), ("red", "off goal"),
+                   ("insufficient", "too few"))
+
+
+def _glance(site: SiteIndex, period: Period) -> Glance | None:
+    """'4 of 6 goals met, 1 near, 1 off — SLA attainment 85.5% against 92%': the goals of all
+    interactions in `period`, and the first miss (off goal before near goal; SLA attainment
+    first, then the metric furthest from its goal)."""
+    figs = [(m, f) for m in site.figures.metrics
+            if (f := site.figure(period.granularity, period.label, "all", "all", m.id))
+            is not None and f.goal is not None and f.status in dict(GLANCE_STATUSES)]
+    if not figs:
+        return None
+    counts = {code: sum(1 for _, f in figs if f.status == code) for code, _ in GLANCE_STATUSES}
+    words = [f"{counts['green']} of {len(figs)} goals met"]
+    words += [f"{counts[code]} {word}" for code, word in
+              (("amber", "near"), ("red", "off"), ("insufficient", "with too few data"))
+              if counts[code]]
+    sentence = ", ".join(words)
+    misses = [(m, f) for m, f in figs if f.status in ("red", "amber") and f.value is not None]
+    if misses:
+        def distance(pair: tuple[MetricInfo, Figure]) -> tuple[int, bool, float]:
+            m, f = pair
+            gap = abs(cast(float, f.value) - cast(float, f.goal))
+            relative = gap if m.is_ratio else gap / (abs(cast(float, f.goal)) or 1.0)
+            return (f.status != "red", m.id != "sla_attainment", -relative)
+
+        m, f = min(misses, key=distance)
+        sentence += (f" — {m.label} {format_value(f.value, m.unit)} against "
+                     f"{_trim_zero(format_value(f.goal, m.unit))}")
+    order = [code for code, _ in GLANCE_STATUSES]
+    tiles = tuple(GlanceTile(status_of(f.status), m.label)
+                  for m, f in sorted(figs, key=lambda pair: order.index(pair[1].status)))
+    return Glance(sentence, tiles)
+
+
+def _trim_zero(text: str) -> str:
+    """'92.0%' -> '92%', '30.0 min' -> '30 min' (a goal is usually a round number)."""
+    return re.sub(r"\.0(?=\D|$)", "", text)
 
 
 def _badge(site: SiteIndex) -> BadgeView:
@@ -530,6 +619,56 @@ def _markers(
     return tuple(markers)
 
 
+def _tick(granularity: str, label: str) -> tuple[str, str]:
+    """A period's short label under a chart's axis and the group it belongs to: ('W47',
+    '2026'), ('Nov', '2026'), ('Q4', '2026'), ('16', 'Nov 2026'); the label itself otherwise."""
+    parts = label.split("-")
+    try:
+        if granularity == "week" and len(parts) == 2 and parts[1].startswith("W"):
+            return parts[1], parts[0]
+        if granularity == "quarter" and len(parts) == 2 and parts[1].startswith("Q"):
+            return parts[1], parts[0]
+        if granularity == "month" and len(parts) == 2:
+            return _MONTHS[int(parts[1]) - 1], parts[0]
+        if granularity == "day" and len(parts) == 3:
+            return str(int(parts[2])), f"{_MONTHS[int(parts[1]) - 1]} {parts[0]}"
+    except (ValueError, IndexError):
+        pass
+    return label, ""
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _point_note(site: SiteIndex, metric: MetricInfo, period: Period, fig: Figure | None) -> str:
+    """A chart point's tooltip: '2026-W47: 97.0%, n = 332, on goal (goal ≥ 95.0%)'."""
+    if fig is None or fig.value is None:
+        return ""
+    label = period.label + (" (partial)" if period.partial else "")
+    n = f", n = {fig.n:,}" if fig.n is not None else ""
+    status = STATUS_TEXT.get(fig.status, (fig.status, ""))[0]
+    goal = _goal_text(site, metric, fig, period)
+    return f"{label}: {format_value(fig.value, metric.unit)}{n}, {status}" + (
+        f" ({goal})" if goal else "")
+
+
+def _panel_summary(metric: MetricInfo, window: tuple[Period, ...],
+                   figs: list[Figure | None]) -> str:
+    """A panel's text alternative: first and last value, low and high."""
+    known = [(p, f.value) for p, f in zip(window, figs) if f is not None and f.value is not None]
+    if not known:
+        return f"{metric.label}: no values"
+    (first_p, first), (last_p, last) = known[0], known[-1]
+    values = [v for _, v in known]
+    unit_word = GRANULARITY_PLURAL.get(window[0].granularity, "periods")
+    return (f"{metric.label}, last {len(window)} {unit_word}: "
+            f"{format_value(first, metric.unit)} in {first_p.label} to "
+            f"{format_value(last, metric.unit)} in {last_p.label}"
+            f"{' (partial)' if last_p.partial else ''}; "
+            f"low {format_value(min(values), metric.unit)}, "
+            f"high {format_value(max(values), metric.unit)}")
+
+
 def _chart(
     site: SiteIndex, title: str, window: tuple[Period, ...], dim: str, seg: str
 ) -> ChartSpec | None:
@@ -549,16 +688,34 @@ def _chart(
             conf = goals_in_force(site.config.policy, p.start).get(m.id)
             tol = tolerance_of(conf, m) if conf else (0.05 if m.is_ratio else abs(g) * 0.1)
             bands.append((g - tol, g) if _direction(site, m, p) == "min" else (g, g + tol))
-        panels.append(Panel(m.label, m.unit, values, goals, tuple(bands)))
+        notes = tuple(_point_note(site, m, p, f) for p, f in zip(window, figs))
+        panels.append(Panel(m.label, m.unit, values, goals, tuple(bands), notes,
+                            _panel_summary(m, window, figs)))
     if not panels:
         return None
+    ticks = [_tick(p.granularity, p.label) for p in window]
+    groups = tuple(group if i == 0 or group != ticks[i - 1][1] else ""
+                   for i, (_, group) in enumerate(ticks))
     return ChartSpec(
         title=f"{title} — {GRANULARITY_ADJECTIVE.get(headline, headline)}",
         x_labels=tuple(p.label for p in window),
         partial=tuple(p.partial for p in window),
         panels=tuple(panels),
         markers=_markers(site, window, dim, seg),
+        ticks=tuple(tick for tick, _ in ticks),
+        groups=groups,
     )
+
+
+def _legend_keys(spec: ChartSpec) -> tuple[str, ...]:
+    """What the chart's panels draw, for its legend."""
+    keys = ["value"]
+    if any(g is not None for p in spec.panels for g in p.goals):
+        keys += ["goal", "band"]
+    if any(spec.partial):
+        keys.append("partial")
+    keys += [kind for kind in ("policy", "blackout") if any(m.kind == kind for m in spec.markers)]
+    return tuple(keys)
 
 
 def _segment_page(site: SiteIndex, dim: str, seg: str) -> tuple[Page, ChartJob | None]:
@@ -575,34 +732,33 @@ def _segment_page(site: SiteIndex, dim: str, seg: str) -> tuple[Page, ChartJob |
         scorecards = _scorecards(site, periods, complete[-1], root, dim, seg,
                                  heading=f"Latest complete {headline}: "
                                  f"{periods[complete[-1]].label}")
+    metrics = _table_metrics(site)
     rows = []
     for p in window:
         cells = tuple(_cell(site, site.figure(headline, p.label, dim, seg, m.id), m, dim, seg,
                             root)
-                      for m in site.figures.metrics)
+                      for m in metrics)
         rows.append(TrendRow(Link(root + site.period_path(p), p.label,
-                                  note="partial" if p.partial else ""), cells))
+                                  note="partial" if p.partial else ""), cells,
+                             _status_counts(cells)))
     plural_word = GRANULARITY_PLURAL.get(headline, "periods")
+    adjective = GRANULARITY_ADJECTIVE.get(headline, headline)
     table = TrendTable(
-        caption=f"{title}: {GRANULARITY_ADJECTIVE.get(headline, headline)} figures, "
-                f"last {len(window)} {plural_word}",
-        columns=_metric_columns(site, root),
+        caption=f"{title} — {adjective} figures, last {len(window)} {plural_word}",
+        columns=_metric_columns(site, root, metrics),
         rows=tuple(rows),
+        scroll_hint=_scroll_hint(metrics),
     )
     chart_view = None
     job = None
     spec = _chart(site, title, window, dim, seg)
     if spec is not None:
-        chart_path = site.chart_path(dim, seg)
-        job = ChartJob(chart_path, spec, path)
-        names = ", ".join(p.title for p in spec.panels)
+        job = ChartJob(path, spec)
         chart_view = ChartView(
-            src=root + chart_path,
-            alt=(f"Trend charts for {title} over the last {len(window)} {plural_word} "
-                 f"({names}); the table below lists every value."),
-            caption=(f"{title}: value per {headline} (solid line), goal (dashed line) and amber "
-                     "band (within tolerance of the goal); a hollow point is a partial period; "
-                     "dotted lines mark policy changes and blackouts."),
+            caption=(f"{title} — {adjective} trends, last {len(window)} {plural_word}: one "
+                     "panel per metric. Point at a dot for its period, value, n and status; "
+                     "the table below lists every value."),
+            legend=_legend_keys(spec),
         )
     siblings, all_siblings = _siblings(site, dim, seg, root)
     context = SegmentContext(info, dim, seg, scorecards, chart_view, table, siblings,

@@ -19,6 +19,7 @@ from generator.site.contexts import (
     CalendarView,
     DataQualityContext,
     DefinitionsContext,
+    DroppedFieldRow,
     DropRow,
     FoldRow,
     GoalView,
@@ -372,7 +373,6 @@ def _reason_counts(counts: dict[str, int], labels: dict[str, str]) -> tuple[Reas
                  for code, n in sorted(counts.items()))
 
 
-
 def data_quality_page(site: SiteIndex) -> Page:
     """The data-quality page: row accounting, exclusions, blackouts, threads, restatements."""
     path = "data-quality.html"
@@ -420,6 +420,12 @@ def data_quality_page(site: SiteIndex) -> Page:
         data_through=site.format_time(q.data_through),
         data_through_explicit=q.data_through_explicit,
         sources=tuple((name, site.format_time(t)) for name, t in q.data_through_by_source.items()),
+        fields_dropped=tuple(
+            DroppedFieldRow(d.file, d.field, d.column, d.reason,
+                            reason_label(d.reason, q.reason_labels), d.count, d.example)
+            for d in q.fields_dropped
+        ),
+        values_dropped=q.values_dropped,
         rejections=rejections,
         rejections_total=len(q.rejections),
         rejected_csv=Link(REJECTED_CSV, "rejected.csv") if q.rejections else None,

@@ -1,4 +1,4 @@
-"""Render the site model to bytes: HTML pages (Jinja2), SVG charts and theme assets.
+"""Render the site model to bytes: HTML pages (Jinja2) with their charts, and theme assets.
 
 The default theme is the repository's ``templates/`` folder, shipped in the wheel as the package
 ``generator.theme``. A site's own templates folder (``site.templates``) overrides it file by
@@ -8,6 +8,7 @@ file; an override can extend the original as ``theme/<name>`` (e.g.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib.resources
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 import jinja2
+from markupsafe import Markup
 
 from generator.config.loader import Config
 from generator.csvtext import csv_bytes
@@ -27,6 +29,7 @@ from generator.site.content import load_content
 from generator.site.contexts import SiteModel
 from generator.site.drawing import ChartDrawer
 from generator.site.pages import build_site, context_fields
+from generator.site.siteindex import PRINT_STYLESHEET
 
 ASSETS = "assets"
 
@@ -51,7 +54,7 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
     if overrides is not None:
         loaders.append(jinja2.FileSystemLoader(str(overrides)))
     loaders += [theme, jinja2.PrefixLoader({"theme": theme})]
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "svg"]),
         undefined=jinja2.StrictUndefined,
@@ -61,6 +64,19 @@ def make_environment(overrides: Path | None = None) -> jinja2.Environment:
         # One environment per build: no template changes under it, so no file checks per page.
         auto_reload=False,
     )
+    return env
+
+
+def css_string(text: str) -> str:
+    """`text` as a quoted CSS string: every character but letters, digits, spaces and a few
+    safe marks is a hex escape, so nothing from config can end the string or the rule."""
+    safe = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:-")
+    return '"' + "".join(c if c in safe else f"\\{ord(c):06x}" for c in text) + '"'
+
+
+def print_header_css(text: str) -> bytes:
+    """The stylesheet that puts `text` at the top of every printed sheet."""
+    return f"@page {{ @top-left {{ content: {css_string(text)}; }} }}\n".encode()
 
 
 #: Receives each output file: its path and its bytes.
@@ -132,16 +148,29 @@ def _collector_paused() -> Iterator[None]:
 def _render_model(put: Sink, model: SiteModel, overrides: Path | None,
                   drawer: ChartDrawer) -> None:
     env = make_environment(overrides)
+    # Charts are drawn first: a page holds its chart's panels (inline SVG).
+    drawn = drawer.draw([job.spec for job in model.charts],
+                        [f"of page '{job.page}'" for job in model.charts])
+    charts = {job.page: Markup(panels.decode("utf-8"))
+              for job, panels in zip(model.charts, drawn)}
     for page in progress(model.pages, len(model.pages), "rendering pages"):
-        put(page.path, _render_page(env, page.template, page.path, page.context))
-    svgs = drawer.draw([job.spec for job in model.charts],
-                       [f"'{job.path}' (for page '{job.page}')" for job in model.charts])
-    for job, svg in zip(model.charts, svgs):
-        put(job.path, svg)
+        context = page.context
+        if page.path in charts:
+            context = with_chart(context, charts[page.path])
+        put(page.path, _render_page(env, page.template, page.path, context))
     for download in model.downloads:
         put(download.path, download.data or csv_bytes(download.columns, download.rows))
     for name, data in sorted(collect_assets(overrides).items()):
         put(f"{ASSETS}/{name}", data)
+    put(PRINT_STYLESHEET, print_header_css(model.print_header))
+
+
+def with_chart(context: object, panels: Markup) -> object:
+    """`context` (a context with a `chart: ChartView`) with the chart's drawn panels."""
+    chart = getattr(context, "chart", None)
+    if chart is None:
+        return context
+    return dataclasses.replace(context, chart=dataclasses.replace(chart, panels=panels))  # type: ignore[type-var]
 
 
 def collect_assets(overrides: Path | None = None) -> dict[str, bytes]:

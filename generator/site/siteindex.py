@@ -37,6 +37,8 @@ DOWNLOADS: tuple[tuple[str, str], ...] = (
     ("data/badge.svg", "badge.svg"),
 )
 STYLESHEET = "assets/carecard.css"
+#: Made by the build: the print header of every sheet (an @page rule with the site's text).
+PRINT_STYLESHEET = "assets/print-header.css"
 
 
 @dataclass
@@ -172,6 +174,9 @@ class SiteIndex:
         nav = tuple(Link(root + href, label, key == section) for href, label, key in items)
         downloads = tuple(Link(root + href, label) for href, label in DOWNLOADS)
         through = self.figures.data_through or self.quality.data_through
+        built = ""
+        if self.info.date_source == "SOURCE_DATE_EPOCH":
+            built = self.format_time(datetime.fromisoformat(self.info.built_at))
         return PageInfo(
             path=path,
             title=title,
@@ -181,11 +186,28 @@ class SiteIndex:
             downloads=downloads,
             stylesheet=root + STYLESHEET,
             version=self.info.version,
-            built_at=self.info.built_at,
+            built_at=built,
             data_through=self.format_time(through),
             data_through_iso=through.isoformat() if through else "",
             timezone=self.config.site.timezone,
+            policy_version=self.policy_version(through),
+            print_stylesheet=root + PRINT_STYLESHEET,
         )
+
+    def print_header(self) -> str:
+        """What tops every printed sheet: the site, the data-through time, the policy version."""
+        through = self.figures.data_through or self.quality.data_through
+        return (f"{self.config.site.title} · data through {self.format_time(through)} · "
+                f"{self.policy_version(through)}")
+
+    def policy_version(self, moment: datetime | None) -> str:
+        """'policy from 2026-11-01': the newest policy version in force at `moment` (in the
+        reporting timezone), or 'base policy'."""
+        if moment is None:
+            return "base policy"
+        day = moment.astimezone(self.tz).date()
+        started = [v.valid_from for v in self.config.policy.versions if v.valid_from <= day]
+        return f"policy from {max(started).isoformat()}" if started else "base policy"
 
     def period_view(self, period: Period, root: str) -> PeriodView:
         """A period described for people, linked to its page."""

@@ -183,13 +183,17 @@ def write_bad() -> None:
     (bad / "unclosed_quote.csv").write_text(
         header + good + '102,2026-11-02 10:00:00,,email,,,"never closed\n'
         "103,2026-11-02 11:00:00,,email,,,x\n", "utf-8")
-    (bad / "ragged.csv").write_text(header + good + "102,2026-11-02 10:00:00,,email\n", "utf-8")
     full = gzip.compress((header + good * 2000).encode(), mtime=0)
     (bad / "truncated.csv.gz").write_bytes(full[: len(full) // 2])
     (bad / "object.json").write_text('{"id": 101, "channel": "twitter"}\n', "utf-8")
     (bad / "bad_item.json").write_text('[{"id": 101}, 102, {"id": 103}]\n', "utf-8")
     (bad / "bad_line.jsonl").write_text('{"id": 101}\n\n[102]\n{"id": 103\n', "utf-8")
     (bad / "xlsx_named.csv").write_bytes((HERE / "sheet.xlsx").read_bytes())
+    # Readable: a malformed record is a rejected row, the rest of the drop is kept.
+    malformed = HERE / "malformed"
+    malformed.mkdir(exist_ok=True)
+    (malformed / "ragged.csv").write_text(
+        header + good + "102,2026-11-02 10:00:00,,email\n" + good.replace("101", "103"), "utf-8")
 
 
 def main() -> None:
