@@ -7,7 +7,8 @@ followed by the column or key. Only the CLI turns these exceptions into exit cod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -45,6 +46,17 @@ def quote(value: object) -> str:
         text = text[:77] + "..."
     mark = '"' if "'" in text and '"' not in text else "'"
     return mark + text + mark
+
+
+def quoted(options: Iterable[str]) -> str:
+    """Return options as 'a', 'b', 'c'."""
+    return ", ".join(quote(option) for option in options)
+
+
+def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
+    """Return "did you mean 'x'?" for the closest option, or ''."""
+    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return f"did you mean '{matches[0]}'?" if matches else ""
 
 
 class CarecardError(Exception):

@@ -572,7 +572,7 @@ POLICY_MISTAKES = [
         """\
         policy:
           custom_metrics:
-            - {id: csat, ratio: {numerator: "csat >= 4"}}
+            - {id: csat, label: CSAT, ratio: {numerator: "csat >= 4"}}
         """,
         "config.yaml:10: policy.custom_metrics[0].id: expected an id that is not a built-in "
         "metric's, found 'csat'. Hint: choose another id.",

@@ -1,9 +1,19 @@
-"""The custom-metric expression language: parsing, checking, SQL, and values in the engine."""
+"""The custom-metric expression language: parsing, checking, SQL, and values in the engine.
+
+Declarations go through load_config, as a user's would: a config.yaml whose
+policy.custom_metrics holds them, one a line from line 7.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+import textwrap
+from pathlib import Path
+
 import duckdb
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,10 +36,9 @@ from generator.config.expressions import (
     compile_aggregate,
     compile_condition,
     format_expression,
-    parse_custom_metrics,
     parse_expression,
 )
-from generator.config.loader import INTERACTION_FIELDS
+from generator.config.loader import INTERACTION_FIELDS, Config, load_config
 from generator.errors import ConfigError
 from generator.model import METRICS_BY_ID
 
@@ -42,13 +51,50 @@ ACTIONABLE = '"excluded_by" IS NULL'
 ALL = f"count(*) FILTER (WHERE {ACTIONABLE})"
 
 
-def metrics(*raw: dict[str, object]) -> tuple[CustomMetric, ...]:
-    return parse_custom_metrics(raw, NAMES, "config.yaml")
+HEADER = """\
+sources:
+  - name: care
+    path: exports/*.csv
+    dimensions: [category]
+policy:
+  custom_metrics:
+"""
 
 
-def problems(*raw: dict[str, object]) -> list[str]:
+def load_yaml(custom_metrics: str, strict: bool = False, policy: str = "") -> Config:
+    """Load a config.yaml whose policy.custom_metrics is this YAML (from line 7 on), followed
+    by other policy keys."""
+    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+        Path("exports").mkdir()
+        Path("exports/w1.csv").write_text("id,received_at,channel\n", encoding="utf-8")
+        text = HEADER + textwrap.indent(textwrap.dedent(custom_metrics), "    ")
+        text += textwrap.indent(textwrap.dedent(policy), "  ")
+        Path("config.yaml").write_text(text, encoding="utf-8")
+        return load_config("config.yaml", strict=strict)
+
+
+def load(*declarations: dict[str, object] | str, strict: bool = False) -> Config:
+    """Load a config.yaml declaring these metrics, one a line from line 7 (a str as written)."""
+    return load_yaml("".join(f"- {_one_line(d)}\n" for d in declarations), strict)
+
+
+def _one_line(declaration: dict[str, object] | str) -> str:
+    if isinstance(declaration, str):
+        return declaration
+    # Double quotes throughout: any text stays on one line and reads back unchanged.
+    return yaml.safe_dump(
+        declaration, default_flow_style=True, default_style='"', width=10**6,
+        allow_unicode=True, sort_keys=False,
+    ).strip()
+
+
+def metrics(*declarations: dict[str, object] | str) -> tuple[CustomMetric, ...]:
+    return load(*declarations).policy.custom_metrics
+
+
+def problems(*declarations: dict[str, object] | str, strict: bool = False) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        metrics(*raw)
+        load(*declarations, strict=strict)
     return [str(p) for p in caught.value.problems]
 
 
@@ -176,15 +222,11 @@ def test_a_ratio_names_its_sample_in_words_not_in_the_expression_language(
 
 
 def test_a_declaration_becomes_a_metric_with_defaults() -> None:
-    (complaints, frt) = parse_custom_metrics(
-        (
-            {"id": "complaint_share", "label": "Complaint share",
-             "ratio": {"numerator": "category == 'complaint'"}},
-            {"id": "slowest", "label": "Slowest reply", "aggregate": "max(frt_minutes)",
-             "unit": "minutes", "better": "lower"},
-        ),
-        NAMES,
-        lambda index, key: f"config.yaml:{30 + index}: policy.custom_metrics[{index}].{key}",
+    (complaints, frt) = metrics(
+        {"id": "complaint_share", "label": "Complaint share",
+         "ratio": {"numerator": "category == 'complaint'"}},
+        {"id": "slowest", "label": "Slowest reply", "aggregate": "max(frt_minutes)",
+         "unit": "minutes", "better": "lower"},
     )
     assert (complaints.id, complaints.label, complaints.unit, complaints.better) == (
         "complaint_share", "Complaint share", "ratio", "higher",
@@ -360,116 +402,116 @@ def test_well_typed_ratios_run_and_stay_within_zero_and_one(
     [
         (
             ratio("categroy == 'complaint'"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
             "name at column 1, found 'categroy'. Hint: did you mean 'category'?"),
         ),
         (
             ratio("category == complaint"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a number, 'text', "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a number, 'text', "
             "true, false or null after '==' at column 13, found 'complaint'. "
             "Hint: quote text values: 'complaint'."),
         ),
         (
             ratio("frt_minutes <= target_minutes"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a number, 'text', "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a number, 'text', "
             "true, false or null after '<=' at column 16, found 'target_minutes'. "
             "Hint: compare a field with a fixed value; fields cannot be compared to fields."),
         ),
         (
             ratio("within_target", "category"),
-            ("config.yaml: policy.custom_metrics[0].ratio.denominator: expected a condition at "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.denominator: expected a condition at "
             "column 1, found 'category'. Hint: compare it with a value, e.g. category == '…'."),
         ),
         (
             ratio("count(public) > 3"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a condition on one "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a condition on one "
             "interaction at column 1, found 'count'. Hint: a ratio counts the interactions "
             "itself: write only the condition, or declare an 'aggregate'."),
         ),
         (
             aggregate("median(median(frt_minutes))"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected a value of one "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a value of one "
             "interaction inside 'median' at column 8, found 'median'. "
             "Hint: aggregates cannot be nested."),
         ),
         (
             aggregate("avg(frt_minutes)"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected a function: count, sum, "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a function: count, sum, "
             "mean, median, quantile, min or max at column 1, found 'avg'. "
             "Hint: did you mean 'mean'?"),
         ),
         (
             aggregate("quantile(frt_minutes, 90)"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected a number from 0 to 1 at "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a number from 0 to 1 at "
             "column 23, found '90'. Hint: write percentiles as fractions: 0.9 for 90."),
         ),
         (
             aggregate("quantile(frt_minutes, q)"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected a number from 0 to 1 at "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a number from 0 to 1 at "
             "column 23, found 'q'."),
         ),
         (
             aggregate("frt_minutes"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected an aggregate such as "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected an aggregate such as "
             "median(frt_minutes) or count() at column 1, found 'frt_minutes'. "
             "Hint: wrap the field in an aggregate, e.g. mean(frt_minutes)."),
         ),
         (
             aggregate("sum(public)", "count"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected a number at column 5, "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a number at column 5, "
             "found 'public'. Hint: count(public) counts the interactions where it holds."),
         ),
         (
             aggregate("mean(resolved_at)", "hours"),
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected a number at column 6, "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a number at column 6, "
             "found 'resolved_at'. Hint: use frt_minutes or resolution_hours for durations."),
         ),
         (
             ratio("csat == '4'"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a number after '==' "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a number after '==' "
             "at column 9, found \"'4'\". Hint: remove the quotes."),
         ),
         (
             ratio("csat >= null"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a number or 'text' "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a number or 'text' "
             "after '>=' at column 9, found 'null'. "
             "Hint: test for a missing value with '== null' or '!= null'."),
         ),
         (
             ratio("4 <= csat"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a field or an "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a field or an "
             "expression over fields before '<=' at column 1, found '4'. "
             "Hint: write the field on the left and the value on the right, e.g. csat >= 4."),
         ),
         (
             ratio("1 < csat < 5"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected 'and' or 'or' "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected 'and' or 'or' "
             "between comparisons at column 10, found '<'. "
             "Hint: write 'a < x and x < b' rather than 'a < x < b'."),
         ),
         (
             ratio("csat = 5"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a value or an "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a value or an "
             "operator at column 6, found '='. Hint: compare with '=='."),
         ),
         (
             ratio("category == 'x' and"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a value at column "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a value at column "
             "20, found the end of the expression."),
         ),
         (
             ratio(""),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a value at column "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a value at column "
             "1, found the end of the expression."),
         ),
         (
             ratio("category == 'x' AND public"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected an operator or the "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected an operator or the "
             "end of the expression at column 17, found 'AND'. Hint: did you mean 'and'?"),
         ),
         (
             ratio("public == 'yes'"),
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected true or false after "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected true or false after "
             "'==' at column 11, found \"'yes'\". Hint: a yes/no field can also be the condition "
             "itself, or be negated with 'not'."),
         ),
@@ -486,65 +528,97 @@ def test_expression_errors_name_the_key_and_column(
     [
         (
             {**ratio("public"), "id": "sla_attainment"},
-            ("config.yaml: policy.custom_metrics[0].id: expected an id that is not a built-in "
+            ("config.yaml:7: policy.custom_metrics[0].id: expected an id that is not a built-in "
             "metric's, found 'sla_attainment'. Hint: choose another id."),
         ),
         (
             {**ratio("public"), "id": "net_sentiment"},
-            ("config.yaml: policy.custom_metrics[0].id: expected an id that is not a built-in "
+            ("config.yaml:7: policy.custom_metrics[0].id: expected an id that is not a built-in "
             "metric's, found 'net_sentiment'. Hint: choose another id."),
         ),
         (
             {**ratio("public"), "id": "Complaint-Share"},
-            ("config.yaml: policy.custom_metrics[0].id: expected a metric id of lowercase "
+            ("config.yaml:7: policy.custom_metrics[0].id: expected a metric id of lowercase "
             "letters, digits and '_', starting with a letter, found 'Complaint-Share'. "
             "Hint: did you mean 'complaint_share'?"),
         ),
         (
             {"label": "No id", "ratio": {"numerator": "public"}},
-            ("config.yaml: policy.custom_metrics[0].id: missing required key: expected a metric "
+            ("config.yaml:7: policy.custom_metrics[0].id: missing required key: expected a metric "
             "id of lowercase letters, digits and '_', starting with a letter."),
         ),
         (
             {"id": "nothing", "label": "Nothing"},
-            ("config.yaml: policy.custom_metrics[0]: missing required key: expected 'ratio' or "
+            ("config.yaml:7: policy.custom_metrics[0]: missing required key: expected 'ratio' or "
             "'aggregate'. Hint: declare a share as 'ratio: {numerator: \"…\"}' or a figure as "
             "'aggregate: \"median(frt_minutes)\"'."),
         ),
         (
             {**ratio("public"), "aggregate": "count()"},
-            ("config.yaml: policy.custom_metrics[0].aggregate: expected either 'ratio' or "
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected either 'ratio' or "
             "'aggregate', not both."),
         ),
         (
             {"id": "frt", "label": "FRT", "aggregate": "median(frt_minutes)"},
-            ("config.yaml: policy.custom_metrics[0].unit: missing required key: expected "
-            "'minutes' or 'hours' or 'count' or 'score' or 'ratio'."),
+            ("config.yaml:7: policy.custom_metrics[0].unit: missing required key: expected one "
+            "of 'minutes', 'hours', 'count', 'score', 'ratio'."),
+        ),
+        (
+            {"id": "frt", "label": "FRT", "aggregate": "median(frt_minutes)", "unit": "secs"},
+            ("config.yaml:7: policy.custom_metrics[0].unit: expected one of 'minutes', 'hours', "
+            "'count', 'score', 'ratio', found 'secs'."),
         ),
         (
             ratio("public", unit="minutes"),
-            ("config.yaml: policy.custom_metrics[0].unit: expected 'ratio' (or no unit) for a "
+            ("config.yaml:7: policy.custom_metrics[0].unit: expected 'ratio' (or no unit) for a "
             "ratio metric, found 'minutes'. Hint: declare the metric with 'aggregate' for "
             "another unit."),
         ),
         (
             ratio("public", better="up"),
-            ("config.yaml: policy.custom_metrics[0].better: expected 'higher' or 'lower', "
+            ("config.yaml:7: policy.custom_metrics[0].better: expected one of 'higher', 'lower', "
             "found 'up'."),
         ),
         (
             {"id": "x", "label": "X", "ratio": {"numerater": "public"}},
-            ("config.yaml: policy.custom_metrics[0].ratio.numerater: unknown key. "
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerater: unknown key. "
             "Hint: did you mean 'numerator'?"),
         ),
         (
-            {"id": "x", "label": "X", "ratio": {"numerator": True}},
-            ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a condition such "
-            "as \"category == 'x'\" as text, found 'True'. Hint: quote the whole expression."),
+            "{id: x, label: X, ratio: {numerator: true}}",
+            ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a condition such "
+            "as \"category == 'x'\" as text, found 'true'. Hint: quote the whole expression."),
+        ),
+        (
+            "{id: x, label: X, aggregate: 5, unit: count}",
+            ("config.yaml:7: policy.custom_metrics[0].aggregate: expected an aggregate such as "
+            "'median(frt_minutes)' as text, found '5'. Hint: quote the whole expression."),
+        ),
+        (
+            "just text",
+            ("config.yaml:7: policy.custom_metrics[0]: expected a mapping with 'id', 'label' and "
+            "'ratio' or 'aggregate', found 'just text'."),
+        ),
+        (
+            {"id": "x", "label": "X", "ratio": "public"},
+            ("config.yaml:7: policy.custom_metrics[0].ratio: expected a mapping with 'numerator' "
+            "and optionally 'denominator', found 'public'."),
+        ),
+        (
+            {"id": "x", "label": " ", "ratio": {"numerator": "public"}},
+            ("config.yaml:7: policy.custom_metrics[0].label: expected a label to show on cards "
+            "and charts, found ' '."),
+        ),
+        (
+            "{id: 12, label: X, ratio: {numerator: public}}",
+            ("config.yaml:7: policy.custom_metrics[0].id: expected a metric id of lowercase "
+            "letters, digits and '_', starting with a letter, found '12'."),
         ),
     ],
 )
-def test_declaration_errors_name_the_key(declaration: dict[str, object], message: str) -> None:
+def test_declaration_errors_name_the_key(
+    declaration: dict[str, object] | str, message: str
+) -> None:
     assert problems(declaration)[0] == message
 
 
@@ -556,32 +630,68 @@ def test_every_problem_of_every_metric_is_listed_at_once() -> None:
         {"id": "b", "lable": "B", "aggregate": "sum(reach) + reach", "unit": "count"},
     )
     assert found == [
-        ("config.yaml: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
+        ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
         "name at column 1, found 'categroy'. Hint: did you mean 'category'?"),
-        ("config.yaml: policy.custom_metrics[0].ratio.denominator: expected a number after '>=' "
+        ("config.yaml:7: policy.custom_metrics[0].ratio.denominator: expected a number after '>=' "
         "at column 9, found \"'4'\". Hint: remove the quotes."),
-        ("config.yaml: policy.custom_metrics[1].id: expected a unique metric id, found 'a'. "
-        "Hint: policy.custom_metrics[0] already has this id."),
-        "config.yaml: policy.custom_metrics[2].lable: unknown key. Hint: did you mean 'label'?",
-        ("config.yaml: policy.custom_metrics[2].label: missing required key: expected a label "
+        ("config.yaml:8: policy.custom_metrics[1].id: expected a unique metric id, found 'a'. "
+        "Hint: line 7 already has it."),
+        "config.yaml:9: policy.custom_metrics[2].lable: unknown key. Hint: did you mean 'label'?",
+        ("config.yaml:9: policy.custom_metrics[2].label: missing required key: expected a label "
         "to show on cards and charts."),
-        ("config.yaml: policy.custom_metrics[2].aggregate: expected an aggregate such as "
+        ("config.yaml:9: policy.custom_metrics[2].aggregate: expected an aggregate such as "
         "median(frt_minutes) or count() at column 14, found 'reach'. "
         "Hint: wrap the field in an aggregate, e.g. mean(reach)."),
     ]
 
 
-def test_where_callback_gives_the_line() -> None:
+def test_problems_name_the_line_of_their_key() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_custom_metrics(
-            ({"id": "x", "label": "X", "ratio": {"numerator": "csat >"}},),
-            NAMES,
-            lambda i, key: f"config.yaml:{41 + i}: policy.custom_metrics[{i}].{key}",
-        )
-    assert str(caught.value) == (
-        "config.yaml:41: policy.custom_metrics[0].ratio.numerator: expected a value at column "
-        "7, found the end of the expression."
+        load_yaml("""\
+            - id: x
+              label: X
+              ratio:
+                numerator: "csat >"
+              unit: minutes
+            """)
+    assert [str(p) for p in caught.value.problems] == [
+        ("config.yaml:10: policy.custom_metrics[0].ratio.numerator: expected a value at column "
+        "7, found the end of the expression."),
+        ("config.yaml:11: policy.custom_metrics[0].unit: expected 'ratio' (or no unit) for a "
+        "ratio metric, found 'minutes'. Hint: declare the metric with 'aggregate' for another "
+        "unit."),
+    ]
+
+
+def test_a_reused_id_and_a_missing_label_are_both_reported() -> None:
+    assert problems('{id: csat, ratio: {numerator: "csat >= 4"}}') == [
+        ("config.yaml:7: policy.custom_metrics[0].id: expected an id that is not a built-in "
+        "metric's, found 'csat'. Hint: choose another id."),
+        ("config.yaml:7: policy.custom_metrics[0].label: missing required key: expected a label "
+        "to show on cards and charts."),
+    ]
+
+
+def test_unknown_keys_are_warnings_and_errors_when_strict() -> None:
+    declaration = {**ratio("public"), "colour": "red"}
+    unknown = (
+        "config.yaml:7: policy.custom_metrics[0].colour: unknown key. Hint: the known keys are "
+        "'id', 'label', 'ratio', 'aggregate', 'unit', 'better'."
     )
+    assert load(declaration).warnings == (unknown,)
+    assert problems(declaration, strict=True) == [unknown]
+
+
+def test_a_goal_naming_a_metric_with_errors_adds_no_second_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_yaml(
+            '- {id: share, label: Share, ratio: {numerator: "categroy == \'x\'"}}\n',
+            policy="goals: {share: {min: 0.5}}\n",
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        ("config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
+        "name at column 1, found 'categroy'. Hint: did you mean 'category'?"),
+    ]
 
 
 def test_builtin_ids_are_all_refused() -> None:
@@ -589,13 +699,14 @@ def test_builtin_ids_are_all_refused() -> None:
         assert "built-in" in problems({**ratio("public"), "id": metric_id})[0]
 
 
-def test_names_are_limited_to_the_allowed_ones() -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_custom_metrics((ratio("excluded_by == null"),), {"category"}, "config.yaml")
-    assert str(caught.value) == (
-        "config.yaml: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
-        "name at column 1, found 'excluded_by'. Hint: the known names are 'category'."
-    )
+def test_names_are_limited_to_fields_declared_dimensions_and_derived_columns() -> None:
+    assert problems(ratio("excluded_by == null")) == [
+        "config.yaml:7: policy.custom_metrics[0].ratio.numerator: expected a field or dimension "
+        "name at column 1, found 'excluded_by'. Hint: the known names are 'category', 'channel', "
+        "'csat', 'first_response_at', 'frt_minutes', 'id', 'moved_private', 'needs_reply', "
+        "'public', 'reach', 'received_at', 'resolution_hours', 'resolved_at', 'sentiment_end', "
+        "'sentiment_start', 'target_minutes', 'within_target'."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -645,17 +756,17 @@ def test_hostile_inputs_are_rejected_with_a_message(text: str, message: str) -> 
     with pytest.raises(ConfigError) as caught:
         metrics(ratio(text))
     assert str(caught.value) == (
-        "config.yaml: policy.custom_metrics[0].ratio.numerator: " + message
+        "config.yaml:7: policy.custom_metrics[0].ratio.numerator: " + message
     )
 
 
 def test_found_values_with_single_quotes_are_shown_in_double_quotes_not_nested() -> None:
     unclosed = ratio("category == '" + "x" * 90, id="other")
     assert problems(aggregate("median(category == 'x')"), unclosed) == [
-        ("config.yaml: policy.custom_metrics[0].aggregate: expected a number at column 8, found "
+        ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a number at column 8, found "
         "\"category == 'x'\". Hint: count(category == 'x') counts the interactions where it "
         "holds."),
-        ("config.yaml: policy.custom_metrics[1].ratio.numerator: expected a closing quote for the "
+        ("config.yaml:8: policy.custom_metrics[1].ratio.numerator: expected a closing quote for the "
         f"text at column 13, found \"'{'x' * 76}...\". "
         "Hint: end the text with ' (write '' for a quote inside it)."),
     ]
@@ -663,7 +774,7 @@ def test_found_values_with_single_quotes_are_shown_in_double_quotes_not_nested()
 
 def test_unknown_functions_never_reach_sql() -> None:
     assert problems(aggregate("read_csv('/etc/passwd')")) == [
-        ("config.yaml: policy.custom_metrics[0].aggregate: expected a function: count, sum, mean, "
+        ("config.yaml:7: policy.custom_metrics[0].aggregate: expected a function: count, sum, mean, "
         "median, quantile, min or max at column 1, found 'read_csv'."),
     ]
 

@@ -5,7 +5,9 @@ or as an *aggregate* expression. The text is tokenized and parsed here by a smal
 type-checked against the names the caller allows, and compiled to a DuckDB aggregate expression
 over the ``judged`` table. Nothing the user wrote is ever pasted into SQL: names are emitted as
 quoted identifiers (and only names the caller allows), text as escaped string literals, numbers
-re-printed from their parsed values.
+re-printed from their parsed values. The declarations around the expressions (ids, labels,
+units) are validated by the config loader (`policy_section`), which builds each `CustomMetric`
+with `ratio_metric` or `aggregate_metric` from the expressions compiled here.
 
 Grammar (EBNF; ``{ }`` = repeat, ``[ ]`` = optional; binding from loosest to tightest)::
 
@@ -48,13 +50,12 @@ Rules the checker adds to the grammar:
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from generator.errors import ConfigError, Problem, quote
-from generator.model import METRICS_BY_ID, MetricInfo
+from generator.errors import ConfigError, Problem, did_you_mean, quote, quoted
+from generator.model import MetricInfo
 from generator.sqltext import sql_ident, sql_str
 
 # --- the syntax tree --------------------------------------------------------------------------
@@ -202,15 +203,9 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
 }
 DERIVED_NAMES: tuple[str, ...] = tuple(DERIVED_FROM)
 
-#: Metric ids of SPEC §5 that a custom metric may not take.
-BUILTIN_METRIC_IDS: frozenset[str] = frozenset(
-    [*METRICS_BY_ID, "net_sentiment", "recovery_rate", "private_move_rate", "exposed_reach"]
-)
+#: Units a custom metric may declare, and which way is better.
 UNITS: tuple[str, ...] = ("minutes", "hours", "count", "score", "ratio")
 BETTER: tuple[str, ...] = ("higher", "lower")
-_KEYS: tuple[str, ...] = ("id", "label", "ratio", "aggregate", "unit", "better")
-_RATIO_KEYS: tuple[str, ...] = ("numerator", "denominator")
-_METRIC_ID = re.compile(r"[a-z][a-z0-9_]*")
 #: Deepest nesting of operators, calls and parentheses an expression may have (it keeps the
 #: recursive parser, checker and printer far from Python's recursion limit).
 MAX_DEPTH = 64
@@ -271,31 +266,6 @@ class ExpressionError(Exception):
         super().__init__(f"expected {expected}{found_text}")
 
 
-def parse_custom_metrics(
-    raw: Iterable[Mapping[str, object]],
-    allowed_names: Iterable[str],
-    where: Callable[[int, str], str] | str,
-) -> tuple[CustomMetric, ...]:
-    """Validate and compile custom metric declarations; raise ConfigError listing every problem.
-
-    ``where(index, key)`` returns the location prefix of a key of the index-th declaration
-    (e.g. ``config.yaml:31: policy.custom_metrics[0].ratio.numerator``); key is ``''`` for the
-    declaration as a whole. A plain file name may be passed instead.
-    """
-    locate = _locator(where) if isinstance(where, str) else where
-    names = frozenset(allowed_names)
-    problems: list[Problem] = []
-    metrics: list[CustomMetric] = []
-    seen: dict[str, int] = {}
-    for index, declaration in enumerate(raw):
-        metric = _Declaration(index, declaration, names, locate, problems, seen).parse()
-        if metric is not None:
-            metrics.append(metric)
-    if problems:
-        raise ConfigError(problems)
-    return tuple(metrics)
-
-
 def parse_expression(text: str) -> Node:
     """Parse an expression into its syntax tree (no name or type checks); raise ExpressionError."""
     node = _Parser(text).parse()
@@ -321,258 +291,100 @@ def describe_condition(node: Node) -> str:
 
 def compile_condition(text: str, allowed_names: Iterable[str], where: str = "condition") -> str:
     """Compile a condition on one interaction to SQL that is TRUE or FALSE; raise ConfigError."""
-    return _compile_or_raise(text, frozenset(allowed_names), "condition", where)
+    return _compile_or_raise(text, allowed_names, "condition", where)
 
 
 def compile_aggregate(text: str, allowed_names: Iterable[str], where: str = "aggregate") -> str:
     """Compile an aggregate expression to SQL over the actionable rows; raise ConfigError."""
-    return _compile_or_raise(text, frozenset(allowed_names), "aggregate", where)
+    return _compile_or_raise(text, allowed_names, "aggregate", where)
 
 
-def _compile_or_raise(text: str, names: frozenset[str], mode: str, where: str) -> str:
-    sql, _, errors = _compile(text, names, mode)
-    if errors:
+def _compile_or_raise(text: str, names: Iterable[str], mode: str, where: str) -> str:
+    compiled, errors = compile_expression(text, names, mode)
+    if compiled is None:
         raise ConfigError([Problem(where, "", e.expected, e.found, e.hint) for e in errors])
-    return sql
+    return compiled.sql
 
 
-def _compile(
-    text: str, names: frozenset[str], mode: str
-) -> tuple[str, frozenset[str], list[ExpressionError]]:
-    """Parse and check one expression as a `condition` or an `aggregate`: SQL, names, problems."""
+@dataclass(frozen=True)
+class Compiled:
+    """An expression parsed, checked and compiled."""
+
+    text: str
+    """The expression as written."""
+    sql: str
+    """The SQL it compiles to."""
+    names: frozenset[str]
+    """The fields, dimensions and derived columns it reads."""
+
+
+def compile_expression(
+    text: str, allowed_names: Iterable[str], mode: str
+) -> tuple[Compiled | None, list[ExpressionError]]:
+    """Parse, check and compile an expression as a `condition` or an `aggregate`.
+
+    Return it with no problems, or None with every problem found (one for a syntax error).
+    """
     try:
         node = parse_expression(text)
     except ExpressionError as error:
-        return "", frozenset(), [error]
-    checker = _Checker(text, names)
+        return None, [error]
+    checker = _Checker(text, frozenset(allowed_names))
     sql = checker.condition(node) if mode == "condition" else checker.aggregate(node)
-    return sql, frozenset(checker.names), checker.errors
+    if checker.errors:
+        return None, checker.errors
+    return Compiled(text, sql, frozenset(checker.names)), []
 
 
-# --- declarations -----------------------------------------------------------------------------
+# --- custom metrics from checked parts ---------------------------------------------------------
 
 
-def _locator(file: str) -> Callable[[int, str], str]:
-    """Return a where() that names the file and the key path, without lines."""
+def ratio_metric(
+    metric_id: str, label: str, better: str, numerator: Compiled, denominator: Compiled | None
+) -> CustomMetric:
+    """Return the ratio count(numerator ∧ denominator) / count(denominator) over the actionable
+    interactions; n is that denominator."""
+    population = _ACTIONABLE + (f" AND {denominator.sql}" if denominator else "")
+    n_sql = f"count(*) FILTER (WHERE {population})"
+    value_sql = (
+        f"(CAST(count(*) FILTER (WHERE {population} AND {numerator.sql}) AS DOUBLE) "
+        f"/ nullif({n_sql}, 0))"
+    )
+    written = " ".join(numerator.text.split())
+    if denominator:
+        among = " ".join(denominator.text.split())
+        definition = f"Among actionable interactions where {among}, the share where {written}."
+        # n in words, not in the expression language (it is shown on every card).
+        n_label = n_label_of(describe_condition(parse_expression(denominator.text)))
+    else:
+        definition = f"Share of actionable interactions where {written}."
+        n_label = "actionable interactions"
+    names = numerator.names | (denominator.names if denominator else frozenset())
+    return _metric(metric_id, label, "ratio", better, definition, value_sql, n_sql, n_label, names)
 
-    def locate(index: int, key: str) -> str:
-        path = f"policy.custom_metrics[{index}]" + (f".{key}" if key else "")
-        return f"{file}: {path}"
 
-    return locate
+def aggregate_metric(
+    metric_id: str, label: str, unit: str, better: str, expression: Compiled
+) -> CustomMetric:
+    """Return an aggregate expression over the actionable interactions; n is their count."""
+    definition = f"{' '.join(expression.text.split())} over actionable interactions."
+    return _metric(
+        metric_id, label, unit, better, definition, expression.sql, _ALL_ACTIONABLE,
+        "actionable interactions", expression.names, kind="aggregate",
+    )
 
 
-class _Declaration:
-    """Validate one declaration, appending every problem found to a shared list."""
-
-    def __init__(
-        self,
-        index: int,
-        raw: object,
-        names: frozenset[str],
-        locate: Callable[[int, str], str],
-        problems: list[Problem],
-        seen: dict[str, int],
-    ) -> None:
-        self.index = index
-        self.raw = raw
-        self.names = names
-        self.locate = locate
-        self.problems = problems
-        self.seen = seen
-        self.ok = True
-
-    def error(
-        self, key: str, what: str, expected: str = "", found: str | None = None, hint: str = ""
-    ) -> None:
-        """Record a problem at a key of this declaration."""
-        self.ok = False
-        self.problems.append(Problem(self.locate(self.index, key), what, expected, found, hint))
-
-    def parse(self) -> CustomMetric | None:
-        """Return the compiled metric, or None when anything is wrong (and reported)."""
-        raw = self.raw
-        if not isinstance(raw, Mapping):
-            self.error("", "", "a mapping with 'id', 'label' and 'ratio' or 'aggregate'", str(raw))
-            return None
-        for key in raw:
-            if key not in _KEYS:
-                hint = _did_you_mean(str(key), _KEYS) or f"the known keys are {_quoted(_KEYS)}."
-                self.error(str(key), "unknown key", hint=hint)
-        metric_id = self.metric_id(raw.get("id"))
-        label = self.text("label", raw.get("label"), "a label to show on cards and charts")
-        better = self.choice("better", raw.get("better", "higher"), BETTER)
-        kinds = [k for k in ("ratio", "aggregate") if raw.get(k) is not None]
-        if not kinds:
-            self.error(
-                "", "missing required key", "'ratio' or 'aggregate'",
-                hint="declare a share as 'ratio: {numerator: \"…\"}' or a figure as "
-                "'aggregate: \"median(frt_minutes)\"'.",
-            )
-            return None
-        if len(kinds) > 1:
-            self.error("aggregate", "", "either 'ratio' or 'aggregate', not both")
-            return None
-        if kinds == ["ratio"]:
-            compiled = self.ratio(raw["ratio"], raw.get("unit"))
-        else:
-            compiled = self.aggregate(raw["aggregate"], raw.get("unit"))
-        if not self.ok or compiled is None or metric_id is None or label is None:
-            return None
-        kind, unit, definition, value_sql, n_sql, n_label, names = compiled
-        needs = sorted(
-            {n for n in names if n in FIELD_TYPES and n not in DERIVED_FROM}
-            | {f for n in names for f in DERIVED_FROM.get(n, ())}
-        )
-        return CustomMetric(
-            id=metric_id,
-            label=label,
-            unit=unit,
-            better=str(better),
-            definition=definition,
-            value_sql=value_sql,
-            n_sql=n_sql,
-            kind=kind,
-            n_label=n_label,
-            names=tuple(sorted(names)),
-            needs=tuple(needs),
-        )
-
-    def metric_id(self, value: object) -> str | None:
-        """Check the id: present, well-formed, not built in, not taken by another metric."""
-        expected = "a metric id of lowercase letters, digits and '_', starting with a letter"
-        if value is None:
-            self.error("id", "missing required key", expected)
-            return None
-        text = str(value)
-        if not isinstance(value, str) or not _METRIC_ID.fullmatch(text):
-            hint = ""
-            candidate = re.sub(r"[^a-z0-9_]+", "_", text.strip().lower()).strip("_")
-            if candidate and _METRIC_ID.fullmatch(candidate):
-                hint = f"did you mean '{candidate}'?"
-            self.error("id", "", expected, text, hint)
-            return None
-        if text in BUILTIN_METRIC_IDS:
-            self.error(
-                "id", "", "an id that is not a built-in metric's", text, "choose another id."
-            )
-            return None
-        if text in self.seen:
-            self.error(
-                "id", "", "a unique metric id", text,
-                f"policy.custom_metrics[{self.seen[text]}] already has this id.",
-            )
-            return None
-        self.seen[text] = self.index
-        return text
-
-    def text(self, key: str, value: object, expected: str) -> str | None:
-        """Check a required non-empty text value."""
-        if value is None:
-            self.error(key, "missing required key", expected)
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.error(key, "", expected, str(value))
-            return None
-        return value.strip()
-
-    def choice(self, key: str, value: object, options: tuple[str, ...]) -> str | None:
-        """Check a value that must be one of a few words."""
-        if value not in options:
-            expected = " or ".join(quote(o) for o in options)
-            self.error(key, "", expected, str(value), _did_you_mean(str(value), options))
-            return None
-        return str(value)
-
-    def expression(self, key: str, value: object, what: str) -> str | None:
-        """Check that an expression is given as text."""
-        if value is None:
-            self.error(key, "missing required key", what)
-            return None
-        if not isinstance(value, str):
-            self.error(key, "", f"{what} as text", str(value), "quote the whole expression.")
-            return None
-        return value
-
-    def compile(self, key: str, text: str, mode: str) -> tuple[str, frozenset[str]] | None:
-        """Parse and check one expression; report its problems at the key; return SQL and names."""
-        sql, names, errors = _compile(text, self.names, mode)
-        for error in errors:
-            self.error(key, "", error.expected, error.found, error.hint)
-        return None if errors else (sql, names)
-
-    def ratio(self, value: object, unit: object) -> tuple[str, str, str, str, str, str,
-                                                          frozenset[str]] | None:
-        """Compile a ratio declaration: count(numerator and denominator) / count(denominator)."""
-        if unit is not None and unit != "ratio":
-            self.error(
-                "unit", "", "'ratio' (or no unit) for a ratio metric", str(unit),
-                "declare the metric with 'aggregate' for another unit.",
-            )
-        if not isinstance(value, Mapping):
-            self.error(
-                "ratio", "", "a mapping with 'numerator' and optionally 'denominator'", str(value)
-            )
-            return None
-        for key in value:
-            if key not in _RATIO_KEYS:
-                hint = _did_you_mean(str(key), _RATIO_KEYS) or "the known keys are " + _quoted(
-                    _RATIO_KEYS
-                ) + "."
-                self.error(f"ratio.{key}", "unknown key", hint=hint)
-        numerator = self.expression(
-            "ratio.numerator", value.get("numerator"), "a condition such as \"category == 'x'\""
-        )
-        denominator_value = value.get("denominator")
-        denominator = (
-            None if denominator_value is None
-            else self.expression("ratio.denominator", denominator_value, "a condition")
-        )
-        top = None if numerator is None else self.compile("ratio.numerator", numerator, "condition")
-        bottom = (
-            None if denominator is None
-            else self.compile("ratio.denominator", denominator, "condition")
-        )
-        if top is None or (denominator is not None and bottom is None):
-            return None
-        assert numerator is not None
-        population = _ACTIONABLE + (f" AND {bottom[0]}" if bottom else "")
-        n_sql = f"count(*) FILTER (WHERE {population})"
-        value_sql = (
-            f"(CAST(count(*) FILTER (WHERE {population} AND {top[0]}) AS DOUBLE) "
-            f"/ nullif({n_sql}, 0))"
-        )
-        written = " ".join(numerator.split())
-        if bottom and denominator is not None:
-            among = " ".join(denominator.split())
-            definition = f"Among actionable interactions where {among}, the share where {written}."
-            # n in words, not in the expression language (it is shown on every card).
-            n_label = n_label_of(describe_condition(parse_expression(denominator)))
-        else:
-            definition = f"Share of actionable interactions where {written}."
-            n_label = "actionable interactions"
-        names = top[1] | (bottom[1] if bottom else frozenset())
-        return "ratio", "ratio", definition, value_sql, n_sql, n_label, names
-
-    def aggregate(self, value: object, unit: object) -> tuple[str, str, str, str, str, str,
-                                                              frozenset[str]] | None:
-        """Compile an aggregate declaration; n is the count of actionable interactions."""
-        if unit is None:
-            self.error(
-                "unit", "missing required key", " or ".join(quote(u) for u in UNITS),
-            )
-        else:
-            self.choice("unit", unit, UNITS)
-        text = self.expression("aggregate", value, "an aggregate such as 'median(frt_minutes)'")
-        compiled = None if text is None else self.compile("aggregate", text, "aggregate")
-        if compiled is None or text is None:
-            return None
-        written = " ".join(text.split())
-        definition = f"{written} over actionable interactions."
-        return (
-            "aggregate", str(unit), definition, compiled[0], _ALL_ACTIONABLE,
-            "actionable interactions", compiled[1],
-        )
+def _metric(
+    metric_id: str, label: str, unit: str, better: str, definition: str, value_sql: str,
+    n_sql: str, n_label: str, names: frozenset[str], kind: str = "ratio",
+) -> CustomMetric:
+    needs = {n for n in names if n in FIELD_TYPES and n not in DERIVED_FROM}
+    needs.update(f for n in names for f in DERIVED_FROM.get(n, ()))
+    return CustomMetric(
+        id=metric_id, label=label, unit=unit, better=better, definition=definition,
+        value_sql=value_sql, n_sql=n_sql, kind=kind, n_label=n_label,
+        names=tuple(sorted(names)), needs=tuple(sorted(needs)),
+    )
 
 
 # --- the tokenizer ----------------------------------------------------------------------------
@@ -1038,9 +850,9 @@ class _Checker:
             hint = f"'{word}' is a function: write {word}(…)."
         else:
             options = sorted(self.allowed | KEYWORDS)
-            hint = _did_you_mean(word, options) or _did_you_mean(word.lower(), options)
+            hint = did_you_mean(word, options) or did_you_mean(word.lower(), options)
             if not hint:
-                hint = f"the known names are {_quoted(sorted(self.allowed))}."
+                hint = f"the known names are {quoted(sorted(self.allowed))}."
         self.error(node, "a field or dimension name", hint)
 
     def misplaced_call(self, node: Call) -> None:
@@ -1061,7 +873,7 @@ class _Checker:
     def unknown_function(self, node: Call) -> None:
         names = ", ".join(list(FUNCTIONS)[:-1]) + " or " + list(FUNCTIONS)[-1]
         alias = _FUNCTION_ALIASES.get(node.function.lower())
-        hint = f"did you mean '{alias}'?" if alias else _did_you_mean(node.function, FUNCTIONS)
+        hint = f"did you mean '{alias}'?" if alias else did_you_mean(node.function, FUNCTIONS)
         self.error(node, f"a function: {names}", hint, found=node.function)
 
     def numeric(self, node: Node, kind: str) -> None:
@@ -1270,14 +1082,3 @@ def _number_sql(value: float) -> str:
     """Return a number as a SQL literal (negative ones in parentheses: no '--' ever forms)."""
     text = str(value) if isinstance(value, int) else repr(float(value))
     return f"({text})" if text.startswith("-") else text
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    """Return "did you mean 'x'?" for the closest option, or ''."""
-    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{matches[0]}'?" if matches else ""
-
-
-def _quoted(options: Iterable[str]) -> str:
-    """Return options as 'a', 'b', 'c'."""
-    return ", ".join(quote(option) for option in options)

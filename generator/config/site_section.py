@@ -1,0 +1,139 @@
+"""The `site` section of config.yaml: presentation and reporting-time settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from generator.config.parsing import _INVALID, LoaderBase, _Bad
+from generator.config.sources_section import SourceConfig
+from generator.errors import did_you_mean as _did_you_mean
+from generator.errors import quoted as _quoted
+
+GRANULARITIES: tuple[str, ...] = ("day", "week", "month", "quarter")
+#: Values a dimension publishes as segments unless site.max_segments says otherwise.
+MAX_SEGMENTS = 200
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The `site` section: presentation and reporting-time settings."""
+
+    title: str = "Customer Care Scorecard"
+    """Title shown on every page."""
+    timezone: str = "UTC"
+    """Reporting timezone (IANA name); periods are cut in it."""
+    periods: tuple[str, ...] = ("week", "month")
+    """Granularities to publish; the first is the headline."""
+    history: int = 26
+    """Number of periods shown on trend charts and sparklines."""
+    data_through: datetime | None = None
+    """Explicit data-through cut-off (timezone-aware); derived from the data when None."""
+    templates: Path | None = None
+    """Absolute path of the site's template overrides folder, or None for the default theme."""
+    on_bad_rows: str = "report"
+    """`report` (default) keeps building when rows are rejected; `fail` exits 2 like --strict."""
+    interactions_csv: bool = False
+    """Also write data/interactions.csv: every interaction with its computed durations."""
+    max_segments: Mapping[str, int] = field(default_factory=dict)
+    """Most values a dimension publishes as segments, by dimension name or 'default' (else
+    MAX_SEGMENTS); the rest fold into '(other)'."""
+
+    def segment_limit(self, dimension: str) -> int:
+        """The most values `dimension` publishes (site.max_segments)."""
+        return self.max_segments.get(dimension, self.max_segments.get("default", MAX_SEGMENTS))
+
+
+class SiteParser(LoaderBase):
+    """The parsers of the `site` section."""
+
+    def site(self, node: yaml.Node | None, path: str) -> SiteConfig:
+        """Parse the `site` section (None: absent)."""
+        values = self.fields(
+            node,
+            path,
+            {
+                "title": self.text,
+                "timezone": self.timezone_name,
+                "periods": self.list_of(
+                    self.choice(GRANULARITIES), non_empty=True, unique="each granularity once"
+                ),
+                "history": self.whole(1),
+                "data_through": self.datetime_value,
+                "templates": self.templates,
+                "on_bad_rows": self.choice(("report", "fail")),
+                "interactions_csv": self.boolean,
+                "max_segments": self.max_segments,
+            },
+        )
+        self.timezone = values.get("timezone", self.timezone)
+        moment = values.get("data_through")
+        if moment is not None and moment.tzinfo is None:
+            values["data_through"] = moment.replace(tzinfo=ZoneInfo(self.timezone))
+        if "templates" not in values:
+            values["templates"] = self.default_templates()
+        return SiteConfig(**values)
+
+    def max_segments(self, node: yaml.Node, path: str) -> dict[str, int]:
+        """Parse `max_segments`: a number for every dimension, or a map of dimension names (and
+        'default') to numbers. Whether the names are dimensions is checked with the sources."""
+        expected = "a whole number ≥ 1, or a map like {default: 200, team: 500}"
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return {"default": self.whole(1)(node, path)}
+            except _Bad:
+                raise _Bad(expected) from None
+        if not isinstance(node, yaml.MappingNode):
+            raise _Bad(expected)
+        limits = {}
+        for name, _key_node, value in self.pairs(node, path):
+            limit = self.parse(value, f"{path}.{name}", self.whole(1))
+            if limit is not _INVALID:
+                limits[name] = limit
+        return limits
+
+    def check_segment_limits(self, site: yaml.Node | None, sources: Iterable[SourceConfig]) -> None:
+        """Report names in site.max_segments that no source publishes as a dimension (like an
+        unknown key: a warning, an error when strict)."""
+        node = self.child(site, "max_segments")
+        if not isinstance(node, yaml.MappingNode):
+            return
+        dimensions = ["default", "channel"]
+        for source in sources:
+            dimensions += [d for d in source.dimensions if d not in dimensions]
+        for key_node, _value in node.value:
+            name = getattr(key_node, "value", None)
+            if isinstance(name, str) and name not in dimensions:
+                hint = _did_you_mean(name, dimensions) or (
+                    f"the keys are 'default' and the dimensions {_quoted(dimensions[1:])}.")
+                self.unknown(key_node, f"site.max_segments.{name}: unknown dimension", hint)
+
+    def templates(self, node: yaml.Node, path: str) -> Path | None:
+        """Parse the templates folder; None when it is the default theme itself."""
+        expected = "an existing folder"
+        folder = (self.root / self.raw(node, expected)).resolve()
+        if not folder.is_dir():
+            raise _Bad(expected, f"paths are relative to the folder of config.yaml, '{self.root}'.")
+        return None if _is_default_theme(folder) else folder
+
+    def default_templates(self) -> Path | None:
+        """Return `templates/` next to config.yaml when it exists and is not the default theme."""
+        folder = (self.root / "templates").resolve()
+        return folder if folder.is_dir() and not _is_default_theme(folder) else None
+
+
+def _default_theme() -> Path:
+    """Return the default theme folder, from a checkout or from an installed package."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "theme"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+def _is_default_theme(folder: Path) -> bool:
+    """Tell whether folder is the default theme itself (not a site's overrides)."""
+    return folder.resolve() == _default_theme().resolve()
