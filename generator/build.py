@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from generator import __version__
 from generator.cache import Cache, files_digest, output_state
 from generator.config.loader import Config, load_config
-from generator.errors import DataError
+from generator.errors import DataError, Problem
 from generator.model import BuildInfo, Figures, QualityReport
 
 if TYPE_CHECKING:
@@ -146,8 +146,12 @@ def check(
     cache: Cache | None = None,
     stages: Stages | None = None,
     memory_limit: str | None = None,
+    rejected_rows_fail: bool = True,
 ) -> Checked:
-    """Load config and data, validate every row and compute the figures; render nothing."""
+    """Load config and data, validate every row and compute the figures; render nothing.
+
+    Rejected rows fail (DataError, see :func:`rejected_rows_failure`) unless
+    `rejected_rows_fail` is False: `carecard check` lists them all first, then fails."""
     from generator.figures.metrics import (
         blackout_counts,
         compute_figures,
@@ -172,16 +176,9 @@ def check(
         release_staged(con, staged)
     log.info("read %d rows from %d drop(s), %d rejected", quality.rows_read,
              len(quality.drops), quality.rows_rejected)
-    if quality.rows_rejected and (strict or config.site.on_bad_rows == "fail"):
-        listed = [r.message for r in quality.rejections[:MAX_LISTED_REJECTIONS]]
-        more = quality.rows_rejected - len(listed)
-        if more > 0:
-            listed.append(f"… and {more} more rejected rows (see the data-quality page).")
-        listed.append(
-            f"{quality.rows_rejected} rejected row(s) fail the build "
-            + ("(--strict)." if strict else "(site.on_bad_rows: fail).")
-        )
-        raise DataError(listed)
+    failure = rejected_rows_failure(config, quality, strict)
+    if failure and rejected_rows_fail:
+        raise DataError(failure)
     with stages.time("compute figures"):
         figures = compute_figures(con, config, quality, cache)
         quality = replace(
@@ -204,6 +201,29 @@ def check(
             interactions = interactions_csv(con, config)
     con.close()
     return Checked(config, quality, figures, interactions)
+
+
+def rejected_rows_failure(
+    config: Config, quality: QualityReport, strict: bool, listed: int = MAX_LISTED_REJECTIONS
+) -> list[Problem | str]:
+    """Why the rejected rows fail the build, or nothing: a drop beyond
+    site.max_rejected_share (always, SPEC §3.4), else any rejected row under --strict or
+    site.on_bad_rows: fail (the first `listed` rows, then how many more)."""
+    from generator.ingest.rejections import rejected_share_problems
+
+    too_many = rejected_share_problems(quality, config.site.max_rejected_share)
+    if too_many or not quality.rows_rejected or not (strict or config.site.on_bad_rows == "fail"):
+        return too_many
+    lines: list[Problem | str] = [r.message for r in quality.rejections[:listed]]
+    more = quality.rows_rejected - len(lines)
+    if more > 0 and listed:
+        lines.append(f"… and {more} more rejected rows. Hint: carecard check --all lists them "
+                     "all; nothing was published.")
+    lines.append(
+        f"{quality.rows_rejected} rejected row(s) fail the build "
+        + ("(--strict)." if strict else "(site.on_bad_rows: fail).")
+    )
+    return lines
 
 
 def build_info(config: Config, quality: QualityReport) -> BuildInfo:

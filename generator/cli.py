@@ -25,6 +25,8 @@ EXIT_ERROR = 2
 EXIT_BUG = 3  # an unexpected internal error: never 1, which means "built, with red figures"
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM)
+#: Rejected rows `check` lists without --all (the rest are counted by reason).
+LISTED_BY_CHECK = 50
 
 
 class Terminated(KeyboardInterrupt):
@@ -93,11 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="validate config and data and print the data-quality summary",
         description="Validate config and data, print the data-quality summary, render nothing.",
-        epilog="exit codes: 0 valid; 2 configuration or data error (with --strict, also any "
-        "rejected row); 3 an internal error, a bug. "
+        epilog="exit codes: 0 valid; 2 configuration or data error (a drop with more than "
+        "site.max_rejected_share of its rows rejected; with --strict, any rejected row); 3 an "
+        "internal error, a bug. "
         "Example: carecard check --config site/config.yaml --strict",
     )
     common(check)
+    check.add_argument("--all", action="store_true",
+                       help=f"list every rejected row (default: the first {LISTED_BY_CHECK}, "
+                       "then the rest counted by reason)")
     serve = commands.add_parser(
         "serve", help="build, serve the site on localhost and rebuild when inputs change",
         description="Build the site into output/ beside config.yaml, serve it over HTTP on "
@@ -329,13 +335,18 @@ def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from generator.build import check
+    from generator.build import check, rejected_rows_failure
+    from generator.errors import DataError
 
-    checked = check(args.config, strict=args.strict, memory_limit=args.memory_limit)
+    checked = check(args.config, strict=args.strict, memory_limit=args.memory_limit,
+                    rejected_rows_fail=False)
     quality = checked.quality
     _warn(checked.config.warnings)
     if not args.quiet:
-        _report(quality)
+        _report(quality, None if args.all else LISTED_BY_CHECK)
+    failure = rejected_rows_failure(checked.config, quality, args.strict, listed=0)
+    if failure:
+        raise DataError(failure)
     _warn_if_all_rejected(quality)
     through = (f"data through {quality.data_through.isoformat()}" if quality.data_through
                else "no row kept, so no data-through time")
@@ -371,16 +382,24 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report(quality: QualityReport) -> None:
-    """The data-quality summary of `check`: row accounting, rejections, exclusions, threads."""
+def _report(quality: QualityReport, listed: int | None) -> None:
+    """The data-quality summary of `check`: row accounting, rejections (the first `listed`, or
+    all when None; the others counted by reason), exclusions, threads."""
     width = max((len(d.file) for d in quality.drops), default=4)
     print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}")
     for d in quality.drops:
         print(f"{d.file:<{width}}  {d.read:>7} {d.kept:>7} {d.superseded:>10} {d.rejected:>8}")
-    for rejection in quality.rejections[:50]:
+    shown = quality.rejections[:listed]
+    for rejection in shown:
         print(f"rejected: {rejection.message}")
-    if len(quality.rejections) > 50:
-        print(f"… and {len(quality.rejections) - 50} more rejected rows")
+    rest: dict[str, int] = {}
+    for rejection in quality.rejections[len(shown):]:
+        rest[rejection.reason] = rest.get(rejection.reason, 0) + 1
+    if rest:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in
+                            sorted(rest.items(), key=lambda item: (-item[1], item[0])))
+        print(f"… and {sum(rest.values())} more rejected rows ({reasons}); carecard check "
+              "--all lists every one, and a build writes them all to data/rejected.csv")
     for dropped in quality.fields_dropped:
         print(f"field dropped ({dropped.count} in the drop, rows kept with it empty): "
               f"{dropped.example}")

@@ -381,3 +381,69 @@ def test_front_matter_nested_500_deep_is_a_config_error_naming_the_line(
         "and lists, found '51 levels'. Hint: front matter holds 'title' and 'order'.",
         "build failed: nothing was published; the previous output is untouched."]
     assert not out.exists()
+
+
+SCRATCH = """
+site: {title: Scratch, timezone: UTC, periods: [week]}
+sources:
+  - name: desk
+    path: exports/*.csv
+    timezone: UTC
+"""
+
+
+def scratch_drop(good: int, bad: int) -> str:
+    """`good` valid rows then `bad` rows whose received_at needs a timestamp_format."""
+    return ("id,received_at,channel\n"
+            + "".join(f"g{i},2026-11-02 09:{i % 60:02d}:00,twitter\n" for i in range(good))
+            + "".join(f"b{i},02/11/2026 09:{i % 60:02d},twitter\n" for i in range(bad)))
+
+
+def test_a_build_whose_drop_is_mostly_rejected_exits_2_and_publishes_nothing(
+    project: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project({"exports/w1.csv": scratch_drop(5, 15)}, SCRATCH)
+    out = tmp_path / "out"
+    assert main(["build", "--config", str(config), "--output", str(out)]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert ("exports/w1.csv: rejected rows: expected at most 50% of the drop's 20 rows "
+            "(site.max_rejected_share), found '15 (75%; unparseable_timestamp 15)'.") in err
+    assert "Traceback" not in err
+    # `check` lists the rejected rows first, then fails the same way.
+    assert main(["check", "--config", str(config)]) == 2
+    out_text, err = capsys.readouterr()
+    assert out_text.count("rejected: exports/w1.csv, line") == 15
+    assert "(site.max_rejected_share), found '15 (75%" in err
+
+
+def test_check_lists_50_rejected_rows_then_counts_the_rest_by_reason_and_all_lists_every_one(
+    project: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project({"exports/w1.csv": scratch_drop(70, 60)}, SCRATCH)
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("rejected: exports/w1.csv, line") == 50
+    assert ("… and 10 more rejected rows (unparseable_timestamp 10); carecard check --all lists "
+            "every one, and a build writes them all to data/rejected.csv") in out
+    assert main(["check", "--config", str(config), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("rejected: exports/w1.csv, line") == 60
+    assert "more rejected rows" not in out
+
+
+def test_a_strict_failure_points_to_carecard_check_not_to_an_unpublished_page(
+    project: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project({"exports/w1.csv": scratch_drop(70, 30)}, SCRATCH)
+    assert main(["build", "--config", str(config), "--output", str(tmp_path / "o"),
+                 "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("expected a timestamp like") == 20
+    assert ("… and 10 more rejected rows. Hint: carecard check --all lists them all; nothing "
+            "was published.") in err
+    assert "data-quality page" not in err
+    assert main(["check", "--config", str(config), "--strict"]) == 2
+    out, err = capsys.readouterr()
+    assert out.count("rejected: exports/w1.csv, line") == 30
+    assert "30 rejected row(s) fail the build (--strict)." in err

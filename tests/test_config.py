@@ -309,6 +309,16 @@ MISTAKES = [
         "config.yaml:3: site.max_segments.team: expected a whole number ≥ 1, found 'many'.",
     ),
     (
+        "site.min_n",
+        "  min_n: 0\n",
+        "config.yaml:3: site.min_n: expected a whole number ≥ 1, found '0'.",
+    ),
+    (
+        "site.max_rejected_share",
+        "  max_rejected_share: 50%\n",
+        "config.yaml:3: site.max_rejected_share: expected a number between 0 and 1, found '50%'.",
+    ),
+    (
         "site.data_through in year 9999",  # an OverflowError once it reached the build
         "  data_through: 9999-12-31T23:59:59-12:00\n",
         "config.yaml:3: site.data_through: expected a date from 1970 to 2100, found "

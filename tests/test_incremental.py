@@ -169,6 +169,9 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "site.interactions_csv": edit("interactions_csv: false", "interactions_csv: true"),
     "site.max_segments": edit("  interactions_csv: false",
                               "  interactions_csv: false\n  max_segments: {default: 1}"),
+    "site.min_n": edit("  interactions_csv: false", "  interactions_csv: false\n  min_n: 1"),
+    "site.max_rejected_share": edit("  interactions_csv: false",
+                                    "  interactions_csv: false\n  max_rejected_share: 0.9"),
     "sources.name": edit("- name: desk", "- name: helpdesk"),
     "sources.path": edit("path: exports/w*.csv", "path: exports/w[123].csv"),
     "sources.shape": edit("shape: interactions", "shape: 'interactions'"),
@@ -202,7 +205,7 @@ CHANGES: dict[str, Callable[[str], str]] = {
 #: Keys that hold no value of their own (the parts listed above, and bookkeeping).
 NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", "policy"}
 #: Changes that need not change a byte of the site (they may, but the test does not ask).
-NO_VISIBLE_CHANGE = {"site.on_bad_rows", "sources.format", "sources.delimiter",
+NO_VISIBLE_CHANGE = {"site.on_bad_rows", "site.max_rejected_share", "sources.format", "sources.delimiter",
                      "sources.shape", "sources.timestamp_format", "site.templates",
                      "policy.sentiment",
                      "sources.normalize"}  # the values are lower case and trimmed already

@@ -170,7 +170,8 @@ def test_float_ids_mean_whole_numbers(project: Callable[..., Path]) -> None:
         (tweet("9", "cust", "True", "31/10/2017"),
          ("exports/w1.csv, line 3, column 'created_at': expected a timestamp like "
          "'2026-11-23 14:05:00' or '2026-11-23T14:05:00+00:00', found '31/10/2017'. "
-         "Hint: set sources[0].timestamp_format.")),
+         "Hint: it looks like '%d/%m/%Y': set sources[0].timestamp_format: '%d/%m/%Y' (in "
+         "quotes).")),
     ],
 )
 def test_each_message_rejection_has_its_exact_message(

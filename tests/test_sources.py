@@ -551,3 +551,89 @@ def test_fields_dropped_are_counted_by_reason_on_the_page_and_by_check(
         ["exports/w1.csv", "csat", "csat outside the scale csat_outside_scale", "1"],
         ["exports/w1.csv", "reach", "negative number negative_number", "1"],
     ]
+
+
+@pytest.mark.parametrize(
+    "fmt, value, hint",
+    [
+        (None, "31/10/2026 14:05", "Hint: it looks like '%d/%m/%Y %H:%M': set "
+         "sources[0].timestamp_format: '%d/%m/%Y %H:%M' (in quotes)."),
+        (None, "02/11/2026 14:05", "Hint: it looks like '%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M' "
+         "(day or month first: a date after the 12th tells which); set "
+         "sources[0].timestamp_format to the right one, in quotes."),
+        # The airline sentiment export's layout, read with a wrong format (issue 15.9).
+        ("'%m/%d/%Y %H:%M'", "2026-11-02 11:35:52 -0800", "Hint: it looks like "
+         "'%Y-%m-%d %H:%M:%S %z', which parses without a format: remove "
+         "sources[0].timestamp_format ('%m/%d/%Y %H:%M')."),
+        ("'%m/%d/%Y %H:%M'", "soon", "Hint: check sources[0].timestamp_format "
+         "('%m/%d/%Y %H:%M')."),
+    ],
+)
+def test_an_unparsed_timestamp_hint_names_the_format_it_looks_like(
+    project: Callable[..., Path], fmt: str | None, value: str, hint: str
+) -> None:
+    config = CONFIG + (f"    timestamp_format: {fmt}\n" if fmt else "")
+    good = "ok1,11/02/2026 09:00,,,twitter,,,billing\n" if fmt else GOOD
+    path = project({"exports/w1.csv": HEADER + good + f"x,{value},,,twitter,,,billing\n"},
+                   config)
+    [message] = [r.message for r in check(path).quality.rejections]
+    assert message == (
+        "exports/w1.csv, line 3, column 'received_at': expected a timestamp like "
+        f"'2026-11-23 14:05:00' or '2026-11-23T14:05:00+00:00', found '{value}'. {hint}")
+
+
+def test_a_space_before_the_offset_parses_without_a_format(
+    project: Callable[..., Path]
+) -> None:
+    path = project({"exports/w1.csv": HEADER
+                    + "a,2015-02-24 11:35:52 -0800,2015-02-24 11:50:52 -0800,,twitter,,,x\n"},
+                   CONFIG)
+    quality = check(path).quality
+    assert quality.rows_rejected == 0
+    assert quality.data_through is not None
+    assert quality.data_through.isoformat() == "2015-02-24T19:50:52+00:00"
+
+
+def wrong_format_drop(rows: int, rejected: int) -> str:
+    """A drop of `rows` rows of which the last `rejected` carry a layout no format reads."""
+    good = [f"g{i},2026-11-02 09:{i % 60:02d}:00,,,twitter,,,billing\n"
+            for i in range(rows - rejected)]
+    bad = [f"b{i},02/11/2026 09:{i % 60:02d},,,twitter,,,billing\n" for i in range(rejected)]
+    return HEADER + "".join(good + bad)
+
+
+@pytest.mark.parametrize(
+    "rows, rejected, share, fails",
+    [
+        (20, 11, None, True),   # 55 % of 20 rows: beyond the default 0.5
+        (20, 10, None, False),  # exactly half is not beyond it
+        (19, 19, None, False),  # a drop of fewer than 20 rows never fails on its share
+        (20, 11, 0.6, False),   # site.max_rejected_share raises the bar
+        (40, 9, 0.2, True),
+    ],
+)
+def test_a_drop_with_most_rows_rejected_fails_the_check(
+    project: Callable[..., Path], rows: int, rejected: int, share: float | None, fails: bool
+) -> None:
+    config = CONFIG.replace("periods: [week]", "periods: [week]"
+                            + (f", max_rejected_share: {share}" if share is not None else ""))
+    path = project({"exports/w1.csv": wrong_format_drop(rows, rejected)}, config)
+    if not fails:
+        assert check(path).quality.rows_rejected == rejected
+        return
+    with pytest.raises(DataError) as raised:
+        check(path)
+    limit = share if share is not None else 0.5
+    first = rows - rejected + 2
+    assert [str(p) for p in raised.value.problems] == [
+        f"exports/w1.csv: rejected rows: expected at most {limit:.0%} of the drop's {rows} rows "
+        f"(site.max_rejected_share), found '{rejected} ({rejected / rows:.0%}; "
+        f"unparseable_timestamp {rejected})'. Hint: a wrong timestamp_format or column mapping "
+        "is the usual cause; nothing is published. Raise site.max_rejected_share if this drop "
+        "is expected to be mostly rejected.",
+        f"  the first: exports/w1.csv, line {first}, column 'received_at': expected a timestamp "
+        "like '2026-11-23 14:05:00' or '2026-11-23T14:05:00+00:00', found '02/11/2026 09:00'. "
+        "Hint: it looks like '%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M' (day or month first: a date "
+        "after the 12th tells which); set sources[0].timestamp_format to the right one, in "
+        "quotes.",
+    ]

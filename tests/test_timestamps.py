@@ -44,6 +44,9 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
         ("2026-11-12T10:00:00+0530", utc(2026, 11, 12, 4, 30)),
         ("2026-11-12T10:00:00Z", utc(2026, 11, 12, 10)),
         ("Tue Oct 31 22:10:47 +0000 2017", utc(2017, 10, 31, 22, 10, 47)),
+        # One space before the offset, as the airline sentiment export writes it (issue 15.9).
+        ("2015-02-24 11:35:52 -0800", utc(2015, 2, 24, 19, 35, 52)),
+        ("2026-11-12 10:00:00 +0100", utc(2026, 11, 12, 9)),
         # 01:30 on 25 Oct 2026 happens twice in London: the first (BST) occurrence is taken.
         ("2026-10-25 01:30:00", utc(2026, 10, 25, 0, 30)),
         ("2026-10-25 00:30:00", utc(2026, 10, 24, 23, 30)),
@@ -59,7 +62,7 @@ def test_timestamps_are_read_as_documented(text: str, expected: datetime) -> Non
 
 @pytest.mark.parametrize(
     "text", ["2026-11-12T10:00:00+99:99", "2026-11-12T10:00:00+25:00", "yesterday",
-             "2026-11-12 10:00:00 +0100", "12/11/2026"],
+             "2026-11-12 10:00:00  +0100", "2026-11-12 10:00:00 +25:00", "12/11/2026"],
 )
 def test_impossible_or_unknown_timestamps_are_unparseable(text: str) -> None:
     assert read(text) is None

@@ -18,6 +18,13 @@ from generator.errors import quoted as _quoted
 GRANULARITIES: tuple[str, ...] = ("day", "week", "month", "quarter")
 #: Values a dimension publishes as segments unless site.max_segments says otherwise.
 MAX_SEGMENTS = 200
+#: Smallest sample for any change or year-ago comparison unless site.min_n says otherwise.
+MIN_N = 10
+#: Share of a drop's rows that may be rejected before the build fails (site.max_rejected_share).
+MAX_REJECTED_SHARE = 0.5
+#: The share applies to drops of at least this many rows (a drop of 3 rows, 2 rejected, is not
+#: a broken export).
+REJECTED_SHARE_MIN_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,13 @@ class SiteConfig:
     """`report` (default) keeps building when rows are rejected; `fail` exits 2 like --strict."""
     interactions_csv: bool = False
     """Also write data/interactions.csv: every interaction with its computed durations."""
+    min_n: int = MIN_N
+    """Smallest n (on both sides) for a change or year-ago comparison of any metric; for count
+    metrics the baseline value itself must reach it."""
+    max_rejected_share: float = MAX_REJECTED_SHARE
+    """A drop of at least REJECTED_SHARE_MIN_ROWS rows with more than this share rejected fails
+    the build (exit 2): a wrong timestamp_format or a broken export never publishes an empty
+    site."""
     max_segments: Mapping[str, int] = field(default_factory=dict)
     """Most values a dimension publishes as segments, by dimension name or 'default' (else
     MAX_SEGMENTS); the rest fold into '(other)'."""
@@ -69,6 +83,8 @@ class SiteParser(LoaderBase):
                 "on_bad_rows": self.choice(("report", "fail")),
                 "interactions_csv": self.boolean,
                 "max_segments": self.max_segments,
+                "min_n": self.whole(1),
+                "max_rejected_share": self.number_in(0, 1),
             },
         )
         self.timezone = values.get("timezone", self.timezone)

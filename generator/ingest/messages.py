@@ -524,7 +524,8 @@ def _result(
             rejected=c.get("rejected", 0),
             rejected_by_reason=dict(sorted(reasons.get(first_drop_index + offset, {}).items())),
         ))
-    rejections = _rejections(con, prefix, source.name, source_index, source.max_future)
+    rejections = _rejections(con, prefix, source.name, source_index, source.max_future,
+                             source.timestamp_format)
     msgs = f"{prefix}_messages"
     summary = con.execute(
         f"""SELECT count(*),
@@ -563,7 +564,8 @@ def _result(
 
 
 def _rejections(
-    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int, max_future: str
+    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int, max_future: str,
+    timestamp_format: str | None = None,
 ) -> list[Rejection]:
     """Every rejected message row with its one-line message (STYLE template)."""
     fields = MESSAGE_COLUMNS
@@ -581,7 +583,7 @@ def _rejections(
         FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
-    context = Context(index, max_future=max_future)
+    context = Context(index, max_future=max_future, timestamp_format=timestamp_format)
     for file, position, reason, field, col, value, latest, earlier in rows:
         if reason in MALFORMED_REASONS:
             problem, col = malformed_problem(f"{file}, {position}", value, index)

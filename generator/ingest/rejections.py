@@ -10,8 +10,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from generator.config.site_section import REJECTED_SHARE_MIN_ROWS
 from generator.errors import Problem
 from generator.ingest.readers import MAX_FIELD, MAX_RECORD
+from generator.ingest.timestamps import detect_formats
+from generator.model import QualityReport
 
 #: Reasons of records a reader could not split into the header's values (SPEC §3.4).
 MALFORMED_REASONS: dict[str, str] = {
@@ -31,6 +34,8 @@ class Context:
     """site.data_through as written, for 'after_data_through'."""
     max_future: str = "2d"
     """The source's max_future as written, for 'implausible_timestamp'."""
+    timestamp_format: str | None = None
+    """The source's timestamp_format, for 'unparseable_timestamp'."""
 
 
 def reference_text(
@@ -64,8 +69,7 @@ def rejection_problem(
                        "or fix the export.")
     if reason == "unparseable_timestamp":
         return Problem(where, "", "a timestamp like '2026-11-23 14:05:00' or "
-                       "'2026-11-23T14:05:00+00:00'", found,
-                       f"set sources[{index}].timestamp_format.")
+                       "'2026-11-23T14:05:00+00:00'", found, _timestamp_hint(found, context))
     if reason == "timestamp_out_of_range":
         return Problem(where, "", "a time from 1970 to 2100", found,
                        "a date this far off is a typing or export error; correct the export.")
@@ -121,6 +125,23 @@ def rejection_problem(
     return Problem(where, reason, "", found)
 
 
+def _timestamp_hint(text: str, context: Context) -> str:
+    """What to do about an unparsed timestamp: the format it looks like (SPEC §3.4)."""
+    key = f"sources[{context.source_index}].timestamp_format"
+    formats, native = detect_formats(text)
+    if formats and native and context.timestamp_format:
+        return (f"it looks like '{formats[0]}', which parses without a format: remove {key} "
+                f"('{context.timestamp_format}').")
+    if len(formats) == 2:
+        return (f"it looks like '{formats[0]}' or '{formats[1]}' (day or month first: a date "
+                f"after the 12th tells which); set {key} to the right one, in quotes.")
+    if formats and not native:
+        return f"it looks like '{formats[0]}': set {key}: '{formats[0]}' (in quotes)."
+    if context.timestamp_format:
+        return f"check {key} ('{context.timestamp_format}')."
+    return f"set {key}."
+
+
 def malformed_problem(where: str, why: str, source_index: int) -> tuple[Problem, str]:
     """The message for a record a reader could not read (`why`: the JSON it left in
     MALFORMED_COLUMN), and the export column it concerns ('' for the whole record)."""
@@ -148,3 +169,30 @@ def malformed_problem(where: str, why: str, source_index: int) -> tuple[Problem,
         ), ""
     return Problem(where, "", "a record like the header line", found,
                    f"the CSV reader said: {info.get('error', 'unknown error')}."), ""
+
+
+def rejected_share_problems(
+    quality: QualityReport, share: float, smallest: int = REJECTED_SHARE_MIN_ROWS
+) -> list[Problem | str]:
+    """The drops of at least `smallest` rows with more than `share` of them rejected (SPEC
+    §3.4: a wrong timestamp format or a broken export fails the build rather than publishing
+    an empty scorecard): one problem per drop, naming its top reasons, then its first rejected
+    row's message."""
+    out: list[Problem | str] = []
+    for drop in quality.drops:
+        if drop.read < smallest or drop.rejected <= share * drop.read:
+            continue
+        top = sorted(drop.rejected_by_reason.items(), key=lambda item: (-item[1], item[0]))[:3]
+        reasons = ", ".join(f"{reason} {count}" for reason, count in top)
+        out.append(Problem(
+            drop.file, "rejected rows",
+            f"at most {share:.0%} of the drop's {drop.read} rows (site.max_rejected_share)",
+            f"{drop.rejected} ({drop.rejected / drop.read:.0%}; {reasons})",
+            "a wrong timestamp_format or column mapping is the usual cause; nothing is "
+            "published. Raise site.max_rejected_share if this drop is expected to be mostly "
+            "rejected.",
+        ))
+        first = next((r for r in quality.rejections if r.file == drop.file), None)
+        if first is not None:
+            out.append(f"  the first: {first.message}")
+    return out

@@ -1024,7 +1024,8 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
             out.append(Rejection(source, file, position, "", column, reason, str(problem)))
             continue
         context = Context(index, config.policy.csat.scale, through,
-                          config.sources[index].max_future)
+                          config.sources[index].max_future,
+                          config.sources[index].timestamp_format)
         problem = rejection_problem(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),
             reason, field, value, context, received, reference_text(latest, earlier),

@@ -3,13 +3,58 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from generator.config.loader import PLAUSIBLE_YEARS, SourceConfig, parse_duration
 from generator.sqltext import sql_ident, sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
 HAS_OFFSET = r":\d\d(\.\d+)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
-#: The offsets that exist: -14:00 to +14:00, minutes 00-59.
-VALID_OFFSET = r":\d\d(\.\d+)?([zZ]|[+-](0\d|1[0-4])(:?[0-5]\d)?)$"
+#: The offsets that exist: -14:00 to +14:00, minutes 00-59 (after the time, or a space).
+VALID_OFFSET = r":\d\d(\.\d+)?\s?([zZ]|[+-](0\d|1[0-4])(:?[0-5]\d)?)$"
+#: The space between a time and its offset (`2015-02-24 11:35:52 -0800`), which the engine's
+#: cast does not take: it is removed before the cast.
+SPACE_BEFORE_OFFSET = r"(:\d\d(\.\d+)?)\s([zZ]|[+-]\d\d(:?\d\d)?)$"
+#: Layouts that :func:`timestamp_sql` reads without a `timestamp_format`, as strptime formats.
+NATIVE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%a %b %d %H:%M:%S %z %Y",
+)
+#: Other common layouts of exports, tried in order to name a timestamp's format in a hint.
+COMMON_FORMATS: tuple[str, ...] = (
+    "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y",
+    "%d/%m/%Y %H:%M:%S %z", "%m/%d/%Y %H:%M:%S %z", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M",
+    "%d.%m.%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y",
+    "%b %d, %Y %I:%M %p", "%b %d, %Y %H:%M", "%d/%m/%y %H:%M", "%m/%d/%y %H:%M",
+    "%d/%m/%y", "%m/%d/%y",
+)
+
+
+def detect_formats(text: str) -> tuple[list[str], bool]:
+    """The strptime formats `text` fits (one, or two where day and month could swap), and
+    whether that layout parses without a `timestamp_format`."""
+    text = text.strip()
+    for formats, native in ((NATIVE_FORMATS, True), (COMMON_FORMATS, False)):
+        fits = []
+        for fmt in formats:
+            try:
+                datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            fits.append(fmt)
+        if fits:
+            # A day-first and a month-first reading can both fit (02/11/2026): name both.
+            return fits[:2] if _day_month_swapped(*fits[:2]) else fits[:1], native
+    return [], False
+
+
+def _day_month_swapped(first: str, second: str = "") -> bool:
+    return second != "" and first.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m") \
+        == second
 #: Timestamps are plausible from 1970 through 2100 (UTC); others are typing or export errors
 #: (and a row dated year 2 would stretch the period grid over two thousand years).
 EARLIEST = f"{PLAUSIBLE_YEARS[0]}-01-01 00:00:00+00"
@@ -88,7 +133,8 @@ def _iso_sql(raw: str, has_offset: str, naive: str, tz: str, instant: str | None
     return (
         f"(CASE WHEN {has_offset} THEN "
         f"CASE WHEN regexp_matches({raw}, {sql_str(VALID_OFFSET)}) "
-        f"THEN try_cast({raw} AS TIMESTAMPTZ) END "
+        f"THEN try_cast(regexp_replace({raw}, {sql_str(SPACE_BEFORE_OFFSET)}, '\\1\\3') "
+        "AS TIMESTAMPTZ) END "
         f"ELSE coalesce({local_time_sql(naive, tz, instant)}, "
         f"try_strptime({raw}, '%a %b %d %H:%M:%S %z %Y')::TIMESTAMPTZ) END)"
     )
