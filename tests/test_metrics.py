@@ -84,13 +84,34 @@ def test_no_metric_is_missing_or_extra(figures: dict) -> None:
     assert metrics == {m for m, *_ in W45}
 
 
-def test_changes_use_pp_for_ratios_and_percent_otherwise(figures: dict) -> None:
+def test_changes_use_pp_for_ratios_and_percent_otherwise(tmp_path: Path) -> None:
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(HANDMADE.parent, site)
+    config = site / "config.yaml"  # n of 6 and 8 compared: only with site.min_n lowered
+    config.write_text(config.read_text().replace("  periods: [week]\n",
+                                                 "  periods: [week]\n  min_n: 1\n"))
+    figures = {(f.period, f.dimension, f.segment, f.metric): f
+               for f in check(config).figures.rows}
     volume = figures[("2026-W46", "all", "all", "volume")]
     assert (volume.previous_value, volume.change, volume.change_unit) == (10, -40.0, "%")
     rate = figures[("2026-W46", "all", "all", "response_rate")]
     assert rate.change == pytest.approx(-50.0) and rate.change_unit == "pp"
     median = figures[("2026-W46", "all", "all", "frt_median")]
     assert median.change == pytest.approx(-25.0) and median.change_unit == "%"
+
+
+def test_no_change_is_computed_when_either_n_is_below_site_min_n(figures: dict) -> None:
+    # W46 against W45 at the default site.min_n of 10: volume's baseline (10 interactions)
+    # reaches it; response rate (n 6 against 8) and median first response (n 3 against 8)
+    # have no goal of their own, and still no change.
+    volume = figures[("2026-W46", "all", "all", "volume")]
+    assert (volume.previous_value, volume.change, volume.change_unit) == (10, -40.0, "%")
+    for metric, previous in (("response_rate", 1.0), ("frt_median", 60.0)):
+        row = figures[("2026-W46", "all", "all", metric)]
+        assert row.previous_value == pytest.approx(previous)
+        assert (row.change, row.change_unit) == (None, None)
 
 
 def test_zero_baseline_gives_no_percentage(figures: dict) -> None:
@@ -208,3 +229,48 @@ def test_every_period_and_segment_adds_up_and_an_unactionable_segment_counts_zer
         assert got[blue + ("slowest",)] == (None, 0)
         assert got[(granularity, "channel", "twitter", "volume")] == (3, None)
         assert got[(granularity, "channel", "email", "actionable")] == (0, None)
+
+
+TINY = """
+site: {title: T, timezone: UTC, periods: [week]MIN_N}
+sources:
+  - {name: desk, path: exports/*.csv, timezone: UTC}
+policy:
+  goals:
+    response_rate: {min: 0.5, min_n: 12}
+"""
+
+
+def tiny_figures(project, min_n: str = ""):  # type: ignore[no-untyped-def]
+    """W45 2025: 3 interactions; W44 2026: 1; W45 2026: 24; W46 2026: 11 (all answered in
+    5 minutes but the first of each week, unanswered)."""
+    weeks = (("2025-11-03", 3), ("2026-10-26", 1), ("2026-11-02", 24), ("2026-11-09", 11))
+    rows = ["id,received_at,first_response_at,channel"]
+    for day, count in weeks:
+        for i in range(count):
+            reply = "" if i == 0 else f"{day} 10:{i + 5:02d}:00"
+            rows.append(f"{day}-{i},{day} 10:{i:02d}:00,{reply},twitter")
+    path = project({"exports/w.csv": "\n".join(rows) + "\n"}, TINY.replace("MIN_N", min_n))
+    return {(f.period, f.metric): f for f in check(path).figures.rows if f.dimension == "all"}
+
+
+def test_a_count_compares_only_with_a_baseline_that_reaches_site_min_n(project) -> None:  # type: ignore[no-untyped-def]
+    figures = tiny_figures(project)
+    # 24 against 1 (the "▲ 2,300 %" of issue 15) and against 3 a year ago: no change at all.
+    volume = figures[("2026-W45", "volume")]
+    assert (volume.previous_value, volume.change) == (1, None)
+    assert (volume.year_ago_value, volume.year_ago_change) == (3, None)
+    assert volume.change_unit is None
+    # 11 against 24: the baseline reaches 10.
+    later = figures[("2026-W46", "volume")]
+    assert later.change == pytest.approx((11 - 24) / 24 * 100) and later.change_unit == "%"
+    # response_rate has a goal with min_n 12: 11 answered-or-not interactions are too few
+    # on the current side, though both reach site.min_n (status is the goal's own rule).
+    rate = figures[("2026-W46", "response_rate")]
+    assert (rate.n, rate.change, rate.status) == (11, None, "insufficient")
+    # Without a goal, site.min_n alone: frt_median, n 10 against 23.
+    median = figures[("2026-W46", "frt_median")]
+    assert median.change is not None
+    lowered = tiny_figures(project, ", min_n: 1")
+    assert lowered[("2026-W45", "volume")].change == pytest.approx(2300.0)
+    assert lowered[("2026-W45", "volume")].year_ago_change == pytest.approx(700.0)

@@ -119,7 +119,7 @@ def test_error_budget_arithmetic(project: Callable[..., Path]) -> None:
 
 
 YEARS = """
-site: {title: Y, timezone: UTC, periods: [week, month]}
+site: {title: Y, timezone: UTC, periods: [week, month], min_n: 1}
 sources:
   - {name: desk, path: exports/*.csv, timezone: UTC}
 """

@@ -482,10 +482,11 @@ def _goals(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 def _metric_table(con: duckdb.DuckDBPyConnection, metrics: tuple[MetricInfo, ...]) -> None:
     con.execute(
-        "CREATE OR REPLACE TABLE metric_info (metric VARCHAR, is_ratio BOOLEAN)"
+        "CREATE OR REPLACE TABLE metric_info (metric VARCHAR, is_ratio BOOLEAN, is_count BOOLEAN)"
     )
     con.executemany(
-        "INSERT INTO metric_info VALUES (?, ?)", [(m.id, m.is_ratio) for m in metrics]
+        "INSERT INTO metric_info VALUES (?, ?, ?)",
+        [(m.id, m.is_ratio, m.unit == "count") for m in metrics],
     )
 
 
@@ -577,8 +578,9 @@ def figure_table(
                 AND a.dimension = s.dimension AND a.segment = s.segment
         ), long AS ({long}
         ), goaled AS (
-            SELECT l.*, mi.is_ratio, g.direction, g.goal, g.tolerance,
-                coalesce(g.min_n, 1) AS min_n
+            SELECT l.*, mi.is_ratio, mi.is_count, g.direction, g.goal, g.tolerance,
+                coalesce(g.min_n, 1) AS min_n,
+                greatest(coalesce(g.min_n, 1), {config.site.min_n}) AS compare_n
             FROM long l
             JOIN metric_info mi USING (metric)
             LEFT JOIN goals g ON g.metric = l.metric AND g.valid_from IS NOT DISTINCT FROM (
@@ -611,7 +613,8 @@ def figure_table(
             END AS status,
             previous_value,
             {_change_sql('previous_value', 'previous_n')} AS change,
-            CASE WHEN {_change_sql('previous_value', 'previous_n')} IS NULL THEN NULL
+            CASE WHEN {_change_sql('previous_value', 'previous_n')} IS NULL
+                      AND {_change_sql('year_ago_value', 'year_ago_n')} IS NULL THEN NULL
                  WHEN is_ratio THEN 'pp' ELSE '%' END AS change_unit,
             year_ago_value,
             {_change_sql('year_ago_value', 'year_ago_n')} AS year_ago_change
@@ -629,10 +632,14 @@ def figure_table(
 
 
 def _change_sql(baseline: str, baseline_n: str) -> str:
-    """Change against a baseline: pp for ratios, % otherwise; none on a missing/zero baseline."""
+    """Change against a baseline: pp for ratios, % otherwise; none on a missing/zero baseline,
+    and none when either side's n is below `compare_n` (the goal's min_n, at least site.min_n;
+    SPEC §4.5), or for a count metric when the baseline value itself is below it."""
     return (
         f"CASE WHEN value IS NULL OR {baseline} IS NULL THEN NULL "
-        f"WHEN coalesce(n, min_n) < min_n OR coalesce({baseline_n}, min_n) < min_n THEN NULL "
+        f"WHEN coalesce(n, compare_n) < compare_n "
+        f"OR coalesce({baseline_n}, compare_n) < compare_n THEN NULL "
+        f"WHEN is_count AND {baseline} < compare_n THEN NULL "
         f"WHEN is_ratio THEN (value - {baseline}) * 100 "
         f"WHEN {baseline} = 0 THEN NULL "
         f"ELSE (value - {baseline}) / abs({baseline}) * 100 END"
