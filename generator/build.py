@@ -157,6 +157,7 @@ def check(
         compute_figures,
         exclusion_counts,
         published_dimensions,
+        unmet_goal_warnings,
     )
     from generator.figures.restate import compute_restatements
     from generator.figures.segments import find_lookalikes
@@ -179,6 +180,8 @@ def check(
     failure = rejected_rows_failure(config, quality, strict)
     if failure and rejected_rows_fail:
         raise DataError(failure)
+    config = replace(config, warnings=config.warnings
+                     + unmet_goal_warnings(config, set(quality.mapped_fields)))
     with stages.time("compute figures"):
         figures = compute_figures(con, config, quality, cache)
         quality = replace(
@@ -345,7 +348,7 @@ def build(
                                   **report})
             cache.prune()
     return BuildResult(
-        config=config, output=target, skipped=False, statuses=tuple(summary["statuses"]),
+        config=checked.config, output=target, skipped=False, statuses=tuple(summary["statuses"]),
         rows_read=checked.quality.rows_read, rows_rejected=checked.quality.rows_rejected,
         pages=report["pages"], charts=report["charts"], files=len(paths),
         seconds=time.perf_counter() - started, stages=stages.seconds,

@@ -447,3 +447,16 @@ def test_a_strict_failure_points_to_carecard_check_not_to_an_unpublished_page(
     out, err = capsys.readouterr()
     assert out.count("rejected: exports/w1.csv, line") == 30
     assert "30 rejected row(s) fail the build (--strict)." in err
+
+
+def test_a_build_warns_of_a_goal_on_a_metric_no_source_provides(
+    project: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project({"exports/w1.csv": scratch_drop(3, 0)},
+                     SCRATCH + "policy:\n  versions:\n    - valid_from: 2026-01-01\n"
+                     "      goals: {resolution_rate: {min: 0.5}}\n")
+    assert main(["build", "--config", str(config), "--output", str(tmp_path / "o")]) == 0
+    assert ("warning: config.yaml:9: policy.versions[0].goals.resolution_rate: no source has "
+            "a column for 'resolved_at', so the metric is not shown and its goal is ignored. "
+            "Hint: map the column with sources[0].columns.resolved_at, or remove the goal."
+            ) in capsys.readouterr().err

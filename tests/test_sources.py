@@ -637,3 +637,37 @@ def test_a_drop_with_most_rows_rejected_fails_the_check(
         "after the 12th tells which); set sources[0].timestamp_format to the right one, in "
         "quotes.",
     ]
+
+
+def test_a_tweet_export_read_as_interactions_says_it_looks_message_level(
+    project: Callable[..., Path]
+) -> None:
+    tweets = ("tweet_id,author_id,inbound,created_at,text,response_tweet_id,"
+              "in_response_to_tweet_id\n"
+              "1,cust,True,Tue Oct 31 22:10:47 +0000 2017,@Brand help,2,\n"
+              "2,Brand,False,Tue Oct 31 22:20:47 +0000 2017,@cust sorry,,1\n")
+    config = CONFIG.replace("    dimensions: [team]\n",
+                            "    columns: {id: tweet_id, received_at: created_at}\n")
+    with pytest.raises(DataError) as raised:
+        check(project({"exports/w1.csv": tweets}, config))
+    assert [str(p) for p in raised.value.problems] == [
+        "exports/w1.csv, line 1: expected a column 'channel' for the field 'channel'. "
+        "Hint: the file looks like a message-level export (one row per message: 'inbound', "
+        "'in_response_to_tweet_id'); declare it with sources[0].shape: messages and map "
+        "message_id, author, inbound, created_at and in_reply_to in sources[0].columns (see "
+        "'Message-level exports' in the README).",
+    ]
+
+
+def test_a_goal_on_a_metric_no_source_provides_is_a_warning(
+    project: Callable[..., Path]
+) -> None:
+    config = CONFIG + ("policy:\n  goals:\n    response_rate: {min: 0.9}\n"
+                       "    csat: {min: 0.8}\n")
+    checked = check(project({"exports/w1.csv": "id,received_at,first_response_at,channel,team\n"
+                             "a,2026-11-02 09:00:00,,twitter,x\n"}, config))
+    assert checked.config.warnings == (
+        "config.yaml:10: policy.goals.csat: no source has a column for 'csat', so the metric "
+        "is not shown and its goal is ignored. Hint: map the column with "
+        "sources[0].columns.csat, or remove the goal.",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
 
@@ -123,6 +123,10 @@ class Goal:
     """Amber tolerance; None = default (0.05 for ratios, 10% of the goal otherwise)."""
     min_n: int = 1
     """Minimum sample below which the status is `insufficient`."""
+    key: str = field(default="", compare=False)
+    """Where it is written: its dotted key path (`policy.goals.csat`) …"""
+    line: int = field(default=0, compare=False)
+    """… and line in config.yaml (0: not from a file)."""
 
 
 @dataclass(frozen=True)
@@ -474,7 +478,7 @@ class PolicyParser(LoaderBase):
                 continue
             goal = self.parse(value, f"{path}.{metric}", partial(self.goal, metric))
             if goal is not _INVALID:
-                goals[metric] = goal
+                goals[metric] = replace(goal, key=f"{path}.{metric}", line=_line(key_node))
         return goals
 
     def goal(self, metric: str, node: yaml.Node, path: str) -> Goal:

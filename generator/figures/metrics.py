@@ -32,6 +32,7 @@ from generator.config.policy import (
 )
 from generator.figures.budget import compute_budgets
 from generator.figures.drill import compute_drill
+from generator.errors import Problem
 from generator.figures.segments import fold_segments, segment_folds
 from generator.model import (
     METRICS,
@@ -172,6 +173,28 @@ def published_dimensions(config: Config) -> tuple[str, ...]:
 def available_metrics(mapped: set[str]) -> tuple[MetricInfo, ...]:
     """The metrics whose input fields some source maps."""
     return tuple(m for m in METRICS if all(f in mapped for f in m.needs))
+
+
+def unmet_goal_warnings(config: Config, mapped: set[str]) -> tuple[str, ...]:
+    """A warning for each goal (in policy.goals or a version) on a metric that no source
+    provides the fields of: such a metric is not shown, so its goal would be ignored silently."""
+    needs = {m.id: m.needs for m in METRICS}
+    needs.update({m.id: m.needs for m in config.policy.custom_metrics})
+    goals = list(config.policy.goals.values())
+    goals += [g for version in config.policy.versions for g in version.goals.values()]
+    warnings = []
+    for goal in goals:
+        missing = [f for f in needs.get(goal.metric, ()) if f not in mapped]
+        if not missing:
+            continue
+        fields = " and ".join(f"'{f}'" for f in missing)
+        where = f"{config.path.name}:{goal.line}" if goal.line else config.path.name
+        source = "sources[0]" if len(config.sources) == 1 else "sources[N]"
+        warnings.append(str(Problem(
+            where, f"{goal.key or 'policy.goals.' + goal.metric}: no source has a column for "
+            f"{fields}, so the metric is not shown and its goal is ignored",
+            hint=f"map the column with {source}.columns.{missing[0]}, or remove the goal.")))
+    return tuple(warnings)
 
 
 def judge_interactions(

@@ -612,9 +612,20 @@ def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
     wanted += [name for name in source.columns if name not in wanted]
     wanted += [d for d in source_attributes(source) if d not in wanted]
     problems = []
+    messages = _message_level_columns(columns) if source.shape == "interactions" else []
     for name in wanted:
         column = _column_for(source, name)
         if column in columns:
+            continue
+        if messages:
+            i = drop.source_index
+            problems.append(Problem(
+                f"{drop.rel}, line 1", "", f"a column '{column}' for the field '{name}'", None,
+                "the file looks like a message-level export (one row per message: "
+                f"{', '.join(repr(c) for c in messages)}); declare it with sources[{i}].shape: "
+                f"messages and map message_id, author, inbound, created_at and in_reply_to in "
+                f"sources[{i}].columns (see 'Message-level exports' in the README)."))
+            messages = []  # said once: the other missing columns follow from it
             continue
         close = difflib.get_close_matches(column, columns, n=1)
         hint = (
@@ -630,6 +641,16 @@ def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
                     None, hint)
         )
     return problems
+
+
+#: Columns that only a message-level export has: who sent a message, and what it replies to.
+_MESSAGE_COLUMN = re.compile(r"inbound|in_(reply|response)_to(_.*)?|.*_in_reply_to(_.*)?",
+                             re.IGNORECASE)
+
+
+def _message_level_columns(columns: list[str]) -> list[str]:
+    """The columns that mark a file as a message-level export (SPEC §3.3), if any."""
+    return [c for c in columns if _MESSAGE_COLUMN.fullmatch(c.strip())]
 
 
 def _stage_sql(
