@@ -884,3 +884,70 @@ def test_printed_trees_parse_back_to_the_same_tree(tree) -> None:
 )
 def test_precedence_and_literals(text: str, tree: object) -> None:
     assert parse_expression(text) == tree
+
+
+# --- sentiment labels (SPEC §5: whatever the source gives) ------------------------------------
+
+SENTIMENT_SITE = """
+site: {title: S, timezone: UTC, periods: [week]}
+sources:
+  - {name: labels, path: labels/*.csv, timezone: UTC}
+  - {name: numbers, path: numbers/*.csv, timezone: UTC}
+policy:
+  custom_metrics:
+    - {id: negative_share, label: Negative, ratio: {numerator: "sentiment_start == 'negative'"}}
+    - {id: not_negative, label: Not negative, ratio: {numerator: "sentiment_start != 'negative'"}}
+    - {id: calm, label: Calm, ratio: {numerator: "sentiment_start in ['neutral', 'Positive']"}}
+    - {id: ended_well, label: Ended well,
+       ratio: {numerator: "sentiment_end == 'positive'", denominator: "sentiment_end != null"}}
+    - {id: very_negative, label: Very, ratio: {numerator: "sentiment_start < -0.3"}}
+"""
+
+
+def test_sentiment_compares_with_labels_whether_the_source_gives_labels_or_numbers(
+    project,  # type: ignore[no-untyped-def]
+) -> None:
+    from generator.build import check
+
+    header = "id,received_at,channel,sentiment_start,sentiment_end\n"
+    labels = header + ("a1,2026-11-02 09:00:00,twitter,negative,positive\n"
+                       "a2,2026-11-02 10:00:00,twitter,Positive,\n"
+                       "a3,2026-11-02 11:00:00,twitter,neutral,negative\n"
+                       "a4,2026-11-02 12:00:00,twitter,,\n")
+    # Numbers are classified by the default thresholds: above 0.05 positive, below -0.05
+    # negative; -0.05 itself is neutral.
+    numbers = header + ("b1,2026-11-03 09:00:00,twitter,-0.5,0.9\n"
+                        "b2,2026-11-03 10:00:00,twitter,0.5,0.05\n"
+                        "b3,2026-11-03 11:00:00,twitter,0.01,\n"
+                        "b4,2026-11-03 12:00:00,twitter,-0.05,\n")
+    config = project({"labels/w.csv": labels, "numbers/w.csv": numbers}, SENTIMENT_SITE)
+    rows = check(config).figures.rows
+    got = {f.metric: (f.value, f.n) for f in rows if f.dimension == "all"}
+    assert got["negative_share"] == (pytest.approx(2 / 8), 8)  # a1 b1
+    assert got["not_negative"] == (pytest.approx(5 / 8), 8)  # a2 a3 b2 b3 b4 (a4 unknown)
+    assert got["calm"] == (pytest.approx(5 / 8), 8)  # labels are read whatever their case
+    assert got["ended_well"] == (pytest.approx(2 / 4), 4)  # a1 b1 of a1 a3 b1 b2
+    assert got["very_negative"] == (pytest.approx(2 / 8), 8)  # the label negative is -1
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("sentiment_start == 'angry'",
+         "expected a number or 'positive', 'neutral' or 'negative' at column 20, found "
+         "\"'angry'\"."),
+        ("sentiment_end == 'negativ'",
+         "expected a number or 'positive', 'neutral' or 'negative' at column 18, found "
+         "\"'negativ'\". Hint: did you mean 'negative'?"),
+        ("sentiment_start < 'negative'",
+         "expected a number after '<' (labels compare with '==', '!=' or 'in') at column 19, "
+         "found \"'negative'\". Hint: write sentiment_start == 'negative', or compare with a "
+         "number."),
+        ("sentiment_start",
+         "expected a condition at column 1, found 'sentiment_start'. Hint: compare it with a "
+         "value, e.g. sentiment_start == 'negative'."),
+    ],
+)
+def test_a_sentiment_label_that_is_not_one_is_an_error(condition: str, message: str) -> None:
+    assert problems(ratio(condition)) == [
+        f"config.yaml:7: policy.custom_metrics[0].ratio.numerator: {message}"]

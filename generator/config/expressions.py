@@ -183,8 +183,8 @@ FIELD_TYPES: dict[str, str] = {
     "first_response_at": "time",
     "resolved_at": "time",
     "csat": "number",
-    "sentiment_start": "number",
-    "sentiment_end": "number",
+    "sentiment_start": "sentiment",
+    "sentiment_end": "sentiment",
     "public": "bool",
     "moved_private": "bool",
     "reach": "number",
@@ -785,6 +785,14 @@ def n_label_of(population: str) -> str:
 # --- the checker and compiler -----------------------------------------------------------------
 
 _SQL_OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+#: The sentiment labels (SPEC §5): a sentiment compares with them whatever the source gives,
+#: numbers being classified by policy.sentiment's thresholds. Each label's test over the
+#: columns of `judged` (`{side}` is start or end).
+SENTIMENT_LABEL_SQL = {
+    "positive": "{side}_positive",
+    "negative": "{side}_negative",
+    "neutral": "(sentiment_{side} IS NOT NULL AND NOT {side}_positive AND NOT {side}_negative)",
+}
 _LITERAL_WORDS = "a number, 'text', true, false or null"
 
 
@@ -878,7 +886,7 @@ class _Checker:
 
     def numeric(self, node: Node, kind: str) -> None:
         """Report a value that arithmetic or an aggregate cannot take."""
-        if kind in ("number", "error"):
+        if kind in ("number", "sentiment", "error"):
             return
         hints = {
             "bool": f"count({self.span(node)}) counts the interactions where it holds.",
@@ -907,7 +915,7 @@ class _Checker:
         if kind != "error":
             hint = ""
             if isinstance(node, Name):
-                example = "'…'" if kind == "text" else "…"
+                example = {"text": "'…'", "sentiment": "'negative'"}.get(kind, "…")
                 hint = f"compare it with a value, e.g. {node.name} == {example}."
             self.error(node, "a condition", hint)
         return "FALSE"
@@ -945,13 +953,40 @@ class _Checker:
                 "test for a missing value with '== null' or '!= null'.",
             )
             return "FALSE"
+        if kind == "sentiment" and isinstance(right, Text):
+            label = self.sentiment_label(node.left, right, node.op)
+            if label is None:
+                return "FALSE"
+            if node.op == "!=":  # like any comparison, false where the sentiment is missing
+                return f"coalesce({left} IS NOT NULL AND NOT {label}, FALSE)"
+            return f"coalesce({label}, FALSE)"
         if not self.compatible(kind, right, node.op):
             return "FALSE"
         _, literal = self.value(right)
         return f"coalesce({left} {_SQL_OPERATORS[node.op]} {literal}, FALSE)"
 
+    def sentiment_label(self, field: Node, label: Text, op: str) -> str | None:
+        """SQL testing a sentiment field for a label (None once a problem is reported)."""
+        words = "'positive', 'neutral' or 'negative'"
+        if op not in ("==", "!=", "in"):
+            self.error(label, f"a number after '{op}' (labels compare with '==', '!=' or 'in')",
+                       f"write {self.span(field)} == {self.span(label)}, or compare with a "
+                       "number.")
+            return None
+        word = label.value.strip().lower()
+        if word not in SENTIMENT_LABEL_SQL or not isinstance(field, Name):
+            hint = did_you_mean(word, SENTIMENT_LABEL_SQL) if isinstance(field, Name) else (
+                "labels compare with the field itself, not with arithmetic over it.")
+            self.error(label, f"a number or {words}", hint)
+            return None
+        side = "start" if field.name == "sentiment_start" else "end"
+        return SENTIMENT_LABEL_SQL[word].format(side=side)
+
     def compatible(self, kind: str, literal: Node, op: str) -> bool:
         """Report a literal that cannot be compared with a value of the given type."""
+        if kind == "sentiment" and not isinstance(literal, (Number, Text)):
+            self.error(literal, f"a number, 'positive', 'neutral' or 'negative' after '{op}'")
+            return False
         if kind == "number" and not isinstance(literal, Number):
             hint = ""
             if isinstance(literal, Text) and _NUMBER.fullmatch(literal.value.strip()):
@@ -984,6 +1019,13 @@ class _Checker:
         kind, left = self.operand(node.operand, "in")
         if kind == "error":
             return "FALSE"
+        if kind == "sentiment" and any(isinstance(i, Text) for i in node.items):
+            tests = [self.sentiment_label(node.operand, item, "in") if isinstance(item, Text)
+                     else self.error(item, "'positive', 'neutral' or 'negative' in a list of "
+                                     "labels") for item in node.items]
+            if any(t is None for t in tests):
+                return "FALSE"
+            return "coalesce(" + " OR ".join(str(t) for t in tests) + ", FALSE)"
         sqls = []
         ok = True
         for item in node.items:

@@ -257,6 +257,7 @@ def judge_interactions(
             sentiment_start > {positive} AS start_positive,
             sentiment_start < {negative} AS start_negative,
             sentiment_end < {negative} AS end_negative,
+            sentiment_end > {positive} AS end_positive,
             {starts}
         FROM (SELECT *, {frt} AS frt_minutes, {deadline} AS deadline FROM {source})
         """
