@@ -232,7 +232,7 @@ def test_every_period_and_segment_adds_up_and_an_unactionable_segment_counts_zer
 
 
 TINY = """
-site: {title: T, timezone: UTC, periods: [week]MIN_N}
+site: {title: T, timezone: UTC, periods: [week], data_through: 2026-11-16T00:00:00+00:00MIN_N}
 sources:
   - {name: desk, path: exports/*.csv, timezone: UTC}
 policy:
@@ -274,3 +274,149 @@ def test_a_count_compares_only_with_a_baseline_that_reaches_site_min_n(project) 
     lowered = tiny_figures(project, ", min_n: 1")
     assert lowered[("2026-W45", "volume")].change == pytest.approx(2300.0)
     assert lowered[("2026-W45", "volume")].year_ago_change == pytest.approx(700.0)
+
+
+# --- a partial period compared like with like (SPEC §4.5) --------------------------------------
+
+PARTIAL_SITE = """
+site: {title: P, timezone: UTC, periods: [week]}
+sources:
+  - {name: desk, path: exports/*.csv, timezone: UTC, max_future: 7d}
+policy:
+  goals:
+    sla_attainment: {min: 0.9}
+    backlog: {max: 0}
+    volume: {min: 1}
+"""
+
+
+def partial_drop() -> str:
+    """Data through Wed 2026-11-25 14:52 (UTC), in 2026-W48; W47 and 2025-W48 compared.
+
+    2026-W48 so far: 15 received Mon 23 Nov 09:00-09:14, the first 12 answered after 30
+    minutes, 3 unanswered (deadlines passed); one received Wed 14:52, unanswered (the
+    data-through time; its deadline has not passed).
+    2026-W47, cut at Wed 18 Nov 14:52: 20 received Mon 16 Nov 09:00-09:19 and answered after
+    10 minutes; 4 received Tue 17 Nov 10:00-10:03 and answered Wed 18 Nov 16:00, after the cut;
+    6 received Thu 19 Nov, after the cut.
+    2025-W48, cut at Wed 26 Nov 2025 14:52: 12 received Mon 24 Nov 09:00-09:11, answered after
+    20 minutes; one received Tue 25 Nov 10:00 and answered Thu 27 Nov; 2 received Thu 27 Nov.
+    """
+    rows = ["id,received_at,first_response_at,channel"]
+
+    def add(prefix: str, day: str, count: int, reply: Callable[[int], str] | None,
+            hour: int = 9) -> None:
+        for i in range(count):
+            rows.append(f"{prefix}{i},{day} {hour:02d}:{i:02d}:00,"
+                        f"{reply(i) if reply else ''},twitter")
+
+    add("n", "2026-11-23", 12, lambda i: f"2026-11-23 09:{i + 30:02d}:00")
+    add("u", "2026-11-23", 3, None)
+    rows[-3:] = [r.replace("09:0", "09:1", 1) for r in rows[-3:]]  # u0-u2 at 09:10-09:12
+    rows.append("last,2026-11-25 14:52:00,,twitter")
+    add("p", "2026-11-16", 20, lambda i: f"2026-11-16 09:{i + 10:02d}:00")
+    add("late", "2026-11-17", 4, lambda i: "2026-11-18 16:00:00", hour=10)
+    add("after", "2026-11-19", 6, lambda i: f"2026-11-19 09:{i + 5:02d}:00")
+    add("y", "2025-11-24", 12, lambda i: f"2025-11-24 09:{i + 20:02d}:00")
+    add("ylate", "2025-11-25", 1, lambda i: "2025-11-27 09:00:00", hour=10)
+    add("yafter", "2025-11-27", 2, lambda i: "2025-11-27 12:00:00")
+    return "\n".join(rows) + "\n"
+
+
+def test_a_partial_period_compares_with_the_others_as_of_the_same_offset(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    from generator.build import build
+
+    config = project({"exports/w.csv": partial_drop()}, PARTIAL_SITE)
+    result = build(config, output=tmp_path / "out")
+    assert result.checked is not None
+    assert result.checked.quality.data_through.isoformat() == "2026-11-25T14:52:00+00:00"
+    got = {(f.period, f.metric): f for f in result.checked.figures.rows
+           if f.dimension == "all"}
+    w48 = {m: got[("2026-W48", m)] for m in
+           ("volume", "backlog", "response_rate", "sla_attainment", "frt_median")}
+    # As of Wed 14:52, 2026-W47 had 24 interactions (the 6 of Thursday not yet), 20 of them
+    # answered (the 4 replies of Wed 16:00 not yet): response rate 20/24, backlog 4, SLA
+    # 20 on time of 20 answered + 4 overdue, median first response 10 minutes (n 20).
+    # 2025-W48 as of Wed 26 Nov 2025 14:52: 13 interactions, 12 answered.
+    volume = w48["volume"]
+    assert (volume.value, volume.previous_value, volume.year_ago_value) == (16, 24, 13)
+    assert volume.change == pytest.approx((16 - 24) / 24 * 100)
+    assert volume.year_ago_change == pytest.approx((16 - 13) / 13 * 100)
+    rate = w48["response_rate"]
+    assert (rate.value, rate.n) == (0.75, 16)
+    assert rate.previous_value == pytest.approx(20 / 24)
+    assert rate.change == pytest.approx((0.75 - 20 / 24) * 100) and rate.change_unit == "pp"
+    assert rate.year_ago_value == pytest.approx(12 / 13)
+    assert rate.year_ago_change == pytest.approx((0.75 - 12 / 13) * 100)
+    sla = w48["sla_attainment"]
+    assert (sla.value, sla.n) == (pytest.approx(12 / 15), 15)
+    assert sla.previous_value == pytest.approx(20 / 24)
+    assert sla.change == pytest.approx((12 / 15 - 20 / 24) * 100)
+    median = w48["frt_median"]
+    assert (median.value, median.previous_value) == (30.0, 10.0)
+    assert median.change == pytest.approx(200.0)
+    # Backlog 4 against 4 as of the cut: a count whose baseline is below site.min_n.
+    backlog = w48["backlog"]
+    assert (backlog.value, backlog.previous_value, backlog.change) == (4, 4, None)
+    # Count metrics carry no status while partial, with a goal or without; others keep theirs.
+    assert (backlog.status, volume.status, w48["response_rate"].status) == ("none",) * 3
+    assert sla.status == "red"
+    # The complete week before keeps its full figures and its own comparisons.
+    w47 = got[("2026-W47", "response_rate")]
+    assert (w47.value, w47.n) == (1.0, 30)
+    assert got[("2026-W47", "backlog")].status == "green"
+    # figures.csv carries the as-of comparisons.
+    import csv
+
+    with (tmp_path / "out" / "data" / "figures.csv").open(encoding="utf-8") as handle:
+        rows = {(r["period"], r["dimension"], r["metric"]): r for r in csv.DictReader(handle)}
+    row = rows[("2026-W48", "all", "response_rate")]
+    assert (row["partial"], row["value"], row["previous_value"], row["year_ago_value"]) == (
+        "true", "0.75", repr(20 / 24), repr(12 / 13))
+    assert float(row["change"]) == pytest.approx((0.75 - 20 / 24) * 100)
+    assert rows[("2026-W48", "all", "backlog")]["status"] == "none"
+
+
+def test_cached_figures_follow_the_comparison_cut_when_data_through_moves(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    from generator.build import build
+
+    config = project({"exports/w1.csv": partial_drop()}, PARTIAL_SITE)
+    build(config)  # warm: the figures of 2026-W47 as of Wednesday 14:52 are cached
+    (config.parent / "exports" / "w2.csv").write_text(
+        "id,received_at,first_response_at,channel\nthu,2026-11-26 10:00:00,,twitter\n",
+        encoding="utf-8")
+    warm = build(config)
+    # 2026-W47's rows are unchanged (and its own figures come from the cache), but the cut
+    # is now Thursday 10:00: the 6 Thursday interactions and the 4 late replies are in.
+    assert ("week", "2026-W47") not in warm.periods_recomputed
+    assert warm.checked is not None
+    got = {(f.period, f.metric): f for f in warm.checked.figures.rows if f.dimension == "all"}
+    assert got[("2026-W48", "volume")].previous_value == 30
+    assert got[("2026-W48", "response_rate")].previous_value == 1.0
+    build(config, output=tmp_path / "cold", use_cache=False)
+    for name in ("figures.csv", "figures.json"):
+        assert ((config.parent / "output" / "data" / name).read_bytes()
+                == (tmp_path / "cold" / "data" / name).read_bytes())
+
+
+def test_the_overview_shows_the_partial_week_compared_at_the_same_point(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    from generator.build import build
+
+    build(project({"exports/w.csv": partial_drop()}, PARTIAL_SITE), output=tmp_path / "out")
+    doc = sitefakes.parse_html((tmp_path / "out" / "index.html").read_bytes())
+    found = [t for t in doc.find_all("table")
+             if t.find("caption").text.startswith("This week so far: 2026-W48")]
+    rows = {r.find("th").text: [c.text for c in r.find_all("td")]
+            for r in found[0].find("tbody").find_all("tr")}
+    assert rows["Volume"] == ["16 (goal ≥ 1)", "– judged when complete", "▼ 33.3% down",
+                              "24 in 2026-W47 to Wed 18 Nov 14:52",
+                              "13 a year ago at the same point (▲ 23.1% up)", ""]
+    assert rows["Backlog"][1:4] == ["– judged when complete", "change not computed (sample too small)",
+                                    "4 in 2026-W47 to Wed 18 Nov 14:52"]
+    assert rows["SLA attainment"][:2] == ["80.0% (goal ≥ 90.0%)", "✗ off goal so far"]

@@ -94,17 +94,29 @@ def test_overview_shows_latest_complete_week_cards_with_value_status_and_change(
     assert card(latest, "SLA attainment").find(cls="status-word").text == "too few"
 
 
-def test_overview_labels_the_partial_week_separately(site):
+def test_overview_shows_the_partial_week_as_one_compact_table_compared_at_the_same_point(site):
     doc = fakes.parse_html(site["index.html"])
     partial = section_with_heading(doc, "This week so far: 2026-W47")
     assert "partial — data through 2026-11-18 12:00 GMT" in partial.find(cls="badge-partial").text
-    assert card(partial, "Response rate").find(cls="status-word").text == "near goal"
+    assert partial.find_all("article", "card") == []  # not a second set of cards
+    assert partial.find(cls="partial-note").text == (
+        "Compared with 2026-W46 and a year ago up to the same point from their start "
+        "(Wed 11 Nov 12:00 in 2026-W46); counts have no goal status until the period is "
+        "complete.")
+    rows = table(partial, "This week so far: 2026-W47, figures so far").find("tbody").find_all(
+        "tr")
+    assert [cells(r) for r in rows[:2]] == [
+        ["Volume", "40", "– no goal", "▼ 66.7% down", "120 in 2026-W46 to Wed 11 Nov 12:00", "",
+         ""],
+        ["Response rate", "90.0% (goal ≥ 95.0%)", "! near goal so far", "▼ 6.0 pp worse",
+         "96.0% in 2026-W46 to Wed 11 Nov 12:00", "", "n = 52 actionable interactions"],
+    ]
 
 
 def test_every_card_has_a_sparkline_with_a_text_alternative(site):
     doc = fakes.parse_html(site["index.html"])
     cards = doc.find_all("article", "card")
-    assert len(cards) == 8
+    assert len(cards) == 4  # the latest complete week's; the partial week is a table
     for article in cards:
         svg = article.find("svg")
         assert svg.attrs["role"] == "img"
@@ -158,7 +170,7 @@ def test_segment_value_that_looks_like_markup_is_escaped_text(site):
     for path, doc in html_pages(site).items():
         assert not doc.find_all("script"), path
     doc = fakes.parse_html(site["index.html"])
-    team = doc.find_all("table")[1]
+    team = table(doc, "By team")
     assert team.find("tbody").find("th").text == "<script>"
     assert "segments/team/script-5b63e5b2097f.html" in site
     page = fakes.parse_html(site["segments/team/script-5b63e5b2097f.html"])

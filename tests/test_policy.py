@@ -235,3 +235,36 @@ def test_error_budget_windows_in_the_reporting_timezone(
     got_label, got_start, got_end = budget_window(config, through)
     assert got_label == label
     assert got_start.isoformat() == start and got_end.isoformat() == end
+
+
+@pytest.mark.parametrize(
+    ("granularity", "partial", "compared", "through", "cut"),
+    [
+        # Wednesday 14:52 matches Wednesday 14:52 across the end of summer time (25 Oct 2026):
+        # 14:52 GMT in the partial week, 14:52 BST (13:52 UTC) in the week before.
+        ("week", "2026-10-26", "2026-10-19", "2026-10-28T14:52:00+00:00",
+         "2026-10-21T13:52:00+00:00"),
+        # 30 days and 10 hours into March run past the end of February: capped at its end.
+        ("month", "2026-03-01", "2026-02-01", "2026-03-31T10:00:00+01:00",
+         "2026-03-01T00:00:00+00:00"),
+        ("month", "2026-03-01", "2025-03-01", "2026-03-31T10:00:00+01:00",
+         "2025-03-31T09:00:00+00:00"),
+    ],
+)
+def test_the_comparison_cut_is_the_same_wall_clock_offset_capped_at_the_period_end(
+    granularity: str, partial: str, compared: str, through: str, cut: str
+) -> None:
+    from datetime import date, datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from generator.config.periods import next_start, period_label, same_offset
+    from generator.model import Period
+
+    def period(start: str) -> Period:
+        first = date.fromisoformat(start)
+        return Period(granularity, period_label(first, granularity), first,
+                      next_start(first, granularity), False)
+
+    got = same_offset(period(partial), datetime.fromisoformat(through), period(compared),
+                      ZoneInfo("Europe/London"))
+    assert got.astimezone(timezone.utc) == datetime.fromisoformat(cut)

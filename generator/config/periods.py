@@ -90,3 +90,22 @@ def period_grid(
         periods.append(Period(granularity, period_label(start, granularity), start, end, partial))
         start = end
     return tuple(periods)
+
+
+def same_offset(
+    partial: Period, data_through: datetime, compared: Period, tz: ZoneInfo
+) -> datetime:
+    """The instant in `compared` at the same offset from its start as `data_through` is from
+    the start of the partial period (SPEC §4.5): wall-clock time in `tz` (Wednesday 14:52
+    matches Wednesday 14:52 across a DST change; a repeated wall time is its first
+    occurrence), capped at the compared period's end."""
+    local = data_through.astimezone(tz).replace(tzinfo=None)
+    offset = local - datetime(partial.start.year, partial.start.month, partial.start.day)
+    start = datetime(compared.start.year, compared.start.month, compared.start.day)
+    end = datetime(compared.end.year, compared.end.month, compared.end.day)
+    return (end if start + offset >= end else start + offset).replace(tzinfo=tz)
+
+
+def contains(period: Period, moment: datetime, tz: ZoneInfo) -> bool:
+    """Tell whether `moment` falls within `period` (cut in `tz`)."""
+    return local_midnight(period.start, tz) <= moment < local_midnight(period.end, tz)

@@ -21,7 +21,13 @@ from zoneinfo import ZoneInfo
 from generator.cache import Cache, code_version
 from generator.config.clock import create_calendar_table, deadline_sql, position_sql
 from generator.config.loader import CLOCKS, INTERACTION_FIELDS, Config
-from generator.config.periods import START_SQL, period_grid, year_ago_label
+from generator.config.periods import (
+    START_SQL,
+    contains,
+    period_grid,
+    same_offset,
+    year_ago_label,
+)
 from generator.config.policy import (
     blackout_sql,
     exclusion_sql,
@@ -401,10 +407,12 @@ def _cached_periods(
 
 
 def _aggregate_todo(
-    con: duckdb.DuckDBPyConnection, config: Config, folded: frozenset[str] = frozenset()
+    con: duckdb.DuckDBPyConnection, config: Config, folded: frozenset[str] = frozenset(),
+    source: str = "judged", target: str = "aggregates",
 ) -> None:
-    """Create `aggregates` for the periods listed in the table `todo` only (the dimensions in
-    `folded` by their folded segments)."""
+    """Create `target` (default `aggregates`) from the rows of `source` (default `judged`) for
+    the periods listed in the table `todo` only (the dimensions in `folded` by their folded
+    segments)."""
     dimensions = published_dimensions(config)
     groupings = [(g, d) for g in config.site.periods for d in ("all",) + dimensions]
 
@@ -426,7 +434,7 @@ def _aggregate_todo(
     con.execute(
         f"CREATE OR REPLACE TABLE partials AS SELECT {', '.join(keys)}, "
         + ", ".join(f"{expr} AS {name}" for name, expr in parts.items())
-        + f" FROM judged WHERE {any_wanted} GROUP BY ALL"
+        + f" FROM {source} WHERE {any_wanted} GROUP BY ALL"
     )
     added = ", ".join(
         f"CAST(sum({name}) AS BIGINT) AS {name}" if expr.startswith("count(")
@@ -442,7 +450,7 @@ def _aggregate_todo(
     def per_segment(columns: dict[str, str], where: str = "true") -> str:
         computed = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
         return " UNION ALL ".join(
-            f"SELECT {key(g, d, segment_sql(d, folded=folded))}, {computed} FROM judged "
+            f"SELECT {key(g, d, segment_sql(d, folded=folded))}, {computed} FROM {source} "
             f"WHERE {where} AND {wanted(g)} GROUP BY ALL"
             for g, d in groupings
         )
@@ -456,9 +464,100 @@ def _aggregate_todo(
         f"{expr} AS {name}" for name, expr in {**AGGREGATES, **{c: c for c in custom}}.items()
     )
     con.execute(
-        f"CREATE OR REPLACE TABLE aggregates AS SELECT {KEYS}, {columns} FROM ({summed}) {joins}"
+        f"CREATE OR REPLACE TABLE {target} AS SELECT {KEYS}, {columns} FROM ({summed}) {joins}"
     )
     con.execute("DROP TABLE partials")
+
+
+#: The judged columns that depend on whether a response or resolution had happened, and their
+#: values as of an instant `c.cut` (SPEC §4.5: a response after it has not happened yet).
+AS_OF: dict[str, str] = {
+    "first_response_at": "CASE WHEN j.first_response_at <= c.cut THEN j.first_response_at END",
+    "frt_minutes": "CASE WHEN j.first_response_at <= c.cut THEN j.frt_minutes END",
+    "within_target": "coalesce(j.first_response_at <= c.cut, false) AND j.within_target",
+    "sla_eligible": ("coalesce(j.first_response_at <= c.cut AND j.frt_minutes IS NOT NULL, "
+                     "false) OR coalesce(j.deadline < c.cut, false)"),
+    "resolved_at": "CASE WHEN j.resolved_at <= c.cut THEN j.resolved_at END",
+    "resolution_hours": "CASE WHEN j.resolved_at <= c.cut THEN j.resolution_hours END",
+}
+
+
+def _comparison_cuts(
+    con: duckdb.DuckDBPyConnection, config: Config, grids: dict[str, tuple[Period, ...]],
+    data_through: datetime | None,
+) -> list[tuple[str, date, str, date, datetime]]:
+    """Create `comparison_cuts`: for the period of each granularity that contains data-through
+    (partial), its previous period and the same period a year earlier (where on the grid),
+    each with the instant at the same offset from its start (SPEC §4.5). Rows: (granularity,
+    partial period start, 'previous' or 'year_ago', compared period start, cut instant)."""
+    tz = ZoneInfo(config.site.timezone)
+    cuts = []
+    for g, grid in grids.items():
+        by_label = {p.label: p for p in grid}
+        for i, period in enumerate(grid):
+            if data_through is None or not contains(period, data_through, tz):
+                continue
+            compared = {"previous": grid[i - 1] if i > 0 else None,
+                        "year_ago": by_label.get(year_ago_label(period.start, g) or "")}
+            for kind, other in compared.items():
+                if other is not None:
+                    cut = same_offset(period, data_through, other, tz)
+                    cuts.append((g, period.start, kind, other.start, cut))
+    con.execute("CREATE OR REPLACE TABLE comparison_cuts (granularity VARCHAR, period_start "
+                "DATE, kind VARCHAR, compared_start DATE, cut TIMESTAMPTZ)")
+    if cuts:
+        con.executemany("INSERT INTO comparison_cuts VALUES (?, ?, ?, ?, ?)", cuts)
+    return cuts
+
+
+def _aggregate_as_of(
+    con: duckdb.DuckDBPyConnection, config: Config, cuts: list[tuple[str, date, str, date,
+                                                                      datetime]],
+    cache: Cache | None = None, folded: frozenset[str] = frozenset(),
+) -> None:
+    """Create `asof_aggregates` (the columns of `aggregates`): the figures of each compared
+    period of `comparison_cuts` as of its cut instant, a full as-of cut: only interactions
+    received at or before it, and responses and resolutions at or before it, with the cut as
+    the data-through time of the SLA deadlines (SPEC §4.5).
+
+    Cached like `aggregates`, by a digest of the compared period's judged rows and also by the
+    cut instant: the same rows give other figures at another offset."""
+    if cache is not None and cache.folder is None:
+        cache = None
+    con.execute("CREATE OR REPLACE TABLE asof_aggregates AS SELECT * FROM aggregates LIMIT 0")
+    base = ""
+    if cache is not None:
+        import duckdb
+
+        base = cache.key("asof_aggregates", code_version(), duckdb.__version__,
+                         hashlib.sha256(config.path.read_bytes()).hexdigest())
+    masked = ", ".join(f"{expr} AS {name}" for name, expr in AS_OF.items())
+    for g, _start, _kind, compared, cut in cuts:
+        column = sql_ident("p_" + g)
+        key = ""
+        if cache is not None:
+            xor, total, count = con.execute(
+                f"SELECT bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) FROM (SELECT hash(j) AS h "
+                f"FROM judged j WHERE {column} = ?)", [compared]).fetchone() or (0, 0, 0)
+            key = cache.key(base, g, compared.isoformat(), cut.isoformat(),
+                            f"{xor}:{total}:{count}")
+            path = cache.parquet_entry(con, "asof_aggregates", key)
+            if path is not None:
+                con.execute("INSERT INTO asof_aggregates SELECT * FROM "
+                            f"read_parquet({sql_str(path.as_posix())})")
+                continue
+        con.execute(
+            f"CREATE OR REPLACE TABLE judged_asof AS SELECT j.* REPLACE ({masked}) "
+            f"FROM judged j JOIN (SELECT ?::TIMESTAMPTZ AS cut) c ON true "
+            f"WHERE j.{column} = ? AND j.received_at <= c.cut", [cut, compared])
+        con.execute("CREATE OR REPLACE TEMP TABLE todo AS SELECT ? AS granularity, "
+                    "?::DATE AS period_start", [g, compared])
+        _aggregate_todo(con, config, folded, source="judged_asof", target="asof_part")
+        if cache is not None:
+            cache.store_table(con, "asof_part", key, kind="asof_aggregates")
+        con.execute("INSERT INTO asof_aggregates SELECT * FROM asof_part")
+    con.execute("DROP TABLE IF EXISTS judged_asof")
+    con.execute("DROP TABLE IF EXISTS asof_part")
 
 
 def _grid(
@@ -575,6 +674,9 @@ def figure_table(
     # Values beyond site.max_segments fold into '(other)' (generator.figures.segments).
     folded = fold_segments(con, config, published_dimensions(config), grids)
     recomputed = _aggregate(con, config, cache, folded)
+    # A partial period compares with the others as of the same offset (SPEC §4.5).
+    _aggregate_as_of(con, config, _comparison_cuts(con, config, grids, data_through), cache,
+                     folded)
     _goals(con, config)
     _metric_table(con, metrics)
     counts = set(COUNT_AGGREGATES) | {f"cm_{m.id}_n" for m in custom}
@@ -582,12 +684,14 @@ def figure_table(
         f"coalesce(a.{name}, 0) AS {name}" if name in counts else f"a.{name}"
         for name in {**AGGREGATES, **custom_aggregates(config)}
     )
-    long = " UNION ALL ".join(
-        f"SELECT g.*, {sql_str(m.id)} AS metric, "
-        f"CAST({metric_sql[m.id].value} AS DOUBLE) AS value, "
-        f"CAST({metric_sql[m.id].n or 'NULL'} AS BIGINT) AS n FROM filled g"
-        for m in metrics
-    )
+    def long_sql(source: str) -> str:
+        return " UNION ALL ".join(
+            f"SELECT g.*, {sql_str(m.id)} AS metric, "
+            f"CAST({metric_sql[m.id].value} AS DOUBLE) AS value, "
+            f"CAST({metric_sql[m.id].n or 'NULL'} AS BIGINT) AS n FROM {source} g"
+            for m in metrics
+        )
+
     con.execute(
         f"""
         CREATE OR REPLACE TABLE figures AS
@@ -600,7 +704,17 @@ def figure_table(
             LEFT JOIN aggregates a ON a.granularity = grid.granularity
                 AND a.period_start = grid.period_start
                 AND a.dimension = s.dimension AND a.segment = s.segment
-        ), long AS ({long}
+        ), long AS ({long_sql("filled")}
+        ), asof_filled AS (
+            SELECT c.granularity, c.period_start, c.kind, s.dimension, s.segment, {filled}
+            FROM comparison_cuts c
+            JOIN segments s ON true
+            LEFT JOIN asof_aggregates a ON a.granularity = c.granularity
+                AND a.period_start = c.compared_start
+                AND a.dimension = s.dimension AND a.segment = s.segment
+        ), asof_long AS (
+            SELECT granularity, period_start, kind, dimension, segment, metric, value, n
+            FROM ({long_sql("asof_filled")})
         ), goaled AS (
             SELECT l.*, mi.is_ratio, mi.is_count, g.direction, g.goal, g.tolerance,
                 coalesce(g.min_n, 1) AS min_n,
@@ -612,22 +726,38 @@ def figure_table(
                 WHERE g2.metric = l.metric
                   AND (g2.valid_from IS NULL OR g2.valid_from <= l.period_start)
             )
-        ), compared AS (
+        ), lagged AS (
             SELECT *,
-                lag(value) OVER w AS previous_value,
-                lag(n) OVER w AS previous_n
+                lag(value) OVER w AS lag_value,
+                lag(n) OVER w AS lag_n
             FROM goaled
             WINDOW w AS (PARTITION BY granularity, dimension, segment, metric ORDER BY period_start)
+        ), compared AS (
+            -- A partial period's comparisons are as of the same offset (asof_long).
+            SELECT l.*,
+                CASE WHEN p.metric IS NULL THEN l.lag_value ELSE p.value END AS previous_value,
+                CASE WHEN p.metric IS NULL THEN l.lag_n ELSE p.n END AS previous_n
+            FROM lagged l
+            LEFT JOIN asof_long p ON p.kind = 'previous' AND p.granularity = l.granularity
+                AND p.period_start = l.period_start AND p.dimension = l.dimension
+                AND p.segment = l.segment AND p.metric = l.metric
         ), with_year_ago AS (
-            SELECT c.*, y.value AS year_ago_value, y.n AS year_ago_n
+            SELECT c.*,
+                CASE WHEN ya.metric IS NULL THEN y.value ELSE ya.value END AS year_ago_value,
+                CASE WHEN ya.metric IS NULL THEN y.n ELSE ya.n END AS year_ago_n
             FROM compared c
             LEFT JOIN goaled y ON y.granularity = c.granularity AND y.period = c.year_ago_period
                 AND y.dimension = c.dimension AND y.segment = c.segment AND y.metric = c.metric
+            LEFT JOIN asof_long ya ON ya.kind = 'year_ago' AND ya.granularity = c.granularity
+                AND ya.period_start = c.period_start AND ya.dimension = c.dimension
+                AND ya.segment = c.segment AND ya.metric = c.metric
         )
         SELECT granularity, period, period_start, period_end, partial, dimension, segment,
             metric, value, n, goal,
             CASE
                 WHEN goal IS NULL THEN 'none'
+                -- A count of a period so far says nothing about its goal (SPEC §4.5).
+                WHEN partial AND is_count THEN 'none'
                 WHEN value IS NULL OR n < min_n THEN 'insufficient'
                 WHEN direction = 'min' AND value >= goal - {EPSILON} THEN 'green'
                 WHEN direction = 'max' AND value <= goal + {EPSILON} THEN 'green'

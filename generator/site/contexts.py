@@ -167,6 +167,9 @@ class Scorecards:
     """The period shown."""
     cards: tuple[Card, ...]
     """One card per metric present, in display order."""
+    note: str = ""
+    """What a partial period is compared with ('Compared with 2026-W47 … up to the same
+    point …'), or ''."""
 
 
 @dataclass(frozen=True)
@@ -368,7 +371,8 @@ class OverviewContext:
     latest: Scorecards | None
     """Latest complete period of the headline granularity, or None when none is complete."""
     partial: Scorecards | None
-    """The partial (latest) period when it is partial, else None."""
+    """The partial (latest) period when it is partial, else None: shown as one compact table
+    (its cards have no sparkline), with `note` saying what it is compared with."""
     tables: tuple[SegmentTable, ...]
     """Segment tables for the latest complete period."""
     legend: tuple[Status, ...]

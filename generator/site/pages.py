@@ -19,6 +19,7 @@ from typing import cast
 from markupsafe import Markup
 
 from generator.config.loader import Blackout, Config
+from generator.config.periods import contains, same_offset
 from generator.errors import BuildError, Problem
 from generator.figures.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
 from generator.model import (
@@ -245,6 +246,11 @@ def _card(
     period = periods[i]
     fig = site.figure(period.granularity, period.label, dim, seg, metric.id)
     status = status_of(fig.status if fig else "insufficient")
+    if period.partial and status.code in ("green", "amber", "red"):
+        status = Status(status.code, f"{status.word} so far", status.symbol)
+    elif period.partial and fig is not None and fig.goal is not None:  # a count so far
+        status = Status(status.code, "judged when complete", status.symbol)
+    same_point = _same_point(site, periods, i)
     change, trend = ("", "")
     previous = ""
     year_ago = ""
@@ -253,6 +259,8 @@ def _card(
         change, trend = format_change(fig.change, fig.change_unit, metric.better)
         if fig.previous_value is not None and i > 0:
             previous = f"{format_value(fig.previous_value, metric.unit)} in {periods[i - 1].label}"
+            if same_point:
+                previous += f" to {same_point}"
             if not change:
                 change = ("no % change from a baseline of 0"
                           if fig.previous_value == 0 and not metric.is_ratio
@@ -260,6 +268,8 @@ def _card(
         if fig.year_ago_value is not None:
             year_change, _ = format_change(fig.year_ago_change, fig.change_unit, metric.better)
             year_ago = f"{format_value(fig.year_ago_value, metric.unit)} a year ago"
+            if same_point:
+                year_ago += " at the same point"
             if year_change:
                 year_ago += f" ({year_change})"
         if fig.n is not None and metric.n_label:
@@ -287,6 +297,32 @@ def _card(
         definition_href=f"{root}definitions.html#metric-{metric.id}",
         drill=drill_link,
     )
+
+
+def _same_point(site: SiteIndex, periods: tuple[Period, ...], i: int) -> str:
+    """For the period holding data-through, the point of the previous period it is compared
+    at ('Wed 18 Nov 14:52': the same offset from its start, SPEC §4.5), else ''."""
+    through = site.figures.data_through
+    if i == 0 or through is None or not contains(periods[i], through, site.tz):
+        return ""
+    cut = same_offset(periods[i], through, periods[i - 1], site.tz).astimezone(site.tz)
+    return f"{cut:%a} {cut.day} {cut:%b %H:%M}"
+
+
+def _partial_summary(site: SiteIndex, periods: tuple[Period, ...], root: str) -> Scorecards:
+    """The partial (last) period of the headline granularity for the overview: one compact
+    table of its figures so far, each compared as of the same offset (SPEC §4.5, §6.1)."""
+    i = len(periods) - 1
+    period = periods[i]
+    cards = tuple(_card(site, m, periods, i, "all", "all", root, with_sparkline=False)
+                  for m in site.figures.metrics)
+    same_point = _same_point(site, periods, i)
+    note = (f"Compared with {periods[i - 1].label} and a year ago up to the same point from "
+            f"their start ({same_point} in {periods[i - 1].label}); counts have no goal "
+            "status until the period is complete." if same_point else
+            "Counts have no goal status until the period is complete.")
+    return Scorecards(f"This {period.granularity} so far: {period.label}",
+                      site.period_view(period, root), cards, note)
 
 
 def _scorecards(
@@ -450,8 +486,7 @@ def _overview(site: SiteIndex) -> Page:
             tables = _segment_tables(site, periods[i], "")
             glance = _glance(site, periods[i])
         if periods and periods[-1].partial:
-            partial = _scorecards(site, periods, len(periods) - 1, "",
-                                  heading=f"This {headline} so far: {periods[-1].label}")
+            partial = _partial_summary(site, periods, "")
     budgets = tuple(view for b in site.figures.budgets
                     if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
     context = OverviewContext(info, headline, latest, partial, tables, _legend(),
