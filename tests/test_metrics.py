@@ -387,16 +387,17 @@ def test_cached_figures_follow_the_comparison_cut_when_data_through_moves(
     config = project({"exports/w1.csv": partial_drop()}, PARTIAL_SITE)
     build(config)  # warm: the figures of 2026-W47 as of Wednesday 14:52 are cached
     (config.parent / "exports" / "w2.csv").write_text(
-        "id,received_at,first_response_at,channel\nthu,2026-11-26 10:00:00,,twitter\n",
+        "id,received_at,first_response_at,channel\nthu,2026-11-26 09:03:00,,twitter\n",
         encoding="utf-8")
     warm = build(config)
     # 2026-W47's rows are unchanged (and its own figures come from the cache), but the cut
-    # is now Thursday 10:00: the 6 Thursday interactions and the 4 late replies are in.
+    # is now Thursday 09:03: 4 of the 6 Thursday interactions (received 09:00-09:03, answered
+    # from 09:05) and the 4 late replies of Wednesday 16:00 are in.
     assert ("week", "2026-W47") not in warm.periods_recomputed
     assert warm.checked is not None
     got = {(f.period, f.metric): f for f in warm.checked.figures.rows if f.dimension == "all"}
-    assert got[("2026-W48", "volume")].previous_value == 30
-    assert got[("2026-W48", "response_rate")].previous_value == 1.0
+    assert got[("2026-W48", "volume")].previous_value == 28
+    assert got[("2026-W48", "response_rate")].previous_value == pytest.approx(24 / 28)
     build(config, output=tmp_path / "cold", use_cache=False)
     for name in ("figures.csv", "figures.json"):
         assert ((config.parent / "output" / "data" / name).read_bytes()
