@@ -943,6 +943,9 @@ def test_sentiment_compares_with_labels_whether_the_source_gives_labels_or_numbe
          "expected a number after '<' (labels compare with '==', '!=' or 'in') at column 19, "
          "found \"'negative'\". Hint: write sentiment_start == 'negative', or compare with a "
          "number."),
+        ("sentiment_start in ['negative', 0.5]",
+         "expected 'positive', 'neutral' or 'negative' in a list of labels at column 33, found "
+         "'0.5'."),
         ("sentiment_start",
          "expected a condition at column 1, found 'sentiment_start'. Hint: compare it with a "
          "value, e.g. sentiment_start == 'negative'."),

@@ -18,6 +18,7 @@ Week 2026-W46 (9 – 15 Nov), data through 2026-11-16T00:00Z, volume 6 = actiona
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -331,7 +332,8 @@ def test_a_partial_period_compares_with_the_others_as_of_the_same_offset(
     config = project({"exports/w.csv": partial_drop()}, PARTIAL_SITE)
     result = build(config, output=tmp_path / "out")
     assert result.checked is not None
-    assert result.checked.quality.data_through.isoformat() == "2026-11-25T14:52:00+00:00"
+    through = result.checked.quality.data_through
+    assert through is not None and through.isoformat() == "2026-11-25T14:52:00+00:00"
     got = {(f.period, f.metric): f for f in result.checked.figures.rows
            if f.dimension == "all"}
     w48 = {m: got[("2026-W48", m)] for m in

@@ -1020,9 +1020,13 @@ class _Checker:
         if kind == "error":
             return "FALSE"
         if kind == "sentiment" and any(isinstance(i, Text) for i in node.items):
-            tests = [self.sentiment_label(node.operand, item, "in") if isinstance(item, Text)
-                     else self.error(item, "'positive', 'neutral' or 'negative' in a list of "
-                                     "labels") for item in node.items]
+            tests: list[str | None] = []
+            for item in node.items:
+                if isinstance(item, Text):
+                    tests.append(self.sentiment_label(node.operand, item, "in"))
+                else:
+                    self.error(item, "'positive', 'neutral' or 'negative' in a list of labels")
+                    tests.append(None)
             if any(t is None for t in tests):
                 return "FALSE"
             return "coalesce(" + " OR ".join(str(t) for t in tests) + ", FALSE)"

@@ -36,9 +36,9 @@ from generator.config.policy import (
     target_sql,
     uses_business_clock,
 )
+from generator.errors import Problem
 from generator.figures.budget import compute_budgets
 from generator.figures.drill import compute_drill
-from generator.errors import Problem
 from generator.figures.segments import fold_segments, segment_folds
 from generator.model import (
     METRICS,
