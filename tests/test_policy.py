@@ -119,7 +119,8 @@ def test_error_budget_arithmetic(project: Callable[..., Path]) -> None:
 
 
 YEARS = """
-site: {title: Y, timezone: UTC, periods: [week, month], min_n: 1}
+site: {title: Y, timezone: UTC, periods: [week, month], min_n: 1,
+       data_through: 2026-12-01T00:00:00+00:00}  # complete periods: compared in full
 sources:
   - {name: desk, path: exports/*.csv, timezone: UTC}
 """
