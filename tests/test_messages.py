@@ -6,6 +6,7 @@ import random
 import shutil
 import statistics
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from generator.build import check
 from generator.config.loader import load_config
 from generator.ingest.messages import MessageSourceResult, read_message_source
 from generator.ingest.sources import find_drops
@@ -360,3 +362,35 @@ def test_a_ragged_message_row_is_rejected_and_the_thread_kept(
         "'2,Brand,False'. Hint: the line has 3; quote values that contain the delimiter, or set "
         "sources[0].delimiter."]
     assert checked.quality.threads[0].conversations == 1
+
+
+def test_data_through_of_a_message_source_is_its_latest_kept_message(
+    project: Callable[..., Path],
+) -> None:
+    # Issue 15 item 1 (SPEC §4.1): a message source holds data up to its latest kept message,
+    # follow-ups and later replies included, not up to the first reply of its conversations.
+    # By hand: conversation 1 was received Mon 2026-01-05 09:00 and answered 10:00 (message 2);
+    # the customer followed up Wed 01-07 08:00 (3) and the brand replied again 09:30 (4).
+    # Data-through = 2026-01-07 09:30 (before the fix: 01-05 10:00, the first reply, which left
+    # the only day of the grid, 2026-01-05, partial and no complete period).
+    config = project({"exports/t.csv": """
+        message_id,author,inbound,created_at,in_reply_to
+        1,alice,true,2026-01-05T09:00:00Z,
+        2,Brand,false,2026-01-05T10:00:00Z,1
+        3,alice,true,2026-01-07T08:00:00Z,2
+        4,Brand,false,2026-01-07T09:30:00Z,3
+    """}, """
+        site: {title: Scratch, timezone: UTC, periods: [day]}
+        sources:
+          - {name: twitter, path: exports/*.csv, shape: messages}
+    """)
+    checked = check(config)
+    through = datetime(2026, 1, 7, 9, 30, tzinfo=timezone.utc)
+    assert checked.quality.data_through == through
+    assert checked.quality.data_through_by_source == {"twitter": through}
+    (day,) = checked.figures.periods["day"]
+    assert (day.label, day.partial) == ("2026-01-05", False)
+    # The one conversation: answered after 60 minutes; the follow-up is not measured.
+    frt = {f.metric: f.value for f in checked.figures.rows
+           if f.period == "2026-01-05" and f.dimension == "all"}
+    assert (frt["volume"], frt["frt_median"]) == (1, 60.0)

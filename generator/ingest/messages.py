@@ -20,6 +20,7 @@ with the columns of the ``interactions`` table plus ``brand``. The recipe:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
@@ -114,6 +115,9 @@ class MessageSourceResult:
     """Listed response ids of kept messages whose in_reply_to names another message."""
     mapped_fields: frozenset[str]
     """Interaction fields this source provides."""
+    latest: datetime | None = None
+    """The latest created_at of the kept messages, follow-ups and replies included (the
+    source's data-through time, SPEC §4.1); None when no message is kept."""
 
 
 def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
@@ -530,7 +534,8 @@ def _result(
         f"""SELECT count(*),
             count(*) FILTER (WHERE thread = 'conversation' AND message_id = root_id),
             count(*) FILTER (WHERE thread = 'brand_initiated'),
-            count(*) FILTER (WHERE thread = 'orphan')
+            count(*) FILTER (WHERE thread = 'orphan'),
+            max(created_at)
         FROM {msgs}"""
     ).fetchone()
     assert summary is not None
@@ -559,6 +564,7 @@ def _result(
         brand_thread_messages=int(summary[2]), orphans=orphans,
         orphan_messages=int(summary[3]), response_ids_listed=int(listed),
         response_ids_disagreeing=int(disagreeing), mapped_fields=frozenset(mapped),
+        latest=summary[4],
     )
 
 

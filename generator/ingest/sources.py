@@ -927,7 +927,12 @@ def _report(
     )
     fields_dropped = _fields_dropped(con, config)
     by_source: dict[str, datetime | None] = {}
+    latest_message = {r.source: r.latest for r in results or []}
     for source in config.sources:
+        if source.shape == "messages":  # the latest kept message, follow-ups included
+            latest = latest_message.get(source.name)
+            by_source[source.name] = _utc(latest) if latest is not None else None
+            continue
         row = con.execute(
             "SELECT max(greatest(received_at, coalesce(first_response_at, received_at), "
             "coalesce(resolved_at, received_at))) FROM interactions WHERE source = ?",
