@@ -45,7 +45,7 @@ def run(config: Path) -> tuple[duckdb.DuckDBPyConnection, MessageSourceResult]:
 def per_brand(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[int, int, float]]:
     """brand -> (conversations, answered, median first response in minutes)."""
     rows = con.execute(
-        f"SELECT brand, epoch(first_response_at - received_at) / 60 FROM {table}"
+        f"SELECT \"dimension.brand\", epoch(first_response_at - received_at) / 60 FROM {table}"
     ).fetchall()
     out: dict[str, tuple[int, int, float]] = {}
     for brand in sorted({b for b, _ in rows}):
@@ -114,7 +114,7 @@ def test_twcs_excerpt_interaction_columns(excerpt: Path) -> None:
     con, result = run(excerpt)
     row = con.execute(
         f"SELECT id, strftime(received_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), "
-        f"strftime(first_response_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), channel, brand, "
+        f"strftime(first_response_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), channel, \"dimension.brand\", "
         f"needs_reply, moved_private, file, line FROM {result.table} WHERE id = '119272'"
     ).fetchone()
     assert row == ("119272", "2017-10-11 02:19:23", "2017-10-11 03:26:00", "twitter",
@@ -123,7 +123,7 @@ def test_twcs_excerpt_interaction_columns(excerpt: Path) -> None:
     assert columns == [
         "source", "id", "received_at", "first_response_at", "resolved_at", "channel", "csat",
         "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
-        "file", "line", "brand",
+        "file", "line", "dimension.brand",
     ]
 
 
@@ -147,7 +147,7 @@ def test_float_ids_mean_whole_numbers(project: Callable[..., Path]) -> None:
     text = HEADER + tweet("1.0", "cust", "True", T0) + tweet("2", "Brand", "False", T1, "1.0",
                                                                    responses='"3.0, 4"')
     con, result = messages(project, {"exports/w1.csv": text})
-    assert con.execute(f"SELECT id, brand FROM {result.table}").fetchall() == [("1", "Brand")]
+    assert con.execute(f"SELECT id, \"dimension.brand\" FROM {result.table}").fetchall() == [("1", "Brand")]
     assert result.response_ids_listed == 2
 
 
@@ -237,7 +237,7 @@ def test_threads_orphans_and_brand_initiated(project: Callable[..., Path]) -> No
     assert result.brand_thread_messages == 2
     assert result.orphans == ("30", "40", "41")  # the top of the orphaned thread; the loop
     assert result.orphan_messages == 5  # 30, 31, 32 and the looping 40, 41
-    row = con.execute(f"SELECT id, brand, epoch(first_response_at - received_at) / 60 "
+    row = con.execute(f"SELECT id, \"dimension.brand\", epoch(first_response_at - received_at) / 60 "
                       f"FROM {result.table}").fetchone()
     # The earliest brand message of the conversation, wherever it sits in the thread.
     assert row == ("10", "BigBrand", 10.0)
@@ -250,7 +250,7 @@ def test_first_response_ties_go_to_the_lowest_id_numerically(
     text = HEADER + tweet("1", "c", "True", T0) + tweet("10", "Later", "False", T1, "1") + tweet(
         "9", "First", "False", T1, "1")
     con, result = messages(project, {"exports/w1.csv": text})
-    assert con.execute(f"SELECT brand FROM {result.table}").fetchall() == [("First",)]
+    assert con.execute(f"SELECT \"dimension.brand\" FROM {result.table}").fetchall() == [("First",)]
 
 
 def test_unanswered_brand_comes_from_the_first_known_mention(
@@ -264,7 +264,7 @@ def test_unanswered_brand_comes_from_the_first_known_mention(
         tweet("5", "OtherCare", "False", T0),
     ])
     con, result = messages(project, {"exports/w1.csv": text})
-    rows = con.execute(f"SELECT id, brand FROM {result.table} ORDER BY id").fetchall()
+    rows = con.execute(f"SELECT id, \"dimension.brand\" FROM {result.table} ORDER BY id").fetchall()
     assert rows == [("1", "AcmeHelp"), ("2", "unknown"), ("3", "unknown")]
 
 
@@ -322,7 +322,7 @@ def test_row_order_does_not_change_the_conversations(
         (folder / "config.yaml").write_text(TWCS_CONFIG, encoding="utf-8")
         con, result = run(folder / "config.yaml")
         results.append(con.execute(
-            f"SELECT id, received_at, first_response_at, brand FROM {result.table} ORDER BY id"
+            f"SELECT id, received_at, first_response_at, \"dimension.brand\" FROM {result.table} ORDER BY id"
         ).fetchall())
     assert results[0] == results[1]
     assert len(results[0]) == 12

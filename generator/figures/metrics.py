@@ -41,7 +41,7 @@ from generator.model import (
     Period,
     QualityReport,
 )
-from generator.sqltext import segment_sql, sql_ident, sql_str
+from generator.sqltext import attribute_column, segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -245,8 +245,8 @@ def _unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[s
     """The columns of `interactions` that are neither a field, its file and line, a published
     dimension, nor a name that a custom metric reads."""
     wanted = {"row_key", "source", "file", "line", *INTERACTION_FIELDS,
-              *published_dimensions(config)}
-    wanted.update(n for m in config.policy.custom_metrics for n in m.names)
+              *(attribute_column(d) for d in published_dimensions(config))}
+    wanted.update(attribute_column(n) for m in config.policy.custom_metrics for n in m.names)
     columns = [c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE interactions)")
                .fetchall()]
     return [c for c in columns if c not in wanted]

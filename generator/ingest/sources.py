@@ -64,7 +64,7 @@ from generator.ingest.timestamps import (
 )
 from generator.model import DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.sqltext import sql_ident, sql_str
+from generator.sqltext import attribute_column, sql_ident, sql_str
 from generator.values import register_functions, value_sql
 
 if TYPE_CHECKING:
@@ -812,7 +812,8 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         ))
         """
     )
-    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(attribute_column(a))}"
+                    for a in attributes)
     # The source as an ENUM of the source names, in text order (sorting by it is unchanged).
     source_type = f"ENUM({', '.join(sql_str(n) for n in sorted({s.name for s in config.sources}))})"
     names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "line"]
@@ -862,7 +863,7 @@ def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> s
     kind = f"ENUM({names})" if names else "VARCHAR"
     columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
     columns += [f"CAST([{listed}] AS {kind}[])[a.drop_index + 1] AS file", "a.line"]
-    columns += [f"a.{sql_ident(a)}" for a in attributes]
+    columns += [f"a.{sql_ident(attribute_column(a))}" for a in attributes]
     return f"{', '.join(columns)} FROM accounted a"
 
 
