@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -52,6 +53,19 @@ MESSAGE_FIELDS: tuple[str, ...] = (
 SHAPES: tuple[str, ...] = ("interactions", "messages")
 
 
+def site_data_through(
+    latest: Mapping[str, datetime | None], sources: tuple[SourceConfig, ...]
+) -> datetime | None:
+    """The site's data-through time from each source's latest time (SPEC §4.1): the earliest
+    of the open sources' (a lagging source holds the site back; a source marked `closed` does
+    not), or the latest of all when every source with data is closed."""
+    closed = {s.name for s in sources if s.closed}
+    open_times = [t for name, t in latest.items() if t is not None and name not in closed]
+    if open_times:
+        return min(open_times)
+    return max((t for t in latest.values() if t is not None), default=None)
+
+
 def reserved_names(shape: str) -> tuple[str, ...]:
     """Names a dimension (or another mapped column) of a source of `shape` may not carry
     (SPEC §3.3b): the canonical fields of its shape (a message source's conversations carry the
@@ -96,6 +110,8 @@ class SourceConfig:
     max_future: str = "2d"
     """A timestamp more than this duration after the latest received_at of the other rows of
     its drop is implausible and its row rejected (as written, e.g. '2d')."""
+    closed: bool = False
+    """The desk has stopped: its data-through time does not hold the site's back."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -144,6 +160,7 @@ class SourcesParser(LoaderBase):
                 "normalize": self.list_of(self.choice(NORMALIZE_OPTIONS),
                                           unique="each step once"),
                 "max_future": self.duration_text,
+                "closed": self.boolean,
             },
             required={
                 "name": "a unique source name",

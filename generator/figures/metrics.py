@@ -201,7 +201,7 @@ def judge_interactions(
             (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
             received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
                 AS elapsed_deadline
-        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
+        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM {_as_of(data_through)})
         """
     )
     # Working columns, left out of `judged` (which holds a copy of every interaction column),
@@ -239,6 +239,22 @@ def judge_interactions(
         """
     )
     con.execute("DROP TABLE IF EXISTS business_timed")
+
+
+def _as_of(data_through: datetime | None) -> str:
+    """The interactions as things stood at `data_through` (SPEC §4.1): those received after it
+    have not happened yet (the data-quality page counts them), and a response or resolution
+    after it has not happened yet either."""
+    if data_through is None:
+        return "interactions"
+    through = f"TIMESTAMPTZ {sql_str(data_through.isoformat())}"
+    return (
+        "(SELECT * REPLACE ("
+        f"CASE WHEN first_response_at <= {through} THEN first_response_at END "
+        "AS first_response_at, "
+        f"CASE WHEN resolved_at <= {through} THEN resolved_at END AS resolved_at) "
+        f"FROM interactions WHERE received_at <= {through})"
+    )
 
 
 def _unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:

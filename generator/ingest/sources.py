@@ -29,7 +29,9 @@ from generator.config.loader import (
     Config,
     CsatPolicy,
     SourceConfig,
+    site_data_through,
 )
+from generator.config.periods import START_SQL, period_label
 from generator.errors import DataError, Problem, quote
 from generator.ingest.messages import (
     EXPONENT_ID,
@@ -62,7 +64,7 @@ from generator.ingest.timestamps import (
     parse_timestamps_sql,
     reference_sql,
 )
-from generator.model import DroppedField, DropStats, QualityReport, Rejection
+from generator.model import BeyondPeriod, DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
 from generator.sqltext import attribute_column, sql_ident, sql_str
 from generator.values import register_functions, value_sql
@@ -944,9 +946,10 @@ def _report(
     if explicit:
         through = config.site.data_through.astimezone(timezone.utc)  # type: ignore[union-attr]
     else:
-        known = [t for t in by_source.values() if t is not None]
-        through = min(known) if known else None
+        through = site_data_through(by_source, config.sources)
     return QualityReport(
+        beyond=_beyond(con, config, through),
+        closed_sources=tuple(s.name for s in config.sources if s.closed),
         drops=tuple(stats),
         rejections=rejections,
         exclusions={},
@@ -956,6 +959,23 @@ def _report(
         reason_labels=dict(REASONS),
         fields_dropped=fields_dropped,
     )
+
+
+def _beyond(
+    con: duckdb.DuckDBPyConnection, config: Config, through: datetime | None
+) -> tuple[BeyondPeriod, ...]:
+    """Kept interactions received after `through`, by source and headline period."""
+    if through is None:
+        return ()
+    headline = config.site.periods[0]
+    local = f"timezone({sql_str(config.site.timezone)}, received_at)"
+    rows = con.execute(
+        f"SELECT CAST(source AS VARCHAR), {START_SQL[headline].format(ts=local)} AS start, "
+        "count(*) FROM interactions WHERE received_at > ? GROUP BY ALL ORDER BY ALL",
+        [through],
+    ).fetchall()
+    return tuple(BeyondPeriod(source, period_label(start, headline), n)
+                 for source, start, n in rows)
 
 
 def _fields_dropped(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[DroppedField, ...]:
