@@ -201,3 +201,33 @@ def test_author_is_an_ordinary_dimension_of_an_interaction_source(
     """)
     figures = day_figures(config)
     assert (figures[("author", "x", "volume")], figures[("author", "y", "volume")]) == (2, 1)
+
+
+def test_a_message_source_keeps_dimensions_named_like_its_own_working_columns(
+    project: Callable[..., Path],
+) -> None:
+    # A message source's dimensions come from the root message. `source`, `thread`, `parent` and
+    # `line` are also names of carecard's columns while it threads messages (before the fix:
+    # an engine error, exit 1). By hand: root 1 (01-05, answered by 2) carries web/t1/p1/l1,
+    # root 5 (01-06, unanswered) app/t2/p2/l2; reply 2's values are not the conversation's.
+    config = project({"exports/t.csv": """
+        message_id,author,inbound,created_at,in_reply_to,source,thread,parent,line
+        1,alice,true,2026-01-05T09:00:00Z,,web,t1,p1,l1
+        2,Brand,false,2026-01-05T10:00:00Z,1,x,x,x,x
+        5,bob,true,2026-01-06T09:00:00Z,,app,t2,p2,l2
+    """}, """
+        site: {title: Scratch, timezone: UTC, periods: [day]}
+        sources:
+          - name: twitter
+            path: exports/*.csv
+            shape: messages
+            dimensions: [brand, source, thread, parent, line]
+    """)
+    figures = day_figures(config)
+    volumes = {(d, s): v for (d, s, m), v in figures.items()
+               if m == "volume" and d not in ("all", "channel", "brand") and v}
+    assert volumes == {("source", "web"): 1, ("thread", "t1"): 1, ("parent", "p1"): 1,
+                       ("line", "l1"): 1}
+    later = day_figures(config, "2026-01-06")
+    assert later[("source", "app", "volume")] == 1
+    assert later[("source", "app", "response_rate")] == 0.0

@@ -51,29 +51,6 @@ MESSAGE_FIELDS: tuple[str, ...] = (
     "response_ids",
 )
 SHAPES: tuple[str, ...] = ("interactions", "messages")
-
-
-def site_data_through(
-    latest: Mapping[str, datetime | None], sources: tuple[SourceConfig, ...]
-) -> datetime | None:
-    """The site's data-through time from each source's latest time (SPEC §4.1): the earliest
-    of the open sources' (a lagging source holds the site back; a source marked `closed` does
-    not), or the latest of all when every source with data is closed."""
-    closed = {s.name for s in sources if s.closed}
-    open_times = [t for name, t in latest.items() if t is not None and name not in closed]
-    if open_times:
-        return min(open_times)
-    return max((t for t in latest.values() if t is not None), default=None)
-
-
-def reserved_names(shape: str) -> tuple[str, ...]:
-    """Names a dimension (or another mapped column) of a source of `shape` may not carry
-    (SPEC §3.3b): the canonical fields of its shape (a message source's conversations carry the
-    interaction fields too), the names the expression language computes, and `all`. The
-    channel is a canonical field that is also a dimension."""
-    fields = INTERACTION_FIELDS + (MESSAGE_FIELDS if shape == "messages" else ())
-    canonical = tuple(dict.fromkeys(f for f in fields if f != "channel"))
-    return canonical + DERIVED_NAMES + ("all",)
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "json", "parquet", "xlsx")
 #: The steps of sources[].normalize (generator.values applies them).
 NORMALIZE_OPTIONS: tuple[str, ...] = ("trim", "casefold", "nfkc")
@@ -114,6 +91,29 @@ class SourceConfig:
     """The desk has stopped: its data-through time does not hold the site's back."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
+
+
+def site_data_through(
+    latest: Mapping[str, datetime | None], sources: tuple[SourceConfig, ...]
+) -> datetime | None:
+    """The site's data-through time from each source's latest time (SPEC §4.1): the earliest
+    of the open sources' (a lagging source holds the site back; a source marked `closed` does
+    not), or the latest of all when every source with data is closed."""
+    closed = {s.name for s in sources if s.closed}
+    open_times = [t for name, t in latest.items() if t is not None and name not in closed]
+    if open_times:
+        return min(open_times)
+    return max((t for t in latest.values() if t is not None), default=None)
+
+
+def reserved_names(shape: str) -> tuple[str, ...]:
+    """Names a dimension (or another mapped column) of a source of `shape` may not carry
+    (SPEC §3.3b): the canonical fields of its shape (a message source's conversations carry the
+    interaction fields too), the names the expression language computes, and `all`. The
+    channel is a canonical field that is also a dimension."""
+    fields = INTERACTION_FIELDS + (MESSAGE_FIELDS if shape == "messages" else ())
+    canonical = tuple(dict.fromkeys(f for f in fields if f != "channel"))
+    return canonical + DERIVED_NAMES + ("all",)
 
 
 class SourcesParser(LoaderBase):

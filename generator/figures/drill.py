@@ -2,7 +2,8 @@
 
 Receives the engine's tables `judged` (every kept interaction with its target) and `figures`;
 hands on one `DrillList` per red or amber response figure of the headline granularity's
-shown periods: its counts, the interactions its page lists, and the whole list as CSV bytes.
+shown periods: its counts, the interactions its page lists, and the whole list as CSV bytes
+(the fixed columns of DrillRow, then the interaction's dimensions).
 A list's CSV is cached by a digest of its rows, so after a new drop only the lists of the
 periods it changed are fetched and written again.
 """
