@@ -158,3 +158,12 @@ def test_closed_must_be_a_boolean(
     assert main(["check", "--config", str(config)]) == 2
     assert "config.yaml:3: sources[0].closed: expected true or false, found 'maybe'" in (
         capsys.readouterr().err)
+
+
+def test_check_says_how_many_interactions_lie_beyond_data_through(
+    project: Callable[..., Path], capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--config", str(two_desks(project)), "--quiet"]) == 0
+    assert ("data through 2026-03-03T10:00:00+00:00 (2 interactions of chat received after it: "
+            "in no figure until the lagging source catches up or is marked closed)") in (
+                capsys.readouterr().out)
