@@ -231,3 +231,22 @@ def test_a_message_source_keeps_dimensions_named_like_its_own_working_columns(
     later = day_figures(config, "2026-01-06")
     assert later[("source", "app", "volume")] == 1
     assert later[("source", "app", "response_rate")] == 0.0
+
+
+def test_policy_rules_match_a_dimension_named_like_a_fixed_column(
+    project: Callable[..., Path],
+) -> None:
+    # Excluding source 'web' leaves ids 2 and 3 of 2026-01-05 actionable (before the fix the
+    # rule compared carecard's source name, 'desk', and excluded nothing: 3). Responding within
+    # 15 minutes on line 8: id 3 (20 min) is late, id 2 unanswered and overdue: SLA 0 of 2.
+    config = project({"exports/a.csv": EXPORT}, """
+        site: {title: Scratch, timezone: UTC, periods: [day]}
+        sources:
+          - {name: desk, path: exports/*.csv, dimensions: [reason, source, file, line]}
+        policy:
+          exclude: [{name: web, where: {source: web}}]
+          first_response: [{where: {line: '8'}, within: 15m}, {within: 60m}]
+    """)
+    figures = day_figures(config)
+    assert (figures[("all", "all", "volume")], figures[("all", "all", "actionable")]) == (3, 2)
+    assert figures[("all", "all", "sla_attainment")] == 0.0
