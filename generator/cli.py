@@ -350,6 +350,11 @@ def _check(args: argparse.Namespace) -> int:
     _warn_if_all_rejected(quality)
     through = (f"data through {quality.data_through.isoformat()}" if quality.data_through
                else "no row kept, so no data-through time")
+    beyond = sum(b.interactions for b in quality.beyond)
+    if beyond:
+        sources = ", ".join(dict.fromkeys(b.source for b in quality.beyond))
+        through += (f" ({beyond} interaction{'s' * (beyond != 1)} of {sources} received after "
+                    "it: in no figure until the lagging source catches up or is marked closed)")
     dropped = (f", {quality.values_dropped} field value{'s' * (quality.values_dropped != 1)} "
                "dropped" if quality.values_dropped else "")
     print(

@@ -389,6 +389,18 @@ class LookalikeGroup:
 
 
 @dataclass(frozen=True)
+class BeyondPeriod:
+    """Kept interactions of one source received after the site's data-through time, in one
+    headline period: as of data-through they have not happened yet, so no figure counts them
+    (SPEC §4.1)."""
+
+    source: str
+    period: str
+    """Label of the headline period they were received in."""
+    interactions: int
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """What happened to every row read."""
 
@@ -416,6 +428,11 @@ class QualityReport:
     look-alike characters (probable duplicates), most interactions first."""
     fields_dropped: tuple[DroppedField, ...] = ()
     """Invalid optional fields of kept rows, per drop, field and reason (in drop order)."""
+    beyond: tuple[BeyondPeriod, ...] = ()
+    """Kept interactions received after data-through, by source and headline period (sorted):
+    left out of every figure, the grid ends at the period holding data-through."""
+    closed_sources: tuple[str, ...] = ()
+    """Sources marked `closed`: their data-through does not hold the site back."""
 
     @property
     def values_dropped(self) -> int:

@@ -186,6 +186,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "sources.normalize": edit("dimensions: [team]",
                               "dimensions: [team]\n    normalize: [trim, casefold, nfkc]"),
     "sources.max_future": edit('delimiter: ","', 'delimiter: ","\n    max_future: 1m'),
+    # One source (and site.data_through set): closing it changes no figure, only the page.
+    "sources.closed": edit('delimiter: ","', 'delimiter: ","\n    closed: true'),
     "sources.timestamp_format": edit('delimiter: ","',
                                      'delimiter: ","\n    timestamp_format: "%Y-%m-%d %H:%M"'),
     "calendars.timezone": edit("timezone: Europe/Berlin\n    hours",

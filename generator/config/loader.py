@@ -47,6 +47,7 @@ from generator.config.sources_section import (
     TIMESTAMP_FIELDS,
     SourceConfig,
     SourcesParser,
+    site_data_through,
 )
 from generator.errors import ConfigError, Problem
 
@@ -75,6 +76,7 @@ __all__ = [
     "YamlTooDeep",
     "load_config",
     "parse_duration",
+    "site_data_through",
 ]
 
 

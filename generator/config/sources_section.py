@@ -5,11 +5,21 @@ from __future__ import annotations
 import glob
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
-from generator.config.parsing import _IDENTIFIER, _INVALID, LoaderBase, _Bad, _is_null, _line
+from generator.config.expressions import DERIVED_NAMES
+from generator.config.parsing import (
+    _IDENTIFIER,
+    _INVALID,
+    LoaderBase,
+    Parser,
+    _Bad,
+    _is_null,
+    _line,
+)
 from generator.errors import did_you_mean as _did_you_mean
 
 #: Canonical fields of the interaction-level shape (SPEC §3.2).
@@ -77,8 +87,33 @@ class SourceConfig:
     max_future: str = "2d"
     """A timestamp more than this duration after the latest received_at of the other rows of
     its drop is implausible and its row rejected (as written, e.g. '2d')."""
+    closed: bool = False
+    """The desk has stopped: its data-through time does not hold the site's back."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
+
+
+def site_data_through(
+    latest: Mapping[str, datetime | None], sources: tuple[SourceConfig, ...]
+) -> datetime | None:
+    """The site's data-through time from each source's latest time (SPEC §4.1): the earliest
+    of the open sources' (a lagging source holds the site back; a source marked `closed` does
+    not), or the latest of all when every source with data is closed."""
+    closed = {s.name for s in sources if s.closed}
+    open_times = [t for name, t in latest.items() if t is not None and name not in closed]
+    if open_times:
+        return min(open_times)
+    return max((t for t in latest.values() if t is not None), default=None)
+
+
+def reserved_names(shape: str) -> tuple[str, ...]:
+    """Names a dimension (or another mapped column) of a source of `shape` may not carry
+    (SPEC §3.3b): the canonical fields of its shape (a message source's conversations carry the
+    interaction fields too), the names the expression language computes, and `all`. The
+    channel is a canonical field that is also a dimension."""
+    fields = INTERACTION_FIELDS + (MESSAGE_FIELDS if shape == "messages" else ())
+    canonical = tuple(dict.fromkeys(f for f in fields if f != "channel"))
+    return canonical + DERIVED_NAMES + ("all",)
 
 
 class SourcesParser(LoaderBase):
@@ -104,6 +139,8 @@ class SourcesParser(LoaderBase):
 
     def source(self, node: yaml.Node, path: str) -> SourceConfig:
         """Parse one entry of `sources`."""
+        shape = self.child(node, "shape")
+        reserved = reserved_names(shape.value if isinstance(shape, yaml.ScalarNode) else "")
         values = self.fields(
             node,
             path,
@@ -115,13 +152,15 @@ class SourcesParser(LoaderBase):
                 "timezone": self.timezone_name,
                 "columns": self.columns,
                 "values": self.value_maps,
-                "dimensions": self.list_of(self.dimension, unique="each dimension once"),
+                "dimensions": self.list_of(self.dimension(reserved),
+                                           unique="each dimension once"),
                 "channel": self.text,
                 "delimiter": self.delimiter,
                 "timestamp_format": self.text,
                 "normalize": self.list_of(self.choice(NORMALIZE_OPTIONS),
                                           unique="each step once"),
                 "max_future": self.duration_text,
+                "closed": self.boolean,
             },
             required={
                 "name": "a unique source name",
@@ -158,6 +197,11 @@ class SourcesParser(LoaderBase):
                     name,
                     f"the canonical name comes first, e.g. 'id: {name}'.",
                 )
+                continue
+            if name in DERIVED_NAMES or name == "all":
+                self.error(_line(key_node), f"{path}.{name}",
+                           "a field or dimension name that carecard does not reserve", name,
+                           _reserved_hint(name, DERIVED_NAMES + ("all",)))
                 continue
             if name not in canonical and (near := _did_you_mean(name, canonical, cutoff=0.75)):
                 self.unknown(key_node, f"{path}.{name}: unknown field", near)
@@ -199,17 +243,17 @@ class SourcesParser(LoaderBase):
                 )
         return mapping
 
-    def dimension(self, node: yaml.Node, path: str) -> str:
-        """Parse a dimension name: not 'all', not a canonical field other than channel."""
-        name = self.identifier(node, path)
-        if name == "all":
-            raise _Bad("a dimension name other than 'all'", "'all' stands for every segment.")
-        if name in INTERACTION_FIELDS and name != "channel":
-            raise _Bad(
-                "a dimension name, not a canonical field",
-                f"'{name}' is a canonical field; dimensions are other columns (team, category…).",
-            )
-        return name
+    def dimension(self, reserved: tuple[str, ...]) -> Parser:
+        """A parser of a dimension name: none of the `reserved` names (`reserved_names`)."""
+
+        def parse(node: yaml.Node, path: str) -> str:
+            name = self.identifier(node, path)
+            if name in reserved:
+                raise _Bad("a dimension name that carecard does not reserve",
+                           _reserved_hint(name, reserved))
+            return name
+
+        return parse
 
     def delimiter(self, node: yaml.Node, path: str) -> str:
         """Parse a CSV delimiter: one character ('tab' or '\\t' for a tab)."""
@@ -218,3 +262,16 @@ class SourcesParser(LoaderBase):
         if len(text) != 1:
             raise _Bad("a single character", "quote it, e.g. ';' or '|'.")
         return text
+
+
+def _reserved_hint(name: str, reserved: tuple[str, ...]) -> str:
+    """Why `name` is reserved, the reserved names, and how to use the column anyway."""
+    if name == "all":
+        why = "'all' stands for every segment"
+    elif name in DERIVED_NAMES:
+        why = f"'{name}' is computed by carecard (custom metrics read it)"
+    else:
+        why = f"'{name}' is a canonical field"
+    names = ", ".join(reserved)
+    return (f"{why}; the reserved names are {names}. Give the column another name, e.g. "
+            f"columns: {{{name}_export: {name}}} and dimensions: [{name}_export].")

@@ -48,7 +48,7 @@ from generator.model import (
     Period,
     QualityReport,
 )
-from generator.sqltext import segment_sql, sql_ident, sql_str
+from generator.sqltext import attribute_column, segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -230,7 +230,7 @@ def judge_interactions(
             (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
             received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
                 AS elapsed_deadline
-        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
+        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM {_as_of(data_through)})
         """
     )
     # Working columns, left out of `judged` (which holds a copy of every interaction column),
@@ -271,12 +271,28 @@ def judge_interactions(
     con.execute("DROP TABLE IF EXISTS business_timed")
 
 
+def _as_of(data_through: datetime | None) -> str:
+    """The interactions as things stood at `data_through` (SPEC §4.1): those received after it
+    have not happened yet (the data-quality page counts them), and a response or resolution
+    after it has not happened yet either."""
+    if data_through is None:
+        return "interactions"
+    through = f"TIMESTAMPTZ {sql_str(data_through.isoformat())}"
+    return (
+        "(SELECT * REPLACE ("
+        f"CASE WHEN first_response_at <= {through} THEN first_response_at END "
+        "AS first_response_at, "
+        f"CASE WHEN resolved_at <= {through} THEN resolved_at END AS resolved_at) "
+        f"FROM interactions WHERE received_at <= {through})"
+    )
+
+
 def _unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     """The columns of `interactions` that are neither a field, its file and line, a published
     dimension, nor a name that a custom metric reads."""
     wanted = {"row_key", "source", "file", "line", *INTERACTION_FIELDS,
-              *published_dimensions(config)}
-    wanted.update(n for m in config.policy.custom_metrics for n in m.names)
+              *(attribute_column(d) for d in published_dimensions(config))}
+    wanted.update(attribute_column(n) for m in config.policy.custom_metrics for n in m.names)
     columns = [c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE interactions)")
                .fetchall()]
     return [c for c in columns if c not in wanted]

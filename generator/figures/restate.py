@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from generator.config.loader import Config
+from generator.config.loader import Config, site_data_through
 from generator.config.periods import START_SQL
 from generator.figures.metrics import EPSILON, figure_table
 from generator.model import QualityReport, Restatement
@@ -141,15 +141,15 @@ def _old_versions(
     if config.site.data_through is not None:
         return config.site.data_through
     times = "source, received_at, first_response_at, resolved_at"
-    row = con.execute(
-        f"""SELECT min(latest) FROM (
-            SELECT source, max(greatest(received_at, coalesce(first_response_at, received_at),
-                                        coalesce(resolved_at, received_at))) AS latest
-            FROM (SELECT {times} FROM interactions_new i {UNAFFECTED}
-                  UNION ALL SELECT {times} FROM old_versions)
-            GROUP BY source)"""
-    ).fetchone()
-    return row[0] if row else None
+    latest = dict(con.execute(
+        f"""SELECT CAST(source AS VARCHAR),
+            max(greatest(received_at, coalesce(first_response_at, received_at),
+                         coalesce(resolved_at, received_at)))
+        FROM (SELECT {times} FROM interactions_new i {UNAFFECTED}
+              UNION ALL SELECT {times} FROM old_versions)
+        GROUP BY source"""
+    ).fetchall())
+    return site_data_through(latest, config.sources)
 
 
 def _affected_periods(
@@ -158,7 +158,9 @@ def _affected_periods(
     old_through: datetime | None,
     new_through: datetime | None,
 ) -> None:
-    """Create `affected_periods` (granularity, period_start) from the days they hold."""
+    """Create `affected_periods` (granularity, period_start) from the days they hold: those of
+    the changed interactions, of the deadlines, receipts, responses and resolutions between the
+    old and the new data-through time (figures are as of data-through)."""
     tz = sql_str(config.site.timezone)
     low = f"TIMESTAMPTZ {sql_str(old_through.isoformat())}" if old_through else "NULL"
     high = f"TIMESTAMPTZ {sql_str(new_through.isoformat())}" if new_through else "NULL"
@@ -176,9 +178,19 @@ def _affected_periods(
             UNION SELECT {day} FROM judged_new
             WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
               AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)
+            UNION SELECT {day} FROM interactions_new
+            WHERE {_between("received_at", low, high)}
+              OR {_between("first_response_at", low, high)}
+              OR {_between("resolved_at", low, high)}
         )
         {starts}"""
     )
+
+
+def _between(column: str, low: str, high: str) -> str:
+    """SQL: `column` lies between two data-through times (either may be the later one), so a
+    figure as of one differs from the figure as of the other (SPEC §4.1)."""
+    return (f"({column} > least({low}, {high}) AND {column} <= greatest({low}, {high}))")
 
 
 def _in_affected_periods(con: duckdb.DuckDBPyConnection, config: Config) -> str:

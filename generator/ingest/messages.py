@@ -20,6 +20,7 @@ with the columns of the ``interactions`` table plus ``brand``. The recipe:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
@@ -45,7 +46,7 @@ from generator.ingest.timestamps import (
     timestamp_sql,
 )
 from generator.model import DropStats, Rejection, ThreadStats
-from generator.sqltext import sql_ident, sql_str
+from generator.sqltext import attribute_column, sql_ident, sql_str
 from generator.values import value_sql
 
 if TYPE_CHECKING:
@@ -114,6 +115,9 @@ class MessageSourceResult:
     """Listed response ids of kept messages whose in_reply_to names another message."""
     mapped_fields: frozenset[str]
     """Interaction fields this source provides."""
+    latest: datetime | None = None
+    """The latest created_at of the kept messages, follow-ups and replies included (the
+    source's data-through time, SPEC §4.1); None when no message is kept."""
 
 
 def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
@@ -388,7 +392,8 @@ def _check(
 
 def _thread(con: duckdb.DuckDBPyConnection, prefix: str, attributes: tuple[str, ...]) -> None:
     """Create `{prefix}_messages`: kept messages with their thread's top and kind."""
-    dims = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    dims = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(attribute_column(a))}"
+                   for a in attributes)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_kept AS
         SELECT message_id, parent, raw_author AS author, inbound, created_at, raw_text AS text,
@@ -452,7 +457,7 @@ def _conversations(
     msgs = f"{prefix}_messages"
     # Ties on created_at go to the lowest id: numerically when both are numbers.
     order = "created_at, try_cast(message_id AS HUGEINT) NULLS LAST, message_id"
-    dims = "".join(f", r.{sql_ident(a)}" for a in attributes)
+    dims = "".join(f", r.{sql_ident(attribute_column(a))}" for a in attributes)
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
         WITH roots AS (
@@ -486,7 +491,7 @@ def _conversations(
             CAST(NULL AS DOUBLE) AS sentiment_end, CAST(NULL AS BOOLEAN) AS public,
             false AS moved_private, CAST(NULL AS DOUBLE) AS reach, true AS needs_reply,
             r.file, CAST(r.line AS BIGINT) AS line,
-            coalesce(f.brand, m.brand, 'unknown') AS brand{dims}
+            coalesce(f.brand, m.brand, 'unknown') AS {sql_ident(attribute_column('brand'))}{dims}
         FROM roots r
         LEFT JOIN first_reply f ON f.root_id = r.message_id
         LEFT JOIN mentioned m ON m.root_id = r.message_id
@@ -531,7 +536,8 @@ def _result(
         f"""SELECT count(*),
             count(*) FILTER (WHERE thread = 'conversation' AND message_id = root_id),
             count(*) FILTER (WHERE thread = 'brand_initiated'),
-            count(*) FILTER (WHERE thread = 'orphan')
+            count(*) FILTER (WHERE thread = 'orphan'),
+            max(created_at)
         FROM {msgs}"""
     ).fetchone()
     assert summary is not None
@@ -560,6 +566,7 @@ def _result(
         brand_thread_messages=int(summary[2]), orphans=orphans,
         orphan_messages=int(summary[3]), response_ids_listed=int(listed),
         response_ids_disagreeing=int(disagreeing), mapped_fields=frozenset(mapped),
+        latest=summary[4],
     )
 
 

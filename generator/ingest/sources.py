@@ -29,7 +29,9 @@ from generator.config.loader import (
     Config,
     CsatPolicy,
     SourceConfig,
+    site_data_through,
 )
+from generator.config.periods import START_SQL, period_label
 from generator.errors import DataError, Problem, quote
 from generator.ingest.messages import (
     EXPONENT_ID,
@@ -62,9 +64,9 @@ from generator.ingest.timestamps import (
     parse_timestamps_sql,
     reference_sql,
 )
-from generator.model import DroppedField, DropStats, QualityReport, Rejection
+from generator.model import BeyondPeriod, DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.sqltext import sql_ident, sql_str
+from generator.sqltext import attribute_column, sql_ident, sql_str
 from generator.values import register_functions, value_sql
 
 if TYPE_CHECKING:
@@ -833,7 +835,8 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         ))
         """
     )
-    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(attribute_column(a))}"
+                    for a in attributes)
     # The source as an ENUM of the source names, in text order (sorting by it is unchanged).
     source_type = f"ENUM({', '.join(sql_str(n) for n in sorted({s.name for s in config.sources}))})"
     names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "line"]
@@ -883,7 +886,7 @@ def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> s
     kind = f"ENUM({names})" if names else "VARCHAR"
     columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
     columns += [f"CAST([{listed}] AS {kind}[])[a.drop_index + 1] AS file", "a.line"]
-    columns += [f"a.{sql_ident(a)}" for a in attributes]
+    columns += [f"a.{sql_ident(attribute_column(a))}" for a in attributes]
     return f"{', '.join(columns)} FROM accounted a"
 
 
@@ -948,7 +951,12 @@ def _report(
     )
     fields_dropped = _fields_dropped(con, config)
     by_source: dict[str, datetime | None] = {}
+    latest_message = {r.source: r.latest for r in results or []}
     for source in config.sources:
+        if source.shape == "messages":  # the latest kept message, follow-ups included
+            latest = latest_message.get(source.name)
+            by_source[source.name] = _utc(latest) if latest is not None else None
+            continue
         row = con.execute(
             "SELECT max(greatest(received_at, coalesce(first_response_at, received_at), "
             "coalesce(resolved_at, received_at))) FROM interactions WHERE source = ?",
@@ -959,9 +967,10 @@ def _report(
     if explicit:
         through = config.site.data_through.astimezone(timezone.utc)  # type: ignore[union-attr]
     else:
-        known = [t for t in by_source.values() if t is not None]
-        through = min(known) if known else None
+        through = site_data_through(by_source, config.sources)
     return QualityReport(
+        beyond=_beyond(con, config, through),
+        closed_sources=tuple(s.name for s in config.sources if s.closed),
         drops=tuple(stats),
         rejections=rejections,
         exclusions={},
@@ -971,6 +980,23 @@ def _report(
         reason_labels=dict(REASONS),
         fields_dropped=fields_dropped,
     )
+
+
+def _beyond(
+    con: duckdb.DuckDBPyConnection, config: Config, through: datetime | None
+) -> tuple[BeyondPeriod, ...]:
+    """Kept interactions received after `through`, by source and headline period."""
+    if through is None:
+        return ()
+    headline = config.site.periods[0]
+    local = f"timezone({sql_str(config.site.timezone)}, received_at)"
+    rows = con.execute(
+        f"SELECT CAST(source AS VARCHAR), {START_SQL[headline].format(ts=local)} AS start, "
+        "count(*) FROM interactions WHERE received_at > ? GROUP BY ALL ORDER BY ALL",
+        [through],
+    ).fetchall()
+    return tuple(BeyondPeriod(source, period_label(start, headline), n)
+                 for source, start, n in rows)
 
 
 def _fields_dropped(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[DroppedField, ...]:

@@ -829,8 +829,8 @@ class DataQualityContext:
     """Site data-through (reporting timezone) or 'no data'."""
     data_through_explicit: bool
     """True when site.data_through sets it."""
-    sources: tuple[tuple[str, str], ...]
-    """(source, its data-through) pairs."""
+    sources: tuple[tuple[str, str, bool], ...]
+    """(source, its data-through, closed: does not hold the site back) triples."""
     fields_dropped: tuple[DroppedFieldRow, ...]
     """Invalid optional fields of kept rows, per drop, field and reason."""
     values_dropped: int
@@ -855,6 +855,11 @@ class DataQualityContext:
     """Groups of probable duplicates (at most MAX_LOOKALIKES_SHOWN)."""
     lookalikes_total: int = 0
     """All groups of probable duplicates."""
+    beyond: tuple[tuple[str, str, int], ...] = ()
+    """(source, headline period, interactions) received after data-through: left out of
+    every figure."""
+    beyond_total: int = 0
+    """All of them."""
 
 
 class DrillRowView(NamedTuple):

@@ -144,8 +144,9 @@ def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
     """interactions.csv: every kept interaction with its computed values, fetched from the
     engine in chunks and written by the rules of every CSV (generator.csvtext)."""
     from generator.figures.drill import interactions_sql
+    from generator.figures.metrics import published_dimensions
 
-    cursor = con.execute(interactions_sql(config))
+    cursor = con.execute(interactions_sql(config, published_dimensions(config)))
     writer = CsvWriter(column[0] for column in cursor.description)
     while chunk := cursor.fetchmany(INTERACTION_CHUNK):
         writer.writerows(chunk)

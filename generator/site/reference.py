@@ -336,9 +336,13 @@ def definitions_page(site: SiteIndex) -> Page:
                 "Rows with a timestamp after it are rejected.")
     else:
         rule = ("For each source, the latest received_at, first_response_at or resolved_at of "
-                "its kept rows; the site's data-through is the earliest of those (a lagging "
-                f"source holds the site back). Currently {site.format_time(through)}. A period "
-                "ending after it is partial.")
+                "its kept rows (for a message-level source, its latest kept message, follow-ups "
+                "included); the site's data-through is the earliest of those of the sources "
+                "not marked closed (a lagging source holds the site back). Currently "
+                f"{site.format_time(through)}. The period holding it is partial. Every figure "
+                "is as of data-through: interactions received after it are left out (the "
+                "data-quality page counts them), and a response or resolution after it has "
+                "not happened yet.")
     periods = site.config.site.periods
     context = DefinitionsContext(
         page=site.page_info(path, "Definitions", "definitions"),
@@ -419,7 +423,10 @@ def data_quality_page(site: SiteIndex) -> Page:
         exclusions=exclusions,
         data_through=site.format_time(q.data_through),
         data_through_explicit=q.data_through_explicit,
-        sources=tuple((name, site.format_time(t)) for name, t in q.data_through_by_source.items()),
+        sources=tuple((name, site.format_time(t), name in q.closed_sources)
+                      for name, t in q.data_through_by_source.items()),
+        beyond=tuple((b.source, b.period, b.interactions) for b in q.beyond),
+        beyond_total=sum(b.interactions for b in q.beyond),
         fields_dropped=tuple(
             DroppedFieldRow(d.file, d.field, d.column, d.reason,
                             reason_label(d.reason, q.reason_labels), d.count, d.example)
