@@ -889,7 +889,7 @@ def test_precedence_and_literals(text: str, tree: object) -> None:
 # --- sentiment labels (SPEC §5: whatever the source gives) ------------------------------------
 
 SENTIMENT_SITE = """
-site: {title: S, timezone: UTC, periods: [week]}
+site: {title: S, timezone: UTC, periods: [week], data_through: 2026-11-04T00:00:00+00:00}
 sources:
   - {name: labels, path: labels/*.csv, timezone: UTC}
   - {name: numbers, path: numbers/*.csv, timezone: UTC}
