@@ -50,7 +50,7 @@ def compute_restatements(
     newest = staged.newest()
     if not newest:
         return ()
-    if any(d.source.shape == "messages" for d in staged.drops):
+    if any(d.source.shape != "interactions" for d in staged.drops):
         return _by_full_recompute(con, config, staged, quality)
     with _set_aside(con, KEEP):
         old_through = _old_versions(con, config, newest)

@@ -749,7 +749,8 @@ def _first_line(error: Exception) -> str:
 def id_columns(drop: Drop) -> tuple[str, ...]:
     """The export columns that hold the drop's ids (canonical id fields, as mapped)."""
     source = drop.source
-    fields = ("message_id", "in_reply_to") if source.shape == "messages" else ("id",)
+    fields = {"messages": ("message_id", "in_reply_to"), "events": ("case_id",)}.get(
+        source.shape, ("id",))
     return tuple(source.columns.get(f, f) for f in fields)
 
 
