@@ -397,7 +397,7 @@ def _conversation_stage_sql(
             f"coalesce(list_transform(CASE json_type({value}) "
             f"WHEN 'ARRAY' THEN CAST(json_extract({value}, '$[*]') AS JSON[]) "
             f"WHEN 'OBJECT' THEN [{value}] ELSE CAST([] AS JSON[]) END, "
-            f"x -> {{'m': x, 'role': {role}}}), [])"
+            f"lambda x: {{'m': x, 'role': {role}}}), [])"
         )
     turns = lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
     listed = f"CASE WHEN len(__turns) = 0 THEN [NULL] ELSE __turns END"
@@ -508,7 +508,8 @@ def _check(
     unparsed = ("raw_created_at IS NOT NULL AND created_at IS NULL"
                 if shape == "conversations" else "created_at IS NULL")
     checks.append((unparsed, "unparseable_timestamp", "created_at"))
-    checks.append((f"NOT {in_range_sql('created_at')}", "timestamp_out_of_range", "created_at"))
+    checks.append((f"created_at IS NOT NULL AND NOT {in_range_sql('created_at')}",
+                   "timestamp_out_of_range", "created_at"))
     checks.append(("created_at > plausible_until", "implausible_timestamp", "created_at"))
     if shape != "events":
         checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
@@ -530,7 +531,8 @@ def _check(
         # A message with no time of its own: its tweet id says when it was written.
         created_at = (
             f"coalesce({created_at}, CASE WHEN raw_created_at IS NULL THEN make_timestamptz("
-            f"((try_cast(raw_own_id AS HUGEINT) >> 22) + {TWITTER_EPOCH_MS}) * 1000) END)"
+            f"try_cast(((try_cast(raw_own_id AS HUGEINT) >> 22) + {TWITTER_EPOCH_MS}) * 1000 "
+            f"AS BIGINT)) END)"
         )
     message_id = id_sql("raw_message_id")
     parent = "nullif(" + id_sql("raw_in_reply_to") + ", '')"
