@@ -174,7 +174,8 @@ def _affected_periods(
             SELECT {day} AS day FROM old_versions
             UNION SELECT {day} FROM interactions_new i {AFFECTED}
             UNION SELECT {day} FROM judged_new
-            WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
+            WHERE first_response_at IS NULL AND NOT response_time_unknown
+              AND deadline >= coalesce({low}, deadline)
               AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)
         )
         {starts}"""

@@ -138,6 +138,8 @@ class MessageSourceResult:
     """Listed response ids of kept messages whose in_reply_to names another message."""
     mapped_fields: frozenset[str]
     """Interaction fields this source provides."""
+    response_time_unknown: int = 0
+    """Conversations answered by a brand message without a time (shape: conversations)."""
 
 
 def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
@@ -151,6 +153,7 @@ def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
         orphan_ids=result.orphans[:limit],
         brand_initiated_ids=result.brand_threads[:limit],
         response_ids_disagreeing=result.response_ids_disagreeing,
+        response_time_unknown=result.response_time_unknown,
     )
 
 
@@ -839,6 +842,7 @@ def _result(
     ).fetchone() or (0, 0)
     con.execute(f"DROP TABLE {prefix}_accounted")
     mapped = derived_fields(source)
+    untimed = _count(con, f"SELECT count(*) FILTER (WHERE response_time_unknown) FROM {table}")
     return MessageSourceResult(
         source=source.name, table=table, messages_table=msgs, drops=tuple(stats),
         rejections=tuple(rejections), messages=int(summary[0]),
@@ -846,6 +850,7 @@ def _result(
         brand_thread_messages=int(summary[2]), orphans=orphans,
         orphan_messages=int(summary[3]), response_ids_listed=int(listed),
         response_ids_disagreeing=int(disagreeing), mapped_fields=frozenset(mapped),
+        response_time_unknown=untimed,
     )
 
 

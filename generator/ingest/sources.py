@@ -865,6 +865,8 @@ def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> s
     kind = f"ENUM({names})" if names else "VARCHAR"
     columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
     columns += [f"CAST([{listed}] AS {kind}[])[a.drop_index + 1] AS file", "a.line"]
+    # Only a conversation's brand reply can lack a time (SPEC §3.3b): answered, time unknown.
+    columns += ["false AS response_time_unknown"]
     columns += [f"a.{sql_ident(a)}" for a in attributes]
     return f"{', '.join(columns)} FROM accounted a"
 
