@@ -249,7 +249,8 @@ class SourcesParser(LoaderBase):
                     "pick": self.choice(("first", "last")),
                 },
             )
-            where = {k: values[k] for k in ("activity", "actor") if k in values}
+            where: dict[str, tuple[str, ...]] = {
+                k: values[k] for k in ("activity", "actor") if k in values}
             if self.child(node, "activity") is None and self.child(node, "actor") is None:
                 raise _Bad("a rule naming activity or actor, e.g. {activity: [Closed]}")
             return EventRule(where=where, pick=values.get("pick", pick))

@@ -403,7 +403,7 @@ def _conversation_stage_sql(
             f"lambda x: {{'m': x, 'role': {role}}}), [])"
         )
     turns = lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
-    listed = f"CASE WHEN len(__turns) = 0 THEN [NULL] ELSE __turns END"
+    listed = "CASE WHEN len(__turns) = 0 THEN [NULL] ELSE __turns END"
 
     def field(name: str) -> tuple[str, str]:
         path = source.columns.get(name, name)

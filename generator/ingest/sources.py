@@ -33,10 +33,10 @@ from generator.config.loader import (
 )
 from generator.errors import DataError, Problem, quote
 from generator.ingest.messages import (
-    derived_fields,
     EXPONENT_ID,
     MessageSourceResult,
     account_message_source,
+    derived_fields,
     message_attributes,
     stage_message_source,
     thread_stats,
