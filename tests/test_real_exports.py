@@ -155,6 +155,29 @@ def test_event_rules_by_actor_with_dimensions_of_the_last_event(
     assert value(table, "2024-05", "volume", "queue", "new") == (1, None)
 
 
+def test_event_source_data_through_is_its_latest_event(project: Callable[..., Path]) -> None:
+    # The last event (a survey sent two days after the closure) matches no rule: data-through
+    # is still its time, so 2024-05-08 is not cut off.
+    config = project({"log.csv": """
+        case,at,what
+        A,2024-05-06 09:00:00,Created
+        A,2024-05-06 10:00:00,Closed
+        A,2024-05-08 10:00:00,Survey sent
+        """}, """
+        site: {title: T, timezone: UTC, periods: [day]}
+        sources:
+          - name: desk
+            path: log.csv
+            shape: events
+            channel: email
+            columns: {case_id: case, time: at, activity: what}
+            events: {resolved: {activity: Closed}}
+        """)
+    quality = check(config).quality
+    assert quality.data_through is not None
+    assert quality.data_through.isoformat() == "2024-05-08T10:00:00+00:00"
+
+
 def test_event_keys_on_another_shape_are_a_config_error(project: Callable[..., Path]) -> None:
     config = project({"a.csv": "id,received_at,channel\n1,2024-01-01,email\n"}, """
         site: {title: T}

@@ -34,6 +34,7 @@ The two other derived shapes (SPEC §3.3b) go through the same steps:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
@@ -140,6 +141,8 @@ class MessageSourceResult:
     """Interaction fields this source provides."""
     response_time_unknown: int = 0
     """Conversations answered by a brand message without a time (shape: conversations)."""
+    latest_event: datetime | None = None
+    """shape: events: the latest kept event's time (the source's data-through, SPEC §4.1)."""
 
 
 def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
@@ -843,6 +846,10 @@ def _result(
     con.execute(f"DROP TABLE {prefix}_accounted")
     mapped = derived_fields(source)
     untimed = _count(con, f"SELECT count(*) FILTER (WHERE response_time_unknown) FROM {table}")
+    latest = None
+    if source.shape == "events":
+        row = con.execute(f"SELECT max(created_at) FROM {msgs}").fetchone()
+        latest = row[0] if row else None
     return MessageSourceResult(
         source=source.name, table=table, messages_table=msgs, drops=tuple(stats),
         rejections=tuple(rejections), messages=int(summary[0]),
@@ -850,7 +857,7 @@ def _result(
         brand_thread_messages=int(summary[2]), orphans=orphans,
         orphan_messages=int(summary[3]), response_ids_listed=int(listed),
         response_ids_disagreeing=int(disagreeing), mapped_fields=frozenset(mapped),
-        response_time_unknown=untimed,
+        response_time_unknown=untimed, latest_event=latest,
     )
 
 

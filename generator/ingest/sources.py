@@ -939,6 +939,11 @@ def _report(
             [source.name],
         ).fetchone()
         by_source[source.name] = _utc(row[0]) if row and row[0] is not None else None
+    for result in results or []:
+        # An event source runs to its latest event, whichever it is (SPEC §4.1).
+        if result.latest_event is not None:
+            known = [t for t in (by_source.get(result.source),) if t is not None]
+            by_source[result.source] = max([*known, _utc(result.latest_event)])
     explicit = config.site.data_through is not None
     if explicit:
         through = config.site.data_through.astimezone(timezone.utc)  # type: ignore[union-attr]
