@@ -14,7 +14,7 @@ import pytest
 
 from generator.build import build, check
 from generator.config.loader import load_config
-from generator.errors import ConfigError
+from generator.errors import ConfigError, DataError
 
 DATA = Path(__file__).parent / "data"
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
@@ -266,6 +266,54 @@ def test_dotted_path_reads_a_field_inside_any_json_record(
     table = figures(build(config, use_cache=False).output)
     assert value(table, "2024-01", "volume", "team", "north") == (1, None)
     assert value(table, "2024-01", "volume", "team", "south") == (1, None)
+
+
+def test_conversation_records_without_messages_or_role_are_rejected_rows(
+    project: Callable[..., Path],
+) -> None:
+    # JSON Lines, the role in a field of each message (mapped by `values`). Line 1: answered
+    # after 15 minutes. Line 2: no message at all: one rejected row. Line 3: its second message
+    # has a role no mapping knows: that message is rejected, the conversation is kept unanswered.
+    config = project({"c.jsonl": """
+        {"id": "c1", "turns": [{"from": "customer", "at": "2024-02-01T10:00:00Z"}, {"from": "staff", "at": "2024-02-01T10:15:00Z"}]}
+        {"id": "c2", "turns": []}
+        {"id": "c3", "turns": [{"from": "customer", "at": "2024-02-02T10:00:00Z"}, {"from": "bot", "at": "2024-02-02T10:01:00Z"}]}
+        """}, """
+        site: {title: T, timezone: UTC, periods: [month]}
+        sources:
+          - name: chat
+            path: c.jsonl
+            shape: conversations
+            channel: chat
+            messages: turns
+            columns: {inbound: from, created_at: at}
+            values: {inbound: {customer: "true", staff: "false"}}
+        """)
+    checked = check(config)
+    assert [(d.read, d.kept, d.rejected) for d in checked.quality.drops] == [(5, 3, 2)]
+    assert [(r.position, r.field, r.reason) for r in checked.quality.rejections] == [
+        ("line 2", "messages", "missing_required"), ("line 3", "inbound", "unmapped_value")]
+    figures_ = {(f.period, f.metric): (f.value, f.n) for f in checked.figures.rows
+                if f.dimension == "all"}
+    assert figures_[("2024-02", "volume")] == (2, None)
+    assert figures_[("2024-02", "response_rate")] == (0.5, 2)
+    assert figures_[("2024-02", "frt_median")] == (15, 1)
+
+
+def test_an_actor_rule_needs_an_actor_column(project: Callable[..., Path]) -> None:
+    config = project({"log.csv": "case,at,what\nA,2024-05-06 09:00:00,Created\n"}, """
+        site: {title: T, timezone: UTC}
+        sources:
+          - name: desk
+            path: log.csv
+            shape: events
+            columns: {case_id: case, time: at, activity: what}
+            events: {first_response: {actor: agent}}
+        """)
+    with pytest.raises(DataError) as caught:
+        check(config)
+    assert str(caught.value.problems[0]).startswith(
+        "log.csv, line 1: expected a column 'actor' for the field 'actor'.")
 
 
 def test_conversations_need_messages(project: Callable[..., Path]) -> None:

@@ -293,8 +293,11 @@ def _column_for(source: SourceConfig, name: str) -> str:
 def _wanted_columns(source: SourceConfig, attributes: tuple[str, ...]) -> list[str]:
     """The fields (of the shape's own names) a drop needs a column for."""
     if source.shape == "events":
+        rules = (source.events.received, source.events.first_response, source.events.resolved)
+        by_actor = any(rule is not None and "actor" in rule.where for rule in rules)
         wanted = ["case_id", "time", "activity"]
-        wanted += [f for f in ("actor", "channel") if f in source.columns]
+        wanted += [f for f in ("actor", "channel")
+                   if f in source.columns or (f == "actor" and by_actor)]
     elif source.shape == "conversations":
         wanted = ["id"] + [f for f in ("channel",) if f in source.columns]
     else:
