@@ -33,7 +33,7 @@ sources:
 """
 
 CONVERSATIONS_CONFIG = """
-site: {title: Care, timezone: UTC, periods: [month]}
+site: {title: Care, timezone: UTC, periods: [month], interactions_csv: true}
 sources:
   - name: care
     path: exports/*.json
@@ -231,6 +231,12 @@ def test_ibm_conversations_without_reply_times_are_answered_time_unknown(care: P
     assert "conversations answered, time unknown: 4 " in page
     quality = check(care).quality
     assert [(d.read, d.kept, d.rejected) for d in quality.drops] == [(18, 18, 0)]
+    with (result.output / "data" / "interactions.csv").open(encoding="utf-8") as handle:
+        rows = {r["id"]: r["first_response_at"] for r in csv.DictReader(handle)}
+    assert rows == {  # the record's id; the reply's time where it has one
+        "MpB8YHHKXxEKVhySuLDg": "2020-02-24T19:22:32", "rV8Xu2UyD9VjNEZdjGTc": "",
+        "V0mhAyeN83QySeN1mQL4": "", "Qt4M3sXkR71V9CT9Xr5U": "2020-03-20T18:43:36",
+        "6kHxCxC6yB7Dd4DdaAoa": "", "NFUDPkkooFvg5tf3xszV": ""}
 
 
 def test_ibm_conversations_with_snowflake_times_match_the_hand_derivation(

@@ -599,7 +599,8 @@ def _thread(
 ) -> None:
     """Create `{prefix}_messages`: kept messages with their thread's top and kind."""
     dims = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
-    dims += ", turn" if shape == "conversations" else ""
+    if shape == "conversations":
+        dims += f", turn, {id_sql('raw_conversation')} AS conversation"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_kept AS
         SELECT message_id, parent, raw_author AS author, inbound, created_at, raw_text AS text,
@@ -667,6 +668,8 @@ def _conversations(
     if source.shape == "conversations":
         order = "turn"
     dims = "".join(f", r.{sql_ident(a)}" for a in attributes)
+    # A conversation record's interaction keeps the record's id; a thread its root's id.
+    root_id = "r.conversation" if source.shape == "conversations" else "r.message_id"
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
         WITH roots AS (
@@ -693,7 +696,7 @@ def _conversations(
             SELECT root_id, arg_min(a.author, k) AS brand
             FROM mentions JOIN accounts a ON a.account = lower(handle) GROUP BY root_id
         )
-        SELECT {sql_str(source.name)} AS source, r.message_id AS id,
+        SELECT {sql_str(source.name)} AS source, {root_id} AS id,
             r.created_at AS received_at, f.first_response_at,
             CAST(NULL AS TIMESTAMPTZ) AS resolved_at, r.channel,
             CAST(NULL AS DOUBLE) AS csat, CAST(NULL AS DOUBLE) AS sentiment_start,
