@@ -299,6 +299,10 @@ def test_conversation_records_without_messages_or_role_are_rejected_rows(
     assert [(d.read, d.kept, d.rejected) for d in checked.quality.drops] == [(5, 3, 2)]
     assert [(r.position, r.field, r.reason) for r in checked.quality.rejections] == [
         ("line 2", "messages", "missing_required"), ("line 3", "inbound", "unmapped_value")]
+    assert checked.quality.rejections[0].message == (
+        "c.jsonl, line 2, column 'turns': expected a conversation record holding at least one "
+        "message. Hint: check sources[0].messages: the place(s) where each record keeps its "
+        "messages.")
     figures_ = {(f.period, f.metric): (f.value, f.n) for f in checked.figures.rows
                 if f.dimension == "all"}
     assert figures_[("2024-02", "volume")] == (2, None)

@@ -906,5 +906,9 @@ def _rejections(
                                     "messages" if shape != "events" else "events")
                      if reason == "implausible_timestamp" else "")
         problem = rejection_problem(where, reason, field, value, context, None, reference)
+        if field == "messages":  # a conversation record with no message at its places
+            problem = Problem(where, "", "a conversation record holding at least one message",
+                              value, f"check sources[{index}].messages: the place(s) where "
+                              "each record keeps its messages.")
         out.append(Rejection(source, file, position, field, col or "", reason, str(problem)))
     return out
