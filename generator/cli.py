@@ -396,6 +396,9 @@ def _report(quality: QualityReport) -> None:
             f"rejected); {threads.response_ids_disagreeing} listed response ids disagree with "
             "in_reply_to (a cross-check; in_reply_to is authoritative)"
         )
+        if threads.response_time_unknown:
+            print(f"source '{threads.source}': {threads.response_time_unknown} conversations "
+                  "answered, time unknown (counted as answered; no first-response time)")
 
 
 if __name__ == "__main__":  # python -m generator.cli

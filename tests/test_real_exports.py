@@ -239,6 +239,16 @@ def test_ibm_conversations_without_reply_times_are_answered_time_unknown(care: P
         "6kHxCxC6yB7Dd4DdaAoa": "", "NFUDPkkooFvg5tf3xszV": ""}
 
 
+def test_check_counts_the_conversations_answered_with_no_reply_time(
+    care: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.cli import main
+
+    assert main(["check", "--config", str(care)]) == 0
+    assert ("source 'care': 4 conversations answered, time unknown (counted as answered; no "
+            "first-response time)") in capsys.readouterr().out
+
+
 def test_ibm_conversations_with_snowflake_times_match_the_hand_derivation(
     care: Path,
 ) -> None:
