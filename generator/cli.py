@@ -389,6 +389,11 @@ def _report(quality: QualityReport) -> None:
     for reason, count in quality.blackouts.items():
         print(f"left out of sla_attainment by blackout '{reason}': {count}")
     for threads in quality.threads:
+        if threads.shape == "events":
+            print(f"source '{threads.source}': {threads.messages} events in "
+                  f"{threads.conversations} cases; {threads.orphans} events of cases with no "
+                  "receipt event (not interactions, not rejected)")
+            continue
         print(
             f"source '{threads.source}': {threads.messages} messages in "
             f"{threads.conversations} conversations; {threads.orphans} orphaned messages, "

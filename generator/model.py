@@ -376,6 +376,9 @@ class ThreadStats:
     in_reply_to is authoritative)."""
     response_time_unknown: int = 0
     """Conversations whose first brand reply has no time: answered, time unknown (SPEC §3.3b)."""
+    shape: str = "messages"
+    """The source's shape: for `events`, messages are events, conversations cases and orphans
+    the events of cases with no receipt event."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from generator.build import build, check
+from generator.cli import main
 from generator.config.loader import load_config
 from generator.errors import ConfigError, DataError
 
@@ -117,12 +118,13 @@ def test_event_rows_are_kept_superseded_or_rejected_never_duplicates(desk: Path)
 
 
 def test_event_rules_by_actor_with_dimensions_of_the_last_event(
-    project: Callable[..., Path],
+    project: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Case A: opened by the customer in queue 'new', answered by an agent 25 minutes later,
     # moved to queue 'billing', closed (the last 'Closed' of two) after 3 hours.
     # Case B: received at its 'Created' event (an earlier system event does not count), never
-    # answered; its last event is in queue 'new'.
+    # answered; its last event is in queue 'new'. Case C has no 'Created' event: not an
+    # interaction; its event is counted as one of a case with no receipt.
     config = project({"log.csv": """
         case,at,what,who,queue
         A,2024-05-06 09:00:00,Created,customer,new
@@ -132,6 +134,7 @@ def test_event_rules_by_actor_with_dimensions_of_the_last_event(
         A,2024-05-06 12:00:00,Closed,agent,billing
         B,2024-05-07 07:00:00,Imported,system,new
         B,2024-05-07 08:00:00,Created,customer,new
+        C,2024-05-08 07:00:00,Imported,system,new
         """}, """
         site: {title: T, timezone: UTC, periods: [month]}
         sources:
@@ -153,6 +156,9 @@ def test_event_rules_by_actor_with_dimensions_of_the_last_event(
     assert value(table, "2024-05", "resolution_median") == (pytest.approx(3), 1)
     assert value(table, "2024-05", "volume", "queue", "billing") == (1, None)
     assert value(table, "2024-05", "volume", "queue", "new") == (1, None)
+    assert main(["check", "--config", str(config)]) == 0
+    assert ("source 'desk': 8 events in 2 cases; 1 events of cases with no receipt event "
+            "(not interactions, not rejected)") in capsys.readouterr().out
 
 
 def test_event_source_data_through_is_its_latest_event(project: Callable[..., Path]) -> None:
@@ -242,8 +248,6 @@ def test_ibm_conversations_without_reply_times_are_answered_time_unknown(care: P
 def test_check_counts_the_conversations_answered_with_no_reply_time(
     care: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from generator.cli import main
-
     assert main(["check", "--config", str(care)]) == 0
     assert ("source 'care': 4 conversations answered, time unknown (counted as answered; no "
             "first-response time)") in capsys.readouterr().out

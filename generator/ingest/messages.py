@@ -143,6 +143,8 @@ class MessageSourceResult:
     """Conversations answered by a brand message without a time (shape: conversations)."""
     latest_event: datetime | None = None
     """shape: events: the latest kept event's time (the source's data-through, SPEC §4.1)."""
+    shape: str = "messages"
+    """The source's shape (messages, events or conversations)."""
 
 
 def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
@@ -157,6 +159,7 @@ def thread_stats(result: MessageSourceResult, limit: int = 500) -> ThreadStats:
         brand_initiated_ids=result.brand_threads[:limit],
         response_ids_disagreeing=result.response_ids_disagreeing,
         response_time_unknown=result.response_time_unknown,
+        shape=result.shape,
     )
 
 
@@ -863,7 +866,7 @@ def _result(
         brand_thread_messages=int(summary[2]), orphans=orphans,
         orphan_messages=int(summary[3]), response_ids_listed=int(listed),
         response_ids_disagreeing=int(disagreeing), mapped_fields=frozenset(mapped),
-        response_time_unknown=untimed, latest_event=latest,
+        response_time_unknown=untimed, latest_event=latest, shape=source.shape,
     )
 
 
