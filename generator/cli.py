@@ -413,6 +413,11 @@ def _report(quality: QualityReport, listed: int | None) -> None:
     for reason, count in quality.blackouts.items():
         print(f"left out of sla_attainment by blackout '{reason}': {count}")
     for threads in quality.threads:
+        if threads.shape == "events":
+            print(f"source '{threads.source}': {threads.messages} events in "
+                  f"{threads.conversations} cases; {threads.orphans} events of cases with no "
+                  "receipt event (not interactions, not rejected)")
+            continue
         print(
             f"source '{threads.source}': {threads.messages} messages in "
             f"{threads.conversations} conversations; {threads.orphans} orphaned messages, "
@@ -420,6 +425,9 @@ def _report(quality: QualityReport, listed: int | None) -> None:
             f"rejected); {threads.response_ids_disagreeing} listed response ids disagree with "
             "in_reply_to (a cross-check; in_reply_to is authoritative)"
         )
+        if threads.response_time_unknown:
+            print(f"source '{threads.source}': {threads.response_time_unknown} conversations "
+                  "answered, time unknown (counted as answered; no first-response time)")
 
 
 if __name__ == "__main__":  # python -m generator.cli

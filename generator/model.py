@@ -374,6 +374,11 @@ class ThreadStats:
     response_ids_disagreeing: int = 0
     """Listed response ids that do not reply to the message listing them (a cross-check only:
     in_reply_to is authoritative)."""
+    response_time_unknown: int = 0
+    """Conversations whose first brand reply has no time: answered, time unknown (SPEC §3.3b)."""
+    shape: str = "messages"
+    """The source's shape: for `events`, messages are events, conversations cases and orphans
+    the events of cases with no receipt event."""
 
 
 @dataclass(frozen=True)

@@ -627,7 +627,7 @@ SOURCE_MISTAKES = [
         "shape",
         "  - {name: social, path: exports/*.csv, shape: interaction}\n",
         "config.yaml:4: sources[0].shape: expected one of 'interactions', 'messages', "
-        "found 'interaction'. Hint: did you mean 'interactions'?",
+        "'events', 'conversations', found 'interaction'. Hint: did you mean 'interactions'?",
     ),
     (
         "reversed column mapping",
@@ -860,7 +860,7 @@ def test_three_mistakes_are_reported_together_in_file_order(project) -> None:
     assert messages(path) == [
         "config.yaml:3: site.history: expected a whole number ≥ 1, found 'many'.",
         "config.yaml:7: sources[0].shape: expected one of 'interactions', 'messages', "
-        "found 'tweets'.",
+        "'events', 'conversations', found 'tweets'. Hint: did you mean 'events'?",
         "config.yaml:10: policy.first_response[0].within: expected a duration like '60m' or "
         "'4h', found 'soon'.",
     ]

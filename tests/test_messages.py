@@ -123,7 +123,7 @@ def test_twcs_excerpt_interaction_columns(excerpt: Path) -> None:
     assert columns == [
         "source", "id", "received_at", "first_response_at", "resolved_at", "channel", "csat",
         "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
-        "file", "line", "dimension.brand",
+        "file", "line", "response_time_unknown", "dimension.brand",
     ]
 
 

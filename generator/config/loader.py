@@ -42,6 +42,7 @@ from generator.config.policy_section import (
 )
 from generator.config.site_section import SiteConfig, SiteParser
 from generator.config.sources_section import (
+    DERIVED_SHAPES,
     INTERACTION_FIELDS,
     REQUIRED_FIELDS,
     TIMESTAMP_FIELDS,
@@ -53,6 +54,7 @@ from generator.errors import ConfigError, Problem
 
 __all__ = [
     "CLOCKS",
+    "DERIVED_SHAPES",
     "INTERACTION_FIELDS",
     "PLAUSIBLE_YEARS",
     "REQUIRED_FIELDS",

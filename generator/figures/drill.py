@@ -197,7 +197,8 @@ def _create_drill_rows(
         selects.append(
             f"SELECT k.*, j.* FROM keys k JOIN judged j ON k.dimension = {sql_str(dimension)} "
             f"AND j.{column} = k.period_start AND {match} "
-            "WHERE j.excluded_by IS NULL AND (j.first_response_at IS NULL OR NOT j.within_target)"
+            "WHERE j.excluded_by IS NULL AND NOT j.response_time_unknown "
+            "AND (j.first_response_at IS NULL OR NOT j.within_target)"
         )
     dims = dimension_columns(dimensions, DRILL_COLUMNS)
     list_order = "period_start, dimension <> 'all', dimension, segment <> 'all', segment"

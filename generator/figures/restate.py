@@ -50,7 +50,7 @@ def compute_restatements(
     newest = staged.newest()
     if not newest:
         return ()
-    if any(d.source.shape == "messages" for d in staged.drops):
+    if any(d.source.shape != "interactions" for d in staged.drops):
         return _by_full_recompute(con, config, staged, quality)
     with _set_aside(con, KEEP):
         old_through = _old_versions(con, config, newest)
@@ -176,7 +176,8 @@ def _affected_periods(
             SELECT {day} AS day FROM old_versions
             UNION SELECT {day} FROM interactions_new i {AFFECTED}
             UNION SELECT {day} FROM judged_new
-            WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
+            WHERE first_response_at IS NULL AND NOT response_time_unknown
+              AND deadline >= coalesce({low}, deadline)
               AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)
             UNION SELECT {day} FROM interactions_new
             WHERE {_between("received_at", low, high)}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from generator.cache import code_digest
 from generator.config.loader import (
+    DERIVED_SHAPES,
     INTERACTION_FIELDS,
     REQUIRED_FIELDS,
     TIMESTAMP_FIELDS,
@@ -37,6 +38,7 @@ from generator.ingest.messages import (
     EXPONENT_ID,
     MessageSourceResult,
     account_message_source,
+    derived_fields,
     message_attributes,
     stage_message_source,
     thread_stats,
@@ -214,8 +216,9 @@ def _content_sha256(path: Path, size: int, mtime_ns: int, ctime_ns: int, inode: 
 
 def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Non-canonical fields a source reads: mapped extra columns and declared dimensions."""
-    if source.shape == "messages":
-        return message_attributes(source) + ("brand",)
+    if source.shape in DERIVED_SHAPES:
+        brand = ("brand",) if source.shape != "events" else ()
+        return message_attributes(source) + brand
     names = [k for k in source.columns if k not in INTERACTION_FIELDS]
     names += [d for d in source.dimensions if d not in names and d != "channel"]
     return tuple(names)
@@ -276,7 +279,7 @@ def _message_sources(drops: tuple[Drop, ...]) -> list[tuple[int, int, int]]:
     """(source index, first drop index, drop count) of each message-level source."""
     spans: dict[int, list[int]] = {}
     for index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
+        if drop.source.shape in DERIVED_SHAPES:
             spans.setdefault(drop.source_index, []).append(index)
     return [(s, ids[0], len(ids)) for s, ids in spans.items()]
 
@@ -376,7 +379,7 @@ def stage_drops(
                 cache.misses += count - hits
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
-        mapped.update(("id", "received_at", "channel", "first_response_at"))
+        mapped.update(derived_fields(config.sources[index]))
     for position, more in missing_seen.values():
         if more:
             problem = problems[position]
@@ -402,7 +405,7 @@ def stage_drops(
         "position_word VARCHAR)"
     )
     files = [(i, d.rel, POSITION_WORD[drop_format(d)]) for i, d in enumerate(drops)
-             if d.source.shape != "messages"]
+             if d.source.shape not in DERIVED_SHAPES]
     if files:
         con.executemany("INSERT INTO drop_files VALUES (?, ?, ?)", files)
     return Staged(drops, frozenset(mapped), tuple(parts))
@@ -461,7 +464,7 @@ def release_staged(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
     """Drop the staged export text once every row is accounted for, unless a message-level
     source needs it again (its restatements validate the drops a second time). The engine then
     has that memory for the figures. Return whether it was dropped."""
-    if any(drop.source.shape == "messages" for drop in staged.drops):
+    if any(drop.source.shape in DERIVED_SHAPES for drop in staged.drops):
         return False
     con.execute("DROP VIEW IF EXISTS staged_used")
     con.execute("DROP VIEW IF EXISTS staged")
@@ -491,7 +494,7 @@ def _batches(drops: tuple[Drop, ...], cached: Container[int]) -> list[list[int]]
     batches: list[list[int]] = []
     size = 0
     for index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
+        if drop.source.shape in DERIVED_SHAPES:
             continue
         bytes_ = 0 if index in cached else _text_size(drop)
         previous = batches[-1] if batches else None
@@ -886,6 +889,8 @@ def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> s
     kind = f"ENUM({names})" if names else "VARCHAR"
     columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
     columns += [f"CAST([{listed}] AS {kind}[])[a.drop_index + 1] AS file", "a.line"]
+    # Only a conversation's brand reply can lack a time (SPEC §3.3b): answered, time unknown.
+    columns += ["false AS response_time_unknown"]
     columns += [f"a.{sql_ident(attribute_column(a))}" for a in attributes]
     return f"{', '.join(columns)} FROM accounted a"
 
@@ -929,7 +934,7 @@ def _report(
     message_stats = {s.file: s for r in results or [] for s in r.drops}
     stats = []
     for index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
+        if drop.source.shape in DERIVED_SHAPES:
             stats.append(message_stats.get(drop.rel, DropStats(
                 drop.source.name, drop.rel, drop.sha256, 0, 0, 0, 0)))
             continue
@@ -953,7 +958,7 @@ def _report(
     by_source: dict[str, datetime | None] = {}
     latest_message = {r.source: r.latest for r in results or []}
     for source in config.sources:
-        if source.shape == "messages":  # the latest kept message, follow-ups included
+        if source.shape in DERIVED_SHAPES:  # the latest kept message or event (SPEC §4.1)
             latest = latest_message.get(source.name)
             by_source[source.name] = _utc(latest) if latest is not None else None
             continue

@@ -764,6 +764,8 @@ class ThreadRow:
     response_ids_disagreeing: int = 0
     """Listed response ids that disagree with in_reply_to (a cross-check only: in_reply_to is
     authoritative)."""
+    response_time_unknown: int = 0
+    """Conversations answered by a brand reply that has no time."""
 
 
 @dataclass(frozen=True)

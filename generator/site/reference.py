@@ -412,7 +412,8 @@ def data_quality_page(site: SiteIndex) -> Page:
     csv = Link(RESTATEMENTS_CSV, "restatements.csv") if q.restatements else None
     threads = tuple(
         ThreadRow(t.source, t.messages, t.conversations, t.orphans, t.brand_initiated,
-                  t.orphan_ids, t.brand_initiated_ids, t.response_ids_disagreeing)
+                  t.orphan_ids, t.brand_initiated_ids, t.response_ids_disagreeing,
+                  t.response_time_unknown)
         for t in q.threads
     )
     context = DataQualityContext(
