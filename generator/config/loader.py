@@ -169,7 +169,7 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
 
     def __init__(self, label: str, root: Path, text: str, strict: bool) -> None:
         super().__init__(label, root, text, strict)
-        self.attributes = set(INTERACTION_FIELDS)
+        self.attributes = set(INTERACTION_FIELDS) - {"deleted"}
         self.calendar_names = set()
         self.overlaps = set()
         self.metric_ids = set(_BUILTIN_METRICS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import glob
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -26,6 +28,7 @@ INTERACTION_FIELDS: tuple[str, ...] = (
     "moved_private",
     "reach",
     "needs_reply",
+    "deleted",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "received_at", "channel")
 TIMESTAMP_FIELDS: tuple[str, ...] = ("received_at", "first_response_at", "resolved_at")
@@ -44,6 +47,8 @@ SHAPES: tuple[str, ...] = ("interactions", "messages")
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "json", "parquet", "xlsx")
 #: The steps of sources[].normalize (generator.values applies them).
 NORMALIZE_OPTIONS: tuple[str, ...] = ("trim", "casefold", "nfkc")
+#: What sources[].on_duplicate does with rows of one id in one drop (SPEC §3.3b).
+ON_DUPLICATE: tuple[str, ...] = ("reject", "identical", "keep_last")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class SourceConfig:
     max_future: str = "2d"
     """A timestamp more than this duration after the latest received_at of the other rows of
     its drop is implausible and its row rejected (as written, e.g. '2d')."""
+    on_duplicate: str = "reject"
+    """Rows of one id in one drop: `reject` every copy, count `identical` copies once (the
+    others superseded; differing copies rejected), or `keep_last` (the last valid copy wins)."""
+    since: datetime | None = None
+    """Rows received before it count as 'before since' and leave the grid (overrides
+    site.since for this source); timezone-aware."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -100,6 +111,8 @@ class SourcesParser(LoaderBase):
             self.attributes.update(source.columns, source.dimensions)
             if source.shape == "messages":
                 self.attributes.add("brand")
+        # A retraction removes the row before any rule could match it.
+        self.attributes.discard("deleted")
         return sources
 
     def source(self, node: yaml.Node, path: str) -> SourceConfig:
@@ -122,6 +135,8 @@ class SourcesParser(LoaderBase):
                 "normalize": self.list_of(self.choice(NORMALIZE_OPTIONS),
                                           unique="each step once"),
                 "max_future": self.duration_text,
+                "on_duplicate": self.choice(ON_DUPLICATE),
+                "since": self.since,
             },
             required={
                 "name": "a unique source name",
@@ -130,6 +145,11 @@ class SourcesParser(LoaderBase):
         )
         values["dimensions"] = tuple(d for d in values.get("dimensions", ()) if d != "channel")
         return SourceConfig(**{"name": "", "path": "", **values}, line=_line(node))
+
+    def since(self, node: yaml.Node, path: str) -> datetime:
+        """Parse `since`: a date (midnight) or date and time in the reporting timezone, or a
+        date and time with an offset."""
+        return self.local_datetime(node, path).replace(tzinfo=ZoneInfo(self.timezone))
 
     def glob(self, node: yaml.Node, path: str) -> str:
         """Parse a glob relative to config.yaml that matches at least one file."""

@@ -30,6 +30,7 @@ from generator.ingest.readers import (
     MALFORMED_COLUMN,
     POSITION_COLUMN,
     read_drop,
+    record_hash_sql,
 )
 from generator.ingest.rejections import (
     MALFORMED_REASONS,
@@ -42,6 +43,7 @@ from generator.ingest.timestamps import (
     in_range_sql,
     latest_by_drop_sql,
     reference_sql,
+    since_sql,
     timestamp_sql,
 )
 from generator.model import DropStats, Rejection, ThreadStats
@@ -231,10 +233,32 @@ def account_message_source(
     attributes = message_attributes(source)
     _check(con, prefix, source, attributes, without)
     _thread(con, prefix, attributes)
+    _set_aside_before_since(con, prefix, config, source)
     table = f"message_interactions_{source_index}"
     _conversations(con, prefix, table, source, attributes)
     used = [(i, d) for i, d in enumerate(drops) if first_drop_index + i not in without]
     return _result(con, prefix, table, config, source_index, used, first_drop_index)
+
+
+def _set_aside_before_since(
+    con: duckdb.DuckDBPyConnection, prefix: str, config: Config, source: SourceConfig
+) -> None:
+    """Take the threads whose top was created before the source's `since` out of
+    `{prefix}_messages`; their kept messages count as 'before since' (SPEC §3.3b)."""
+    early = since_sql(config, "t.created_at", sql_str(source.name))
+    if early == "false":
+        return
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_early AS
+        SELECT m.message_id FROM {prefix}_messages m
+        JOIN {prefix}_messages t ON t.message_id = m.root_id
+        WHERE {early}"""
+    )
+    con.execute(f"UPDATE {prefix}_accounted SET fate = 'before_since' WHERE fate = 'kept' "
+                f"AND message_id IN (SELECT message_id FROM {prefix}_early)")
+    con.execute(f"DELETE FROM {prefix}_messages "
+                f"WHERE message_id IN (SELECT message_id FROM {prefix}_early)")
+    con.execute(f"DROP TABLE {prefix}_early")
 
 
 def _column_for(source: SourceConfig, name: str) -> str:
@@ -289,6 +313,7 @@ def _stage_sql(
     ]
     malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
     select.append(f"{malformed} AS malformed")
+    select.append(f"{record_hash_sql(source, columns)} AS record_hash")
     for name in ("message_id", "in_reply_to"):
         inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, "
                    f"{sql_str(_column_for(source, name))}), false)"
@@ -337,7 +362,11 @@ def _check(
     checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
     for name in ("channel",) + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
-    checks.append(("copies > 1", "duplicate_id", "message_id"))
+    # Copies of a message id in one drop (sources[].on_duplicate): all rejected, or let through
+    # when they are identical records (or always, keep_last), the last one then winning.
+    duplicate = {"reject": "copies > 1", "identical": "copies > 1 AND variants > 1",
+                 "keep_last": "false"}[source.on_duplicate]
+    checks.append((duplicate, "duplicate_id", "message_id"))
     # A malformed record (the reader says why) has no fields at all.
     reason = ("CASE WHEN malformed IS NOT NULL THEN json_extract_string(malformed, '$.reason') "
               + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END")
@@ -367,18 +396,22 @@ def _check(
                     CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
                          WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
                     {timestamp_sql('raw_created_at', source)} AS created_at,
-                    count(*) OVER (PARTITION BY drop_index, {id_sql('raw_message_id')}) AS copies
-                FROM {prefix}_staged WHERE {used}) s
+                    count(*) OVER copy AS copies,
+                    CASE WHEN min(record_hash) OVER copy = max(record_hash) OVER copy THEN 1
+                         ELSE 2 END AS variants
+                FROM {prefix}_staged WHERE {used}
+                WINDOW copy AS (PARTITION BY drop_index, {id_sql('raw_message_id')})) s
             LEFT JOIN {prefix}_latest l USING (drop_index)
         )"""
     )
     con.execute(f"DROP TABLE {prefix}_latest")
-    # Latest drop wins among valid rows; a rejected row never replaces an earlier valid one.
+    # Latest drop (then the last copy in it) wins among valid rows; a rejected row never
+    # replaces an earlier valid one.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_accounted AS
         SELECT *,
             CASE WHEN reason IS NOT NULL THEN 'rejected'
-                 WHEN drop_index = max(drop_index) FILTER (WHERE reason IS NULL)
+                 WHEN [drop_index, line] = max([drop_index, line]) FILTER (WHERE reason IS NULL)
                       OVER (PARTITION BY message_id) THEN 'kept'
                  ELSE 'superseded' END AS fate
         FROM {prefix}_checked"""
@@ -523,8 +556,9 @@ def _result(
             kept=c.get("kept", 0), superseded=c.get("superseded", 0),
             rejected=c.get("rejected", 0),
             rejected_by_reason=dict(sorted(reasons.get(first_drop_index + offset, {}).items())),
+            before_since=c.get("before_since", 0),
         ))
-    rejections = _rejections(con, prefix, source.name, source_index, source.max_future)
+    rejections = _rejections(con, prefix, source, source_index)
     msgs = f"{prefix}_messages"
     summary = con.execute(
         f"""SELECT count(*),
@@ -563,7 +597,7 @@ def _result(
 
 
 def _rejections(
-    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int, max_future: str
+    con: duckdb.DuckDBPyConnection, prefix: str, config_source: SourceConfig, index: int
 ) -> list[Rejection]:
     """Every rejected message row with its one-line message (STYLE template)."""
     fields = MESSAGE_COLUMNS
@@ -581,7 +615,9 @@ def _rejections(
         FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
-    context = Context(index, max_future=max_future)
+    source = config_source.name
+    context = Context(index, max_future=config_source.max_future,
+                      on_duplicate=config_source.on_duplicate)
     for file, position, reason, field, col, value, latest, earlier in rows:
         if reason in MALFORMED_REASONS:
             problem, col = malformed_problem(f"{file}, {position}", value, index)
