@@ -148,3 +148,170 @@ def test_on_duplicate_must_be_one_of_its_choices(project: Callable[..., Path]) -
     assert str(error.value).endswith(
         "config.yaml:9: sources[0].on_duplicate: expected one of 'reject', 'identical', "
         "'keep_last', found 'first'.")
+
+
+# --- since -------------------------------------------------------------------------------------
+
+# A 2017 export with stray history: s1 (2011, team 'legacy', a value seen nowhere else) and s2
+# (2016). Months: 2017-10 holds c1, c2 (10 and 30 minutes); 2017-11 holds c3 (20 minutes).
+STRAY = """\
+id,received_at,first_response_at,resolved_at,channel,team
+s1,2011-03-04 10:00:00,2011-03-04 11:00:00,,twitter,legacy
+c1,2017-10-02 09:00:00,2017-10-02 09:10:00,,twitter,billing
+c2,2017-10-31 09:00:00,2017-10-31 09:30:00,,twitter,tech
+s2,2016-12-31 23:30:00,,,twitter,billing
+c3,2017-11-01 09:00:00,2017-11-01 09:20:00,,twitter,billing
+"""
+
+
+def stray_config(site_since: str = "", source_since: str = "", periods: str = "[month]") -> str:
+    """A config reading STRAY, with site.since and sources[0].since when given."""
+    site = f", since: {site_since}" if site_since else ""
+    source = f"\n    since: {source_since}" if source_since else ""
+    return f"""
+site: {{title: Stray, timezone: Europe/London, periods: {periods}, history: 3{site}}}
+sources:
+  - name: desk
+    path: exports/*.csv
+    timezone: UTC
+    dimensions: [team]{source}
+"""
+
+
+def test_since_counts_older_rows_as_before_since_and_keeps_them_off_the_grid(
+    project: Callable[..., Path],
+) -> None:
+    config = project({"exports/desk.csv": STRAY}, stray_config(site_since="2017-01-01"))
+    checked = check(config)
+    (drop,) = checked.quality.drops
+    # s2 is received 2016-12-31 23:30 UTC: before midnight in London (GMT in winter).
+    assert (drop.read, drop.kept, drop.superseded, drop.rejected, drop.before_since,
+            drop.retracted) == (5, 3, 0, 0, 2, 0)
+    assert drop.balanced
+    assert [p.label for p in checked.figures.periods["month"]] == ["2017-10", "2017-11"]
+    volume = {(f.period, f.segment): f.value for f in checked.figures.rows
+              if f.metric == "volume" and f.dimension in ("all", "team")}
+    assert volume == {("2017-10", "all"): 2, ("2017-10", "billing"): 1, ("2017-10", "tech"): 1,
+                      ("2017-11", "all"): 1, ("2017-11", "billing"): 1, ("2017-11", "tech"): 0}
+    frt = {f.period: f.value for f in checked.figures.rows
+           if f.metric == "frt_median" and f.segment == "all"}
+    assert frt == {"2017-10": 20.0, "2017-11": 20.0}
+
+
+def test_a_sources_since_overrides_the_sites(project: Callable[..., Path]) -> None:
+    # The site cuts at 2017; the source's own since lets 2016 in (s2), not 2011 (s1).
+    config = project({"exports/desk.csv": STRAY},
+                     stray_config(site_since="2017-01-01", source_since="2016-12-01"))
+    checked = check(config)
+    (drop,) = checked.quality.drops
+    assert (drop.kept, drop.before_since) == (4, 1)
+    assert checked.figures.periods["month"][0].label == "2016-12"
+
+
+def test_before_since_is_shown_wherever_rows_are_accounted_for(
+    project: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sitefakes
+
+    config = project({"exports/desk.csv": STRAY}, stray_config(site_since="2017-01-01"))
+    out = tmp_path / "out"
+    build(config, output=out, use_cache=False)
+    summary = json.loads((out / "data" / "summary.json").read_text())
+    assert summary["inputs"][0] | {"sha256": ""} == {
+        "source": "desk", "file": "exports/desk.csv", "sha256": "", "rows_read": 5, "kept": 3,
+        "superseded": 0, "rejected": 0, "before_since": 2, "retracted": 0}
+    assert (summary["rows_read"], summary["rows_before_since"]) == (5, 2)
+    doc = sitefakes.parse_html((out / "data-quality.html").read_bytes())
+    drops = next(t for t in doc.find_all("table")
+                 if t.find("caption").text.startswith("Rows per drop"))
+    header = [c.text for c in drops.find("thead").iter() if c.tag == "th"]
+    assert header == ["File", "Source", "Read", "Kept", "Superseded", "Rejected", "Before since",
+                      "Rejected by reason", "Balanced"]
+    total = [c.text for c in drops.find("tfoot").iter() if c.tag in ("th", "td")]
+    assert total == ["Total", "", "5", "3", "0", "0", "2", "—", "✓ yes"]
+    assert "read = kept + superseded + rejected + before since for every drop" in doc.text
+    assert "2017-01-01 00:00 GMT" in doc.text
+    capsys.readouterr()
+    assert main(["check", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [
+        "drop                 read    kept superseded rejected before since",
+        "exports/desk.csv        5       3          0        0            2",
+    ]
+    assert "5 rows read, 0 rejected, 2 before since;" in lines[-1]
+
+
+def test_since_sets_aside_whole_threads_of_a_message_export(project: Callable[..., Path]) -> None:
+    header = "tweet_id,author_id,inbound,created_at,in_reply_to_status_id,text\n"
+    rows = (
+        # A 2016 thread: its root, a brand reply in 2016 and a follow-up in 2017.
+        "1,alice,True,Fri Dec 30 10:00:00 +0000 2016,,@acme help\n"
+        "2,acme,False,Fri Dec 30 10:30:00 +0000 2016,1,@alice sure\n"
+        "3,alice,True,Mon Jan 02 10:00:00 +0000 2017,2,@acme still broken\n"
+        # A 2017 conversation answered after 15 minutes.
+        "4,bob,True,Tue Oct 31 10:00:00 +0000 2017,,@acme hi\n"
+        "5,acme,False,Tue Oct 31 10:15:00 +0000 2017,4,@bob hello\n"
+    )
+    config_text = """
+site: {title: Messages, timezone: UTC, periods: [month], since: 2017-01-01}
+sources:
+  - name: tweets
+    path: exports/*.csv
+    shape: messages
+    columns: {message_id: tweet_id, author: author_id, created_at: created_at,
+              in_reply_to: in_reply_to_status_id}
+"""
+    config = project({"exports/t.csv": header + rows}, config_text)
+    checked = check(config)
+    (drop,) = checked.quality.drops
+    assert (drop.read, drop.kept, drop.rejected, drop.before_since) == (5, 2, 0, 3)
+    (threads,) = checked.quality.threads
+    assert (threads.messages, threads.conversations, threads.orphans) == (2, 1, 0)
+    assert [p.label for p in checked.figures.periods["month"]] == ["2017-10"]
+    figures = {f.metric: f.value for f in checked.figures.rows if f.segment == "all"}
+    assert (figures["volume"], figures["frt_median"]) == (1, 15.0)
+
+
+def test_since_must_be_a_date_or_a_time(project: Callable[..., Path]) -> None:
+    config = project({"exports/desk.csv": STRAY}, stray_config(site_since="soon"))
+    with pytest.raises(ConfigError) as error:
+        check(config)
+    assert str(error.value).endswith(
+        "config.yaml:1: site.since: expected a local date and time like '2026-10-14T09:00', "
+        "found 'soon'.")
+
+
+# --- stray history on the pages ----------------------------------------------------------------
+
+
+def test_pages_leave_out_segments_and_empty_periods_of_stray_history(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    import sitefakes
+
+    # No since: the grid runs from 2011-03 to 2017-11 (81 months), but only four months hold
+    # interactions; 'legacy' has none in the shown history (the last 3 months).
+    config = project({"exports/desk.csv": STRAY}, stray_config())
+    out = tmp_path / "out"
+    build(config, output=out, use_cache=False)
+    # Pages: the months with interactions (2011-03, 2016-12, 2017-10, 2017-11) and the last 3
+    # (2017-09 .. 2017-11): five pages for 81 periods.
+    pages = sorted(p.stem for p in (out / "periods" / "month").glob("*.html"))
+    assert pages == ["2011-03", "2016-12", "2017-09", "2017-10", "2017-11"]
+    index = (out / "periods" / "index.html").read_text()
+    assert "2011-04" not in index and "2011-03" in index
+    # Previous / next skip the empty months.
+    doc = sitefakes.parse_html((out / "periods" / "month" / "2016-12.html").read_bytes())
+    links = {a.attrs.get("rel"): (a.text, a.attrs["href"]) for a in doc.find_all("a")}
+    assert links["prev"] == ("← Previous: 2011-03", "../../periods/month/2011-03.html")
+    assert links["next"] == ("Next: 2017-09 →", "../../periods/month/2017-09.html")
+    # 'legacy' gets no page, chart or row; billing and tech do. figures.csv keeps it.
+    assert sorted(p.stem for p in (out / "segments" / "team").glob("*.html")) == [
+        "billing", "tech"]
+    assert not list((out / "charts").rglob("legacy*"))
+    assert "legacy" not in (out / "periods" / "month" / "2011-03.html").read_text()
+    assert "legacy" not in (out / "segments" / "index.html").read_text()
+    with (out / "data" / "figures.csv").open(newline="") as handle:
+        legacy = [r for r in csv.DictReader(handle)
+                  if r["segment"] == "legacy" and r["metric"] == "volume" and r["value"] != "0"]
+    assert [(r["period"], r["value"]) for r in legacy] == [("2011-03", "1")]

@@ -136,10 +136,10 @@ def since_sql(config: Config, column: str, source: str = "source") -> str:
     """SQL condition on the time `column` of a row of the source named by the SQL `source`:
     before the `since` in force for it (its own, else site.since); 'false' when none is set."""
     cases = []
-    for source in config.sources:
-        since = source.since or config.site.since
+    for each in config.sources:
+        since = each.since or config.site.since
         if since is not None:
-            cases.append(f"WHEN {sql_str(source.name)} THEN "
+            cases.append(f"WHEN {sql_str(each.name)} THEN "
                          f"TIMESTAMPTZ {sql_str(since.isoformat())}")
     if not cases:
         return "false"
