@@ -315,3 +315,106 @@ def test_pages_leave_out_segments_and_empty_periods_of_stray_history(
         legacy = [r for r in csv.DictReader(handle)
                   if r["segment"] == "legacy" and r["metric"] == "volume" and r["value"] != "0"]
     assert [(r["period"], r["value"]) for r in legacy] == [("2011-03", "1")]
+
+
+# --- retractions -------------------------------------------------------------------------------
+
+# A third drop of the hand-made fixture takes back t2 (received in 2026-W45, answered after 90
+# minutes against 60: late). Its row is the full row plus a column `deleted`, which the earlier
+# drops do not have.
+RETRACTION = (
+    "Case,Created,Replied,Closed,Network,Queue,Priority,Category,Score,Needs Reply,deleted\n"
+    "t2,2026-11-02 10:00:00,2026-11-02 11:30:00,2026-11-03 10:00:00,twitter,billing,normal,"
+    "complaint,2,Yes,true\n"
+)
+
+
+def drill_ids(out: Path) -> dict[str, list[str]]:
+    """The ids in the 2026-W45 drill-through CSVs of a built site, by 'dimension/segment'."""
+    found = {}
+    for path in sorted((out / "drill" / "week" / "2026-W45").rglob("*.csv")):
+        with path.open(newline="") as handle:
+            found[f"{path.parent.name}/{path.stem}"] = [r["id"] for r in csv.DictReader(handle)]
+    return found
+
+
+@pytest.fixture
+def retracted(tmp_path: Path) -> tuple[Path, Path]:
+    """The hand-made fixture (interactions.csv on) with RETRACTION as w3.csv, built: (config,
+    output folder)."""
+    import sitefakes
+
+    config = sitefakes.handmade_with_interactions_csv(tmp_path)
+    (config.parent / "exports" / "w3.csv").write_text(RETRACTION, encoding="utf-8")
+    out = tmp_path / "out"
+    build(config, output=out, use_cache=False)
+    return config, out
+
+
+def test_a_retracted_interaction_leaves_every_figure(retracted: tuple[Path, Path]) -> None:
+    config, _ = retracted
+    checked = check(config)
+    w45 = {f.metric: (f.value, f.n) for f in checked.figures.rows
+           if f.period == "2026-W45" and f.dimension == "all"}
+    # tests/test_metrics.py's W45 without t2: volume 10 -> 9, actionable 8 -> 7; first
+    # responses 10 15 20 30 120 240 360 (median 30, mean 795 / 7); only t6 late.
+    assert w45["volume"] == (9, None)
+    assert w45["actionable"] == (7, None)
+    assert w45["frt_median"] == (30.0, 7)
+    assert w45["frt_mean"][0] == pytest.approx(795 / 7)
+    assert w45["sla_attainment"] == (pytest.approx(6 / 7), 7)
+    # Resolutions without t2's 24 h: 2 18 24 72 2 -> median 18; CSAT 5 4 3: 2 of 3 satisfied.
+    assert w45["resolution_median"] == (18.0, 5)
+    assert w45["csat"] == (pytest.approx(2 / 3), 3)
+    billing = {f.metric: f.value for f in checked.figures.rows
+               if f.period == "2026-W45" and f.segment == "billing"}
+    assert billing["volume"] == 4  # t1, t5, t7 (spam) and t9; t2 is gone
+    # The figure the retraction changed is a restatement (old: every drop but w3).
+    volume = [r for r in checked.quality.restatements
+              if (r.period, r.dimension, r.metric) == ("2026-W45", "all", "volume")]
+    assert [(r.old_value, r.new_value) for r in volume] == [(10, 9)]
+
+
+def test_a_retracted_interaction_leaves_drill_through_and_interactions_csv(
+    retracted: tuple[Path, Path],
+) -> None:
+    config, out = retracted
+    # Without w3, t2 is late in the lists of all and billing for 2026-W45 (twitter is green).
+    (config.parent / "exports" / "w3.csv").unlink()
+    build(config, output=config.parent / "before", use_cache=False)
+    assert drill_ids(config.parent / "before") == {
+        "all/all": ["t2", "t6"], "channel/email": ["t6"],
+        "team/billing": ["t2"], "team/support": ["t6"]}
+    assert drill_ids(out) == {"channel/email": ["t6"], "team/support": ["t6"]}
+    assert not any("t2" in page.read_text() for page in (out / "drill").rglob("*.html"))
+    with (out / "data" / "interactions.csv").open(newline="") as handle:
+        ids = [r["id"] for r in csv.DictReader(handle)]
+    assert "t2" not in ids and len(ids) == 15  # 10 in W45 and 6 in W46, less t2
+
+
+def test_a_retraction_is_counted_wherever_rows_are_accounted_for(
+    retracted: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sitefakes
+
+    config, out = retracted
+    drops = {d.file: (d.read, d.kept, d.superseded, d.rejected, d.retracted, d.balanced)
+             for d in check(config).quality.drops}
+    # w1: t1..t8 and t9 (superseded by w2) and t2 (now superseded by the retraction).
+    assert drops == {"exports/w1.csv": (10, 8, 2, 0, 0, True),
+                     "exports/w2.csv": (8, 7, 0, 1, 0, True),
+                     "exports/w3.csv": (1, 0, 0, 0, 1, True)}
+    summary = json.loads((out / "data" / "summary.json").read_text())
+    assert summary["rows_retracted"] == 1
+    assert [i["retracted"] for i in summary["inputs"]] == [0, 0, 1]
+    doc = sitefakes.parse_html((out / "data-quality.html").read_bytes())
+    table = next(t for t in doc.find_all("table")
+                 if t.find("caption").text.startswith("Rows per drop"))
+    total = [c.text for c in table.find("tfoot").iter() if c.tag in ("th", "td")]
+    assert total[:8] == ["Total", "", "19", "15", "2", "1", "1", "unparseable timestamp 1"]
+    assert "read = kept + superseded + rejected + retracted for every drop" in doc.text
+    capsys.readouterr()
+    main(["check", "--config", str(config)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "exports/w3.csv        1       0          0        0         1"
+    assert "19 rows read, 1 rejected, 1 retracted;" in lines[-1]
