@@ -315,6 +315,14 @@ def test_pages_leave_out_segments_and_empty_periods_of_stray_history(
         legacy = [r for r in csv.DictReader(handle)
                   if r["segment"] == "legacy" and r["metric"] == "volume" and r["value"] != "0"]
     assert [(r["period"], r["value"]) for r in legacy] == [("2011-03", "1")]
+    # No page links to a page left out.
+    for page in out.rglob("*.html"):
+        doc = sitefakes.parse_html(page.read_bytes())
+        for node in doc.iter():
+            href = node.attrs.get("href") if node.tag == "a" else None
+            if href and not href.startswith("#"):
+                target = (page.parent / href.split("#")[0]).resolve()
+                assert target.is_file(), (page.relative_to(out), href)
 
 
 # --- retractions -------------------------------------------------------------------------------

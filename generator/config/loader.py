@@ -44,6 +44,7 @@ from generator.config.site_section import SiteConfig, SiteParser
 from generator.config.sources_section import (
     INTERACTION_FIELDS,
     REQUIRED_FIELDS,
+    ROW_FIELDS,
     TIMESTAMP_FIELDS,
     SourceConfig,
     SourcesParser,
@@ -55,6 +56,7 @@ __all__ = [
     "INTERACTION_FIELDS",
     "PLAUSIBLE_YEARS",
     "REQUIRED_FIELDS",
+    "ROW_FIELDS",
     "TIMESTAMP_FIELDS",
     "WEEKDAYS",
     "Blackout",
@@ -169,7 +171,7 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
 
     def __init__(self, label: str, root: Path, text: str, strict: bool) -> None:
         super().__init__(label, root, text, strict)
-        self.attributes = set(INTERACTION_FIELDS) - {"deleted"}
+        self.attributes = set(INTERACTION_FIELDS)
         self.calendar_names = set()
         self.overlaps = set()
         self.metric_ids = set(_BUILTIN_METRICS)

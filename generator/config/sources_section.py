@@ -28,8 +28,10 @@ INTERACTION_FIELDS: tuple[str, ...] = (
     "moved_private",
     "reach",
     "needs_reply",
-    "deleted",
 )
+#: The fields a row of the interaction-level shape may carry: the canonical fields and
+#: `deleted`, which retracts the row's interaction (SPEC §3.3b) and so never reaches a figure.
+ROW_FIELDS: tuple[str, ...] = (*INTERACTION_FIELDS, "deleted")
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "received_at", "channel")
 TIMESTAMP_FIELDS: tuple[str, ...] = ("received_at", "first_response_at", "resolved_at")
 #: Canonical fields of the message-level shape (SPEC §3.3).
@@ -168,7 +170,7 @@ class SourcesParser(LoaderBase):
     def columns(self, node: yaml.Node, path: str) -> dict[str, str]:
         """Parse `columns`: canonical field or dimension name -> column name in the export."""
         columns = {}
-        canonical = (*INTERACTION_FIELDS, *MESSAGE_FIELDS)
+        canonical = (*ROW_FIELDS, *MESSAGE_FIELDS)
         for name, key_node, value in self.pairs(node, path):
             if not _IDENTIFIER.fullmatch(name):
                 self.error(
@@ -224,7 +226,7 @@ class SourcesParser(LoaderBase):
         name = self.identifier(node, path)
         if name == "all":
             raise _Bad("a dimension name other than 'all'", "'all' stands for every segment.")
-        if name in INTERACTION_FIELDS and name != "channel":
+        if name in ROW_FIELDS and name != "channel":
             raise _Bad(
                 "a dimension name, not a canonical field",
                 f"'{name}' is a canonical field; dimensions are other columns (team, category…).",

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from generator.cache import code_digest
 from generator.config.loader import (
-    INTERACTION_FIELDS,
     REQUIRED_FIELDS,
+    ROW_FIELDS,
     TIMESTAMP_FIELDS,
     Config,
     CsatPolicy,
@@ -216,7 +216,7 @@ def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Non-canonical fields a source reads: mapped extra columns and declared dimensions."""
     if source.shape == "messages":
         return message_attributes(source) + ("brand",)
-    names = [k for k in source.columns if k not in INTERACTION_FIELDS]
+    names = [k for k in source.columns if k not in ROW_FIELDS]
     names += [d for d in source.dimensions if d not in names and d != "channel"]
     return tuple(names)
 
@@ -578,11 +578,11 @@ def _note_columns(
     column_rows: list[tuple[int, str, str]],
 ) -> None:
     """Record which canonical fields the drop maps, and the export column of each field."""
-    mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+    mapped.update(f for f in ROW_FIELDS if _column_for(drop.source, f) in columns)
     column_rows += [
         (drop_index, name, _column_for(drop.source, name)
          if _column_for(drop.source, name) in columns else "")
-        for name in list(INTERACTION_FIELDS) + attributes
+        for name in list(ROW_FIELDS) + attributes
     ]
 
 
@@ -591,7 +591,7 @@ def _empty_stage_sql(attributes: list[str]) -> str:
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
               "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact",
               "CAST(NULL AS VARCHAR) AS malformed", "CAST(NULL AS UHUGEINT) AS record_hash"]
-    for name in list(INTERACTION_FIELDS) + attributes:
+    for name in list(ROW_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
     return f"SELECT {', '.join(select)} WHERE false"
@@ -656,10 +656,10 @@ def _stage_sql(
         f"{malformed} AS malformed",
         f"{record_hash_sql(source, columns)} AS record_hash",
     ]
-    for name in list(INTERACTION_FIELDS) + attributes:
+    for name in list(ROW_FIELDS) + attributes:
         column = _column_for(source, name)
         present = column in columns and (
-            name in INTERACTION_FIELDS or name in source_attributes(source)
+            name in ROW_FIELDS or name in source_attributes(source)
         )
         if present:
             raw = f"nullif(trim({sql_ident(column)}), '')"
@@ -721,7 +721,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     attributes = [
         c[len("raw_"):]
         for c in _column_names(con, "staged_used")
-        if c.startswith("raw_") and c[len("raw_"):] not in INTERACTION_FIELDS
+        if c.startswith("raw_") and c[len("raw_"):] not in ROW_FIELDS
     ]
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
     for name in REQUIRED_FIELDS:

@@ -124,7 +124,7 @@ def build_site(
                   if site.has_period_page(p)]
     pages.append(_segments_index(site))
     charts: list[ChartJob] = []
-    for dim, seg in site.shown_segments():
+    for dim, seg in site.shown:
         page, chart = _segment_page(site, dim, seg)
         pages.append(page)
         if chart is not None:
