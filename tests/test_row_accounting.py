@@ -426,3 +426,21 @@ def test_a_retraction_is_counted_wherever_rows_are_accounted_for(
     lines = capsys.readouterr().out.splitlines()
     assert lines[3] == "exports/w3.csv        1       0          0        0         1"
     assert "19 rows read, 1 rejected, 1 retracted;" in lines[-1]
+
+
+def test_deleted_is_refused_in_a_message_export(project: Callable[..., Path]) -> None:
+    config_text = """
+site: {title: Messages, timezone: UTC, periods: [day]}
+sources:
+  - name: tweets
+    path: exports/*.csv
+    shape: messages
+    columns: {message_id: tweet_id, author: author_id, created_at: created_at,
+              in_reply_to: in_reply_to_status_id, deleted: gone}
+"""
+    config = project({"exports/t.csv": "tweet_id\n"}, config_text)
+    with pytest.raises(ConfigError) as error:
+        check(config)
+    assert str(error.value).endswith(
+        "config.yaml:7: sources[0].columns.deleted: expected a field of the message-level "
+        "shape. Hint: 'deleted' retracts rows of interaction-level sources only.")

@@ -146,6 +146,12 @@ class SourcesParser(LoaderBase):
             },
         )
         values["dimensions"] = tuple(d for d in values.get("dimensions", ()) if d != "channel")
+        if values.get("shape") == "messages" and "deleted" in values.get("columns", {}):
+            # A retraction takes back an interaction; a message export has none to take back.
+            columns = self.child(node, "columns")
+            self.error(_line(self.child(columns, "deleted") or node), f"{path}.columns.deleted",
+                       "a field of the message-level shape",
+                       hint="'deleted' retracts rows of interaction-level sources only.")
         return SourceConfig(**{"name": "", "path": "", **values}, line=_line(node))
 
     def since(self, node: yaml.Node, path: str) -> datetime:
