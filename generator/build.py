@@ -189,6 +189,7 @@ def check(
             lookalikes=find_lookalikes(con, published_dimensions(config)),
         )
     log.info("computed %d figures", len(figures.rows))
+    _warn_of_stray_history(config, figures)
     with stages.time("restatements"):
         # Figures of complete periods that the newest drops changed (SPEC §6.6).
         quality = replace(
@@ -204,6 +205,36 @@ def check(
             interactions = interactions_csv(con, config)
     con.close()
     return Checked(config, quality, figures, interactions)
+
+
+def _warn_of_stray_history(config: Config, figures: Figures) -> None:
+    """Warn when most headline periods of the grid are empty: a few stray old rows stretch it
+    (and figures.csv holds every period of it); suggest a `since` after the longest gap."""
+    if config.site.since is not None or any(s.since for s in config.sources):
+        return
+    g = config.site.periods[0]
+    periods = figures.periods.get(g, ())
+    volume = {f.period: f.value or 0 for f in figures.rows
+              if f.granularity == g and f.dimension == "all" and f.metric == "volume"}
+    empty = [volume.get(p.label, 0) == 0 for p in periods]
+    if len(periods) <= config.site.history or sum(empty) * 2 <= len(periods):
+        return
+    # The first period with interactions after the longest run of empty ones.
+    best, run, after = 0, 0, 0
+    for i, is_empty in enumerate(empty):
+        run = run + 1 if is_empty else 0
+        if run > best:
+            best, after = run, i + 1
+    if after >= len(periods):
+        return
+    before = int(sum(volume.get(p.label, 0) for p in periods[:after]))
+    log.warning(
+        "site.since: the %s grid runs from %s to %s (%s periods) but %s of them have no "
+        "interactions: a few old rows stretch it, and figures.csv and figures.json hold every "
+        "period. Hint: set site.since: %s to count the %s interaction%s received before it as "
+        "'before since'.",
+        g, periods[0].label, periods[-1].label, f"{len(periods):,}", f"{sum(empty):,}",
+        periods[after].start.isoformat(), f"{before:,}", "" if before == 1 else "s")
 
 
 def build_info(config: Config, quality: QualityReport) -> BuildInfo:

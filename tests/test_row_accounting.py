@@ -444,3 +444,21 @@ sources:
     assert str(error.value).endswith(
         "config.yaml:7: sources[0].columns.deleted: expected a field of the message-level "
         "shape. Hint: 'deleted' retracts rows of interaction-level sources only.")
+
+
+def test_a_grid_stretched_by_stray_rows_warns_and_suggests_a_since(
+    project: Callable[..., Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    config = project({"exports/desk.csv": STRAY}, stray_config())
+    check(config)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    # 2011-03 .. 2017-11 is 81 months; only 2011-03, 2016-12, 2017-10 and 2017-11 hold rows.
+    # The longest gap is 2011-04 .. 2016-11: since 2016-12-01 leaves s1 out.
+    assert warnings == [
+        "site.since: the month grid runs from 2011-03 to 2017-11 (81 periods) but 77 of them "
+        "have no interactions: a few old rows stretch it, and figures.csv and figures.json "
+        "hold every period. Hint: set site.since: 2016-12-01 to count the 1 interaction "
+        "received before it as 'before since'."]
+    caplog.clear()
+    check(project({"exports/desk.csv": STRAY}, stray_config(site_since="2016-12-01")))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
