@@ -449,16 +449,27 @@ sources:
 def test_a_grid_stretched_by_stray_rows_warns_and_suggests_a_since(
     project: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = project({"exports/desk.csv": STRAY}, stray_config())
-    check(config)
+    from datetime import date, timedelta
+
+    # 40 interactions, one a day from 2017-10-02 to 2017-11-10, and the two strays of STRAY.
+    days = [date(2017, 10, 2) + timedelta(days=i) for i in range(40)]
+    rows = "".join(f"d{i},{day} 09:00:00,,,twitter,billing\n" for i, day in enumerate(days))
+    stray = "".join(line + "\n" for line in STRAY.splitlines() if line.startswith("s"))
+    data = STRAY.splitlines()[0] + "\n" + stray + rows
+    check(project({"exports/desk.csv": data}, stray_config()))
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     # 2011-03 .. 2017-11 is 81 months; only 2011-03, 2016-12, 2017-10 and 2017-11 hold rows.
-    # The longest gap is 2011-04 .. 2016-11: since 2016-12-01 leaves s1 out.
+    # From 2017-10 on no month is empty; from 2016-12 on, 9 of 12 are: since 2017-10-01 leaves
+    # out s1 and s2, 2 of 42 interactions (at most 5 % may be).
     assert warnings == [
         "site.since: the month grid runs from 2011-03 to 2017-11 (81 periods) but 77 of them "
         "have no interactions: a few old rows stretch it, and figures.csv and figures.json "
-        "hold every period. Hint: set site.since: 2016-12-01 to count the 1 interaction "
+        "hold every period. Hint: set site.since: 2017-10-01 to count the 2 interactions "
         "received before it as 'before since'."]
     caplog.clear()
-    check(project({"exports/desk.csv": STRAY}, stray_config(site_since="2016-12-01")))
+    check(project({"exports/desk.csv": data}, stray_config(site_since="2017-10-01")))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    # Many old rows are history, not strays: no warning.
+    caplog.clear()
+    check(project({"exports/desk.csv": STRAY}, stray_config()))
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
