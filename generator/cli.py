@@ -359,9 +359,15 @@ def _check(args: argparse.Namespace) -> int:
                "dropped" if quality.values_dropped else "")
     print(
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
-        f"{quality.rows_rejected} rejected{dropped}; {through}"
+        f"{quality.rows_rejected} rejected{dropped}{_others(quality)}; {through}"
     )
     return EXIT_OK
+
+
+def _others(quality: QualityReport) -> str:
+    """', 3 before since, 1 retracted': the rows neither kept, superseded nor rejected."""
+    counts = [(quality.rows_before_since, "before since"), (quality.rows_retracted, "retracted")]
+    return "".join(f", {n} {what}" for n, what in counts if n)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -391,9 +397,16 @@ def _report(quality: QualityReport, listed: int | None) -> None:
     """The data-quality summary of `check`: row accounting, rejections (the first `listed`, or
     all when None; the others counted by reason), exclusions, threads."""
     width = max((len(d.file) for d in quality.drops), default=4)
-    print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}")
+    # The columns of rows counted otherwise appear when there are any (read balances).
+    since = quality.rows_before_since > 0
+    retracted = quality.rows_retracted > 0
+    print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}"
+          + (f" {'before since':>12}" if since else "")
+          + (f" {'retracted':>9}" if retracted else ""))
     for d in quality.drops:
-        print(f"{d.file:<{width}}  {d.read:>7} {d.kept:>7} {d.superseded:>10} {d.rejected:>8}")
+        print(f"{d.file:<{width}}  {d.read:>7} {d.kept:>7} {d.superseded:>10} {d.rejected:>8}"
+              + (f" {d.before_since:>12}" if since else "")
+              + (f" {d.retracted:>9}" if retracted else ""))
     shown = quality.rejections[:listed]
     for rejection in shown:
         print(f"rejected: {rejection.message}")

@@ -326,7 +326,8 @@ class DroppedField:
 
 @dataclass(frozen=True)
 class DropStats:
-    """Row accounting for one drop: read = kept + superseded + rejected."""
+    """Row accounting for one drop: read = kept + superseded + rejected + before_since +
+    retracted."""
 
     source: str
     file: str
@@ -337,6 +338,16 @@ class DropStats:
     superseded: int
     rejected: int
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    before_since: int = 0
+    """Valid rows received before the source's `since` (not on the grid, in no figure)."""
+    retracted: int = 0
+    """Rows with `deleted` true: the interaction is taken back from every figure."""
+
+    @property
+    def balanced(self) -> bool:
+        """True when every row read is accounted for."""
+        return self.read == (self.kept + self.superseded + self.rejected + self.before_since
+                             + self.retracted)
 
 
 @dataclass(frozen=True)
@@ -453,6 +464,16 @@ class QualityReport:
     def rows_rejected(self) -> int:
         """All rows rejected across drops."""
         return sum(d.rejected for d in self.drops)
+
+    @property
+    def rows_before_since(self) -> int:
+        """All rows received before `since` across drops."""
+        return sum(d.before_since for d in self.drops)
+
+    @property
+    def rows_retracted(self) -> int:
+        """All retraction rows across drops."""
+        return sum(d.retracted for d in self.drops)
     reason_labels: dict[str, str] = field(default_factory=dict)
     """Rejection reason code -> its label on the data-quality page ('missing required
     field'); a code without one is shown with spaces for underscores."""

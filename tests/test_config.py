@@ -100,7 +100,7 @@ sources:
 
 #: The names an interaction source's dimension may not carry, as the config error lists them.
 RESERVED = ("id, received_at, first_response_at, resolved_at, csat, sentiment_start, "
-            "sentiment_end, public, moved_private, reach, needs_reply, frt_minutes, "
+            "sentiment_end, public, moved_private, reach, needs_reply, deleted, frt_minutes, "
             "resolution_hours, within_target, target_minutes, all")
 
 

@@ -194,6 +194,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "site.min_n": edit("  interactions_csv: false", "  interactions_csv: false\n  min_n: 1"),
     "site.max_rejected_share": edit("  interactions_csv: false",
                                     "  interactions_csv: false\n  max_rejected_share: 0.9"),
+    "site.since": edit("  interactions_csv: false",
+                       "  interactions_csv: false\n  since: 2026-11-09"),
     "sources.name": edit("- name: desk", "- name: helpdesk"),
     "sources.path": edit("path: exports/w*.csv", "path: exports/w[123].csv"),
     "sources.shape": edit("shape: interactions", "shape: 'interactions'"),
@@ -210,6 +212,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "sources.max_future": edit('delimiter: ","', 'delimiter: ","\n    max_future: 1m'),
     # One source (and site.data_through set): closing it changes no figure, only the page.
     "sources.closed": edit('delimiter: ","', 'delimiter: ","\n    closed: true'),
+    "sources.on_duplicate": edit('delimiter: ","', 'delimiter: ","\n    on_duplicate: identical'),
+    "sources.since": edit('delimiter: ","', 'delimiter: ","\n    since: 2026-11-16'),
     "sources.timestamp_format": edit('delimiter: ","',
                                      'delimiter: ","\n    timestamp_format: "%Y-%m-%d %H:%M"'),
     "calendars.timezone": edit("timezone: Europe/Berlin\n    hours",
@@ -246,6 +250,7 @@ NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", 
 NO_VISIBLE_CHANGE = {"site.on_bad_rows", "site.max_rejected_share", "sources.format", "sources.delimiter",
                      "sources.shape", "sources.timestamp_format", "site.templates",
                      "policy.sentiment",
+                     "sources.on_duplicate",  # the drops repeat no id
                      "sources.normalize"}  # the values are lower case and trimmed already
 
 

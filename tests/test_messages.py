@@ -211,7 +211,7 @@ def test_latest_drop_wins_and_duplicates_in_a_drop_are_all_rejected(
     assert result.rejections[0].message == (
         "exports/w2.csv, line 4, column 'tweet_id': expected an id that appears once in the "
         "drop, found '7'. Hint: every copy is rejected; export the drop again without "
-        "duplicates."
+        "duplicates, or set sources[0].on_duplicate (identical, keep_last)."
     )
     rows = con.execute(f"SELECT id, file, first_response_at IS NOT NULL FROM {result.table} "
                        "ORDER BY id").fetchall()

@@ -54,6 +54,9 @@ class SiteConfig:
     """A drop of at least REJECTED_SHARE_MIN_ROWS rows with more than this share rejected fails
     the build (exit 2): a wrong timestamp_format or a broken export never publishes an empty
     site."""
+    since: datetime | None = None
+    """Rows received before it (in every source without its own `since`) count as 'before
+    since' and leave the grid, so a few stray old rows cannot stretch it; timezone-aware."""
     max_segments: Mapping[str, int] = field(default_factory=dict)
     """Most values a dimension publishes as segments, by dimension name or 'default' (else
     MAX_SEGMENTS); the rest fold into '(other)'."""
@@ -85,9 +88,12 @@ class SiteParser(LoaderBase):
                 "max_segments": self.max_segments,
                 "min_n": self.whole(1),
                 "max_rejected_share": self.number_in(0, 1),
+                "since": self.local_datetime,
             },
         )
         self.timezone = values.get("timezone", self.timezone)
+        if "since" in values:
+            values["since"] = values["since"].replace(tzinfo=ZoneInfo(self.timezone))
         moment = values.get("data_through")
         if moment is not None and moment.tzinfo is None:
             values["data_through"] = moment.replace(tzinfo=ZoneInfo(self.timezone))

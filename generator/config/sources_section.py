@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -38,6 +39,9 @@ INTERACTION_FIELDS: tuple[str, ...] = (
     "reach",
     "needs_reply",
 )
+#: The fields a row of the interaction-level shape may carry: the canonical fields and
+#: `deleted`, which retracts the row's interaction (SPEC §3.3b) and so never reaches a figure.
+ROW_FIELDS: tuple[str, ...] = (*INTERACTION_FIELDS, "deleted")
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "received_at", "channel")
 TIMESTAMP_FIELDS: tuple[str, ...] = ("received_at", "first_response_at", "resolved_at")
 #: Canonical fields of the message-level shape (SPEC §3.3).
@@ -67,6 +71,8 @@ TIME_FROM_ID: tuple[str, ...] = ("twitter_snowflake",)
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "json", "parquet", "xlsx")
 #: The steps of sources[].normalize (generator.values applies them).
 NORMALIZE_OPTIONS: tuple[str, ...] = ("trim", "casefold", "nfkc")
+#: What sources[].on_duplicate does with rows of one id in one drop (SPEC §3.3b).
+ON_DUPLICATE: tuple[str, ...] = ("reject", "identical", "keep_last")
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,12 @@ class SourceConfig:
     time_from_id: str | None = None
     """shape: conversations: `twitter_snowflake` derives a message's time from its id when the
     message has none."""
+    on_duplicate: str = "reject"
+    """Rows of one id in one drop: `reject` every copy, count `identical` copies once (the
+    others superseded; differing copies rejected), or `keep_last` (the last valid copy wins)."""
+    since: datetime | None = None
+    """Rows received before it count as 'before since' and leave the grid (overrides
+    site.since for this source); timezone-aware."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
 
@@ -171,7 +183,7 @@ def reserved_names(shape: str) -> tuple[str, ...]:
     channel is a canonical field that is also a dimension."""
     own = {"messages": MESSAGE_FIELDS, "events": EVENT_FIELDS,
            "conversations": CONVERSATION_FIELDS}.get(shape, ())
-    fields = INTERACTION_FIELDS + own
+    fields = ROW_FIELDS + own
     canonical = tuple(dict.fromkeys(f for f in fields if f != "channel"))
     return canonical + DERIVED_NAMES + ("all",)
 
@@ -195,6 +207,8 @@ class SourcesParser(LoaderBase):
             self.attributes.update(source.columns, source.dimensions)
             if source.shape in ("messages", "conversations"):
                 self.attributes.add("brand")
+        # A retraction removes the row before any rule could match it.
+        self.attributes.discard("deleted")
         return sources
 
     def source(self, node: yaml.Node, path: str) -> SourceConfig:
@@ -225,6 +239,8 @@ class SourcesParser(LoaderBase):
                 "messages": self.message_paths,
                 "roles": self.roles,
                 "time_from_id": self.choice(TIME_FROM_ID),
+                "on_duplicate": self.choice(ON_DUPLICATE),
+                "since": self.since,
             },
             required={
                 "name": "a unique source name",
@@ -233,7 +249,19 @@ class SourcesParser(LoaderBase):
         )
         values["dimensions"] = tuple(d for d in values.get("dimensions", ()) if d != "channel")
         self._check_shape_keys(node, path, values)
+        shape = values.get("shape", "interactions")
+        if shape != "interactions" and "deleted" in values.get("columns", {}):
+            # A retraction takes back an interaction; other shapes' rows are parts of one.
+            columns = self.child(node, "columns")
+            self.error(_line(self.child(columns, "deleted") or node), f"{path}.columns.deleted",
+                       f"a field of shape: {shape}",
+                       hint="'deleted' retracts rows of interaction-level sources only.")
         return SourceConfig(**{"name": "", "path": "", **values}, line=_line(node))
+
+    def since(self, node: yaml.Node, path: str) -> datetime:
+        """Parse `since`: a date (midnight) or date and time in the reporting timezone, or a
+        date and time with an offset."""
+        return self.local_datetime(node, path).replace(tzinfo=ZoneInfo(self.timezone))
 
     def _check_shape_keys(self, node: yaml.Node, path: str, values: dict[str, object]) -> None:
         """Keys of one shape are refused on another; conversations need `messages`."""
@@ -247,6 +275,13 @@ class SourcesParser(LoaderBase):
                            f"{path}.{key}", f"a key of a source with shape: {wanted}",
                            f"shape: {shape}",
                            f"set 'shape: {wanted}' or remove '{key}'.")
+        if "on_duplicate" in values and shape in ("events", "conversations"):
+            key_node = self.child(node, "on_duplicate")
+            self.error(_line(key_node) if key_node is not None else _line(node),
+                       f"{path}.on_duplicate", "a key of a source with shape: interactions or "
+                       "messages", f"shape: {shape}",
+                       "the events of a case are never duplicates, and a conversation record "
+                       "repeated in a drop is rejected; remove 'on_duplicate'.")
         if shape == "conversations" and self.child(node, "messages") is None:
             self.error(_line(node), f"{path}.messages: missing required key",
                        "the path of the list of messages in each record, e.g. 'messages: turns'")
@@ -342,7 +377,7 @@ class SourcesParser(LoaderBase):
     def columns(self, node: yaml.Node, path: str) -> dict[str, str]:
         """Parse `columns`: canonical field or dimension name -> column name in the export."""
         columns = {}
-        canonical = (*INTERACTION_FIELDS, *MESSAGE_FIELDS, *EVENT_FIELDS, *CONVERSATION_FIELDS)
+        canonical = (*ROW_FIELDS, *MESSAGE_FIELDS, *EVENT_FIELDS, *CONVERSATION_FIELDS)
         for name, key_node, value in self.pairs(node, path):
             if not _IDENTIFIER.fullmatch(name):
                 self.error(

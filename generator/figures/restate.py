@@ -128,15 +128,16 @@ def _old_versions(
         f"""CREATE OR REPLACE TABLE affected_ids AS
         SELECT DISTINCT source, id FROM valid_versions WHERE drop_index IN ({listed})"""
     )
-    # The old version of an affected id: its valid row from the latest drop that is not newest.
+    # The old version of an affected id: its valid row from the latest drop that is not newest
+    # (the last of its copies there), unless that row is a retraction or before `since`.
     con.execute(
         f"""CREATE OR REPLACE TABLE old_versions AS
         SELECT {_columns(con, "interactions_new")} FROM (
             SELECT a.*, row_number() OVER (PARTITION BY a.source, a.id
-                                           ORDER BY a.drop_index DESC) AS version
+                                           ORDER BY a.drop_index DESC, a.line DESC) AS version
             FROM valid_versions a JOIN affected_ids USING (source, id)
             WHERE a.drop_index NOT IN ({listed})
-        ) WHERE version = 1"""
+        ) WHERE version = 1 AND NOT uncounted"""
     )
     if config.site.data_through is not None:
         return config.site.data_through

@@ -45,6 +45,7 @@ from generator.ingest.readers import (
     MALFORMED_COLUMN,
     POSITION_COLUMN,
     read_drop,
+    record_hash_sql,
 )
 from generator.ingest.rejections import (
     MALFORMED_REASONS,
@@ -57,6 +58,7 @@ from generator.ingest.timestamps import (
     in_range_sql,
     latest_by_drop_sql,
     reference_sql,
+    since_sql,
     timestamp_sql,
 )
 from generator.model import DropStats, Rejection, ThreadStats
@@ -284,11 +286,53 @@ def account_message_source(
     table = f"message_interactions_{source_index}"
     if source.shape == "events":
         _cases(con, prefix, table, source, attributes)
+        _set_aside_cases_before_since(con, prefix, table, config, source)
     else:
         _thread(con, prefix, attributes, source.shape)
+        _set_aside_before_since(con, prefix, config, source)
         _conversations(con, prefix, table, source, attributes)
     used = [(i, d) for i, d in enumerate(drops) if first_drop_index + i not in without]
     return _result(con, prefix, table, config, source_index, used, first_drop_index)
+
+
+def _set_aside_before_since(
+    con: duckdb.DuckDBPyConnection, prefix: str, config: Config, source: SourceConfig
+) -> None:
+    """Take the threads whose top was created before the source's `since` out of
+    `{prefix}_messages`; their kept messages count as 'before since' (SPEC §3.3b)."""
+    early = since_sql(config, "t.created_at", sql_str(source.name))
+    if early == "false":
+        return
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {prefix}_early AS
+        SELECT m.message_id FROM {prefix}_messages m
+        JOIN {prefix}_messages t ON t.message_id = m.root_id
+        WHERE {early}"""
+    )
+    con.execute(f"UPDATE {prefix}_accounted SET fate = 'before_since' WHERE fate = 'kept' "
+                f"AND message_id IN (SELECT message_id FROM {prefix}_early)")
+    con.execute(f"DELETE FROM {prefix}_messages "
+                f"WHERE message_id IN (SELECT message_id FROM {prefix}_early)")
+    con.execute(f"DROP TABLE {prefix}_early")
+
+
+def _set_aside_cases_before_since(
+    con: duckdb.DuckDBPyConnection, prefix: str, table: str, config: Config,
+    source: SourceConfig,
+) -> None:
+    """Take the cases received before the source's `since` out of `table` and of
+    `{prefix}_messages`; their kept events count as 'before since' (SPEC §3.3b)."""
+    early = since_sql(config, "received_at", sql_str(source.name))
+    if early == "false":
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_early AS "
+                f"SELECT id AS case_id FROM {table} WHERE {early}")
+    con.execute(f"UPDATE {prefix}_accounted SET fate = 'before_since' WHERE fate = 'kept' "
+                f"AND message_id IN (SELECT case_id FROM {prefix}_early)")
+    con.execute(f"DELETE FROM {prefix}_messages "
+                f"WHERE root_id IN (SELECT case_id FROM {prefix}_early)")
+    con.execute(f"DELETE FROM {table} WHERE id IN (SELECT case_id FROM {prefix}_early)")
+    con.execute(f"DROP TABLE {prefix}_early")
 
 
 def _column_for(source: SourceConfig, name: str) -> str:
@@ -363,6 +407,7 @@ def _stage_sql(
     ]
     malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
     select.append(f"{malformed} AS malformed")
+    select.append(f"{record_hash_sql(source, columns)} AS record_hash")
     for name in ("message_id", "in_reply_to"):
         inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, "
                    f"{sql_str(_column_for(source, name))}), false)"
@@ -426,6 +471,7 @@ def _conversation_stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{sql_str(word)} AS position_word",
         "CAST(NULL AS VARCHAR) AS malformed",
+        "CAST(NULL AS UHUGEINT) AS record_hash",
         "false AS inexact_message_id",
         "false AS inexact_in_reply_to",
         "CAST(__k AS BIGINT) AS turn",
@@ -529,8 +575,12 @@ def _check(
         checks.append(("inbound IS NULL", "unmapped_value", "inbound"))
     for name in ("channel",) + attributes:
         checks.append((f"lower({sql_ident('raw_' + name)}) = 'all'", "reserved_value", name))
-    if shape != "events":
-        checks.append(("copies > 1", "duplicate_id", "message_id"))
+    if shape != "events":  # the events of a case are never duplicates
+        # Copies of a message id in one drop (sources[].on_duplicate): all rejected, or let
+        # through when they are identical records (or always, keep_last), the last one winning.
+        duplicate = {"reject": "copies > 1", "identical": "copies > 1 AND variants > 1",
+                     "keep_last": "false"}[source.on_duplicate]
+        checks.append((duplicate, "duplicate_id", "message_id"))
     # A malformed record (the reader says why) has no fields at all.
     reason = ("CASE WHEN malformed IS NOT NULL THEN json_extract_string(malformed, '$.reason') "
               + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, r, _ in checks) + " END")
@@ -573,25 +623,31 @@ def _check(
                     CASE WHEN lower(raw_inbound) IN ({true_words}) THEN true
                          WHEN lower(raw_inbound) IN ({false_words}) THEN false END AS inbound,
                     {created_at} AS created_at,
-                    count(*) OVER (PARTITION BY drop_index, {message_id}) AS copies
-                FROM {prefix}_staged WHERE {used}) s
+                    count(*) OVER copy AS copies,
+                    CASE WHEN min(record_hash) OVER copy = max(record_hash) OVER copy THEN 1
+                         ELSE 2 END AS variants
+                FROM {prefix}_staged WHERE {used}
+                WINDOW copy AS (PARTITION BY drop_index, {message_id})) s
             LEFT JOIN {prefix}_latest l USING (drop_index)
         )"""
     )
     con.execute(f"DROP TABLE {prefix}_latest")
-    # Latest drop wins among valid rows; a rejected row never replaces an earlier valid one.
-    group, first_copy = "message_id", ""
+    # Latest drop (then the last copy in it) wins among valid rows; a rejected row never
+    # replaces an earlier valid one. A conversation record is kept whole from its latest drop;
+    # an event from the latest drop holding it, its first copy there.
+    group, order, first_copy = "message_id", "[drop_index, line]", ""
     if shape == "conversations":
-        group = id_sql("raw_message_id")
+        group, order = id_sql("raw_message_id"), "drop_index"
     elif shape == "events":
-        group = ("message_id, created_at, raw_activity, coalesce(raw_author, '')")
+        group = "message_id, created_at, raw_activity, coalesce(raw_author, '')"
+        order = "drop_index"
         first_copy = (f" AND line = min(line) FILTER (WHERE reason IS NULL) "
                       f"OVER (PARTITION BY {group}, drop_index)")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {prefix}_accounted AS
         SELECT *,
             CASE WHEN reason IS NOT NULL THEN 'rejected'
-                 WHEN drop_index = max(drop_index) FILTER (WHERE reason IS NULL)
+                 WHEN {order} = max({order}) FILTER (WHERE reason IS NULL)
                       OVER (PARTITION BY {group}){first_copy} THEN 'kept'
                  ELSE 'superseded' END AS fate
         FROM {prefix}_checked"""
@@ -826,9 +882,9 @@ def _result(
             kept=c.get("kept", 0), superseded=c.get("superseded", 0),
             rejected=c.get("rejected", 0),
             rejected_by_reason=dict(sorted(reasons.get(first_drop_index + offset, {}).items())),
+            before_since=c.get("before_since", 0),
         ))
-    rejections = _rejections(con, prefix, source.name, source_index, source.max_future,
-                             source.shape, source.timestamp_format)
+    rejections = _rejections(con, prefix, source, source_index)
     msgs = f"{prefix}_messages"
     # A case is a conversation (its root, as it were, is its id); a message its thread's root.
     root = "message_id = root_id" if source.shape != "events" else "true"
@@ -879,8 +935,7 @@ OWN_NAMES: dict[str, dict[str, str]] = {
 
 
 def _rejections(
-    con: duckdb.DuckDBPyConnection, prefix: str, source: str, index: int, max_future: str,
-    shape: str = "messages", timestamp_format: str | None = None,
+    con: duckdb.DuckDBPyConnection, prefix: str, config_source: SourceConfig, index: int
 ) -> list[Rejection]:
     """Every rejected message row with its one-line message (STYLE template)."""
     fields = MESSAGE_COLUMNS
@@ -898,7 +953,10 @@ def _rejections(
         FROM {prefix}_accounted WHERE fate = 'rejected' ORDER BY drop_index, line"""
     ).fetchall()
     out = []
-    context = Context(index, max_future=max_future, timestamp_format=timestamp_format)
+    source, shape = config_source.name, config_source.shape
+    context = Context(index, max_future=config_source.max_future,
+                      on_duplicate=config_source.on_duplicate,
+                      timestamp_format=config_source.timestamp_format)
     for file, position, reason, field, col, value, latest, earlier in rows:
         if reason in MALFORMED_REASONS:
             problem, col = malformed_problem(f"{file}, {position}", value, index)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     import duckdb
 
+    from generator.config.loader import SourceConfig
     from generator.ingest.sources import Drop
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,16 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "a Parquet file; name it .parquet or set sources[{index}].format: parquet"),
     (b"%PDF", "a PDF document, not an export"),
 )
+
+
+def record_hash_sql(source: SourceConfig, columns: list[str]) -> str:
+    """SQL: a hash of every column of the export record (mapped or not), for sources whose
+    `on_duplicate` is `identical`; NULL otherwise (the hash costs time and space)."""
+    if source.on_duplicate != "identical":
+        return "CAST(NULL AS UHUGEINT)"
+    values = ", ".join(f"CAST({sql_ident(c)} AS VARCHAR)" for c in columns
+                       if c not in HIDDEN_COLUMNS)
+    return f"md5_number(to_json([{values}]))"
 
 
 def drop_format(drop: Drop) -> str:

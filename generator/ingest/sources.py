@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, TypeVar
 from generator.cache import code_digest
 from generator.config.loader import (
     DERIVED_SHAPES,
-    INTERACTION_FIELDS,
     REQUIRED_FIELDS,
+    ROW_FIELDS,
     TIMESTAMP_FIELDS,
     Config,
     CsatPolicy,
@@ -52,6 +52,7 @@ from generator.ingest.readers import (
     POSITION_WORD,
     drop_format,
     read_drop,
+    record_hash_sql,
 )
 from generator.ingest.rejections import (
     MALFORMED_REASONS,
@@ -65,6 +66,7 @@ from generator.ingest.timestamps import (
     latest_by_drop_sql,
     parse_timestamps_sql,
     reference_sql,
+    since_sql,
 )
 from generator.model import BeyondPeriod, DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
@@ -78,7 +80,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BOOLEAN_FIELDS = ("public", "moved_private", "needs_reply")
+BOOLEAN_FIELDS = ("public", "moved_private", "needs_reply", "deleted")
 NUMBER_FIELDS = ("csat", "reach")
 SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -88,7 +90,7 @@ SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 #: would overflow the engine's exact decimals.
 MAX_REACH = 10**16
 #: The type of a row's fate in `accounted` (one byte a row rather than a string).
-FATE = "ENUM('kept', 'superseded', 'rejected')"
+FATE = "ENUM('kept', 'superseded', 'rejected', 'before_since', 'retracted')"
 #: The parsed fields of an interaction, as `accounted` and `interactions` hold them.
 FIELD_COLUMNS = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
                  "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
@@ -219,7 +221,7 @@ def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     if source.shape in DERIVED_SHAPES:
         brand = ("brand",) if source.shape != "events" else ()
         return message_attributes(source) + brand
-    names = [k for k in source.columns if k not in INTERACTION_FIELDS]
+    names = [k for k in source.columns if k not in ROW_FIELDS]
     names += [d for d in source.dimensions if d not in names and d != "channel"]
     return tuple(names)
 
@@ -581,11 +583,11 @@ def _note_columns(
     column_rows: list[tuple[int, str, str]],
 ) -> None:
     """Record which canonical fields the drop maps, and the export column of each field."""
-    mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+    mapped.update(f for f in ROW_FIELDS if _column_for(drop.source, f) in columns)
     column_rows += [
         (drop_index, name, _column_for(drop.source, name)
          if _column_for(drop.source, name) in columns else "")
-        for name in list(INTERACTION_FIELDS) + attributes
+        for name in list(ROW_FIELDS) + attributes
     ]
 
 
@@ -593,8 +595,8 @@ def _empty_stage_sql(attributes: list[str]) -> str:
     """A stage with every column _validate reads and no rows."""
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
               "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact",
-              "CAST(NULL AS VARCHAR) AS malformed"]
-    for name in list(INTERACTION_FIELDS) + attributes:
+              "CAST(NULL AS VARCHAR) AS malformed", "CAST(NULL AS UHUGEINT) AS record_hash"]
+    for name in list(ROW_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
     return f"SELECT {', '.join(select)} WHERE false"
@@ -678,11 +680,12 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{inexact} AS id_inexact",
         f"{malformed} AS malformed",
+        f"{record_hash_sql(source, columns)} AS record_hash",
     ]
-    for name in list(INTERACTION_FIELDS) + attributes:
+    for name in list(ROW_FIELDS) + attributes:
         column = _column_for(source, name)
         present = column in columns and (
-            name in INTERACTION_FIELDS or name in source_attributes(source)
+            name in ROW_FIELDS or name in source_attributes(source)
         )
         if present:
             raw = f"nullif(trim({sql_ident(column)}), '')"
@@ -697,6 +700,16 @@ def _stage_sql(
         f"FROM (SELECT {', '.join(select)} FROM {table})"
     )
     return parse_timestamps_sql(f"({text})", {n: "raw_" + n for n in TIMESTAMP_FIELDS}, source)
+
+
+def _duplicate_sql(config: Config) -> str:
+    """SQL condition on `copies` and `variants` (distinct records among them): a row that
+    shares its id with others of its drop and is rejected for it (sources[].on_duplicate)."""
+    def named(mode: str) -> str:
+        names = [sql_str(s.name) for s in config.sources if s.on_duplicate == mode]
+        return f"source IN ({', '.join(names)})" if names else "false"
+
+    return (f"copies > 1 AND ({named('reject')} OR ({named('identical')} AND variants > 1))")
 
 
 def optional_field_checks(csat: CsatPolicy) -> dict[tuple[str, str], str]:
@@ -734,7 +747,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     attributes = [
         c[len("raw_"):]
         for c in _column_names(con, "staged_used")
-        if c.startswith("raw_") and c[len("raw_"):] not in INTERACTION_FIELDS
+        if c.startswith("raw_") and c[len("raw_"):] not in ROW_FIELDS
     ]
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
     for name in REQUIRED_FIELDS:
@@ -757,7 +770,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         cutoff = f"TIMESTAMPTZ {sql_str(config.site.data_through.isoformat())}"
         for name in TIMESTAMP_FIELDS:
             checks.append((f"{name} > {cutoff}", "after_data_through", name))
-    checks.append(("copies > 1", "duplicate_id", "id"))
+    checks.append((_duplicate_sql(config), "duplicate_id", "id"))
 
     # One pass over the checks gives both the reason and the field it concerns. A malformed
     # record (the reader says why) has no fields at all.
@@ -806,8 +819,9 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         "WHERE raw_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
     )
     con.execute(
-        "CREATE OR REPLACE TABLE duplicated AS SELECT drop_index, raw_id, count(*) AS copies "
-        "FROM (SELECT drop_index, source, raw_id FROM staged_used) "
+        "CREATE OR REPLACE TABLE duplicated AS SELECT drop_index, raw_id, count(*) AS copies, "
+        "count(DISTINCT record_hash) AS variants "
+        "FROM (SELECT drop_index, source, raw_id, record_hash FROM staged_used) "
         "SEMI JOIN repeated USING (source, raw_id) GROUP BY ALL HAVING count(*) > 1"
     )
     # Each drop's latest receipts: a timestamp far beyond those of its drop is a typo.
@@ -822,13 +836,14 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         FROM (SELECT *, {verdict} AS verdict FROM (
             SELECT s.*,
                 {reference_sql("s.received_at", "dl")} + dl.future AS plausible_until,
-                coalesce(d.copies, 1) AS copies,
+                coalesce(d.copies, 1) AS copies, coalesce(d.variants, 1) AS variants,
                 s.raw_id AS id, s.raw_channel AS channel,
                 {number('csat')},
                 {number('reach')},
                 {boolean('public', 'NULL')},
                 {boolean('moved_private', 'false')},
                 {boolean('needs_reply', 'true')},
+                {boolean('deleted', 'false')},
                 {sentiment('sentiment_start')},
                 {sentiment('sentiment_end')},
                 CAST(nullif({dropped_bits}, 0) AS USMALLINT) AS dropped
@@ -842,37 +857,45 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
                     for a in attributes)
     # The source as an ENUM of the source names, in text order (sorting by it is unchanged).
     source_type = f"ENUM({', '.join(sql_str(n) for n in sorted({s.name for s in config.sources}))})"
-    names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "line"]
+    names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "deleted", "line"]
     # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
     # looked up in `staged_used` (by drop and line) when its message is written. The checks run
-    # once; then the few valid rows that a later drop re-exports are marked superseded.
+    # once; then the few valid rows that a later drop (or a later copy in the drop, when
+    # on_duplicate lets copies through) re-exports are marked superseded. A valid row received
+    # before `since`, or a retraction (`deleted` true), is not kept, but still wins over the
+    # earlier versions of its id: the retraction takes them back.
     con.execute(
         f"""
         CREATE OR REPLACE TABLE accounted AS
         SELECT drop_index, reason, reason_field, {', '.join(names)}{named},
             CASE WHEN reason IS NULL THEN dropped END AS dropped,
-            CAST(CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS {FATE}) AS fate
+            CAST(CASE WHEN reason IS NOT NULL THEN 'rejected'
+                      WHEN deleted THEN 'retracted'
+                      WHEN {since_sql(config, 'received_at')} THEN 'before_since'
+                      ELSE 'kept' END AS {FATE}) AS fate
         FROM checked
         """
     )
     con.execute(
         """
         UPDATE accounted SET fate = 'superseded'
-        FROM (SELECT source, id, max(drop_index) AS winning_drop
-              FROM (SELECT source, id, drop_index FROM accounted WHERE reason IS NULL) v
+        FROM (SELECT source, id, max([drop_index, line]) AS winner
+              FROM (SELECT source, id, drop_index, line FROM accounted WHERE reason IS NULL) v
               SEMI JOIN repeated r ON r.source = v.source AND r.raw_id = v.id
               GROUP BY ALL HAVING count(*) > 1) w
         WHERE accounted.reason IS NULL AND accounted.source = w.source
-          AND accounted.id = w.id AND accounted.drop_index < w.winning_drop
+          AND accounted.id = w.id AND [accounted.drop_index, accounted.line] < w.winner
         """
     )
     con.execute("DROP VIEW checked")
     con.execute("DROP TABLE duplicated")
     con.execute("DROP TABLE repeated")
-    # Every valid row as an interaction (restatements need the versions that lost, too).
+    # Every valid row as an interaction (restatements need the versions that lost, too), and
+    # whether it is counted when it wins (not a retraction, not received before since).
     con.execute(
         "CREATE OR REPLACE VIEW valid_versions AS "
-        f"SELECT a.drop_index, {_interaction_sql(con, attributes)} WHERE a.reason IS NULL"
+        f"SELECT a.drop_index, {since_sql(config, 'a.received_at')} OR a.deleted AS uncounted, "
+        f"{_interaction_sql(con, attributes)} WHERE a.reason IS NULL"
     )
     return attributes
 
@@ -949,6 +972,8 @@ def _report(
                 superseded=c.get("superseded", 0),
                 rejected=c.get("rejected", 0),
                 rejected_by_reason=dict(sorted(reasons.get(index, {}).items())),
+                before_since=c.get("before_since", 0),
+                retracted=c.get("retracted", 0),
             )
         )
     rejections = tuple(_rejections(con, config)) + tuple(
@@ -1076,7 +1101,7 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
             out.append(Rejection(source, file, position, "", column, reason, str(problem)))
             continue
         context = Context(index, config.policy.csat.scale, through,
-                          config.sources[index].max_future,
+                          config.sources[index].max_future, config.sources[index].on_duplicate,
                           config.sources[index].timestamp_format)
         problem = rejection_problem(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),

@@ -699,7 +699,11 @@ class DropRow:
     reasons: tuple[ReasonCount, ...]
     """Rejections by reason (sorted by code)."""
     balanced: bool
-    """read == kept + superseded + rejected."""
+    """read == kept + superseded + rejected + before since + retracted."""
+    before_since: int = 0
+    """Valid rows received before `since` (off the grid)."""
+    retracted: int = 0
+    """Retraction rows (`deleted` true): their interactions are in no figure."""
 
 
 @dataclass(frozen=True)
@@ -824,7 +828,8 @@ class DataQualityContext:
     totals: DropRow
     """Totals over every drop."""
     balanced: bool
-    """True when every drop satisfies read = kept + superseded + rejected."""
+    """True when every drop satisfies read = kept + superseded + rejected (+ before since +
+    retracted)."""
     exclusions: tuple[tuple[str, int], ...]
     """(rule name, interactions excluded), built-in rule first."""
     data_through: str
@@ -862,6 +867,13 @@ class DataQualityContext:
     every figure."""
     beyond_total: int = 0
     """All of them."""
+    since: str = ""
+    """The `since` cut-off of the sources, formatted ('' when none is set); several sources
+    with different ones are listed as 'name: time'."""
+    show_before_since: bool = False
+    """Show the 'Before since' column (a `since` is set or rows were counted so)."""
+    show_retracted: bool = False
+    """Show the 'Retracted' column (a drop maps `deleted` or rows were retracted)."""
 
 
 class DrillRowView(NamedTuple):

@@ -118,11 +118,14 @@ def summary_json(
         "policy_sha256": policy_hash,
         "inputs": [
             {"source": d.source, "file": d.file, "sha256": d.sha256, "rows_read": d.read,
-             "kept": d.kept, "superseded": d.superseded, "rejected": d.rejected}
+             "kept": d.kept, "superseded": d.superseded, "rejected": d.rejected,
+             "before_since": d.before_since, "retracted": d.retracted}
             for d in quality.drops
         ],
         "rows_read": quality.rows_read,
         "rows_rejected": quality.rows_rejected,
+        "rows_before_since": quality.rows_before_since,
+        "rows_retracted": quality.rows_retracted,
         "headline_granularity": headline,
         "latest_complete_period": period.label if period else None,
         "status_counts": dict(sorted(counts.items())),

@@ -383,8 +383,8 @@ def data_quality_page(site: SiteIndex) -> Page:
     q = site.quality
     drops = tuple(
         DropRow(d.source, d.file, d.read, d.kept, d.superseded, d.rejected,
-                _reason_counts(d.rejected_by_reason, q.reason_labels),
-                d.read == d.kept + d.superseded + d.rejected)
+                _reason_counts(d.rejected_by_reason, q.reason_labels), d.balanced,
+                d.before_since, d.retracted)
         for d in q.drops
     )
     reasons: dict[str, int] = {}
@@ -393,9 +393,17 @@ def data_quality_page(site: SiteIndex) -> Page:
             reasons[k] = reasons.get(k, 0) + v
     read, kept = sum(d.read for d in drops), sum(d.kept for d in drops)
     superseded, rejected = sum(d.superseded for d in drops), sum(d.rejected for d in drops)
-    balanced = all(d.balanced for d in drops) and read == kept + superseded + rejected
+    before_since, retracted = q.rows_before_since, q.rows_retracted
+    balanced = all(d.balanced for d in drops) and read == (
+        kept + superseded + rejected + before_since + retracted)
     totals = DropRow("", "Total", read, kept, superseded, rejected,
-                     _reason_counts(reasons, q.reason_labels), balanced)
+                     _reason_counts(reasons, q.reason_labels), balanced, before_since, retracted)
+    config = site.config
+    cutoffs = {s.name: s.since or config.site.since for s in config.sources}
+    shown = {site.format_time(t) for t in cutoffs.values() if t is not None}
+    since = (next(iter(shown)) if len(shown) == 1 and None not in cutoffs.values()
+             else ", ".join(f"{name}: {site.format_time(t)}" for name, t in cutoffs.items()
+                            if t is not None))
     policy = site.config.policy
     names = [NO_REPLY_NEEDED] + [r.name for r in policy.exclude]
     for version in policy.versions:
@@ -421,6 +429,9 @@ def data_quality_page(site: SiteIndex) -> Page:
         drops=drops,
         totals=totals,
         balanced=totals.balanced,
+        since=since,
+        show_before_since=bool(since) or before_since > 0,
+        show_retracted="deleted" in q.mapped_fields or retracted > 0,
         exclusions=exclusions,
         data_through=site.format_time(q.data_through),
         data_through_explicit=q.data_through_explicit,
