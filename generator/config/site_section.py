@@ -18,6 +18,8 @@ from generator.errors import quoted as _quoted
 GRANULARITIES: tuple[str, ...] = ("day", "week", "month", "quarter")
 #: Values a dimension publishes as segments unless site.max_segments says otherwise.
 MAX_SEGMENTS = 200
+#: Upper edges of the first-response brackets in minutes: 5m, 15m, 60m, 4h, 24h (SPEC §5.1).
+DEFAULT_BRACKETS: tuple[float, ...] = (5.0, 15.0, 60.0, 240.0, 1440.0)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class SiteConfig:
     """Most values a dimension publishes as segments, by dimension name or 'default' (else
     MAX_SEGMENTS); the rest fold into '(other)'."""
 
+    brackets: tuple[float, ...] = DEFAULT_BRACKETS
+    """Upper edges in minutes of the first-response brackets (inclusive), strictly increasing."""
+    bracket_mark: float = 60.0
+    """The expectation marked on the brackets chart, in minutes."""
+
     def segment_limit(self, dimension: str) -> int:
         """The most values `dimension` publishes (site.max_segments)."""
         return self.max_segments.get(dimension, self.max_segments.get("default", MAX_SEGMENTS))
@@ -69,6 +76,8 @@ class SiteParser(LoaderBase):
                 "on_bad_rows": self.choice(("report", "fail")),
                 "interactions_csv": self.boolean,
                 "max_segments": self.max_segments,
+                "brackets": self.brackets,
+                "bracket_mark": self.minutes,
             },
         )
         self.timezone = values.get("timezone", self.timezone)
@@ -96,6 +105,17 @@ class SiteParser(LoaderBase):
             if limit is not _INVALID:
                 limits[name] = limit
         return limits
+
+    def minutes(self, node: yaml.Node, path: str) -> float:
+        """Parse a duration like '60m' into minutes."""
+        return self.duration(node, path)[0]
+
+    def brackets(self, node: yaml.Node, path: str) -> tuple[float, ...]:
+        """Parse the bracket edges: a non-empty list of durations, each longer than the last."""
+        edges = self.list_of(self.minutes, non_empty=True)(node, path)
+        if any(b <= a for a, b in zip(edges, edges[1:])):
+            raise _Bad("durations in increasing order, like [5m, 15m, 60m, 4h, 24h]")
+        return tuple(edges)
 
     def check_segment_limits(self, site: yaml.Node | None, sources: Iterable[SourceConfig]) -> None:
         """Report names in site.max_segments that no source publishes as a dimension (like an
