@@ -11,6 +11,7 @@ from generator.config.loader import Config
 from generator.csvtext import CsvWriter, csv_bytes
 from generator.figures.metrics import latest_complete
 from generator.model import BuildInfo, Figure, Figures, QualityReport
+from generator.site.digest import digest_markdown
 
 if TYPE_CHECKING:
     import duckdb
@@ -188,6 +189,7 @@ def data_files(
     put("data/rejected.csv", rejected_csv(quality))
     put("data/hourly.csv", hourly_csv(figures))
     put("data/brackets.csv", brackets_csv(figures))
+    put("data/digest.md", digest_markdown(config, figures, quality).encode("utf-8"))
     put("data/badge.svg", _badge(config, figures))
     if interactions is not None:
         put("data/interactions.csv", interactions)

@@ -15,6 +15,8 @@ import html
 
 from markupsafe import Markup
 
+#: The only elements these drawings hold.
+VIEW_SVG_TAGS = frozenset({"svg", "rect", "title", "polyline"})
 #: Size of a heatmap cell and the gap between cells, in SVG units.
 CELL = 10.0
 CELL_GAP = 1.0
