@@ -160,3 +160,170 @@ def test_bad_bracket_edges_are_a_config_error_naming_the_line(project, tmp_path,
     with pytest.raises(ConfigError) as caught:
         build(config, output=tmp_path / "out", use_cache=False)
     assert message in str(caught.value)
+
+
+# --- Pages: the hour-of-week page and the brackets table of the DST project ---------------------
+
+
+def _page(out: Path, path: str):
+    import sitefakes
+
+    return sitefakes.parse_html((out / path).read_bytes())
+
+
+def _table(doc, caption: str):
+    return next(t for t in doc.find_all("table") if t.find("caption").text.startswith(caption))
+
+
+def _cells(row) -> list[str]:
+    return [c.text for c in row.children if not isinstance(c, str)]
+
+
+def test_hours_page_shows_each_metric_as_a_heatmap_with_a_legend_and_a_table(built):
+    doc = _page(built, "hours/all/all.html")
+    volume = _table(doc, "Volume by hour")
+    rows = volume.find("tbody").find_all("tr")
+    assert [h.text for h in volume.find("thead").find_all("th")] == [
+        "Hour", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert len(rows) == 24
+    assert _cells(rows[1]) == ["01:00", "0", "0", "0", "0", "0", "0", "4"]
+    sla = _table(doc, "SLA attainment by hour")
+    assert _cells(sla.find("tbody").find_all("tr")[1])[7] == "66.7%"
+    heatmaps = doc.find_all("svg", "heatmap-svg")
+    assert len(heatmaps) == 3
+    titles = [t.text for t in heatmaps[0].find_all("title")]
+    assert len(titles) == 168 and "Sun 01:00–02:00: 4" in titles
+    assert "Sun 01:00–02:00: 66.7% (n = 3)" in [t.text for t in heatmaps[2].find_all("title")]
+    assert heatmaps[0].attrs["role"] == "img" and "highest 4 on Sun at 01:00" in \
+        heatmaps[0].attrs["aria-label"]
+    legend = [li.text for li in doc.find_all("ul", "heat-legend")[0].find_all("li")]
+    assert legend == ["0 – 0.8", "0.8 – 1.6", "1.6 – 2.4", "2.4 – 3.2", "3.2 – 4",
+                      "no value"]
+    segment = _page(built, "segments/all/all.html")
+    assert any(a.attrs.get("href") == "../../hours/all/all.html" for a in segment.find_all("a"))
+
+
+def test_segment_page_lists_the_brackets_per_period_with_the_60_minute_share(built):
+    doc = _page(built, "segments/all/all.html")
+    brackets = _table(doc, "Actionable interactions per first-response bracket")
+    assert [h.text for h in brackets.find("thead").find_all("th")] == [
+        "Period", "≤ 5 min", "≤ 15 min", "≤ 60 min", "≤ 4 h", "≤ 24 h", "later than 24 h",
+        "unanswered, not yet due", "unanswered, overdue", "Within 60 min", "Actionable"]
+    rows = [_cells(r) for r in brackets.find("tbody").find_all("tr")]
+    assert rows == [["2026-W43", "1", "1", "0", "1", "0", "0", "0", "1", "50.0%", "4"],
+                    ["2026-W44 partial", "0", "0", "0", "0", "0", "1", "2", "1", "0.0%", "4"]]
+    svg = doc.find("svg", "brackets-svg")
+    assert svg.find("polyline", "bracket-mark")
+    assert "2026-W43: ≤ 5 min: 1 of 4 (25.0%)" in [t.text for t in svg.find_all("title")]
+
+
+# --- League tables and the digest ----------------------------------------------------------------
+
+LEAGUE_CONFIG = """
+site:
+  title: League
+  timezone: UTC
+  periods: [week]
+  data_through: 2026-11-16T00:00:00+00:00
+sources:
+  - name: desk
+    path: exports/*.csv
+    timezone: UTC
+    dimensions: [team]
+policy:
+  first_response:
+    - {within: 60m}
+  goals:
+    frt_median: {max: 30}
+    sla_attainment: {min: 0.8, tolerance: 0.1, min_n: 2}
+"""
+
+
+def _replies(team: str, day: int, minutes: list[int], first: int) -> list[str]:
+    return [f"{team}-{day}-{i},2026-11-{day:02d}T10:{i:02d}:00Z,"
+            f"2026-11-{day:02d}T{10 + (i + m) // 60:02d}:{(i + m) % 60:02d}:00Z,x,{team}"
+            for i, m in enumerate(minutes, first)]
+
+
+HEADER = "id,received_at,first_response_at,channel,team"
+# Week 45: red1 on goal, green off goal. Week 46: red1 25% and red2 50% within 60 minutes
+# (off goal), amber 75% (near: tolerance 10 pp), green 100%, few one interaction (n < 2).
+WEEK45 = _replies("red1", 3, [10] * 4, 0) + _replies("green", 3, [90] * 4, 10)
+WEEK46 = (_replies("red1", 10, [10, 90, 90, 90], 0) + _replies("red2", 10, [10, 10, 90, 90], 10)
+          + _replies("amber", 10, [10, 10, 10, 90], 20) + _replies("green", 10, [10] * 4, 30)
+          + _replies("few", 10, [10], 40) + [",2026-11-10T10:00:00Z,,x,few"])  # no id: rejected
+
+
+@pytest.fixture
+def league(project, tmp_path: Path) -> Path:
+    config = project({"exports/w45.csv": "\n".join([HEADER, *WEEK45]) + "\n",
+                      "exports/w46.csv": "\n".join([HEADER, *WEEK46]) + "\n"}, LEAGUE_CONFIG)
+    build(config, output=tmp_path / "out", use_cache=False)
+    return tmp_path / "out"
+
+
+def test_league_tables_rank_by_status_then_distance_from_goal_sla_attainment_first(league):
+    doc = _page(league, "league.html")
+    team = next(s for s in doc.find_all("section") if s.attrs.get("id") == "league-team")
+    tables = team.find_all("table", "league")
+    assert [t.find("caption").text for t in tables] == [
+        "SLA attainment by team: furthest behind first",
+        "Median first response by team: furthest behind first"]
+    assert [h.text for h in tables[0].find("thead").find_all("th")] == [
+        "Team", "Status", "Value", "Goal", "Change", "n"]
+    rows = [_cells(r) for r in tables[0].find("tbody").find_all("tr")]
+    assert rows == [
+        ["red1", "✗ off goal", "25.0%", "≥ 80.0%", "▼ 75.0 pp worse", "4"],
+        ["red2", "✗ off goal", "50.0%", "≥ 80.0%", "—", "4"],
+        ["amber", "! near goal", "75.0%", "≥ 80.0%", "—", "4"],
+        ["green", "✓ on goal", "100.0%", "≥ 80.0%", "▲ 100.0 pp better", "4"],
+        ["few", "? too few", "100.0%", "≥ 80.0%", "—", "1"],
+    ]
+    # Ties (10 minutes each) keep the segments' order; red1 is 3 times the goal, red2 1.7.
+    frt = [_cells(r)[:3] for r in tables[1].find("tbody").find_all("tr")]
+    assert frt == [["red1", "✗ off goal", "90.0 min"], ["red2", "✗ off goal", "50.0 min"],
+                   ["amber", "✓ on goal", "10.0 min"], ["few", "✓ on goal", "10.0 min"],
+                   ["green", "✓ on goal", "10.0 min"]]
+    link = tables[0].find("tbody").find("a")
+    assert link.attrs["href"] == "segments/team/red1.html" and (league / link.attrs["href"]).exists()
+
+
+DIGEST = """\
+### League: week 2026-W46
+2026-11-09 – 2026-11-15, data through 2026-11-16 00:00 UTC
+
+**All interactions:** 1 of 2 goals met, 1 off
+
+- **Turned red since 2026-W45 (4):** SLA attainment of team red1 25.0%; Median first \
+response of team red1 90.0 min; SLA attainment of team red2 50.0%; Median first response of \
+team red2 50.0 min
+- **Turned green since 2026-W45 (6):** Median first response of all interactions 10.0 min; \
+Median first response of channel x 10.0 min; Median first response of team amber 10.0 min; \
+Median first response of team few 10.0 min; and 2 more
+- **Furthest behind:** 1. SLA attainment of team red1 25.0%, goal ≥ 80.0% (off goal); 2. SLA \
+attainment of team red2 50.0%, goal ≥ 80.0% (off goal); 3. SLA attainment of channel x \
+64.7%, goal ≥ 80.0% (off goal)
+- **Restatements:** none
+- **Rejected rows:** 1 of 26 read (listed on the data-quality page and in data/rejected.csv)
+"""
+
+
+def test_digest_says_what_turned_red_or_green_who_is_furthest_behind_and_what_was_rejected(
+    league,
+):
+    assert (league / "data" / "digest.md").read_text(encoding="utf-8") == DIGEST
+
+
+def test_build_digest_prints_the_digest_and_the_summary_line_to_stderr(project, tmp_path):
+    import subprocess
+    import sys
+
+    config = project({"exports/w45.csv": "\n".join([HEADER, *WEEK45]) + "\n",
+                      "exports/w46.csv": "\n".join([HEADER, *WEEK46]) + "\n"}, LEAGUE_CONFIG)
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", "build", "--config", str(config), "--output",
+         str(tmp_path / "out"), "--no-cache", "--digest"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == DIGEST
+    assert "built " in result.stderr

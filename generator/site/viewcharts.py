@@ -35,7 +35,7 @@ def heatmap_svg(cells: list[list[tuple[str, str]]], label: str) -> Markup:
     step = CELL + CELL_GAP
     width, height = 24 * step - CELL_GAP, len(cells) * step - CELL_GAP
     parts = [f'<svg class="heatmap-svg" viewBox="0 0 {_number(width)} {_number(height)}" '
-             'preserveAspectRatio="none" role="img" aria-label="{html.escape(label)}" focusable="false">']
+             f'preserveAspectRatio="none" role="img" aria-label="{html.escape(label)}" focusable="false">']
     for day, hours in enumerate(cells):
         for hour, (code, title) in enumerate(hours):
             parts.append(f'<rect class="{code}" x="{_number(hour * step)}" '
