@@ -246,7 +246,7 @@ def test_no_payload_survives_in_the_heatmaps_and_bracket_charts(payload_build: P
     for path in pages:
         page = path.relative_to(payload_build).as_posix()
         for svg in sitefakes.parse_html(path.read_bytes()).find_all("svg"):
-            if not {"heatmap-svg", "brackets-svg"} & set(svg.attrs.get("class", "").split()):
+            if not {"heatmap-svg", "brackets-svg"} & set((svg.attrs.get("class") or "").split()):
                 continue
             svgs += 1
             for node in walk_html(svg):

@@ -121,18 +121,19 @@ def judge(rows: list[dict[str, object]], through: datetime) -> None:
         r["actionable"] = r["needs_reply"] and r["category"] != "spam"
         business = r["priority"] != "urgent" and r["channel"] == "email"
         target = 15.0 if r["priority"] == "urgent" else 480.0 if business else 60.0
+        frt: float | None = None
         if reply is None:
-            r["frt"] = None
             deadline = (business_deadline(received, target) if business
                         else received + timedelta(minutes=target))
             r["overdue"] = deadline < through
         else:
             assert isinstance(reply, datetime)
-            r["frt"] = (business_minutes(received, reply) if business
-                        else (reply - received).total_seconds() / 60)
+            frt = (business_minutes(received, reply) if business
+                   else (reply - received).total_seconds() / 60)
             r["overdue"] = False
-        r["within"] = r["frt"] is not None and r["frt"] <= target + 1e-9
-        r["eligible"] = r["frt"] is not None or r["overdue"]
+        r["frt"] = frt
+        r["within"] = frt is not None and frt <= target + 1e-9
+        r["eligible"] = frt is not None or r["overdue"]
         r["blackout"] = r["team"] == "Tech Support" and BLACKOUT[0] <= received < BLACKOUT[1]
 
 

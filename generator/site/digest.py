@@ -12,8 +12,8 @@ as text, never as markup or a link.
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 from generator.config.loader import Config, Goal
 from generator.figures.metrics import latest_complete

@@ -35,7 +35,8 @@ def heatmap_svg(cells: list[list[tuple[str, str]]], label: str) -> Markup:
     step = CELL + CELL_GAP
     width, height = 24 * step - CELL_GAP, len(cells) * step - CELL_GAP
     parts = [f'<svg class="heatmap-svg" viewBox="0 0 {_number(width)} {_number(height)}" '
-             f'preserveAspectRatio="none" role="img" aria-label="{html.escape(label)}" focusable="false">']
+             f'preserveAspectRatio="none" role="img" aria-label="{html.escape(label)}" '
+             'focusable="false">']
     for day, hours in enumerate(cells):
         for hour, (code, title) in enumerate(hours):
             parts.append(f'<rect class="{code}" x="{_number(hour * step)}" '
@@ -66,14 +67,14 @@ def brackets_svg(columns: list[list[tuple[str, float, str]]], mark: list[float |
                          f'width="{_number(COLUMN)}" height="{_number(height)}">'
                          f'<title>{html.escape(title)}</title></rect>')
             bottom -= height
-    points = []
-    for i, share in enumerate(mark):
-        if share is None:
+    points: list[str] = []
+    for i, at in enumerate(mark):
+        if at is None:
             if len(points) > 1:
                 parts.append(_mark_line(points))
             points = []
             continue
-        y = _number(COLUMN_HEIGHT - share * COLUMN_HEIGHT)
+        y = _number(COLUMN_HEIGHT - at * COLUMN_HEIGHT)
         points += [f"{_number(i * step)},{y}", f"{_number((i + 1) * step)},{y}"]
     if len(points) > 1:
         parts.append(_mark_line(points))
