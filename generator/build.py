@@ -187,11 +187,15 @@ def check(
         figures = compute_figures(con, config, quality, cache)
     with stages.time("views"):
         # Hour of week and first-response brackets (SPEC §5.1).
+        # Like the metrics, response views need a source that maps first_response_at.
         folded = frozenset(f.dimension for f in figures.folds)
         headline = figures.periods.get(config.site.periods[0], ())
+        shown = {m.id for m in figures.metrics}
         figures = replace(
-            figures, brackets=compute_brackets(con, config),
-            hourly=compute_hourly(con, config, published_dimensions(config), headline, folded),
+            figures,
+            brackets=compute_brackets(con, config) if "frt_median" in shown else (),
+            hourly=compute_hourly(con, config, published_dimensions(config), headline, folded,
+                                  shown),
         )
     with stages.time("compute figures"):
         quality = replace(

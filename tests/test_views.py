@@ -327,3 +327,18 @@ def test_build_digest_prints_the_digest_and_the_summary_line_to_stderr(project, 
     assert result.returncode == 0, result.stderr
     assert result.stdout == DIGEST
     assert "built " in result.stderr
+
+
+def test_without_response_times_hourly_csv_has_volume_only_and_brackets_csv_no_rows(
+    project, tmp_path,
+):
+    rows = "\n".join(",".join(line.split(",")[i] for i in (0, 1, 3))
+                     for line in ROWS.strip().splitlines()) + "\n"
+    assert rows.splitlines()[:2] == ["id,received_at,channel", "1,2026-10-25T00:30:00Z,twitter"]
+    config = project({"exports/w1.csv": rows}, CONFIG)
+    build(config, output=tmp_path / "out", use_cache=False)
+    hourly = _rows(tmp_path / "out" / "data" / "hourly.csv")
+    assert {r["metric"] for r in hourly} == {"volume"} and len(hourly) == 3 * 168
+    assert _rows(tmp_path / "out" / "data" / "brackets.csv") == []
+    doc = _page(tmp_path / "out", "segments/all/all.html")
+    assert not doc.find_all("table", "brackets-table")

@@ -10,6 +10,7 @@ data/brackets.csv.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from generator.config.loader import Config
@@ -28,10 +29,12 @@ _SEGMENT_ORDER = "dimension <> 'all', dimension, segment <> 'all', segment"
 def compute_hourly(
     con: duckdb.DuckDBPyConnection, config: Config, dimensions: tuple[str, ...],
     periods: tuple[Period, ...], folded: frozenset[str] = frozenset(),
+    metrics: Collection[str] = HOURLY_METRICS,
 ) -> tuple[HourCell, ...]:
     """Volume, median first response and SLA attainment by weekday × hour of received_at (in
     the reporting timezone) over the last `history` periods of `periods` (the headline grid),
-    for every segment of `figures`: 168 cells per segment and metric, empty cells included."""
+    for every segment of `figures`: 168 cells per segment and metric, empty cells included.
+    Only the metrics in `metrics` (those whose inputs the data has) are given."""
     window = periods[-config.site.history:]
     if not window:
         return ()
@@ -68,9 +71,11 @@ def compute_hourly(
     ).fetchall()
     cells: list[HourCell] = []
     for dim, seg, weekday, hour, volume, median, answered, sla, eligible in rows:
-        cells.append(HourCell(dim, seg, weekday, hour, "volume", float(volume), None))
-        cells.append(HourCell(dim, seg, weekday, hour, "frt_median", median, answered))
-        cells.append(HourCell(dim, seg, weekday, hour, "sla_attainment", sla, eligible))
+        for cell in (HourCell(dim, seg, weekday, hour, "volume", float(volume), None),
+                     HourCell(dim, seg, weekday, hour, "frt_median", median, answered),
+                     HourCell(dim, seg, weekday, hour, "sla_attainment", sla, eligible)):
+            if cell.metric in metrics:
+                cells.append(cell)
     return tuple(cells)
 
 
