@@ -59,12 +59,12 @@ def built(project, tmp_path: Path) -> Path:
 
 
 def _cell(rows: list[dict[str, str]], weekday: int, hour: int, metric: str,
-          segment: tuple[str, str] = ("all", "all")) -> tuple[str, str]:
+          segment: tuple[str, str] = ("all", "all")) -> tuple[str, str] | None:
     found = [r for r in rows if (r["dimension"], r["segment"]) == segment
              and r["weekday"] == str(weekday) and r["hour"] == str(hour)
              and r["metric"] == metric]
-    assert len(found) == 1
-    return found[0]["value"], found[0]["n"]
+    assert len(found) <= 1
+    return (found[0]["value"], found[0]["n"]) if found else None
 
 
 def test_hourly_csv_puts_both_sunday_01_30s_of_the_dst_change_in_one_cell(built):
@@ -74,9 +74,10 @@ def test_hourly_csv_puts_both_sunday_01_30s_of_the_dst_change_in_one_cell(built)
     assert _cell(rows, 7, 1, "volume") == ("4", "")
     assert _cell(rows, 7, 1, "frt_median") == ("10", "2")
     assert _cell(rows, 7, 1, "sla_attainment") == (repr(2 / 3), "3")
-    assert _cell(rows, 7, 0, "volume") == ("0", "")  # 00:30 UTC is 01:30 BST, not 00:30
-    assert _cell(rows, 7, 2, "volume") == ("0", "")
-    assert _cell(rows, 7, 2, "frt_median") == ("", "0")
+    # 00:30 UTC is 01:30 BST, not 00:30; nothing was received at 02:00 (cells without
+    # interactions are left out).
+    assert _cell(rows, 7, 0, "volume") is None
+    assert _cell(rows, 7, 2, "volume") is None
     # Wednesday 10:00 BST (09:00 UTC): 61 minutes, late.
     assert _cell(rows, 3, 10, "frt_median") == ("61", "1")
     assert _cell(rows, 3, 10, "sla_attainment") == ("0", "1")
@@ -88,15 +89,19 @@ def test_hourly_csv_puts_both_sunday_01_30s_of_the_dst_change_in_one_cell(built)
     assert _cell(rows, 1, 8, "frt_median") == ("1500", "1")
 
 
-def test_hourly_csv_has_168_cells_of_three_metrics_per_segment(built):
+def test_hourly_csv_has_the_cells_with_interactions_of_every_segment_in_order(built):
     rows = _rows(built / "data" / "hourly.csv")
     assert list(rows[0]) == ["dimension", "segment", "weekday", "hour", "metric", "value", "n"]
-    segments = [("all", "all"), ("channel", "email"), ("channel", "twitter")]
-    assert [(r["dimension"], r["segment"]) for r in rows[::504]] == segments
-    assert len(rows) == 3 * 168 * 3
-    assert [r["metric"] for r in rows[:3]] == ["volume", "frt_median", "sla_attainment"]
+    cells = [(r["dimension"], r["segment"], r["weekday"], r["hour"]) for r in rows[::3]]
+    assert cells == [
+        ("all", "all", "1", "8"), ("all", "all", "2", "10"), ("all", "all", "2", "11"),
+        ("all", "all", "3", "10"), ("all", "all", "7", "1"),
+        ("channel", "email", "1", "8"),
+        ("channel", "twitter", "2", "10"), ("channel", "twitter", "2", "11"),
+        ("channel", "twitter", "3", "10"), ("channel", "twitter", "7", "1")]
+    assert [r["metric"] for r in rows] == ["volume", "frt_median", "sla_attainment"] * 10
     assert _cell(rows, 1, 8, "volume", ("channel", "email")) == ("1", "")
-    assert _cell(rows, 7, 1, "volume", ("channel", "email")) == ("0", "")
+    assert _cell(rows, 7, 1, "volume", ("channel", "email")) is None
 
 
 def _brackets(rows: list[dict[str, str]], period: str,
@@ -185,20 +190,21 @@ def test_hours_page_shows_each_metric_as_a_heatmap_with_a_legend_and_a_table(bui
     rows = volume.find("tbody").find_all("tr")
     assert [h.text for h in volume.find("thead").find_all("th")] == [
         "Hour", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-    assert len(rows) == 24
-    assert _cells(rows[1]) == ["01:00", "0", "0", "0", "0", "0", "0", "4"]
+    assert [r.find("th").text for r in rows] == ["01:00", "08:00", "10:00", "11:00"]
+    assert _cells(rows[0]) == ["01:00", "—", "—", "—", "—", "—", "—", "4"]
     sla = _table(doc, "SLA attainment by hour")
-    assert _cells(sla.find("tbody").find_all("tr")[1])[7] == "66.7%"
+    assert _cells(sla.find("tbody").find_all("tr")[0])[7] == "66.7%"
     heatmaps = doc.find_all("svg", "heatmap-svg")
     assert len(heatmaps) == 3
     titles = [t.text for t in heatmaps[0].find_all("title")]
-    assert len(titles) == 168 and "Sun 01:00–02:00: 4" in titles
+    assert titles == ["Mon 08:00–09:00: 1", "Tue 10:00–11:00: 1", "Tue 11:00–12:00: 2",
+                      "Wed 10:00–11:00: 1", "Sun 01:00–02:00: 4"]
     assert "Sun 01:00–02:00: 66.7% (n = 3)" in [t.text for t in heatmaps[2].find_all("title")]
     assert heatmaps[0].attrs["role"] == "img" and "highest 4 on Sun at 01:00" in \
         heatmaps[0].attrs["aria-label"]
     legend = [li.text for li in doc.find_all("ul", "heat-legend")[0].find_all("li")]
-    assert legend == ["0 – 0.8", "0.8 – 1.6", "1.6 – 2.4", "2.4 – 3.2", "3.2 – 4",
-                      "no value"]
+    assert legend == ["1 – 1.6", "1.6 – 2.2", "2.2 – 2.8", "2.8 – 3.4", "3.4 – 4",
+                      "no interactions"]
     segment = _page(built, "segments/all/all.html")
     assert any(a.attrs.get("href") == "../../hours/all/all.html" for a in segment.find_all("a"))
 
@@ -338,7 +344,7 @@ def test_without_response_times_hourly_csv_has_volume_only_and_brackets_csv_no_r
     config = project({"exports/w1.csv": rows}, CONFIG)
     build(config, output=tmp_path / "out", use_cache=False)
     hourly = _rows(tmp_path / "out" / "data" / "hourly.csv")
-    assert {r["metric"] for r in hourly} == {"volume"} and len(hourly) == 3 * 168
+    assert {r["metric"] for r in hourly} == {"volume"} and len(hourly) == 10
     assert _rows(tmp_path / "out" / "data" / "brackets.csv") == []
     doc = _page(tmp_path / "out", "segments/all/all.html")
     assert not doc.find_all("table", "brackets-table")

@@ -199,6 +199,8 @@ def test_hourly_csv_matches_a_plain_python_recomputation(site, example):
         for weekday in range(1, 8):
             for hour in range(24):
                 members = cells.get((dim, seg, weekday, hour), [])
+                if not members:
+                    continue  # a cell without interactions is left out
                 actionable = [r for r in members if r["actionable"]]
                 answered = [r["frt"] for r in actionable if r["frt"] is not None]
                 sla = [r for r in actionable if not r["blackout"] and r["eligible"]]
@@ -211,7 +213,7 @@ def test_hourly_csv_matches_a_plain_python_recomputation(site, example):
                 ]
     found = list(csv.reader(io.StringIO(
         (site / "data" / "hourly.csv").read_text(encoding="utf-8"))))[1:]
-    assert len(found) == len(expected) == len(segments) * 168 * 3
+    assert len(found) == len(expected)
     for got, want in zip(found, expected):
         assert tuple(got[:5]) == want[:5] and got[6] == want[6], (got, want)
         assert _same(got[5], want[5]), (got, want)

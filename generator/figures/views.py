@@ -33,8 +33,10 @@ def compute_hourly(
 ) -> tuple[HourCell, ...]:
     """Volume, median first response and SLA attainment by weekday × hour of received_at (in
     the reporting timezone) over the last `history` periods of `periods` (the headline grid),
-    for every segment of `figures`: 168 cells per segment and metric, empty cells included.
-    Only the metrics in `metrics` (those whose inputs the data has) are given."""
+    for every segment: the cells that received interactions (a cell left out received none:
+    volume 0, the other metrics undefined), so that the view grows with the data, not with
+    segments × 168. Only the metrics in `metrics` (those whose inputs the data has) are
+    given."""
     window = periods[-config.site.history:]
     if not window:
         return ()
@@ -56,17 +58,11 @@ def compute_hourly(
         f"""
         WITH windowed AS (
             SELECT *, timezone({tz}, received_at) AS lr FROM judged WHERE {column} IN ({starts})
-        ), cells AS ({selects}
-        ), segments AS (SELECT DISTINCT dimension, segment FROM figures),
-        hours AS (SELECT * FROM range(1, 8) w(weekday), range(0, 24) h(hour))
-        SELECT s.dimension, s.segment, h.weekday, h.hour, coalesce(c.volume, 0),
-            c.frt_median, coalesce(c.answered, 0),
-            CAST(c.met AS DOUBLE) / nullif(c.eligible, 0), coalesce(c.eligible, 0)
-        FROM segments s CROSS JOIN hours h
-        LEFT JOIN cells c ON c.dimension = s.dimension AND c.segment = s.segment
-            AND c.weekday = h.weekday AND c.hour = h.hour
-        ORDER BY {", ".join("s." + t.strip() for t in _SEGMENT_ORDER.split(","))},
-            h.weekday, h.hour
+        ), cells AS ({selects})
+        SELECT dimension, segment, weekday, hour, volume, frt_median, answered,
+            CAST(met AS DOUBLE) / nullif(eligible, 0), eligible
+        FROM cells
+        ORDER BY {_SEGMENT_ORDER}, weekday, hour
         """
     ).fetchall()
     cells: list[HourCell] = []

@@ -2,10 +2,10 @@
 
 Input: the cells or columns already classified and described by :mod:`generator.site.views`;
 output: an SVG fragment (Markup) for the page. Like the trend charts (generator.site.charts),
-the SVG holds shapes only, coloured by class (`heat-3`, `bracket-0`) with the theme's CSS
-variables, each shape with a `<title>`; unlike them it holds no text: the weekday, hour and
+the SVG holds shapes only (and the pattern of the heatmap's empty squares), coloured by class
+(`heat-3`, `bracket-0`) with the theme's CSS variables, each shape with a `<title>`; unlike them it holds no text: the weekday, hour and
 period labels are HTML around it, so they keep the page's text size at any width. Shapes are
-few (168 cells, 8 × history columns), so they are written directly rather than drawn with
+few (at most 168 cells, 8 × history columns), so they are written directly rather than drawn with
 matplotlib; identical input gives identical bytes.
 """
 
@@ -16,7 +16,7 @@ import html
 from markupsafe import Markup
 
 #: The only elements these drawings hold.
-VIEW_SVG_TAGS = frozenset({"svg", "rect", "title", "polyline"})
+VIEW_SVG_TAGS = frozenset({"svg", "defs", "pattern", "rect", "title", "polyline"})
 #: Size of a heatmap cell and the gap between cells, in SVG units.
 CELL = 10.0
 CELL_GAP = 1.0
@@ -30,18 +30,24 @@ def _number(value: float) -> str:
     return f"{round(value, 3):g}"
 
 
-def heatmap_svg(cells: list[list[tuple[str, str]]], label: str) -> Markup:
-    """A 7 × 24 heatmap: `cells[weekday][hour]` is (class, title), Monday first."""
+def heatmap_svg(cells: list[tuple[int, int, str, str]], label: str, grid_id: str) -> Markup:
+    """A 7 × 24 heatmap: one square per (weekday from 0 = Monday, hour, class, title) in
+    `cells`; every other square is drawn empty by one pattern (id `grid_id`, unique in the
+    page), so the drawing grows with the cells that hold a value, not with 168."""
     step = CELL + CELL_GAP
-    width, height = 24 * step - CELL_GAP, len(cells) * step - CELL_GAP
+    width, height = 24 * step - CELL_GAP, 7 * step - CELL_GAP
     parts = [f'<svg class="heatmap-svg" viewBox="0 0 {_number(width)} {_number(height)}" '
              f'preserveAspectRatio="none" role="img" aria-label="{html.escape(label)}" '
-             'focusable="false">']
-    for day, hours in enumerate(cells):
-        for hour, (code, title) in enumerate(hours):
-            parts.append(f'<rect class="{code}" x="{_number(hour * step)}" '
-                         f'y="{_number(day * step)}" width="{_number(CELL)}" '
-                         f'height="{_number(CELL)}"><title>{html.escape(title)}</title></rect>')
+             'focusable="false">',
+             f'<defs><pattern id="{grid_id}" width="{_number(step)}" height="{_number(step)}" '
+             'patternUnits="userSpaceOnUse"><rect class="heat-none" '
+             f'width="{_number(CELL)}" height="{_number(CELL)}"/></pattern></defs>',
+             f'<rect width="{_number(width)}" height="{_number(height)}" '
+             f'fill="url(#{grid_id})"/>']
+    for day, hour, code, title in cells:
+        parts.append(f'<rect class="{code}" x="{_number(hour * step)}" '
+                     f'y="{_number(day * step)}" width="{_number(CELL)}" '
+                     f'height="{_number(CELL)}"><title>{html.escape(title)}</title></rect>')
     parts.append("</svg>")
     return Markup("\n".join(parts))
 

@@ -114,18 +114,24 @@ def _heatmap(site: SiteIndex, metric: MetricInfo, cells: list[HourCell], worse: 
         legend.append(Swatch(shade, text))
     if worse == "lower":
         legend.reverse()  # lightest first
-    legend.append(Swatch("heat-none", "no value"))
+    legend.append(Swatch("heat-none", "no interactions" if metric.id == "volume"
+                         else "no value"))
 
-    grid: list[list[tuple[str, str]]] = [[("", "")] * 24 for _ in WEEKDAYS]
-    table: list[list[HeatCell]] = [[] for _ in range(24)]
+    drawn: list[tuple[int, int, str, str]] = []
+    values: dict[tuple[int, int], HeatCell] = {}
     for c in cells:
         code = "heat-none" if c.value is None else classify(c.value)
         value = format_value(c.value, metric.unit)
         n = f" (n = {c.n:,})" if c.n is not None else ""
         day = WEEKDAYS[c.weekday - 1]
-        grid[c.weekday - 1][c.hour] = (code, f"{day} {c.hour:02d}:00–{c.hour + 1:02d}:00: "
-                                             f"{value}{n}")
-        table[c.hour].append(HeatCell(value, code, day))
+        if c.value is not None:
+            drawn.append((c.weekday - 1, c.hour, code,
+                          f"{day} {c.hour:02d}:00–{c.hour + 1:02d}:00: {value}{n}"))
+        values[(c.weekday, c.hour)] = HeatCell(value, code, day)
+    hours = sorted({hour for _, hour in values})
+    rows = tuple(HeatRow(f"{h:02d}:00", tuple(
+        values.get((d, h)) or HeatCell(NO_VALUE, "heat-none", WEEKDAYS[d - 1])
+        for d in range(1, 8))) for h in hours)
     summary = f"{metric.label} by weekday and hour: no values"
     if known:
         top = max((c for c in cells if c.value is not None), key=lambda c: c.value or 0.0)
@@ -136,14 +142,16 @@ def _heatmap(site: SiteIndex, metric: MetricInfo, cells: list[HourCell], worse: 
                    f"{WEEKDAYS[low_cell.weekday - 1]} at {low_cell.hour:02d}:00; the legend "
                    f"gives the range of each shade, from "
                    f"{'quiet to busy' if metric.id == 'volume' else 'best to worst'}")
-    rows = tuple(HeatRow(f"{h:02d}:00", tuple(table[h])) for h in range(24))
+    caption = f"{metric.label} by hour (rows) and weekday (columns)"
+    if len(hours) < 24:
+        caption += f"; the {24 - len(hours)} hours without interactions are left out"
     return Heatmap(
         metric=Link(f"{root}definitions.html#metric-{metric.id}", metric.label),
         anchor=f"hours-{metric.id}",
         summary=summary,
-        svg=heatmap_svg(grid, summary),
+        svg=heatmap_svg(drawn, summary, f"grid-{metric.id}"),
         legend=tuple(legend),
-        caption=f"{metric.label} by hour (rows) and weekday (columns)",
+        caption=caption,
         weekdays=WEEKDAYS,
         rows=rows,
     )
