@@ -3,10 +3,11 @@
 Input: the cells or columns already classified and described by :mod:`generator.site.views`;
 output: an SVG fragment (Markup) for the page. Like the trend charts (generator.site.charts),
 the SVG holds shapes only (and the pattern of the heatmap's empty squares), coloured by class
-(`heat-3`, `bracket-0`) with the theme's CSS variables, each shape with a `<title>`; unlike them it holds no text: the weekday, hour and
-period labels are HTML around it, so they keep the page's text size at any width. Shapes are
-few (at most 168 cells, 8 × history columns), so they are written directly rather than drawn with
-matplotlib; identical input gives identical bytes.
+(`heat-3`, `bracket-0`) with the theme's CSS variables, each shape with a `<title>`; unlike
+them it holds no text: the weekday, hour and period labels are HTML around it, so they keep
+the page's text size at any width. Shapes are few (at most 168 cells, 8 × history columns),
+so they are written directly rather than drawn with matplotlib; identical input gives
+identical bytes.
 """
 
 from __future__ import annotations
