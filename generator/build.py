@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+#: The largest share of interactions that a suggested `since` may leave out (stray rows).
+STRAY_SHARE = 0.05
 MAX_LISTED_REJECTIONS = 20
 CACHE_FOLDER = ".carecard-cache"
 
@@ -203,6 +205,7 @@ def check(
             lookalikes=find_lookalikes(con, published_dimensions(config)),
         )
     log.info("computed %d figures", len(figures.rows))
+    _warn_of_stray_history(config, figures)
     with stages.time("restatements"):
         # Figures of complete periods that the newest drops changed (SPEC §6.6).
         quality = replace(
@@ -218,6 +221,36 @@ def check(
             interactions = interactions_csv(con, config)
     con.close()
     return Checked(config, quality, figures, interactions)
+
+
+def _warn_of_stray_history(config: Config, figures: Figures) -> None:
+    """Warn when a few stray old rows stretch the headline grid (figures.csv holds every period
+    of it): when most of its periods are empty and a `since` leaving out at most
+    STRAY_SHARE of the interactions would give a grid at most half empty; suggest that one."""
+    g = config.site.periods[0]
+    periods = figures.periods.get(g, ())
+    volume = {f.period: f.value or 0 for f in figures.rows
+              if f.granularity == g and f.dimension == "all" and f.metric == "volume"}
+    counts = [volume.get(p.label, 0) for p in periods]
+    if len(periods) <= config.site.history or counts.count(0) * 2 <= len(periods):
+        return
+    # The earliest start from which at most half of the periods are empty.
+    empty_after = 0
+    start = len(periods) - 1
+    for i in range(len(periods) - 1, -1, -1):
+        empty_after += counts[i] == 0
+        if counts[i] and empty_after * 2 <= len(periods) - i:
+            start = i
+    before = int(sum(counts[:start]))
+    if not before or before > STRAY_SHARE * sum(counts):
+        return
+    log.warning(
+        "site.since: the %s grid runs from %s to %s (%s periods) but %s of them have no "
+        "interactions: a few old rows stretch it, and figures.csv and figures.json hold every "
+        "period. Hint: set site.since: %s to count the %s interaction%s received before it as "
+        "'before since'.",
+        g, periods[0].label, periods[-1].label, f"{len(periods):,}", f"{counts.count(0):,}",
+        periods[start].start.isoformat(), f"{before:,}", "" if before == 1 else "s")
 
 
 def build_info(config: Config, quality: QualityReport) -> BuildInfo:

@@ -350,13 +350,24 @@ def _check(args: argparse.Namespace) -> int:
     _warn_if_all_rejected(quality)
     through = (f"data through {quality.data_through.isoformat()}" if quality.data_through
                else "no row kept, so no data-through time")
+    beyond = sum(b.interactions for b in quality.beyond)
+    if beyond:
+        sources = ", ".join(dict.fromkeys(b.source for b in quality.beyond))
+        through += (f" ({beyond} interaction{'s' * (beyond != 1)} of {sources} received after "
+                    "it: in no figure until the lagging source catches up or is marked closed)")
     dropped = (f", {quality.values_dropped} field value{'s' * (quality.values_dropped != 1)} "
                "dropped" if quality.values_dropped else "")
     print(
         f"checked {len(quality.drops)} drops: {quality.rows_read} rows read, "
-        f"{quality.rows_rejected} rejected{dropped}; {through}"
+        f"{quality.rows_rejected} rejected{dropped}{_others(quality)}; {through}"
     )
     return EXIT_OK
+
+
+def _others(quality: QualityReport) -> str:
+    """', 3 before since, 1 retracted': the rows neither kept, superseded nor rejected."""
+    counts = [(quality.rows_before_since, "before since"), (quality.rows_retracted, "retracted")]
+    return "".join(f", {n} {what}" for n, what in counts if n)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -385,9 +396,16 @@ def _init(args: argparse.Namespace) -> int:
 def _report(quality: QualityReport) -> None:
     """The data-quality summary of `check`: row accounting, rejections, exclusions, threads."""
     width = max((len(d.file) for d in quality.drops), default=4)
-    print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}")
+    # The columns of rows counted otherwise appear when there are any (read balances).
+    since = quality.rows_before_since > 0
+    retracted = quality.rows_retracted > 0
+    print(f"{'drop':<{width}}  {'read':>7} {'kept':>7} {'superseded':>10} {'rejected':>8}"
+          + (f" {'before since':>12}" if since else "")
+          + (f" {'retracted':>9}" if retracted else ""))
     for d in quality.drops:
-        print(f"{d.file:<{width}}  {d.read:>7} {d.kept:>7} {d.superseded:>10} {d.rejected:>8}")
+        print(f"{d.file:<{width}}  {d.read:>7} {d.kept:>7} {d.superseded:>10} {d.rejected:>8}"
+              + (f" {d.before_since:>12}" if since else "")
+              + (f" {d.retracted:>9}" if retracted else ""))
     for rejection in quality.rejections[:50]:
         print(f"rejected: {rejection.message}")
     if len(quality.rejections) > 50:
@@ -400,6 +418,11 @@ def _report(quality: QualityReport) -> None:
     for reason, count in quality.blackouts.items():
         print(f"left out of sla_attainment by blackout '{reason}': {count}")
     for threads in quality.threads:
+        if threads.shape == "events":
+            print(f"source '{threads.source}': {threads.messages} events in "
+                  f"{threads.conversations} cases; {threads.orphans} events of cases with no "
+                  "receipt event (not interactions, not rejected)")
+            continue
         print(
             f"source '{threads.source}': {threads.messages} messages in "
             f"{threads.conversations} conversations; {threads.orphans} orphaned messages, "
@@ -407,6 +430,9 @@ def _report(quality: QualityReport) -> None:
             f"rejected); {threads.response_ids_disagreeing} listed response ids disagree with "
             "in_reply_to (a cross-check; in_reply_to is authoritative)"
         )
+        if threads.response_time_unknown:
+            print(f"source '{threads.source}': {threads.response_time_unknown} conversations "
+                  "answered, time unknown (counted as answered; no first-response time)")
 
 
 if __name__ == "__main__":  # python -m generator.cli

@@ -366,7 +366,8 @@ class DroppedField:
 
 @dataclass(frozen=True)
 class DropStats:
-    """Row accounting for one drop: read = kept + superseded + rejected."""
+    """Row accounting for one drop: read = kept + superseded + rejected + before_since +
+    retracted."""
 
     source: str
     file: str
@@ -377,6 +378,16 @@ class DropStats:
     superseded: int
     rejected: int
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    before_since: int = 0
+    """Valid rows received before the source's `since` (not on the grid, in no figure)."""
+    retracted: int = 0
+    """Rows with `deleted` true: the interaction is taken back from every figure."""
+
+    @property
+    def balanced(self) -> bool:
+        """True when every row read is accounted for."""
+        return self.read == (self.kept + self.superseded + self.rejected + self.before_since
+                             + self.retracted)
 
 
 @dataclass(frozen=True)
@@ -414,6 +425,11 @@ class ThreadStats:
     response_ids_disagreeing: int = 0
     """Listed response ids that do not reply to the message listing them (a cross-check only:
     in_reply_to is authoritative)."""
+    response_time_unknown: int = 0
+    """Conversations whose first brand reply has no time: answered, time unknown (SPEC §3.3b)."""
+    shape: str = "messages"
+    """The source's shape: for `events`, messages are events, conversations cases and orphans
+    the events of cases with no receipt event."""
 
 
 @dataclass(frozen=True)
@@ -426,6 +442,18 @@ class LookalikeGroup:
     differences: tuple[str, ...]
     """What tells them apart: 'spaces or invisible characters', 'case', 'compatibility
     forms', 'look-alike characters'."""
+
+
+@dataclass(frozen=True)
+class BeyondPeriod:
+    """Kept interactions of one source received after the site's data-through time, in one
+    headline period: as of data-through they have not happened yet, so no figure counts them
+    (SPEC §4.1)."""
+
+    source: str
+    period: str
+    """Label of the headline period they were received in."""
+    interactions: int
 
 
 @dataclass(frozen=True)
@@ -456,6 +484,11 @@ class QualityReport:
     look-alike characters (probable duplicates), most interactions first."""
     fields_dropped: tuple[DroppedField, ...] = ()
     """Invalid optional fields of kept rows, per drop, field and reason (in drop order)."""
+    beyond: tuple[BeyondPeriod, ...] = ()
+    """Kept interactions received after data-through, by source and headline period (sorted):
+    left out of every figure, the grid ends at the period holding data-through."""
+    closed_sources: tuple[str, ...] = ()
+    """Sources marked `closed`: their data-through does not hold the site back."""
 
     @property
     def values_dropped(self) -> int:
@@ -471,6 +504,16 @@ class QualityReport:
     def rows_rejected(self) -> int:
         """All rows rejected across drops."""
         return sum(d.rejected for d in self.drops)
+
+    @property
+    def rows_before_since(self) -> int:
+        """All rows received before `since` across drops."""
+        return sum(d.before_since for d in self.drops)
+
+    @property
+    def rows_retracted(self) -> int:
+        """All retraction rows across drops."""
+        return sum(d.retracted for d in self.drops)
     reason_labels: dict[str, str] = field(default_factory=dict)
     """Rejection reason code -> its label on the data-quality page ('missing required
     field'); a code without one is shown with spaces for underscores."""

@@ -26,6 +26,17 @@ def mapped_sql(raw: str, mapping: dict[str, str] | None) -> str:
     return f"(CASE {raw} {cases} ELSE {raw} END)"
 
 
+#: Engine columns holding a source's own columns (its dimensions and other mapped columns) are
+#: named with this prefix: a user's name (letters, digits and '_') can then never be a column
+#: carecard computes or keeps for itself (`source`, `file`, `line`, `deadline`, …; SPEC §3.3b).
+ATTRIBUTE_PREFIX = "dimension."
+
+
+def attribute_column(name: str) -> str:
+    """Engine column name of a source's own column `name` (a dimension, an extra column)."""
+    return ATTRIBUTE_PREFIX + name
+
+
 #: The segment of the values of a dimension beyond its site.max_segments.
 OTHER_SEGMENT = "(other)"
 
@@ -44,4 +55,5 @@ def segment_sql(dimension: str, table: str = "", folded: Collection[str] = ()) -
     prefix = f"{table}." if table else ""
     if dimension in folded:
         return prefix + sql_ident(folded_column(dimension))
-    return f"coalesce(CAST({prefix}{sql_ident(dimension)} AS VARCHAR), 'unknown')"
+    column = dimension if dimension == "channel" else attribute_column(dimension)
+    return f"coalesce(CAST({prefix}{sql_ident(column)} AS VARCHAR), 'unknown')"

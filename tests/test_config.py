@@ -98,6 +98,11 @@ sources:
     dimensions: [team]
 """
 
+#: The names an interaction source's dimension may not carry, as the config error lists them.
+RESERVED = ("id, received_at, first_response_at, resolved_at, csat, sentiment_start, "
+            "sentiment_end, public, moved_private, reach, needs_reply, deleted, frt_minutes, "
+            "resolution_hours, within_target, target_minutes, all")
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -612,7 +617,7 @@ SOURCE_MISTAKES = [
         "shape",
         "  - {name: social, path: exports/*.csv, shape: interaction}\n",
         "config.yaml:4: sources[0].shape: expected one of 'interactions', 'messages', "
-        "found 'interaction'. Hint: did you mean 'interactions'?",
+        "'events', 'conversations', found 'interaction'. Hint: did you mean 'interactions'?",
     ),
     (
         "reversed column mapping",
@@ -624,15 +629,18 @@ SOURCE_MISTAKES = [
     (
         "dimension all",
         "  - {name: social, path: exports/*.csv, dimensions: [team, all]}\n",
-        "config.yaml:4: sources[0].dimensions[1]: expected a dimension name other than 'all', "
-        "found 'all'. Hint: 'all' stands for every segment.",
+        "config.yaml:4: sources[0].dimensions[1]: expected a dimension name that carecard "
+        "does not reserve, found 'all'. Hint: 'all' stands for every segment; the reserved "
+        f"names are {RESERVED}. Give the column another name, e.g. columns: "
+        "{all_export: all} and dimensions: [all_export].",
     ),
     (
         "dimension that is a canonical field",
         "  - {name: social, path: exports/*.csv, dimensions: [csat]}\n",
-        "config.yaml:4: sources[0].dimensions[0]: expected a dimension name, not a canonical "
-        "field, found 'csat'. Hint: 'csat' is a canonical field; dimensions are other columns "
-        "(team, category…).",
+        "config.yaml:4: sources[0].dimensions[0]: expected a dimension name that carecard "
+        "does not reserve, found 'csat'. Hint: 'csat' is a canonical field; the reserved "
+        f"names are {RESERVED}. Give the column another name, e.g. columns: "
+        "{csat_export: csat} and dimensions: [csat_export].",
     ),
     (
         "delimiter",
@@ -842,7 +850,7 @@ def test_three_mistakes_are_reported_together_in_file_order(project) -> None:
     assert messages(path) == [
         "config.yaml:3: site.history: expected a whole number ≥ 1, found 'many'.",
         "config.yaml:7: sources[0].shape: expected one of 'interactions', 'messages', "
-        "found 'tweets'.",
+        "'events', 'conversations', found 'tweets'. Hint: did you mean 'events'?",
         "config.yaml:10: policy.first_response[0].within: expected a duration like '60m' or "
         "'4h', found 'soon'.",
     ]

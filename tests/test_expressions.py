@@ -115,8 +115,8 @@ def aggregate(text: str, unit: str = "minutes", **keys: object) -> dict[str, obj
 @pytest.mark.parametrize(
     ("condition", "sql"),
     [
-        ("category == 'complaint'", "coalesce(\"category\" = 'complaint', FALSE)"),
-        ("category != 'complaint'", "coalesce(\"category\" <> 'complaint', FALSE)"),
+        ("category == 'complaint'", "coalesce(\"dimension.category\" = 'complaint', FALSE)"),
+        ("category != 'complaint'", "coalesce(\"dimension.category\" <> 'complaint', FALSE)"),
         ("csat >= 4", 'coalesce("csat" >= 4, FALSE)'),
         ("csat == null", '("csat" IS NULL)'),
         ("first_response_at != null", '("first_response_at" IS NOT NULL)'),
@@ -144,7 +144,7 @@ def aggregate(text: str, unit: str = "minutes", **keys: object) -> dict[str, obj
             ('(coalesce("public", FALSE) AND (coalesce("moved_private", FALSE) '
             'OR coalesce("csat" < 3, FALSE)))'),
         ),
-        ("category == 'it''s'", "coalesce(\"category\" = 'it''s', FALSE)"),
+        ("category == 'it''s'", "coalesce(\"dimension.category\" = 'it''s', FALSE)"),
         ("true", "TRUE"),
     ],
 )
@@ -264,7 +264,7 @@ ROWS = [
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE judged (id VARCHAR, channel VARCHAR, category VARCHAR, excluded_by VARCHAR, "
+        "CREATE TABLE judged (id VARCHAR, channel VARCHAR, \"dimension.category\" VARCHAR, excluded_by VARCHAR, "
         "frt_minutes DOUBLE, within_target BOOLEAN, csat DOUBLE, reach DOUBLE, public BOOLEAN)"
     )
     con.executemany("INSERT INTO judged VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", ROWS)
@@ -337,7 +337,7 @@ text_values = st.text(max_size=12)
 @given(value=text_values)
 def test_any_text_literal_is_escaped_and_matches_exactly(value: str) -> None:
     con = duckdb.connect()
-    con.execute("CREATE TABLE judged (excluded_by VARCHAR, category VARCHAR)")
+    con.execute("CREATE TABLE judged (excluded_by VARCHAR, \"dimension.category\" VARCHAR)")
     con.executemany("INSERT INTO judged VALUES (NULL, ?)", [(value,), ("other",)])
     literal = "'" + value.replace("'", "''") + "'"
     (metric,) = metrics(ratio(f"category == {literal}"))
@@ -383,7 +383,7 @@ def test_well_typed_ratios_run_and_stay_within_zero_and_one(
 ) -> None:
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE judged (id VARCHAR, channel VARCHAR, category VARCHAR, excluded_by VARCHAR, "
+        "CREATE TABLE judged (id VARCHAR, channel VARCHAR, \"dimension.category\" VARCHAR, excluded_by VARCHAR, "
         "frt_minutes DOUBLE, within_target BOOLEAN, csat DOUBLE, reach DOUBLE, public BOOLEAN)"
     )
     con.executemany("INSERT INTO judged VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", ROWS)
@@ -781,7 +781,7 @@ def test_unknown_functions_never_reach_sql() -> None:
 
 def test_text_with_quotes_is_escaped_in_sql() -> None:
     sql = compile_condition("category == 'x'' OR 1=1 --'", NAMES)
-    assert sql == "coalesce(\"category\" = 'x'' OR 1=1 --', FALSE)"
+    assert sql == "coalesce(\"dimension.category\" = 'x'' OR 1=1 --', FALSE)"
 
 
 def test_field_types_cover_every_canonical_field() -> None:

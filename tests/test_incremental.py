@@ -156,6 +156,28 @@ def both(first: Callable[[str], str], second: Callable[[str], str]) -> Callable[
 #: One change per config key (section.key): each is made to a site built with a warm cache,
 #: and the next build with that cache must give the bytes of a build without one. Every key of
 #: the config's dataclasses must be listed here, so that a key added later is tested too.
+#: A conversation source (shape: conversations) that some cases add to the desk.
+CARE_SOURCE = """  - name: care
+    path: exports/care.json
+    shape: conversations
+    messages: [turns, {{path: final, role: outbound}}]
+    roles: {{customer: inbound, agent: outbound}}
+    columns: {{id: head.session, message_id: id, created_at: at, brand: head.brand}}
+    dimensions: [brand]
+{extra}"""
+#: Its export: the final reply of the first conversation has no time but a tweet id that
+#: says 2026-11-10 10:30 UTC.
+CARE_JSON = """[
+ {"head": {"session": "s1", "brand": "acme"},
+  "turns": [{"customer": "ann", "at": "2026-11-10T10:00:00Z", "id": "1"}],
+  "final": {"id": "2120101660062646272"}},
+ {"head": {"session": "s2", "brand": "acme"},
+  "turns": [{"customer": "bob", "at": "2026-11-17T11:00:00Z", "id": "3"},
+            {"agent": "acme", "at": "2026-11-17T11:20:00Z", "id": "4"}]}
+]
+"""
+
+
 CHANGES: dict[str, Callable[[str], str]] = {
     "site.title": edit("title: Incremental", "title: Changed"),
     "site.timezone": edit("timezone: Europe/Berlin\n  periods", "timezone: UTC\n  periods"),
@@ -173,6 +195,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
                               "  interactions_csv: false\n  bracket_mark: 15m"),
     "site.max_segments": edit("  interactions_csv: false",
                               "  interactions_csv: false\n  max_segments: {default: 1}"),
+    "site.since": edit("  interactions_csv: false",
+                       "  interactions_csv: false\n  since: 2026-11-09"),
     "sources.name": edit("- name: desk", "- name: helpdesk"),
     "sources.path": edit("path: exports/w*.csv", "path: exports/w[123].csv"),
     "sources.shape": edit("shape: interactions", "shape: 'interactions'"),
@@ -187,6 +211,10 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "sources.normalize": edit("dimensions: [team]",
                               "dimensions: [team]\n    normalize: [trim, casefold, nfkc]"),
     "sources.max_future": edit('delimiter: ","', 'delimiter: ","\n    max_future: 1m'),
+    # One source (and site.data_through set): closing it changes no figure, only the page.
+    "sources.closed": edit('delimiter: ","', 'delimiter: ","\n    closed: true'),
+    "sources.on_duplicate": edit('delimiter: ","', 'delimiter: ","\n    on_duplicate: identical'),
+    "sources.since": edit('delimiter: ","', 'delimiter: ","\n    since: 2026-11-16'),
     "sources.timestamp_format": edit('delimiter: ","',
                                      'delimiter: ","\n    timestamp_format: "%Y-%m-%d %H:%M"'),
     "calendars.timezone": edit("timezone: Europe/Berlin\n    hours",
@@ -202,6 +230,20 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "policy.error_budget": edit("window: month}", "window: 14d}"),
     "policy.versions": edit("valid_from: 2026-11-16", "valid_from: 2026-11-09"),
     "policy.custom_metrics": edit("category == 'complaint'", "category == 'question'"),
+    # The desk's rows read as events of their cases: one event per row, activity = category.
+    "sources.events": both(
+        edit("shape: interactions", "shape: events"),
+        edit("columns: {id: Case, received_at: Created, first_response_at: Replied, "
+             "resolved_at: Closed,\n              channel: Network, csat: Score, "
+             "needs_reply: Needs Reply, team: Queue,",
+             "events: {first_response: {activity: complaint}, dimensions_from: last}\n"
+             "    columns: {case_id: Case, time: Created, activity: Category, channel: Network,"
+             "\n              team: Queue,")),
+    # A second source of conversations (exports/care.json, written by the test).
+    "sources.messages": edit("calendars:", CARE_SOURCE.format(extra="") + "calendars:"),
+    "sources.roles": edit("calendars:", CARE_SOURCE.format(extra="") + "calendars:"),
+    "sources.time_from_id": edit("calendars:", CARE_SOURCE.format(
+        extra="    time_from_id: twitter_snowflake\n") + "calendars:"),
 }
 #: Keys that hold no value of their own (the parts listed above, and bookkeeping).
 NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", "policy"}
@@ -209,6 +251,7 @@ NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", 
 NO_VISIBLE_CHANGE = {"site.on_bad_rows", "sources.format", "sources.delimiter",
                      "sources.shape", "sources.timestamp_format", "site.templates",
                      "policy.sentiment",
+                     "sources.on_duplicate",  # the drops repeat no id
                      "sources.normalize"}  # the values are lower case and trimmed already
 
 
@@ -251,6 +294,8 @@ def test_a_changed_config_key_with_a_warm_cache_gives_the_cold_build(
     if key == "sources.timestamp_format":
         for drop in (site / "exports").glob("*.csv"):
             drop.write_text(drop.read_text().replace(":00,", ",").replace(":00\n", "\n"))
+    if "care.json" in config.read_text(encoding="utf-8"):
+        (site / "exports" / "care.json").write_text(CARE_JSON, encoding="utf-8")
     warm_result = build(config)
     assert not warm_result.skipped
     build(config, output=tmp_path / "cold", use_cache=False)

@@ -97,15 +97,18 @@ def test_several_sources_combine_into_one_scorecard(project: Callable[..., Path]
     )
     checked = check(config)
     figures = {(f.segment, f.metric): f for f in checked.figures.rows}
-    assert figures[("all", "volume")].value == 4
-    assert figures[("twitter", "volume")].value == 2 and figures[("email", "volume")].value == 2
     # Data-through is the earliest of the sources' latest times: social's 2 Nov 12:00 (a
-    # lagging source holds the site back), not mail's 3 Nov 09:00.
-    # Within target: social 1 (30 <= 60) and mail 1 (120 <= 240); social 2 is late (120 > 60);
-    # mail 2 is unanswered, but its deadline (3 Nov 13:00) is after data-through: not counted.
+    # lagging source holds the site back), not mail's 3 Nov 09:00. Figures are as of then
+    # (SPEC §4.1): mail 2, received 3 Nov 09:00, has not arrived yet (kept, counted on the
+    # data-quality page as beyond data-through).
+    assert figures[("all", "volume")].value == 3
+    assert figures[("twitter", "volume")].value == 2 and figures[("email", "volume")].value == 1
+    # Within target: social 1 (30 <= 60) and mail 1 (120 <= 240); social 2 is late (120 > 60).
     assert figures[("all", "sla_attainment")].value == pytest.approx(2 / 3)
-    assert figures[("all", "backlog")].value == 1
+    assert figures[("all", "backlog")].value == 0
     assert figures[("email", "frt_median")].value == 120
+    assert [(b.source, b.period, b.interactions) for b in checked.quality.beyond] == [
+        ("mail", "2026-W45", 1)]
     by_source = checked.quality.data_through_by_source
     assert str(by_source["social"]) == "2026-11-02 12:00:00+00:00"
     assert str(by_source["mail"]) == "2026-11-03 09:00:00+00:00"

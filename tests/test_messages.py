@@ -6,6 +6,7 @@ import random
 import shutil
 import statistics
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from generator.build import check
 from generator.config.loader import load_config
 from generator.ingest.messages import MessageSourceResult, read_message_source
 from generator.ingest.sources import find_drops
@@ -43,7 +45,7 @@ def run(config: Path) -> tuple[duckdb.DuckDBPyConnection, MessageSourceResult]:
 def per_brand(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[int, int, float]]:
     """brand -> (conversations, answered, median first response in minutes)."""
     rows = con.execute(
-        f"SELECT brand, epoch(first_response_at - received_at) / 60 FROM {table}"
+        f"SELECT \"dimension.brand\", epoch(first_response_at - received_at) / 60 FROM {table}"
     ).fetchall()
     out: dict[str, tuple[int, int, float]] = {}
     for brand in sorted({b for b, _ in rows}):
@@ -112,7 +114,7 @@ def test_twcs_excerpt_interaction_columns(excerpt: Path) -> None:
     con, result = run(excerpt)
     row = con.execute(
         f"SELECT id, strftime(received_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), "
-        f"strftime(first_response_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), channel, brand, "
+        f"strftime(first_response_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), channel, \"dimension.brand\", "
         f"needs_reply, moved_private, file, line FROM {result.table} WHERE id = '119272'"
     ).fetchone()
     assert row == ("119272", "2017-10-11 02:19:23", "2017-10-11 03:26:00", "twitter",
@@ -121,7 +123,7 @@ def test_twcs_excerpt_interaction_columns(excerpt: Path) -> None:
     assert columns == [
         "source", "id", "received_at", "first_response_at", "resolved_at", "channel", "csat",
         "sentiment_start", "sentiment_end", "public", "moved_private", "reach", "needs_reply",
-        "file", "line", "brand",
+        "file", "line", "response_time_unknown", "dimension.brand",
     ]
 
 
@@ -145,7 +147,7 @@ def test_float_ids_mean_whole_numbers(project: Callable[..., Path]) -> None:
     text = HEADER + tweet("1.0", "cust", "True", T0) + tweet("2", "Brand", "False", T1, "1.0",
                                                                    responses='"3.0, 4"')
     con, result = messages(project, {"exports/w1.csv": text})
-    assert con.execute(f"SELECT id, brand FROM {result.table}").fetchall() == [("1", "Brand")]
+    assert con.execute(f"SELECT id, \"dimension.brand\" FROM {result.table}").fetchall() == [("1", "Brand")]
     assert result.response_ids_listed == 2
 
 
@@ -208,7 +210,7 @@ def test_latest_drop_wins_and_duplicates_in_a_drop_are_all_rejected(
     assert result.rejections[0].message == (
         "exports/w2.csv, line 4, column 'tweet_id': expected an id that appears once in the "
         "drop, found '7'. Hint: every copy is rejected; export the drop again without "
-        "duplicates."
+        "duplicates, or set sources[0].on_duplicate (identical, keep_last)."
     )
     rows = con.execute(f"SELECT id, file, first_response_at IS NOT NULL FROM {result.table} "
                        "ORDER BY id").fetchall()
@@ -235,7 +237,7 @@ def test_threads_orphans_and_brand_initiated(project: Callable[..., Path]) -> No
     assert result.brand_thread_messages == 2
     assert result.orphans == ("30", "40", "41")  # the top of the orphaned thread; the loop
     assert result.orphan_messages == 5  # 30, 31, 32 and the looping 40, 41
-    row = con.execute(f"SELECT id, brand, epoch(first_response_at - received_at) / 60 "
+    row = con.execute(f"SELECT id, \"dimension.brand\", epoch(first_response_at - received_at) / 60 "
                       f"FROM {result.table}").fetchone()
     # The earliest brand message of the conversation, wherever it sits in the thread.
     assert row == ("10", "BigBrand", 10.0)
@@ -248,7 +250,7 @@ def test_first_response_ties_go_to_the_lowest_id_numerically(
     text = HEADER + tweet("1", "c", "True", T0) + tweet("10", "Later", "False", T1, "1") + tweet(
         "9", "First", "False", T1, "1")
     con, result = messages(project, {"exports/w1.csv": text})
-    assert con.execute(f"SELECT brand FROM {result.table}").fetchall() == [("First",)]
+    assert con.execute(f"SELECT \"dimension.brand\" FROM {result.table}").fetchall() == [("First",)]
 
 
 def test_unanswered_brand_comes_from_the_first_known_mention(
@@ -262,7 +264,7 @@ def test_unanswered_brand_comes_from_the_first_known_mention(
         tweet("5", "OtherCare", "False", T0),
     ])
     con, result = messages(project, {"exports/w1.csv": text})
-    rows = con.execute(f"SELECT id, brand FROM {result.table} ORDER BY id").fetchall()
+    rows = con.execute(f"SELECT id, \"dimension.brand\" FROM {result.table} ORDER BY id").fetchall()
     assert rows == [("1", "AcmeHelp"), ("2", "unknown"), ("3", "unknown")]
 
 
@@ -320,7 +322,7 @@ def test_row_order_does_not_change_the_conversations(
         (folder / "config.yaml").write_text(TWCS_CONFIG, encoding="utf-8")
         con, result = run(folder / "config.yaml")
         results.append(con.execute(
-            f"SELECT id, received_at, first_response_at, brand FROM {result.table} ORDER BY id"
+            f"SELECT id, received_at, first_response_at, \"dimension.brand\" FROM {result.table} ORDER BY id"
         ).fetchall())
     assert results[0] == results[1]
     assert len(results[0]) == 12
@@ -360,3 +362,35 @@ def test_a_ragged_message_row_is_rejected_and_the_thread_kept(
         "'2,Brand,False'. Hint: the line has 3; quote values that contain the delimiter, or set "
         "sources[0].delimiter."]
     assert checked.quality.threads[0].conversations == 1
+
+
+def test_data_through_of_a_message_source_is_its_latest_kept_message(
+    project: Callable[..., Path],
+) -> None:
+    # Issue 15 item 1 (SPEC §4.1): a message source holds data up to its latest kept message,
+    # follow-ups and later replies included, not up to the first reply of its conversations.
+    # By hand: conversation 1 was received Mon 2026-01-05 09:00 and answered 10:00 (message 2);
+    # the customer followed up Wed 01-07 08:00 (3) and the brand replied again 09:30 (4).
+    # Data-through = 2026-01-07 09:30 (before the fix: 01-05 10:00, the first reply, which left
+    # the only day of the grid, 2026-01-05, partial and no complete period).
+    config = project({"exports/t.csv": """
+        message_id,author,inbound,created_at,in_reply_to
+        1,alice,true,2026-01-05T09:00:00Z,
+        2,Brand,false,2026-01-05T10:00:00Z,1
+        3,alice,true,2026-01-07T08:00:00Z,2
+        4,Brand,false,2026-01-07T09:30:00Z,3
+    """}, """
+        site: {title: Scratch, timezone: UTC, periods: [day]}
+        sources:
+          - {name: twitter, path: exports/*.csv, shape: messages}
+    """)
+    checked = check(config)
+    through = datetime(2026, 1, 7, 9, 30, tzinfo=timezone.utc)
+    assert checked.quality.data_through == through
+    assert checked.quality.data_through_by_source == {"twitter": through}
+    (day,) = checked.figures.periods["day"]
+    assert (day.label, day.partial) == ("2026-01-05", False)
+    # The one conversation: answered after 60 minutes; the follow-up is not measured.
+    frt = {f.metric: f.value for f in checked.figures.rows
+           if f.period == "2026-01-05" and f.dimension == "all"}
+    assert (frt["volume"], frt["frt_median"]) == (1, 60.0)

@@ -73,7 +73,7 @@ def test_duplicate_id_in_one_drop_rejects_every_copy(project: Callable[..., Path
     assert messages == [
         f"exports/w1.csv, line {line}, column 'id': expected an id that appears once in the "
         "drop, found 'dup'. Hint: every copy is rejected; export the drop again without "
-        "duplicates."
+        "duplicates, or set sources[0].on_duplicate (identical, keep_last)."
         for line in (3, 4)
     ]
 

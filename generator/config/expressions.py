@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 from generator.errors import ConfigError, Problem, did_you_mean, quote, quoted
 from generator.model import MetricInfo
-from generator.sqltext import sql_ident, sql_str
+from generator.sqltext import attribute_column, sql_ident, sql_str
 
 # --- the syntax tree --------------------------------------------------------------------------
 # Positions (0-based offsets into the expression text) do not take part in equality, so a tree
@@ -842,7 +842,9 @@ class _Checker:
             self.unknown_name(node)
             return "error", "NULL"
         self.names.add(node.name)
-        return FIELD_TYPES.get(node.name, "text"), sql_ident(node.name)
+        if node.name in FIELD_TYPES:
+            return FIELD_TYPES[node.name], sql_ident(node.name)
+        return "text", sql_ident(attribute_column(node.name))  # a dimension or other column
 
     def unknown_name(self, node: Name) -> None:
         word = node.name

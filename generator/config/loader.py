@@ -42,19 +42,24 @@ from generator.config.policy_section import (
 )
 from generator.config.site_section import SiteConfig, SiteParser
 from generator.config.sources_section import (
+    DERIVED_SHAPES,
     INTERACTION_FIELDS,
     REQUIRED_FIELDS,
+    ROW_FIELDS,
     TIMESTAMP_FIELDS,
     SourceConfig,
     SourcesParser,
+    site_data_through,
 )
 from generator.errors import ConfigError, Problem
 
 __all__ = [
     "CLOCKS",
+    "DERIVED_SHAPES",
     "INTERACTION_FIELDS",
     "PLAUSIBLE_YEARS",
     "REQUIRED_FIELDS",
+    "ROW_FIELDS",
     "TIMESTAMP_FIELDS",
     "WEEKDAYS",
     "Blackout",
@@ -75,6 +80,7 @@ __all__ = [
     "YamlTooDeep",
     "load_config",
     "parse_duration",
+    "site_data_through",
 ]
 
 

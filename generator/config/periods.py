@@ -1,7 +1,9 @@
 """Reporting periods: day, ISO week, month and quarter, cut in the reporting timezone.
 
 The grid of a granularity runs from the first to the last period with data; a period is partial
-when it ends (in the reporting timezone) after the data-through time.
+when it ends (in the reporting timezone) after the data-through time. Figures are as of
+data-through (interactions received after it are in no figure), so the last period of the grid
+is at latest the one holding data-through.
 """
 
 from __future__ import annotations

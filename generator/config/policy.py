@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from generator.config.loader import Config, ExcludeRule, Goal, Policy, TargetRule, Where
-from generator.sqltext import sql_ident, sql_str
+from generator.config.sources_section import INTERACTION_FIELDS
+from generator.sqltext import attribute_column, sql_ident, sql_str
 
 #: The built-in exclusion rule (SPEC §4.2): items that need no answer.
 NO_REPLY_NEEDED = "no_reply_needed"
@@ -55,7 +56,7 @@ def where_sql(where: Where) -> str:
     """SQL condition that holds when every condition of `where` holds."""
     parts = []
     for name, values in sorted(where.conditions.items()):
-        column = sql_ident(name)
+        column = sql_ident(name if name in INTERACTION_FIELDS else attribute_column(name))
         if name in NUMERIC_FIELDS:
             numbers = ", ".join(str(float(v)) for v in values)
             parts.append(f"{column} IN ({numbers})")

@@ -42,6 +42,9 @@ class SiteConfig:
     """`report` (default) keeps building when rows are rejected; `fail` exits 2 like --strict."""
     interactions_csv: bool = False
     """Also write data/interactions.csv: every interaction with its computed durations."""
+    since: datetime | None = None
+    """Rows received before it (in every source without its own `since`) count as 'before
+    since' and leave the grid, so a few stray old rows cannot stretch it; timezone-aware."""
     max_segments: Mapping[str, int] = field(default_factory=dict)
     """Most values a dimension publishes as segments, by dimension name or 'default' (else
     MAX_SEGMENTS); the rest fold into '(other)'."""
@@ -78,9 +81,12 @@ class SiteParser(LoaderBase):
                 "max_segments": self.max_segments,
                 "brackets": self.brackets,
                 "bracket_mark": self.minutes,
+                "since": self.local_datetime,
             },
         )
         self.timezone = values.get("timezone", self.timezone)
+        if "since" in values:
+            values["since"] = values["since"].replace(tzinfo=ZoneInfo(self.timezone))
         moment = values.get("data_through")
         if moment is not None and moment.tzinfo is None:
             values["data_through"] = moment.replace(tzinfo=ZoneInfo(self.timezone))

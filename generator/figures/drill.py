@@ -2,7 +2,8 @@
 
 Receives the engine's tables `judged` (every kept interaction with its target) and `figures`;
 hands on one `DrillList` per red or amber response figure of the headline granularity's
-shown periods: its counts, the interactions its page lists, and the whole list as CSV bytes.
+shown periods: its counts, the interactions its page lists, and the whole list as CSV bytes
+(the fixed columns of DrillRow, then the interaction's dimensions).
 A list's CSV is cached by a digest of its rows, so after a new drop only the lists of the
 periods it changed are fetched and written again.
 """
@@ -18,7 +19,7 @@ from generator.cache import Cache, code_version
 from generator.config.loader import Config
 from generator.csvtext import csv_bytes
 from generator.model import DrillList, DrillRow, Period
-from generator.sqltext import segment_sql, sql_ident, sql_str
+from generator.sqltext import attribute_column, segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,6 +35,15 @@ RESPONSE_METRICS = ("response_rate", "sla_attainment", "backlog", "frt_median", 
 MAX_DRILL_ROWS_SHOWN = 200
 #: Header of a drill-through CSV: the fields of DrillRow.
 DRILL_COLUMNS = tuple(f.name for f in fields(DrillRow))
+
+
+def dimension_columns(dimensions: Iterable[str], fixed: Iterable[str]) -> list[tuple[str, str]]:
+    """(engine column, CSV column) of each dimension other than channel written beside the
+    `fixed` columns of a CSV: its own name, or `dimension.<name>` when a fixed column already
+    has that name (SPEC §3.3b)."""
+    taken = set(fixed)
+    return [(attribute_column(d), attribute_column(d) if d in taken else d)
+            for d in dimensions if d != "channel"]
 
 
 def compute_drill(
@@ -71,7 +81,7 @@ def compute_drill(
     ).fetchall():
         values[4] = values[4] or ""  # first_response_at: '' when unanswered
         rows.setdefault(list_no, []).append(DrillRow(*values))
-    csvs = _list_csvs(con, cache)
+    csvs = _list_csvs(con, cache, dimension_columns(dimensions, DRILL_COLUMNS))
     return tuple(
         DrillList(headline, *keys[k], rows=tuple(rows.get(k, ())), counts=tuple(counts[k]),
                   csv=csvs[k])
@@ -79,10 +89,14 @@ def compute_drill(
     )
 
 
-def _list_csvs(con: duckdb.DuckDBPyConnection, cache: Cache | None) -> dict[int, bytes]:
+def _list_csvs(
+    con: duckdb.DuckDBPyConnection, cache: Cache | None, dims: list[tuple[str, str]]
+) -> dict[int, bytes]:
     """The whole CSV of each list of `drill_rows`, by list number: from the cache where a list
-    with the same digest was written before, else written from the engine's rows."""
-    digests = _list_digests(con)
+    with the same digest was written before, else written from the engine's rows (`dims`: the
+    dimension columns after the fixed ones, see `dimension_columns`)."""
+    columns = DRILL_COLUMNS + tuple(c for _, c in dims)
+    digests = _list_digests(con, [e for e, _ in dims])
     found: dict[int, bytes] = {}
     keys: dict[int, str] = {}
     if cache is not None and cache.folder is not None:
@@ -96,8 +110,8 @@ def _list_csvs(con: duckdb.DuckDBPyConnection, cache: Cache | None) -> dict[int,
     if not missing:
         return found
     for batch in _batches(con, missing):
-        for list_no, rows in _fetch_lists(con, batch):
-            found[list_no] = csv_bytes(DRILL_COLUMNS, rows)
+        for list_no, rows in _fetch_lists(con, batch, [e for e, _ in dims]):
+            found[list_no] = csv_bytes(columns, rows)
             if list_no in keys:
                 cache.store_bytes("drill", keys[list_no], ".csv", found[list_no])  # type: ignore[union-attr]
     return found
@@ -123,13 +137,14 @@ def _batches(con: duckdb.DuckDBPyConnection, lists: list[int]) -> list[list[int]
 
 
 def _fetch_lists(
-    con: duckdb.DuckDBPyConnection, lists: list[int]
+    con: duckdb.DuckDBPyConnection, lists: list[int], dims: list[str]
 ) -> Iterator[tuple[int, Iterable[tuple[object, ...]]]]:
     """The rows of each list in `lists`, in order, column by column (the engine hands over
-    whole columns far faster than rows)."""
+    whole columns far faster than rows); `dims`: the engine columns of the dimensions."""
     # Plain types only (an ENUM column would need pandas).
     plain = {"minutes": "DOUBLE", "target_minutes": "DOUBLE", "line": "BIGINT"}
-    texts = ", ".join(f"CAST({c} AS {plain.get(c, 'VARCHAR')}) AS {c}" for c in DRILL_COLUMNS)
+    texts = ", ".join(f"CAST({sql_ident(c)} AS {plain.get(c, 'VARCHAR')}) AS {sql_ident(c)}"
+                      for c in DRILL_COLUMNS + tuple(dims))
     numbers = ", ".join(str(n) for n in lists)
     columns = con.execute(
         f"SELECT list_no, {texts} FROM drill_rows WHERE list_no IN ({numbers}) "
@@ -146,7 +161,7 @@ def _fetch_lists(
         start = end
 
 
-def _list_digests(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+def _list_digests(con: duckdb.DuckDBPyConnection, dims: list[str]) -> dict[int, str]:
     """A digest of each list of `drill_rows`, by list number, in one scan: two 64-bit
     aggregates (xor and sum) of the engine's hash of each row with its position, and the row
     count. It changes when any value, the order or the length of the list does. The engine's
@@ -154,7 +169,7 @@ def _list_digests(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
     import duckdb
 
     # Every value as text: the engine hashes an ENUM (the source, the clock) by its position.
-    texts = ", ".join(f"CAST({c} AS VARCHAR)" for c in DRILL_COLUMNS)
+    texts = ", ".join(f"CAST({sql_ident(c)} AS VARCHAR)" for c in DRILL_COLUMNS + tuple(dims))
     row_hash = f"hash(seq, {texts})"
     return {
         n: f"{duckdb.__version__}:{xor}:{total}:{count}"
@@ -182,8 +197,10 @@ def _create_drill_rows(
         selects.append(
             f"SELECT k.*, j.* FROM keys k JOIN judged j ON k.dimension = {sql_str(dimension)} "
             f"AND j.{column} = k.period_start AND {match} "
-            "WHERE j.excluded_by IS NULL AND (j.first_response_at IS NULL OR NOT j.within_target)"
+            "WHERE j.excluded_by IS NULL AND NOT j.response_time_unknown "
+            "AND (j.first_response_at IS NULL OR NOT j.within_target)"
         )
+    dims = dimension_columns(dimensions, DRILL_COLUMNS)
     list_order = "period_start, dimension <> 'all', dimension, segment <> 'all', segment"
     con.execute(
         f"""
@@ -205,7 +222,7 @@ def _create_drill_rows(
             frt_minutes AS minutes, target_minutes, target_clock AS clock,
             CASE WHEN first_response_at IS NOT NULL THEN 'late'
                  WHEN sla_eligible THEN 'overdue' ELSE 'waiting' END AS state,
-            file, line
+            file, line{"".join(f", {sql_ident(e)}" for e, _ in dims)}
         FROM ({" UNION ALL ".join(selects)}) AS u
         ORDER BY list_no, seq
         """,
@@ -213,9 +230,16 @@ def _create_drill_rows(
     )
 
 
-def interactions_sql(config: Config) -> str:
-    """SELECT of data/interactions.csv: every kept interaction with its computed values."""
+def interactions_sql(config: Config, dimensions: tuple[str, ...]) -> str:
+    """SELECT of data/interactions.csv: every kept interaction with its computed values and
+    its `dimensions` (see `dimension_columns`)."""
     tz = sql_str(config.site.timezone)
+    fixed = ["source", "id", "channel", "received_at", "first_response_at", "resolved_at",
+             *(g + "_start" for g in config.site.periods), "exclusion_rule", "blackout",
+             "target_rule", "target_minutes", "clock", "calendar", "frt_minutes", "deadline",
+             "within_target", "resolution_hours", "file", "line"]
+    dims = "".join(f", {sql_ident(e)} AS {sql_ident(c)}"
+                   for e, c in dimension_columns(dimensions, fixed))
     periods = ", ".join(
         f"{sql_ident('p_' + g)} AS {sql_ident(g + '_start')}" for g in config.site.periods
     )
@@ -229,7 +253,7 @@ def interactions_sql(config: Config) -> str:
             excluded_by AS exclusion_rule, blackout, target_rule, target_minutes,
             target_clock AS clock, target_calendar AS calendar, frt_minutes,
             strftime(timezone({tz}, deadline), '%Y-%m-%dT%H:%M:%S') AS deadline,
-            within_target, resolution_hours, file, line
+            within_target, resolution_hours, file, line{dims}
         FROM judged
         ORDER BY received_at, source, id
     """

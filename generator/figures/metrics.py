@@ -41,7 +41,7 @@ from generator.model import (
     Period,
     QualityReport,
 )
-from generator.sqltext import segment_sql, sql_ident, sql_str
+from generator.sqltext import attribute_column, segment_sql, sql_ident, sql_str
 
 if TYPE_CHECKING:
     import duckdb
@@ -69,9 +69,9 @@ METRIC_SQL: dict[str, MetricSQL] = {
     "volume": MetricSQL("volume", None),
     "actionable": MetricSQL("actionable", None),
     "response_rate": MetricSQL("answered / nullif(actionable, 0)", "actionable"),
-    "frt_median": MetricSQL("frt_median", "answered"),
-    "frt_p90": MetricSQL("frt_p90", "answered"),
-    "frt_mean": MetricSQL("frt_mean", "answered"),
+    "frt_median": MetricSQL("frt_median", "answered_timed"),
+    "frt_p90": MetricSQL("frt_p90", "answered_timed"),
+    "frt_mean": MetricSQL("frt_mean", "answered_timed"),
     "sla_attainment": MetricSQL("sla_met / nullif(sla_eligible, 0)", "sla_eligible"),
     "backlog": MetricSQL("actionable - answered", None),
     "resolution_rate": MetricSQL("resolved / nullif(actionable, 0)", "actionable"),
@@ -91,7 +91,14 @@ METRIC_SQL: dict[str, MetricSQL] = {
 COUNTS: dict[str, str] = {
     "volume": "count(*)",
     "actionable": "count(*) FILTER (WHERE excluded_by IS NULL)",
-    "answered": "count(*) FILTER (WHERE excluded_by IS NULL AND first_response_at IS NOT NULL)",
+    "answered": (
+        "count(*) FILTER (WHERE excluded_by IS NULL "
+        "AND (first_response_at IS NOT NULL OR response_time_unknown))"
+    ),
+    # Answered with a known time: a reply without one has no first-response time (SPEC §3.3b).
+    "answered_timed": (
+        "count(*) FILTER (WHERE excluded_by IS NULL AND first_response_at IS NOT NULL)"
+    ),
     "sla_met": (
         "count(*) FILTER (WHERE excluded_by IS NULL AND blackout IS NULL AND within_target)"
     ),
@@ -131,7 +138,7 @@ PARTS: dict[str, str] = {
     "csat_count": "count(csat) FILTER (WHERE excluded_by IS NULL)",
     "reach_sum": (
         "sum(CAST(reach AS DECIMAL(38, 6))) FILTER (WHERE excluded_by IS NULL "
-        "AND start_negative AND first_response_at IS NULL)"
+        "AND start_negative AND first_response_at IS NULL AND NOT response_time_unknown)"
     ),
 }
 #: Aggregate columns computed from the parts summed over one period and segment.
@@ -235,7 +242,7 @@ def judge_interactions(
             (epoch_us(resolved_at) - epoch_us(received_at)) / 3600e6 AS resolution_hours,
             received_at + to_microseconds(CAST(round(target_minutes * 60e6) AS BIGINT))
                 AS elapsed_deadline
-        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM interactions)
+        FROM (SELECT *, timezone({tz}, received_at) AS {local} FROM {_as_of(data_through)})
         """
     )
     # Working columns, left out of `judged` (which holds a copy of every interaction column),
@@ -263,7 +270,8 @@ def judge_interactions(
         SELECT * EXCLUDE ({", ".join(sql_ident(c) for c in working)}),
             frt_minutes IS NOT NULL AND frt_minutes <= target_minutes + {EPSILON}
                 AS within_target,
-            frt_minutes IS NOT NULL OR deadline < {through} AS sla_eligible,
+            frt_minutes IS NOT NULL OR deadline < {through} AND NOT response_time_unknown
+                AS sla_eligible,
             csat IN ({satisfied}) AS csat_satisfied,
             sentiment_start > {positive} AS start_positive,
             sentiment_start < {negative} AS start_negative,
@@ -275,12 +283,29 @@ def judge_interactions(
     con.execute("DROP TABLE IF EXISTS business_timed")
 
 
+def _as_of(data_through: datetime | None) -> str:
+    """The interactions as things stood at `data_through` (SPEC §4.1): those received after it
+    have not happened yet (the data-quality page counts them), and a response or resolution
+    after it has not happened yet either."""
+    if data_through is None:
+        return "interactions"
+    through = f"TIMESTAMPTZ {sql_str(data_through.isoformat())}"
+    return (
+        "(SELECT * REPLACE ("
+        f"CASE WHEN first_response_at <= {through} THEN first_response_at END "
+        "AS first_response_at, "
+        f"CASE WHEN resolved_at <= {through} THEN resolved_at END AS resolved_at) "
+        f"FROM interactions WHERE received_at <= {through})"
+    )
+
+
 def _unread_attributes(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     """The columns of `interactions` that are neither a field, its file and line, a published
     dimension, nor a name that a custom metric reads."""
-    wanted = {"row_key", "source", "file", "line", *INTERACTION_FIELDS,
-              *published_dimensions(config)}
-    wanted.update(n for m in config.policy.custom_metrics for n in m.names)
+    wanted = {"row_key", "source", "file", "line", "response_time_unknown",
+              *INTERACTION_FIELDS,
+              *(attribute_column(d) for d in published_dimensions(config))}
+    wanted.update(attribute_column(n) for m in config.policy.custom_metrics for n in m.names)
     columns = [c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE interactions)")
                .fetchall()]
     return [c for c in columns if c not in wanted]

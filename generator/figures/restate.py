@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from generator.config.loader import Config
+from generator.config.loader import Config, site_data_through
 from generator.config.periods import START_SQL
 from generator.figures.metrics import EPSILON, figure_table
 from generator.model import QualityReport, Restatement
@@ -50,7 +50,7 @@ def compute_restatements(
     newest = staged.newest()
     if not newest:
         return ()
-    if any(d.source.shape == "messages" for d in staged.drops):
+    if any(d.source.shape != "interactions" for d in staged.drops):
         return _by_full_recompute(con, config, staged, quality)
     with _set_aside(con, KEEP):
         old_through = _old_versions(con, config, newest)
@@ -128,28 +128,29 @@ def _old_versions(
         f"""CREATE OR REPLACE TABLE affected_ids AS
         SELECT DISTINCT source, id FROM valid_versions WHERE drop_index IN ({listed})"""
     )
-    # The old version of an affected id: its valid row from the latest drop that is not newest.
+    # The old version of an affected id: its valid row from the latest drop that is not newest
+    # (the last of its copies there), unless that row is a retraction or before `since`.
     con.execute(
         f"""CREATE OR REPLACE TABLE old_versions AS
         SELECT {_columns(con, "interactions_new")} FROM (
             SELECT a.*, row_number() OVER (PARTITION BY a.source, a.id
-                                           ORDER BY a.drop_index DESC) AS version
+                                           ORDER BY a.drop_index DESC, a.line DESC) AS version
             FROM valid_versions a JOIN affected_ids USING (source, id)
             WHERE a.drop_index NOT IN ({listed})
-        ) WHERE version = 1"""
+        ) WHERE version = 1 AND NOT uncounted"""
     )
     if config.site.data_through is not None:
         return config.site.data_through
     times = "source, received_at, first_response_at, resolved_at"
-    row = con.execute(
-        f"""SELECT min(latest) FROM (
-            SELECT source, max(greatest(received_at, coalesce(first_response_at, received_at),
-                                        coalesce(resolved_at, received_at))) AS latest
-            FROM (SELECT {times} FROM interactions_new i {UNAFFECTED}
-                  UNION ALL SELECT {times} FROM old_versions)
-            GROUP BY source)"""
-    ).fetchone()
-    return row[0] if row else None
+    latest = dict(con.execute(
+        f"""SELECT CAST(source AS VARCHAR),
+            max(greatest(received_at, coalesce(first_response_at, received_at),
+                         coalesce(resolved_at, received_at)))
+        FROM (SELECT {times} FROM interactions_new i {UNAFFECTED}
+              UNION ALL SELECT {times} FROM old_versions)
+        GROUP BY source"""
+    ).fetchall())
+    return site_data_through(latest, config.sources)
 
 
 def _affected_periods(
@@ -158,7 +159,9 @@ def _affected_periods(
     old_through: datetime | None,
     new_through: datetime | None,
 ) -> None:
-    """Create `affected_periods` (granularity, period_start) from the days they hold."""
+    """Create `affected_periods` (granularity, period_start) from the days they hold: those of
+    the changed interactions, of the deadlines, receipts, responses and resolutions between the
+    old and the new data-through time (figures are as of data-through)."""
     tz = sql_str(config.site.timezone)
     low = f"TIMESTAMPTZ {sql_str(old_through.isoformat())}" if old_through else "NULL"
     high = f"TIMESTAMPTZ {sql_str(new_through.isoformat())}" if new_through else "NULL"
@@ -174,11 +177,22 @@ def _affected_periods(
             SELECT {day} AS day FROM old_versions
             UNION SELECT {day} FROM interactions_new i {AFFECTED}
             UNION SELECT {day} FROM judged_new
-            WHERE first_response_at IS NULL AND deadline >= coalesce({low}, deadline)
+            WHERE first_response_at IS NULL AND NOT response_time_unknown
+              AND deadline >= coalesce({low}, deadline)
               AND deadline < coalesce({high}, deadline + INTERVAL 1 DAY)
+            UNION SELECT {day} FROM interactions_new
+            WHERE {_between("received_at", low, high)}
+              OR {_between("first_response_at", low, high)}
+              OR {_between("resolved_at", low, high)}
         )
         {starts}"""
     )
+
+
+def _between(column: str, low: str, high: str) -> str:
+    """SQL: `column` lies between two data-through times (either may be the later one), so a
+    figure as of one differs from the figure as of the other (SPEC §4.1)."""
+    return (f"({column} > least({low}, {high}) AND {column} <= greatest({low}, {high}))")
 
 
 def _in_affected_periods(con: duckdb.DuckDBPyConnection, config: Config) -> str:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     import duckdb
 
+    from generator.config.loader import SourceConfig
     from generator.ingest.sources import Drop
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,16 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "a Parquet file; name it .parquet or set sources[{index}].format: parquet"),
     (b"%PDF", "a PDF document, not an export"),
 )
+
+
+def record_hash_sql(source: SourceConfig, columns: list[str]) -> str:
+    """SQL: a hash of every column of the export record (mapped or not), for sources whose
+    `on_duplicate` is `identical`; NULL otherwise (the hash costs time and space)."""
+    if source.on_duplicate != "identical":
+        return "CAST(NULL AS UHUGEINT)"
+    values = ", ".join(f"CAST({sql_ident(c)} AS VARCHAR)" for c in columns
+                       if c not in HIDDEN_COLUMNS)
+    return f"md5_number(to_json([{values}]))"
 
 
 def drop_format(drop: Drop) -> str:
@@ -749,7 +760,8 @@ def _first_line(error: Exception) -> str:
 def id_columns(drop: Drop) -> tuple[str, ...]:
     """The export columns that hold the drop's ids (canonical id fields, as mapped)."""
     source = drop.source
-    fields = ("message_id", "in_reply_to") if source.shape == "messages" else ("id",)
+    fields = {"messages": ("message_id", "in_reply_to"), "events": ("case_id",)}.get(
+        source.shape, ("id",))
     return tuple(source.columns.get(f, f) for f in fields)
 
 
@@ -781,6 +793,19 @@ def _objects_to_table(
         select.append(f"{_json_text(value)} AS {sql_ident(name)}")
         if key in ids:
             flags.append(f"CASE WHEN {_inexact_number(value)} THEN {sql_str(key)} END")
+    # A dotted path (`dialogHeader.company`) that `columns` or `messages` names reads a field
+    # inside the record; a key that is literally so named wins.
+    source_config = drop.source
+    wanted = [*source_config.columns.values(), *(m.path for m in source_config.messages)]
+    taken = set(column_names(keys, trim=False))
+    for dotted in dict.fromkeys(c for c in wanted if "." in c and c not in taken):
+        path = "".join("/" + part.replace("~", "~0").replace("/", "~1")
+                       for part in dotted.split("."))
+        found = con.execute(f"SELECT bool_or(json_extract(j, {sql_str(path)}) IS NOT NULL) "
+                            f"FROM {source}").fetchone()
+        if not (found and found[0]):
+            continue  # in no record: a missing column, reported as such
+        select.append(f"{_json_text(f'json_extract(j, {sql_str(path)})')} AS {sql_ident(dotted)}")
     select.append(POSITION_COLUMN)
     if flags:
         # Only a drop with such an id gets the column: the others keep their shape.

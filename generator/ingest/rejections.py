@@ -31,6 +31,8 @@ class Context:
     """site.data_through as written, for 'after_data_through'."""
     max_future: str = "2d"
     """The source's max_future as written, for 'implausible_timestamp'."""
+    on_duplicate: str = "reject"
+    """The source's on_duplicate, for 'duplicate_id'."""
 
 
 def reference_text(
@@ -106,8 +108,16 @@ def rejection_problem(
         return Problem(where, "", f"a time at or before site.data_through ({context.data_through})",
                        found, "raise site.data_through or remove it to derive it from the data.")
     if reason == "duplicate_id":
+        if context.on_duplicate == "identical":
+            return Problem(where, "", "an id that appears once in the drop, or only in "
+                           "identical copies", found,
+                           "its copies differ, so every copy is rejected; set "
+                           f"sources[{context.source_index}].on_duplicate: keep_last to keep "
+                           "the last copy.")
         return Problem(where, "", "an id that appears once in the drop", found,
-                       "every copy is rejected; export the drop again without duplicates.")
+                       "every copy is rejected; export the drop again without duplicates, or "
+                       f"set sources[{context.source_index}].on_duplicate (identical, "
+                       "keep_last).")
     if reason == "inexact_id":
         return Problem(where, "", "an id as text, or as a whole number of at most 2^53 "
                        "(9007199254740992)", found,

@@ -23,18 +23,22 @@ from typing import TYPE_CHECKING, TypeVar
 
 from generator.cache import code_digest
 from generator.config.loader import (
-    INTERACTION_FIELDS,
+    DERIVED_SHAPES,
     REQUIRED_FIELDS,
+    ROW_FIELDS,
     TIMESTAMP_FIELDS,
     Config,
     CsatPolicy,
     SourceConfig,
+    site_data_through,
 )
+from generator.config.periods import START_SQL, period_label
 from generator.errors import DataError, Problem, quote
 from generator.ingest.messages import (
     EXPONENT_ID,
     MessageSourceResult,
     account_message_source,
+    derived_fields,
     message_attributes,
     stage_message_source,
     thread_stats,
@@ -48,6 +52,7 @@ from generator.ingest.readers import (
     POSITION_WORD,
     drop_format,
     read_drop,
+    record_hash_sql,
 )
 from generator.ingest.rejections import (
     MALFORMED_REASONS,
@@ -61,10 +66,11 @@ from generator.ingest.timestamps import (
     latest_by_drop_sql,
     parse_timestamps_sql,
     reference_sql,
+    since_sql,
 )
-from generator.model import DroppedField, DropStats, QualityReport, Rejection
+from generator.model import BeyondPeriod, DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
-from generator.sqltext import sql_ident, sql_str
+from generator.sqltext import attribute_column, sql_ident, sql_str
 from generator.values import register_functions, value_sql
 
 if TYPE_CHECKING:
@@ -74,7 +80,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BOOLEAN_FIELDS = ("public", "moved_private", "needs_reply")
+BOOLEAN_FIELDS = ("public", "moved_private", "needs_reply", "deleted")
 NUMBER_FIELDS = ("csat", "reach")
 SENTIMENT_FIELDS = ("sentiment_start", "sentiment_end")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -84,7 +90,7 @@ SENTIMENT_LABELS = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 #: would overflow the engine's exact decimals.
 MAX_REACH = 10**16
 #: The type of a row's fate in `accounted` (one byte a row rather than a string).
-FATE = "ENUM('kept', 'superseded', 'rejected')"
+FATE = "ENUM('kept', 'superseded', 'rejected', 'before_since', 'retracted')"
 #: The parsed fields of an interaction, as `accounted` and `interactions` hold them.
 FIELD_COLUMNS = ("source", "id", "received_at", "first_response_at", "resolved_at", "channel",
                  "csat", "sentiment_start", "sentiment_end", "public", "moved_private", "reach",
@@ -212,9 +218,10 @@ def _content_sha256(path: Path, size: int, mtime_ns: int, ctime_ns: int, inode: 
 
 def source_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Non-canonical fields a source reads: mapped extra columns and declared dimensions."""
-    if source.shape == "messages":
-        return message_attributes(source) + ("brand",)
-    names = [k for k in source.columns if k not in INTERACTION_FIELDS]
+    if source.shape in DERIVED_SHAPES:
+        brand = ("brand",) if source.shape != "events" else ()
+        return message_attributes(source) + brand
+    names = [k for k in source.columns if k not in ROW_FIELDS]
     names += [d for d in source.dimensions if d not in names and d != "channel"]
     return tuple(names)
 
@@ -274,7 +281,7 @@ def _message_sources(drops: tuple[Drop, ...]) -> list[tuple[int, int, int]]:
     """(source index, first drop index, drop count) of each message-level source."""
     spans: dict[int, list[int]] = {}
     for index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
+        if drop.source.shape in DERIVED_SHAPES:
             spans.setdefault(drop.source_index, []).append(index)
     return [(s, ids[0], len(ids)) for s, ids in spans.items()]
 
@@ -374,7 +381,7 @@ def stage_drops(
                 cache.misses += count - hits
         except DataError as error:
             problems.extend(p for p in error.problems if isinstance(p, Problem))
-        mapped.update(("id", "received_at", "channel", "first_response_at"))
+        mapped.update(derived_fields(config.sources[index]))
     for position, more in missing_seen.values():
         if more:
             problem = problems[position]
@@ -400,7 +407,7 @@ def stage_drops(
         "position_word VARCHAR)"
     )
     files = [(i, d.rel, POSITION_WORD[drop_format(d)]) for i, d in enumerate(drops)
-             if d.source.shape != "messages"]
+             if d.source.shape not in DERIVED_SHAPES]
     if files:
         con.executemany("INSERT INTO drop_files VALUES (?, ?, ?)", files)
     return Staged(drops, frozenset(mapped), tuple(parts))
@@ -459,7 +466,7 @@ def release_staged(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
     """Drop the staged export text once every row is accounted for, unless a message-level
     source needs it again (its restatements validate the drops a second time). The engine then
     has that memory for the figures. Return whether it was dropped."""
-    if any(drop.source.shape == "messages" for drop in staged.drops):
+    if any(drop.source.shape in DERIVED_SHAPES for drop in staged.drops):
         return False
     con.execute("DROP VIEW IF EXISTS staged_used")
     con.execute("DROP VIEW IF EXISTS staged")
@@ -489,7 +496,7 @@ def _batches(drops: tuple[Drop, ...], cached: Container[int]) -> list[list[int]]
     batches: list[list[int]] = []
     size = 0
     for index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
+        if drop.source.shape in DERIVED_SHAPES:
             continue
         bytes_ = 0 if index in cached else _text_size(drop)
         previous = batches[-1] if batches else None
@@ -576,11 +583,11 @@ def _note_columns(
     column_rows: list[tuple[int, str, str]],
 ) -> None:
     """Record which canonical fields the drop maps, and the export column of each field."""
-    mapped.update(f for f in INTERACTION_FIELDS if _column_for(drop.source, f) in columns)
+    mapped.update(f for f in ROW_FIELDS if _column_for(drop.source, f) in columns)
     column_rows += [
         (drop_index, name, _column_for(drop.source, name)
          if _column_for(drop.source, name) in columns else "")
-        for name in list(INTERACTION_FIELDS) + attributes
+        for name in list(ROW_FIELDS) + attributes
     ]
 
 
@@ -588,8 +595,8 @@ def _empty_stage_sql(attributes: list[str]) -> str:
     """A stage with every column _validate reads and no rows."""
     select = ["CAST(NULL AS VARCHAR) AS source", "CAST(NULL AS INTEGER) AS drop_index",
               "CAST(NULL AS BIGINT) AS line", "CAST(NULL AS BOOLEAN) AS id_inexact",
-              "CAST(NULL AS VARCHAR) AS malformed"]
-    for name in list(INTERACTION_FIELDS) + attributes:
+              "CAST(NULL AS VARCHAR) AS malformed", "CAST(NULL AS UHUGEINT) AS record_hash"]
+    for name in list(ROW_FIELDS) + attributes:
         select += [f"CAST(NULL AS VARCHAR) AS {sql_ident('raw_' + name)}"]
     select += [f"CAST(NULL AS TIMESTAMPTZ) AS {name}" for name in TIMESTAMP_FIELDS]
     return f"SELECT {', '.join(select)} WHERE false"
@@ -652,11 +659,12 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{inexact} AS id_inexact",
         f"{malformed} AS malformed",
+        f"{record_hash_sql(source, columns)} AS record_hash",
     ]
-    for name in list(INTERACTION_FIELDS) + attributes:
+    for name in list(ROW_FIELDS) + attributes:
         column = _column_for(source, name)
         present = column in columns and (
-            name in INTERACTION_FIELDS or name in source_attributes(source)
+            name in ROW_FIELDS or name in source_attributes(source)
         )
         if present:
             raw = f"nullif(trim({sql_ident(column)}), '')"
@@ -671,6 +679,16 @@ def _stage_sql(
         f"FROM (SELECT {', '.join(select)} FROM {table})"
     )
     return parse_timestamps_sql(f"({text})", {n: "raw_" + n for n in TIMESTAMP_FIELDS}, source)
+
+
+def _duplicate_sql(config: Config) -> str:
+    """SQL condition on `copies` and `variants` (distinct records among them): a row that
+    shares its id with others of its drop and is rejected for it (sources[].on_duplicate)."""
+    def named(mode: str) -> str:
+        names = [sql_str(s.name) for s in config.sources if s.on_duplicate == mode]
+        return f"source IN ({', '.join(names)})" if names else "false"
+
+    return (f"copies > 1 AND ({named('reject')} OR ({named('identical')} AND variants > 1))")
 
 
 def optional_field_checks(csat: CsatPolicy) -> dict[tuple[str, str], str]:
@@ -708,7 +726,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     attributes = [
         c[len("raw_"):]
         for c in _column_names(con, "staged_used")
-        if c.startswith("raw_") and c[len("raw_"):] not in INTERACTION_FIELDS
+        if c.startswith("raw_") and c[len("raw_"):] not in ROW_FIELDS
     ]
     checks: list[tuple[str, str, str]] = []  # (condition, reason, field)
     for name in REQUIRED_FIELDS:
@@ -731,7 +749,7 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         cutoff = f"TIMESTAMPTZ {sql_str(config.site.data_through.isoformat())}"
         for name in TIMESTAMP_FIELDS:
             checks.append((f"{name} > {cutoff}", "after_data_through", name))
-    checks.append(("copies > 1", "duplicate_id", "id"))
+    checks.append((_duplicate_sql(config), "duplicate_id", "id"))
 
     # One pass over the checks gives both the reason and the field it concerns. A malformed
     # record (the reader says why) has no fields at all.
@@ -780,8 +798,9 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         "WHERE raw_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
     )
     con.execute(
-        "CREATE OR REPLACE TABLE duplicated AS SELECT drop_index, raw_id, count(*) AS copies "
-        "FROM (SELECT drop_index, source, raw_id FROM staged_used) "
+        "CREATE OR REPLACE TABLE duplicated AS SELECT drop_index, raw_id, count(*) AS copies, "
+        "count(DISTINCT record_hash) AS variants "
+        "FROM (SELECT drop_index, source, raw_id, record_hash FROM staged_used) "
         "SEMI JOIN repeated USING (source, raw_id) GROUP BY ALL HAVING count(*) > 1"
     )
     # Each drop's latest receipts: a timestamp far beyond those of its drop is a typo.
@@ -796,13 +815,14 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         FROM (SELECT *, {verdict} AS verdict FROM (
             SELECT s.*,
                 {reference_sql("s.received_at", "dl")} + dl.future AS plausible_until,
-                coalesce(d.copies, 1) AS copies,
+                coalesce(d.copies, 1) AS copies, coalesce(d.variants, 1) AS variants,
                 s.raw_id AS id, s.raw_channel AS channel,
                 {number('csat')},
                 {number('reach')},
                 {boolean('public', 'NULL')},
                 {boolean('moved_private', 'false')},
                 {boolean('needs_reply', 'true')},
+                {boolean('deleted', 'false')},
                 {sentiment('sentiment_start')},
                 {sentiment('sentiment_end')},
                 CAST(nullif({dropped_bits}, 0) AS USMALLINT) AS dropped
@@ -812,40 +832,49 @@ def _validate(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
         ))
         """
     )
-    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(a)}" for a in attributes)
+    named = "".join(f", {sql_ident('raw_' + a)} AS {sql_ident(attribute_column(a))}"
+                    for a in attributes)
     # The source as an ENUM of the source names, in text order (sorting by it is unchanged).
     source_type = f"ENUM({', '.join(sql_str(n) for n in sorted({s.name for s in config.sources}))})"
-    names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "line"]
+    names = [f"CAST(source AS {source_type}) AS source", *FIELD_COLUMNS[1:], "deleted", "line"]
     # Every row's fate, with the parsed fields but not the export text: a rejected row's text is
     # looked up in `staged_used` (by drop and line) when its message is written. The checks run
-    # once; then the few valid rows that a later drop re-exports are marked superseded.
+    # once; then the few valid rows that a later drop (or a later copy in the drop, when
+    # on_duplicate lets copies through) re-exports are marked superseded. A valid row received
+    # before `since`, or a retraction (`deleted` true), is not kept, but still wins over the
+    # earlier versions of its id: the retraction takes them back.
     con.execute(
         f"""
         CREATE OR REPLACE TABLE accounted AS
         SELECT drop_index, reason, reason_field, {', '.join(names)}{named},
             CASE WHEN reason IS NULL THEN dropped END AS dropped,
-            CAST(CASE WHEN reason IS NOT NULL THEN 'rejected' ELSE 'kept' END AS {FATE}) AS fate
+            CAST(CASE WHEN reason IS NOT NULL THEN 'rejected'
+                      WHEN deleted THEN 'retracted'
+                      WHEN {since_sql(config, 'received_at')} THEN 'before_since'
+                      ELSE 'kept' END AS {FATE}) AS fate
         FROM checked
         """
     )
     con.execute(
         """
         UPDATE accounted SET fate = 'superseded'
-        FROM (SELECT source, id, max(drop_index) AS winning_drop
-              FROM (SELECT source, id, drop_index FROM accounted WHERE reason IS NULL) v
+        FROM (SELECT source, id, max([drop_index, line]) AS winner
+              FROM (SELECT source, id, drop_index, line FROM accounted WHERE reason IS NULL) v
               SEMI JOIN repeated r ON r.source = v.source AND r.raw_id = v.id
               GROUP BY ALL HAVING count(*) > 1) w
         WHERE accounted.reason IS NULL AND accounted.source = w.source
-          AND accounted.id = w.id AND accounted.drop_index < w.winning_drop
+          AND accounted.id = w.id AND [accounted.drop_index, accounted.line] < w.winner
         """
     )
     con.execute("DROP VIEW checked")
     con.execute("DROP TABLE duplicated")
     con.execute("DROP TABLE repeated")
-    # Every valid row as an interaction (restatements need the versions that lost, too).
+    # Every valid row as an interaction (restatements need the versions that lost, too), and
+    # whether it is counted when it wins (not a retraction, not received before since).
     con.execute(
         "CREATE OR REPLACE VIEW valid_versions AS "
-        f"SELECT a.drop_index, {_interaction_sql(con, attributes)} WHERE a.reason IS NULL"
+        f"SELECT a.drop_index, {since_sql(config, 'a.received_at')} OR a.deleted AS uncounted, "
+        f"{_interaction_sql(con, attributes)} WHERE a.reason IS NULL"
     )
     return attributes
 
@@ -862,7 +891,9 @@ def _interaction_sql(con: duckdb.DuckDBPyConnection, attributes: list[str]) -> s
     kind = f"ENUM({names})" if names else "VARCHAR"
     columns = ["a.rowid AS row_key"] + [f"a.{n}" for n in FIELD_COLUMNS]
     columns += [f"CAST([{listed}] AS {kind}[])[a.drop_index + 1] AS file", "a.line"]
-    columns += [f"a.{sql_ident(a)}" for a in attributes]
+    # Only a conversation's brand reply can lack a time (SPEC §3.3b): answered, time unknown.
+    columns += ["false AS response_time_unknown"]
+    columns += [f"a.{sql_ident(attribute_column(a))}" for a in attributes]
     return f"{', '.join(columns)} FROM accounted a"
 
 
@@ -905,7 +936,7 @@ def _report(
     message_stats = {s.file: s for r in results or [] for s in r.drops}
     stats = []
     for index, drop in enumerate(drops):
-        if drop.source.shape == "messages":
+        if drop.source.shape in DERIVED_SHAPES:
             stats.append(message_stats.get(drop.rel, DropStats(
                 drop.source.name, drop.rel, drop.sha256, 0, 0, 0, 0)))
             continue
@@ -920,6 +951,8 @@ def _report(
                 superseded=c.get("superseded", 0),
                 rejected=c.get("rejected", 0),
                 rejected_by_reason=dict(sorted(reasons.get(index, {}).items())),
+                before_since=c.get("before_since", 0),
+                retracted=c.get("retracted", 0),
             )
         )
     rejections = tuple(_rejections(con, config)) + tuple(
@@ -927,7 +960,12 @@ def _report(
     )
     fields_dropped = _fields_dropped(con, config)
     by_source: dict[str, datetime | None] = {}
+    latest_message = {r.source: r.latest for r in results or []}
     for source in config.sources:
+        if source.shape in DERIVED_SHAPES:  # the latest kept message or event (SPEC §4.1)
+            latest = latest_message.get(source.name)
+            by_source[source.name] = _utc(latest) if latest is not None else None
+            continue
         row = con.execute(
             "SELECT max(greatest(received_at, coalesce(first_response_at, received_at), "
             "coalesce(resolved_at, received_at))) FROM interactions WHERE source = ?",
@@ -938,9 +976,10 @@ def _report(
     if explicit:
         through = config.site.data_through.astimezone(timezone.utc)  # type: ignore[union-attr]
     else:
-        known = [t for t in by_source.values() if t is not None]
-        through = min(known) if known else None
+        through = site_data_through(by_source, config.sources)
     return QualityReport(
+        beyond=_beyond(con, config, through),
+        closed_sources=tuple(s.name for s in config.sources if s.closed),
         drops=tuple(stats),
         rejections=rejections,
         exclusions={},
@@ -950,6 +989,23 @@ def _report(
         reason_labels=dict(REASONS),
         fields_dropped=fields_dropped,
     )
+
+
+def _beyond(
+    con: duckdb.DuckDBPyConnection, config: Config, through: datetime | None
+) -> tuple[BeyondPeriod, ...]:
+    """Kept interactions received after `through`, by source and headline period."""
+    if through is None:
+        return ()
+    headline = config.site.periods[0]
+    local = f"timezone({sql_str(config.site.timezone)}, received_at)"
+    rows = con.execute(
+        f"SELECT CAST(source AS VARCHAR), {START_SQL[headline].format(ts=local)} AS start, "
+        "count(*) FROM interactions WHERE received_at > ? GROUP BY ALL ORDER BY ALL",
+        [through],
+    ).fetchall()
+    return tuple(BeyondPeriod(source, period_label(start, headline), n)
+                 for source, start, n in rows)
 
 
 def _fields_dropped(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[DroppedField, ...]:
@@ -1024,7 +1080,7 @@ def _rejections(con: duckdb.DuckDBPyConnection, config: Config) -> list[Rejectio
             out.append(Rejection(source, file, position, "", column, reason, str(problem)))
             continue
         context = Context(index, config.policy.csat.scale, through,
-                          config.sources[index].max_future)
+                          config.sources[index].max_future, config.sources[index].on_duplicate)
         problem = rejection_problem(
             f"{file}, {position}" + (f", column '{column}'" if column else ""),
             reason, field, value, context, received, reference_text(latest, earlier),

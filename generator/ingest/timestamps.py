@@ -3,7 +3,7 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 
 from __future__ import annotations
 
-from generator.config.loader import PLAUSIBLE_YEARS, SourceConfig, parse_duration
+from generator.config.loader import PLAUSIBLE_YEARS, Config, SourceConfig, parse_duration
 from generator.sqltext import sql_ident, sql_str
 
 #: A time of day followed by a UTC offset (or Z): the timestamp carries its own offset.
@@ -130,3 +130,17 @@ def reference_sql(time: str, latest: str, earlier: bool = True) -> str:
     drop = (f"CASE WHEN {time} = {latest}.latest AND NOT coalesce({latest}.tied, false) "
             f"THEN {latest}.runner_up ELSE {latest}.latest END")
     return f"coalesce({drop}, {latest}.earlier)" if earlier else drop
+
+
+def since_sql(config: Config, column: str, source: str = "source") -> str:
+    """SQL condition on the time `column` of a row of the source named by the SQL `source`:
+    before the `since` in force for it (its own, else site.since); 'false' when none is set."""
+    cases = []
+    for each in config.sources:
+        since = each.since or config.site.since
+        if since is not None:
+            cases.append(f"WHEN {sql_str(each.name)} THEN "
+                         f"TIMESTAMPTZ {sql_str(since.isoformat())}")
+    if not cases:
+        return "false"
+    return f"coalesce({column} < CASE {source} {' '.join(cases)} END, false)"

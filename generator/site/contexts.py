@@ -858,7 +858,11 @@ class DropRow:
     reasons: tuple[ReasonCount, ...]
     """Rejections by reason (sorted by code)."""
     balanced: bool
-    """read == kept + superseded + rejected."""
+    """read == kept + superseded + rejected + before since + retracted."""
+    before_since: int = 0
+    """Valid rows received before `since` (off the grid)."""
+    retracted: int = 0
+    """Retraction rows (`deleted` true): their interactions are in no figure."""
 
 
 @dataclass(frozen=True)
@@ -923,6 +927,8 @@ class ThreadRow:
     response_ids_disagreeing: int = 0
     """Listed response ids that disagree with in_reply_to (a cross-check only: in_reply_to is
     authoritative)."""
+    response_time_unknown: int = 0
+    """Conversations answered by a brand reply that has no time."""
 
 
 @dataclass(frozen=True)
@@ -981,15 +987,16 @@ class DataQualityContext:
     totals: DropRow
     """Totals over every drop."""
     balanced: bool
-    """True when every drop satisfies read = kept + superseded + rejected."""
+    """True when every drop satisfies read = kept + superseded + rejected (+ before since +
+    retracted)."""
     exclusions: tuple[tuple[str, int], ...]
     """(rule name, interactions excluded), built-in rule first."""
     data_through: str
     """Site data-through (reporting timezone) or 'no data'."""
     data_through_explicit: bool
     """True when site.data_through sets it."""
-    sources: tuple[tuple[str, str], ...]
-    """(source, its data-through) pairs."""
+    sources: tuple[tuple[str, str, bool], ...]
+    """(source, its data-through, closed: does not hold the site back) triples."""
     fields_dropped: tuple[DroppedFieldRow, ...]
     """Invalid optional fields of kept rows, per drop, field and reason."""
     values_dropped: int
@@ -1014,6 +1021,18 @@ class DataQualityContext:
     """Groups of probable duplicates (at most MAX_LOOKALIKES_SHOWN)."""
     lookalikes_total: int = 0
     """All groups of probable duplicates."""
+    beyond: tuple[tuple[str, str, int], ...] = ()
+    """(source, headline period, interactions) received after data-through: left out of
+    every figure."""
+    beyond_total: int = 0
+    """All of them."""
+    since: str = ""
+    """The `since` cut-off of the sources, formatted ('' when none is set); several sources
+    with different ones are listed as 'name: time'."""
+    show_before_since: bool = False
+    """Show the 'Before since' column (a `since` is set or rows were counted so)."""
+    show_retracted: bool = False
+    """Show the 'Retracted' column (a drop maps `deleted` or rows were retracted)."""
 
 
 class DrillRowView(NamedTuple):

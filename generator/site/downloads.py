@@ -143,11 +143,14 @@ def summary_json(
         "policy_sha256": policy_hash,
         "inputs": [
             {"source": d.source, "file": d.file, "sha256": d.sha256, "rows_read": d.read,
-             "kept": d.kept, "superseded": d.superseded, "rejected": d.rejected}
+             "kept": d.kept, "superseded": d.superseded, "rejected": d.rejected,
+             "before_since": d.before_since, "retracted": d.retracted}
             for d in quality.drops
         ],
         "rows_read": quality.rows_read,
         "rows_rejected": quality.rows_rejected,
+        "rows_before_since": quality.rows_before_since,
+        "rows_retracted": quality.rows_retracted,
         "headline_granularity": headline,
         "latest_complete_period": period.label if period else None,
         "status_counts": dict(sorted(counts.items())),
@@ -169,8 +172,9 @@ def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
     """interactions.csv: every kept interaction with its computed values, fetched from the
     engine in chunks and written by the rules of every CSV (generator.csvtext)."""
     from generator.figures.drill import interactions_sql
+    from generator.figures.metrics import published_dimensions
 
-    cursor = con.execute(interactions_sql(config))
+    cursor = con.execute(interactions_sql(config, published_dimensions(config)))
     writer = CsvWriter(column[0] for column in cursor.description)
     while chunk := cursor.fetchmany(INTERACTION_CHUNK):
         writer.writerows(chunk)

@@ -121,11 +121,12 @@ def build_site(
     pages: list[Page] = [_overview(site), _periods_index(site)]
     for g in site.granularities:
         periods = figures.periods[g]
-        pages += [_period_page(site, g, periods, i) for i in range(len(periods))]
+        pages += [_period_page(site, g, periods, i) for i, p in enumerate(periods)
+                  if site.has_period_page(p)]
     pages.append(_segments_index(site))
     pages.append(league_page(site))
     charts: list[ChartJob] = []
-    for dim, seg in figures.segments:
+    for dim, seg in site.shown:
         page, chart = _segment_page(site, dim, seg)
         pages.append(page)
         if chart is not None:
@@ -551,7 +552,11 @@ def _period_page(site: SiteIndex, g: str, periods: tuple[Period, ...], i: int) -
         text = _expand_figures(site, note.markdown, note.source, g, period.label)
         commentary = Markup(render_markdown(text, root))
 
-    def link(j: int, word: str) -> Link | None:
+    def link(step: int, word: str) -> Link | None:
+        """The nearest period before (step -1) or after (+1) that has a page."""
+        j = i + step
+        while 0 <= j < len(periods) and not site.has_period_page(periods[j]):
+            j += step
         if 0 <= j < len(periods):
             other = periods[j]
             return Link(root + site.period_path(other), f"{word}: {other.label}",
@@ -566,8 +571,8 @@ def _period_page(site: SiteIndex, g: str, periods: tuple[Period, ...], i: int) -
         tables=_segment_tables(site, period, root),
         commentary=commentary,
         commentary_title=commentary_title,
-        previous=link(i - 1, "Previous"),
-        next=link(i + 1, "Next"),
+        previous=link(-1, "Previous"),
+        next=link(1, "Next"),
         up=Link(f"{root}periods/index.html", "All periods"),
         blackouts=blackouts,
         restatements=_period_restatements(site, period, root),
@@ -583,7 +588,7 @@ def _periods_index(site: SiteIndex) -> Page:
         links = tuple(
             Link(root + site.period_path(p), p.label,
                  note=period_dates(p) + (" · partial" if p.partial else ""))
-            for p in reversed(site.figures.periods[g])
+            for p in reversed(site.figures.periods[g]) if site.has_period_page(p)
         )
         groups.append(PeriodGroup(g, GRANULARITY_ADJECTIVE.get(g, g).capitalize(), links))
     info = site.page_info(path, "Periods", "periods")

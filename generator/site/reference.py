@@ -336,9 +336,13 @@ def definitions_page(site: SiteIndex) -> Page:
                 "Rows with a timestamp after it are rejected.")
     else:
         rule = ("For each source, the latest received_at, first_response_at or resolved_at of "
-                "its kept rows; the site's data-through is the earliest of those (a lagging "
-                f"source holds the site back). Currently {site.format_time(through)}. A period "
-                "ending after it is partial.")
+                "its kept rows (for a message-level source, its latest kept message, follow-ups "
+                "included); the site's data-through is the earliest of those of the sources "
+                "not marked closed (a lagging source holds the site back). Currently "
+                f"{site.format_time(through)}. The period holding it is partial. Every figure "
+                "is as of data-through: interactions received after it are left out (the "
+                "data-quality page counts them), and a response or resolution after it has "
+                "not happened yet.")
     periods = site.config.site.periods
     context = DefinitionsContext(
         page=site.page_info(path, "Definitions", "definitions"),
@@ -379,8 +383,8 @@ def data_quality_page(site: SiteIndex) -> Page:
     q = site.quality
     drops = tuple(
         DropRow(d.source, d.file, d.read, d.kept, d.superseded, d.rejected,
-                _reason_counts(d.rejected_by_reason, q.reason_labels),
-                d.read == d.kept + d.superseded + d.rejected)
+                _reason_counts(d.rejected_by_reason, q.reason_labels), d.balanced,
+                d.before_since, d.retracted)
         for d in q.drops
     )
     reasons: dict[str, int] = {}
@@ -389,9 +393,17 @@ def data_quality_page(site: SiteIndex) -> Page:
             reasons[k] = reasons.get(k, 0) + v
     read, kept = sum(d.read for d in drops), sum(d.kept for d in drops)
     superseded, rejected = sum(d.superseded for d in drops), sum(d.rejected for d in drops)
-    balanced = all(d.balanced for d in drops) and read == kept + superseded + rejected
+    before_since, retracted = q.rows_before_since, q.rows_retracted
+    balanced = all(d.balanced for d in drops) and read == (
+        kept + superseded + rejected + before_since + retracted)
     totals = DropRow("", "Total", read, kept, superseded, rejected,
-                     _reason_counts(reasons, q.reason_labels), balanced)
+                     _reason_counts(reasons, q.reason_labels), balanced, before_since, retracted)
+    config = site.config
+    cutoffs = {s.name: s.since or config.site.since for s in config.sources}
+    shown = {site.format_time(t) for t in cutoffs.values() if t is not None}
+    since = (next(iter(shown)) if len(shown) == 1 and None not in cutoffs.values()
+             else ", ".join(f"{name}: {site.format_time(t)}" for name, t in cutoffs.items()
+                            if t is not None))
     policy = site.config.policy
     names = [NO_REPLY_NEEDED] + [r.name for r in policy.exclude]
     for version in policy.versions:
@@ -408,7 +420,8 @@ def data_quality_page(site: SiteIndex) -> Page:
     csv = Link(RESTATEMENTS_CSV, "restatements.csv") if q.restatements else None
     threads = tuple(
         ThreadRow(t.source, t.messages, t.conversations, t.orphans, t.brand_initiated,
-                  t.orphan_ids, t.brand_initiated_ids, t.response_ids_disagreeing)
+                  t.orphan_ids, t.brand_initiated_ids, t.response_ids_disagreeing,
+                  t.response_time_unknown)
         for t in q.threads
     )
     context = DataQualityContext(
@@ -416,10 +429,16 @@ def data_quality_page(site: SiteIndex) -> Page:
         drops=drops,
         totals=totals,
         balanced=totals.balanced,
+        since=since,
+        show_before_since=bool(since) or before_since > 0,
+        show_retracted="deleted" in q.mapped_fields or retracted > 0,
         exclusions=exclusions,
         data_through=site.format_time(q.data_through),
         data_through_explicit=q.data_through_explicit,
-        sources=tuple((name, site.format_time(t)) for name, t in q.data_through_by_source.items()),
+        sources=tuple((name, site.format_time(t), name in q.closed_sources)
+                      for name, t in q.data_through_by_source.items()),
+        beyond=tuple((b.source, b.period, b.interactions) for b in q.beyond),
+        beyond_total=sum(b.interactions for b in q.beyond),
         fields_dropped=tuple(
             DroppedFieldRow(d.file, d.field, d.column, d.reason,
                             reason_label(d.reason, q.reason_labels), d.count, d.example)

@@ -74,6 +74,10 @@ class SiteIndex:
     """(dimension, segment) -> its hour-of-week cells."""
     brackets: dict[tuple[str, str, str, str], list[BracketCount]] = field(default_factory=dict)
     """(granularity, period, dimension, segment) -> its bracket counts, in bracket order."""
+    shown: tuple[tuple[str, str], ...] = ()
+    """(dimension, segment) of the segments the pages show (see `_shown_segments`)."""
+    paged: set[tuple[str, str]] = field(default_factory=set)
+    """(granularity, label) of the periods that have a page (see `_paged_periods`)."""
 
     @classmethod
     def create(
@@ -97,10 +101,11 @@ class SiteIndex:
         except (ZoneInfoNotFoundError, ValueError):  # the config loader reports a bad zone
             site.tz = ZoneInfo("UTC")
         site.granularities = tuple(g for g in config.site.periods if g in figures.periods)
-        dims = list(dict.fromkeys(d for d, _ in figures.segments if d != "all"))
+        site.shown = site._shown_segments()
+        dims = list(dict.fromkeys(d for d, _ in site.shown if d != "all"))
         site.dim_slugs = segment_slugs(dims)
         for dim in dims:
-            site.seg_lists[dim] = tuple(s for d, s in figures.segments if d == dim)
+            site.seg_lists[dim] = tuple(s for d, s in site.shown if d == dim)
             site.seg_positions[dim] = {s: i for i, s in enumerate(site.seg_lists[dim])}
             site.seg_slugs[dim] = segment_slugs(site.seg_lists[dim])
         site.page_slugs = segment_slugs(p.stem for p in content.pages)
@@ -109,7 +114,44 @@ class SiteIndex:
         for b in figures.brackets:
             site.brackets.setdefault((b.granularity, b.period, b.dimension, b.segment),
                                      []).append(b)
+        site.paged = site._paged_periods()
         return site
+
+    def _volume(self, g: str, label: str, dim: str, seg: str) -> float:
+        fig = self.index.get((g, label, dim, seg, "volume"))
+        return fig.value if fig is not None and fig.value is not None else 0
+
+    def _shown_segments(self) -> tuple[tuple[str, str], ...]:
+        """The segments the pages show: 'all', and those with interactions in the shown
+        history (the headline granularity's last `history` periods). figures.csv keeps the
+        others; a value seen only in stray old rows gets no page, chart or table row."""
+        periods = self.figures.periods.get(self.headline, ()) if self.headline else ()
+        window = [p.label for p in periods[-max(1, self.config.site.history):]]
+        return tuple((dim, seg) for dim, seg in self.figures.segments
+                     if dim == "all"
+                     or any(self._volume(self.headline, label, dim, seg) for label in window))
+
+    def _paged_periods(self) -> set[tuple[str, str]]:
+        """The periods that get a page: those with interactions, commentary or restated
+        figures, the last `history` of each granularity (trend tables link to them) and the
+        latest complete one. Empty periods of the grid between stray old rows get none, so the
+        pages grow with the data rather than with the grid."""
+        paged = set()
+        history = max(1, self.config.site.history)
+        for g in self.granularities:
+            periods = self.figures.periods[g]
+            complete = [p for p in periods if not p.partial]
+            for i, p in enumerate(periods):
+                if (i >= len(periods) - history or (complete and p is complete[-1])
+                        or self._volume(g, p.label, "all", "all")
+                        or (g, p.label) in self.restated
+                        or self.content.commentary_for(p.label) is not None):
+                    paged.add((g, p.label))
+        return paged
+
+    def has_period_page(self, period: Period) -> bool:
+        """True when the period has an archive page."""
+        return (period.granularity, period.label) in self.paged
 
     # --- Look-ups ---------------------------------------------------------------------------
 
