@@ -228,8 +228,14 @@ def bracket_chart(site: SiteIndex, dim: str, seg: str, window: tuple[Period, ...
 
 
 def _short(period: Period) -> str:
+    """A period's label under its column: 'W47', 'Q4', 'Nov', '16' (day of the month)."""
     parts = period.label.split("-")
-    return parts[-1] if len(parts) == 2 else period.label[-2:]
+    if period.granularity == "month" and len(parts) == 2 and parts[1].isdigit():
+        return MONTHS[int(parts[1]) - 1]
+    return parts[-1] if len(parts) >= 2 else period.label
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # --- League tables -------------------------------------------------------------------------------
