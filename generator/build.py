@@ -163,6 +163,7 @@ def check(
     )
     from generator.figures.restate import compute_restatements
     from generator.figures.segments import find_lookalikes
+    from generator.figures.views import compute_brackets, compute_hourly
     from generator.ingest.sources import account_rows, release_staged, stage_drops
 
     stages = stages or Stages()
@@ -186,6 +187,19 @@ def check(
                      + unmet_goal_warnings(config, set(quality.mapped_fields)))
     with stages.time("compute figures"):
         figures = compute_figures(con, config, quality, cache)
+    with stages.time("views"):
+        # Hour of week and first-response brackets (SPEC §5.1).
+        # Like the metrics, response views need a source that maps first_response_at.
+        folded = frozenset(f.dimension for f in figures.folds)
+        headline = figures.periods.get(config.site.periods[0], ())
+        shown = {m.id for m in figures.metrics}
+        figures = replace(
+            figures,
+            brackets=compute_brackets(con, config) if "frt_median" in shown else (),
+            hourly=compute_hourly(con, config, published_dimensions(config), headline, folded,
+                                  shown),
+        )
+    with stages.time("compute figures"):
         quality = replace(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con),
             lookalikes=find_lookalikes(con, published_dimensions(config)),

@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace an output folder that holds files but not carecard's "
                        "marker file '.carecard-site' (a site built by an earlier carecard); "
                        "everything in it is removed")
+    build.add_argument("--digest", action="store_true",
+                       help="print the digest (data/digest.md: a short Markdown summary for "
+                       "the team chat or a CI job summary) to standard output; the build's "
+                       "own summary line then goes to standard error")
     build.add_argument("--fail-on", choices=("red", "amber"), default=None,
                        help="exit 1 when any segment of the latest complete headline period "
                        "has this status or worse (insufficient and none never fail)")
@@ -298,11 +302,13 @@ def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
     _warn(result.config.warnings)
     if result.checked is not None:
         _warn_if_all_rejected(result.checked.quality)
+    digest = getattr(args, "digest", False)
+    summary_to = sys.stderr if digest else sys.stdout
     if result.skipped:
         print(
             f"nothing changed: {result.output} is up to date ({result.pages} pages, "
             f"{result.charts} charts from {result.rows_read} rows, {result.rows_rejected} "
-            f"rejected) in {result.seconds:.1f}s"
+            f"rejected) in {result.seconds:.1f}s", file=summary_to,
         )
     else:
         print(
@@ -310,8 +316,13 @@ def _report_build(args: argparse.Namespace, result: BuildResult) -> int:
             f"({result.rows_rejected} rejected) in {result.seconds:.1f}s into {result.output}; "
             f"drops parsed {result.drops_parsed}, from cache {result.drops_from_cache}; "
             f"periods computed {len(result.periods_recomputed)}; "
-            f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}"
+            f"charts drawn {result.charts_drawn}, from cache {result.charts_from_cache}",
+            file=summary_to,
         )
+    if digest:
+        # The digest of the site just published (or left as it was: nothing changed).
+        sys.stdout.write((result.output / "data" / "digest.md").read_text(encoding="utf-8"))
+        sys.stdout.flush()
     if args.fail_on:
         from generator.model import METRICS_BY_ID
         from generator.site.formatting import format_value

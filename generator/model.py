@@ -259,6 +259,41 @@ class SegmentFold:
     """Interactions of the folded values (all time)."""
 
 
+@dataclass(frozen=True, slots=True)
+class HourCell:
+    """One cell of the hour-of-week view (SPEC §5.1): a row of data/hourly.csv."""
+
+    dimension: str
+    segment: str
+    weekday: int
+    """1 = Monday … 7 = Sunday, of received_at in the reporting timezone."""
+    hour: int
+    """0–23, of received_at in the reporting timezone."""
+    metric: str
+    """`volume`, `frt_median` or `sla_attainment`."""
+    value: float | None
+    n: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BracketCount:
+    """Actionable interactions of one period and segment in one first-response bracket: a row
+    of data/brackets.csv (SPEC §5.1)."""
+
+    granularity: str
+    period: str
+    period_start: date
+    period_end: date
+    partial: bool
+    dimension: str
+    segment: str
+    bracket: str
+    """`<=15m` (an edge), `later`, `unanswered_in_time` or `unanswered_overdue`."""
+    upper_minutes: float | None
+    """The bracket's upper edge (inclusive); None for the last three."""
+    count: int
+
+
 @dataclass(frozen=True)
 class Figures:
     """Every figure of the site plus what is needed to navigate them."""
@@ -283,6 +318,11 @@ class Figures:
     rows; the others came from the build cache (their rows and the config were unchanged)."""
     folds: tuple[SegmentFold, ...] = ()
     """The dimensions whose values beyond site.max_segments fold into '(other)'."""
+    hourly: tuple[HourCell, ...] = ()
+    """The hour-of-week view over the last `history` headline periods: 168 cells × 3 metrics
+    per segment, sorted like data/hourly.csv."""
+    brackets: tuple[BracketCount, ...] = ()
+    """First-response brackets per period and segment, sorted like data/brackets.csv."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ PAGES = (
     "definitions.html",
     "data-quality.html",
     "drill/week/2026-W47/all/all.html",
+    "hours/channel/twitter.html",
+    "league.html",
 )
 SCHEMES = ("light", "dark")
 WIDTHS = (375, 1280)

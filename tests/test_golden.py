@@ -31,7 +31,7 @@ def built_site(workdir: Path) -> dict[str, bytes]:
     return {
         p.relative_to(out).as_posix(): CHART_PANELS.sub(LEFT_OUT, p.read_bytes())
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.suffix in (".html", ".csv", ".json")
+        if p.is_file() and p.suffix in (".html", ".csv", ".json", ".md")
     }
 
 

@@ -214,7 +214,8 @@ def test_every_page_links_the_downloads_and_navigation(site):
     for path, doc in html_pages(site).items():
         main_nav = next(n for n in doc.find_all("nav") if n.attrs.get("aria-label") == "Main")
         labels = [a.text for a in main_nav.find_all("a")]
-        assert labels[:5] == ["Overview", "Periods", "Segments", "Definitions", "Data quality"]
+        assert labels[:6] == ["Overview", "Periods", "Segments", "League", "Definitions",
+                              "Data quality"]
         assert "About <these> figures" in labels
         hrefs = {posixpath.normpath(posixpath.join(posixpath.dirname(path), a.attrs["href"]))
                  for a in doc.find_all("a") if a.attrs.get("href")}
@@ -222,7 +223,8 @@ def test_every_page_links_the_downloads_and_navigation(site):
                 "data/badge.svg"} <= hrefs, path
         downloads = next(n for n in doc.find_all("nav") if n.attrs.get("aria-label") == "Downloads")
         assert [a.text for a in downloads.find_all("a")] == [
-            "figures.csv", "figures.json", "summary.json", "badge.svg"], path
+            "figures.csv", "figures.json", "summary.json", "badge.svg", "hourly.csv",
+            "brackets.csv", "digest.md"], path
 
 
 def test_every_chart_panel_has_a_text_alternative_and_every_chart_a_table(site):

@@ -385,3 +385,27 @@ def test_readme_real_export_config_builds_from_its_excerpt(
     result = build(config, use_cache=False)
     assert result.rows_read > 0
     assert (result.output / "index.html").is_file()
+
+
+def test_since_sets_aside_the_cases_of_an_event_log_received_before_it(
+    project: Callable[..., Path],
+) -> None:
+    # desk-1.csv and desk-2.csv with since 2024-03-06: cases 10 (received 04 09:00) and 11
+    # (05 10:00) fall before it. Their kept events count as "before since": case 10's three
+    # and case 11's five (its 06 08:00 'logged' is not its receipt; the case's first event is).
+    # Left: cases 12-15 (see the hand derivation above): volume 4, response_rate 3/4,
+    # frt_median of 5, 10, 240 = 10 (n 3); resolution_rate 2/4, median of 2, 24 = 13 h.
+    config = with_files(project, EVENTS_CONFIG.replace(
+        "periods: [month]}", "periods: [month], since: 2024-03-06}"), {
+        "exports/desk-1.csv": DATA / "events" / "desk-1.csv",
+        "exports/desk-2.csv": DATA / "events" / "desk-2.csv",
+    })
+    stats = {d.file: (d.read, d.kept, d.superseded, d.rejected, d.before_since)
+             for d in check(config).quality.drops}
+    assert stats == {"exports/desk-1.csv": (17, 6, 2, 1, 8), "exports/desk-2.csv": (3, 3, 0, 0, 0)}
+    table = figures(build(config, use_cache=False).output)
+    assert value(table, "2024-03", "volume") == (4, None)
+    assert value(table, "2024-03", "response_rate") == (pytest.approx(3 / 4), 4)
+    assert value(table, "2024-03", "frt_median") == (pytest.approx(10), 3)
+    assert value(table, "2024-03", "resolution_rate") == (pytest.approx(2 / 4), 4)
+    assert value(table, "2024-03", "resolution_median") == (pytest.approx(13), 2)

@@ -21,6 +21,7 @@ import sitefakes
 
 from generator.build import build
 from generator.site.charts import SVG_TAGS
+from generator.site.viewcharts import VIEW_SVG_TAGS
 
 # Texts of the data drawn in charts: some characters have no glyph in the chart font.
 pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font:UserWarning")
@@ -136,7 +137,7 @@ def expected_csv_text(value: str) -> str:
 
 def theme_tags() -> set[str]:
     """Every element name the default theme's templates can write, and the charts' SVG."""
-    tags: set[str] = set(SVG_TAGS)
+    tags: set[str] = set(SVG_TAGS) | VIEW_SVG_TAGS
     for template in (ROOT / "templates").glob("*.html"):
         tags |= {t.lower() for t in re.findall(r"<([a-zA-Z][a-zA-Z0-9-]*)",
                                                template.read_text(encoding="utf-8"))}
@@ -233,6 +234,47 @@ def test_no_payload_survives_in_any_chart_svg_in_a_page(payload_build: Path) -> 
                     if name == "xlink:href" or name in URL_ATTRIBUTES:
                         assert (value or "").startswith("#"), (page, name, value)
     assert charts > 5
+
+
+def test_no_payload_survives_in_the_heatmaps_and_bracket_charts(payload_build: Path) -> None:
+    """The hour-of-week pages and the segment pages' bracket charts hold inline SVG of shapes
+    with titles (the segment's name is in the aria-label): nothing else."""
+    svgs = 0
+    pages = sorted(payload_build.rglob("hours/*/*.html")) + sorted(
+        payload_build.rglob("segments/*/*.html"))
+    assert len(pages) > 10
+    for path in pages:
+        page = path.relative_to(payload_build).as_posix()
+        for svg in sitefakes.parse_html(path.read_bytes()).find_all("svg"):
+            if not {"heatmap-svg", "brackets-svg"} & set((svg.attrs.get("class") or "").split()):
+                continue
+            svgs += 1
+            for node in walk_html(svg):
+                assert node.tag in VIEW_SVG_TAGS, (page, node.tag)
+                for name in node.attrs:
+                    assert not name.startswith("on") and name != "style", (page, name)
+                    assert name not in URL_ATTRIBUTES and "href" not in name, (page, name)
+    assert svgs > 10
+
+
+def test_the_digest_shows_the_payloads_as_text_in_at_most_15_lines(payload_build: Path) -> None:
+    """data/digest.md rendered as CommonMark (GitHub's job summary, Teams): no element but the
+    digest's own, no link, no image, no raw HTML; the payloads are there as text."""
+    from markdown_it import MarkdownIt
+
+    text = (payload_build / "data" / "digest.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 15
+    renderer = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    doc = sitefakes.parse_html(renderer.render(text).encode("utf-8"))
+    nodes = walk_html(doc)[1:]
+    assert {node.tag for node in nodes} <= {"h3", "p", "ul", "li", "strong"}
+    assert all(not node.attrs for node in nodes)
+    shown = text_of(doc)
+    assert EVALUATED not in shown
+    segments = {p for p in PAYLOADS if f"category {p} " in shown}
+    assert {"<script>alert(1)</script>", "</svg><svg onload=alert(1)>", "-2+3",
+            "//evil.example/x"} <= segments
+    assert "exports/w2.csv" in shown  # the restating drop
 
 
 def test_no_payload_survives_in_any_svg(payload_build: Path) -> None:

@@ -47,13 +47,35 @@ def test_the_build_step_lets_only_exit_codes_0_and_1_go_on_to_publish(
     fake.chmod(0o755)
     output = tmp_path / "github-output"
     env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}",
-           "GITHUB_OUTPUT": str(output)}
+           "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
     bash = shutil.which("bash")
     assert bash is not None
     result = subprocess.run([bash, "-e", "-c", build[index]["run"]], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=30)
     assert (result.returncode == 0) == (code in (0, 1)), (code, result.returncode)
     assert output.read_text(encoding="utf-8") == f"code={code}\n"
+
+
+def test_the_build_step_posts_the_digest_as_the_job_summary(tmp_path: Path) -> None:
+    """`carecard build --digest` prints data/digest.md; the step appends it to the file GitHub
+    shows as the job's summary (a stand-in `carecard` prints its arguments)."""
+    build = steps("build")
+    run = next(step for step in build if step.get("id") == "build")["run"]
+    fake = tmp_path / "bin" / "carecard"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "digest of: $*"\necho "summary line" >&2\n',
+                    encoding="utf-8")
+    fake.chmod(0o755)
+    summary = tmp_path / "summary"
+    summary.write_text("earlier steps\n", encoding="utf-8")
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}",
+           "GITHUB_OUTPUT": str(tmp_path / "github-output"),
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    bash = shutil.which("bash")
+    assert bash is not None
+    subprocess.run([bash, "-e", "-c", run], env=env, cwd=tmp_path, check=True, timeout=30)
+    assert summary.read_text(encoding="utf-8") == (
+        "earlier steps\ndigest of: build --config config.yaml --fail-on red --digest\n")
 
 
 def test_the_workflow_pins_actions_by_commit_and_grants_each_job_only_what_it_uses() -> None:

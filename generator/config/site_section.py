@@ -25,6 +25,8 @@ MAX_REJECTED_SHARE = 0.5
 #: The share applies to drops of at least this many rows (a drop of 3 rows, 2 rejected, is not
 #: a broken export).
 REJECTED_SHARE_MIN_ROWS = 20
+#: Upper edges of the first-response brackets in minutes: 5m, 15m, 60m, 4h, 24h (SPEC §5.1).
+DEFAULT_BRACKETS: tuple[float, ...] = (5.0, 15.0, 60.0, 240.0, 1440.0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ class SiteConfig:
     """Most values a dimension publishes as segments, by dimension name or 'default' (else
     MAX_SEGMENTS); the rest fold into '(other)'."""
 
+    brackets: tuple[float, ...] = DEFAULT_BRACKETS
+    """Upper edges in minutes of the first-response brackets (inclusive), strictly increasing."""
+    bracket_mark: float = 60.0
+    """The expectation marked on the brackets chart, in minutes."""
+
     def segment_limit(self, dimension: str) -> int:
         """The most values `dimension` publishes (site.max_segments)."""
         return self.max_segments.get(dimension, self.max_segments.get("default", MAX_SEGMENTS))
@@ -88,6 +95,8 @@ class SiteParser(LoaderBase):
                 "max_segments": self.max_segments,
                 "min_n": self.whole(1),
                 "max_rejected_share": self.number_in(0, 1),
+                "brackets": self.brackets,
+                "bracket_mark": self.minutes,
                 "since": self.local_datetime,
             },
         )
@@ -118,6 +127,17 @@ class SiteParser(LoaderBase):
             if limit is not _INVALID:
                 limits[name] = limit
         return limits
+
+    def minutes(self, node: yaml.Node, path: str) -> float:
+        """Parse a duration like '60m' into minutes."""
+        return self.duration(node, path)[0]
+
+    def brackets(self, node: yaml.Node, path: str) -> tuple[float, ...]:
+        """Parse the bracket edges: a non-empty list of durations, each longer than the last."""
+        edges = self.list_of(self.minutes, non_empty=True)(node, path)
+        if any(b <= a for a, b in zip(edges, edges[1:])):
+            raise _Bad("durations in increasing order, like [5m, 15m, 60m, 4h, 24h]")
+        return tuple(edges)
 
     def check_segment_limits(self, site: yaml.Node | None, sources: Iterable[SourceConfig]) -> None:
         """Report names in site.max_segments that no source publishes as a dimension (like an

@@ -175,6 +175,40 @@ KEYS = "granularity, period_start, dimension, segment"
 COUNT_AGGREGATES = tuple(COUNTS)
 
 
+def bracket_label(minutes: float) -> str:
+    """A bracket's label by its upper edge: '<=5m', '<=60m', '<=4h', '<=90s'."""
+    if minutes < 1 or not float(minutes * 60).is_integer():
+        return f"<={minutes * 60:g}s"
+    if minutes <= 60 or minutes % 60:
+        return f"<={minutes:g}m"
+    return f"<={minutes / 60:g}h"
+
+
+#: The brackets after the edges: answered later than the last edge, unanswered and not yet
+#: due at data-through, unanswered and overdue (SPEC §5.1).
+TAIL_BRACKETS = ("later", "unanswered_in_time", "unanswered_overdue")
+
+
+def bracket_counts(config: Config) -> dict[str, str]:
+    """Aggregate columns `bracket_<i>`: the actionable interactions in each first-response
+    bracket (edges inclusive, on the clock of each target), in bracket order."""
+    answered = "excluded_by IS NULL AND first_response_at IS NOT NULL"
+    columns = {}
+    edges = config.site.brackets
+    for i, edge in enumerate(edges):
+        low = f" AND frt_minutes > {edges[i - 1]!r} + {EPSILON}" if i else ""
+        columns[f"bracket_{i}"] = (
+            f"count(*) FILTER (WHERE {answered} AND frt_minutes <= {edge!r} + {EPSILON}{low})")
+    k = len(edges)
+    columns[f"bracket_{k}"] = (  # answered without a time within the last edge
+        f"count(*) FILTER (WHERE {answered} "
+        f"AND coalesce(frt_minutes > {edges[-1]!r} + {EPSILON}, true))")
+    unanswered = "excluded_by IS NULL AND first_response_at IS NULL"
+    columns[f"bracket_{k + 1}"] = f"count(*) FILTER (WHERE {unanswered} AND NOT sla_eligible)"
+    columns[f"bracket_{k + 2}"] = f"count(*) FILTER (WHERE {unanswered} AND sla_eligible)"
+    return columns
+
+
 def published_dimensions(config: Config) -> tuple[str, ...]:
     """`channel` then every declared dimension, in first-declared order."""
     names = ["channel"]
@@ -452,7 +486,8 @@ def _aggregate_todo(
                 f"WHERE granularity = {sql_str(granularity)})")
 
     any_wanted = " OR ".join(wanted(g) for g in config.site.periods)
-    parts = {**COUNTS, **PARTS}
+    brackets = bracket_counts(config)
+    parts = {**COUNTS, **PARTS, **brackets}
     keys = [sql_ident("p_" + g) for g in config.site.periods] + [
         f"{segment_sql(d, folded=folded)} AS {sql_ident('s_' + d)}" for d in dimensions
     ]
@@ -486,7 +521,8 @@ def _aggregate_todo(
         # Over every row: a custom aggregate says itself which rows it takes.
         joins += f" LEFT JOIN ({per_segment(custom)}) USING ({KEYS})"
     columns = ", ".join(
-        f"{expr} AS {name}" for name, expr in {**AGGREGATES, **{c: c for c in custom}}.items()
+        f"{expr} AS {name}"
+        for name, expr in {**AGGREGATES, **{c: c for c in (*custom, *brackets)}}.items()
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {target} AS SELECT {KEYS}, {columns} FROM ({summed}) {joins}"

@@ -441,6 +441,55 @@ class TrendTable:
 
 
 @dataclass(frozen=True)
+class Swatch:
+    """A legend entry of the hour-of-week heatmaps and the brackets chart."""
+
+    code: str
+    """Its CSS class ('heat-3', 'bracket-0', 'heat-none')."""
+    label: str
+    """What it stands for ('12 – 25', '≤ 15 min')."""
+
+
+@dataclass(frozen=True)
+class BracketRow:
+    """One period of the brackets table."""
+
+    period: Link
+    """The period, linked to its archive page (note 'partial' when partial)."""
+    counts: tuple[str, ...]
+    """Interactions in each bracket (as the table's columns)."""
+    within_mark: str
+    """Share of actionable interactions answered within the mark ('72.4%'), '—' without any."""
+    actionable: str
+    """Actionable interactions (the brackets add up to it)."""
+
+
+@dataclass(frozen=True)
+class BracketChart:
+    """A segment's first-response brackets per period (SPEC §5.1): a 100% stacked column per
+    period, the mark as a line, and the table of counts beside it."""
+
+    caption: str
+    """What the chart shows."""
+    summary: str
+    """The chart's text alternative."""
+    svg: Markup
+    """The columns as inline SVG (shapes only; the labels are HTML around it)."""
+    legend: tuple[Swatch, ...]
+    """One swatch per bracket, fastest first."""
+    mark: str
+    """The mark's legend words ('answered within 60 min (the line)')."""
+    ticks: tuple[str, ...]
+    """Short period labels under the columns ('W47')."""
+    columns: tuple[str, ...]
+    """The table's bracket headings ('≤ 5 min' … 'unanswered, overdue')."""
+    rows: tuple[BracketRow, ...]
+    """Periods, oldest first."""
+    mark_heading: str
+    """Heading of the table's share column ('Within 60 min')."""
+
+
+@dataclass(frozen=True)
 class SegmentContext:
     """Context of segment.html: `segments/<dimension>/<slug>.html`."""
 
@@ -465,6 +514,120 @@ class SegmentContext:
     all_siblings: Link | None = None
     """When `siblings` lists only some segments: the list of all of them on the segments
     index ('All 5,000 segments of team')."""
+    brackets: BracketChart | None = None
+    """First-response brackets of the shown periods, or None without response times."""
+    hours: Link | None = None
+    """The segment's hour-of-week page, or None."""
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """One cell of an hour-of-week table."""
+
+    value: str
+    """The formatted value, '—' when there is none."""
+    code: str
+    """The heatmap class of the value ('heat-0' … 'heat-4', 'heat-none')."""
+    label: str
+    """The column's heading (the weekday), for a table stacked on a phone."""
+
+
+@dataclass(frozen=True)
+class HeatRow:
+    """One hour of an hour-of-week table."""
+
+    hour: str
+    """'00:00' … '23:00'."""
+    cells: tuple[HeatCell, ...]
+    """Monday first."""
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """One metric by weekday × hour: a heatmap, its legend and the table of its values."""
+
+    metric: Link
+    """The metric, linked to its definition."""
+    anchor: str
+    """The section's id ('hours-sla_attainment')."""
+    summary: str
+    """The heatmap's text alternative (busiest or worst hours)."""
+    svg: Markup
+    """The 7 × 24 cells as inline SVG (one `<rect>` with a `<title>` each)."""
+    legend: tuple[Swatch, ...]
+    """The value range of each shade, then 'no value'."""
+    caption: str
+    """The table's caption."""
+    weekdays: tuple[str, ...]
+    """Column headings, Monday first."""
+    rows: tuple[HeatRow, ...]
+    """24 rows, from 00:00."""
+
+
+@dataclass(frozen=True)
+class HoursContext:
+    """Context of hours.html: `hours/<dimension>/<slug>.html` (SPEC §5.1)."""
+
+    page: PageInfo
+    """Common page facts."""
+    segment: Link
+    """The segment, linked to its page."""
+    window: str
+    """The periods covered ('13 weeks, 2026-W36 to 2026-W48 (partial)')."""
+    timezone: str
+    """The reporting timezone the hours are read in."""
+    heatmaps: tuple[Heatmap, ...]
+    """Volume, median first response and SLA attainment (those the data has)."""
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    """One segment of a league table."""
+
+    segment: Link
+    """The segment, linked to its page."""
+    status: Status
+    value: str
+    goal: str
+    change: str
+    """'▲ 3.1 pp better' or '' (no comparison)."""
+    n: str
+
+
+@dataclass(frozen=True)
+class LeagueTable:
+    """The segments of one dimension ranked on one metric with a goal."""
+
+    anchor: str
+    """The table's id ('league-team-sla_attainment')."""
+    metric: Link
+    """The metric, linked to its definition."""
+    caption: str
+    rows: tuple[LeagueRow, ...]
+    """Red first, then amber, green and too few; within a status, furthest behind the goal
+    first."""
+
+
+@dataclass(frozen=True)
+class LeagueGroup:
+    """The league tables of one dimension."""
+
+    dimension: str
+    anchor: str
+    tables: tuple[LeagueTable, ...]
+    """One per metric with a goal, SLA attainment first."""
+
+
+@dataclass(frozen=True)
+class LeagueContext:
+    """Context of league.html: who is behind, per dimension, in the latest complete period."""
+
+    page: PageInfo
+    """Common page facts."""
+    period: PeriodView | None
+    """The latest complete headline period, or None when there is none."""
+    groups: tuple[LeagueGroup, ...]
+    """One per dimension."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from generator.config.loader import Config
 from generator.csvtext import CsvWriter, csv_bytes
 from generator.figures.metrics import latest_complete
 from generator.model import BuildInfo, Figure, Figures, QualityReport
+from generator.site.digest import digest_markdown
 
 if TYPE_CHECKING:
     import duckdb
@@ -20,10 +21,18 @@ FIGURE_COLUMNS: tuple[str, ...] = (
     "metric", "value", "n", "goal", "status", "previous_value", "change", "change_unit",
     "year_ago_value", "year_ago_change",
 )
+HOURLY_COLUMNS: tuple[str, ...] = (
+    "dimension", "segment", "weekday", "hour", "metric", "value", "n",
+)
+BRACKET_COLUMNS: tuple[str, ...] = (
+    "granularity", "period", "period_start", "period_end", "partial", "dimension", "segment",
+    "bracket", "upper_minutes", "count",
+)
 #: Rows of interactions.csv fetched from the engine at a time.
 INTERACTION_CHUNK = 10_000
 NUMBER_COLUMNS = frozenset(
-    {"value", "n", "goal", "previous_value", "change", "year_ago_value", "year_ago_change"}
+    {"value", "n", "goal", "previous_value", "change", "year_ago_value", "year_ago_change",
+     "upper_minutes", "count", "weekday", "hour"}
 )
 
 
@@ -52,6 +61,22 @@ def figures_csv(rows: tuple[Figure, ...]) -> bytes:
     writer = CsvWriter(FIGURE_COLUMNS)
     for row in rows:
         writer.writerow([_cell(c, getattr(row, c)) for c in FIGURE_COLUMNS])
+    return writer.getvalue()
+
+
+def hourly_csv(figures: Figures) -> bytes:
+    """hourly.csv: the hour-of-week view, one row per segment × weekday × hour × metric."""
+    writer = CsvWriter(HOURLY_COLUMNS)
+    writer.writerows([_cell(c, getattr(row, c)) for c in HOURLY_COLUMNS]
+                     for row in figures.hourly)
+    return writer.getvalue()
+
+
+def brackets_csv(figures: Figures) -> bytes:
+    """brackets.csv: actionable interactions per period, segment and first-response bracket."""
+    writer = CsvWriter(BRACKET_COLUMNS)
+    writer.writerows([_cell(c, getattr(row, c)) for c in BRACKET_COLUMNS]
+                     for row in figures.brackets)
     return writer.getvalue()
 
 
@@ -166,6 +191,9 @@ def data_files(
     put("data/figures.json", figures_json(figures.rows))
     put("data/summary.json", summary)
     put("data/rejected.csv", rejected_csv(quality))
+    put("data/hourly.csv", hourly_csv(figures))
+    put("data/brackets.csv", brackets_csv(figures))
+    put("data/digest.md", digest_markdown(config, figures, quality).encode("utf-8"))
     put("data/badge.svg", _badge(config, figures))
     if interactions is not None:
         put("data/interactions.csv", interactions)

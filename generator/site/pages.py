@@ -96,6 +96,7 @@ from generator.site.reference import (
     restatement_views,
 )
 from generator.site.siteindex import SiteIndex, root_of, segment_title
+from generator.site.views import bracket_chart, hours_page, league_page
 
 #: The status badge written by the output stage (shown on the overview).
 BADGE_SVG = "data/badge.svg"
@@ -124,12 +125,16 @@ def build_site(
         pages += [_period_page(site, g, periods, i) for i, p in enumerate(periods)
                   if site.has_period_page(p)]
     pages.append(_segments_index(site))
+    pages.append(league_page(site))
     charts: list[ChartJob] = []
     for dim, seg in site.shown:
         page, chart = _segment_page(site, dim, seg)
         pages.append(page)
         if chart is not None:
             charts.append(chart)
+        hours = hours_page(site, dim, seg)
+        if hours is not None:
+            pages.append(hours)
     downloads: list[CsvDownload] = []
     for drill in figures.drill:
         wanted = site.has_segment(drill.dimension, drill.segment)
@@ -801,8 +806,12 @@ def _segment_page(site: SiteIndex, dim: str, seg: str) -> tuple[Page, ChartJob |
             legend=_legend_keys(spec),
         )
     siblings, all_siblings = _siblings(site, dim, seg, root)
+    hours = None
+    if (dim, seg) in site.hourly:
+        hours = Link(root + site.hours_path(dim, seg), "When customers write: hour of week")
     context = SegmentContext(info, dim, seg, scorecards, chart_view, table, siblings,
-                             _budget_view(site, dim, seg, root), all_siblings)
+                             _budget_view(site, dim, seg, root), all_siblings,
+                             bracket_chart(site, dim, seg, window, root), hours)
     return Page(path, "segment.html", context), job
 
 

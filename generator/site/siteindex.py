@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from generator.config.loader import Config
 from generator.model import (
     METRICS_BY_ID,
+    BracketCount,
     BudgetRow,
     BuildInfo,
     DrillList,
     Figure,
     Figures,
+    HourCell,
     MetricInfo,
     Period,
     QualityReport,
@@ -35,6 +37,9 @@ DOWNLOADS: tuple[tuple[str, str], ...] = (
     ("data/figures.json", "figures.json"),
     ("data/summary.json", "summary.json"),
     ("data/badge.svg", "badge.svg"),
+    ("data/hourly.csv", "hourly.csv"),
+    ("data/brackets.csv", "brackets.csv"),
+    ("data/digest.md", "digest.md"),
 )
 STYLESHEET = "assets/carecard.css"
 #: Made by the build: the print header of every sheet (an @page rule with the site's text).
@@ -65,6 +70,10 @@ class SiteIndex:
     seg_positions: dict[str, dict[str, int]] = field(default_factory=dict)
     """Dimension -> segment -> its index in seg_lists."""
     page_slugs: dict[str, str] = field(default_factory=dict)
+    hourly: dict[tuple[str, str], list[HourCell]] = field(default_factory=dict)
+    """(dimension, segment) -> its hour-of-week cells."""
+    brackets: dict[tuple[str, str, str, str], list[BracketCount]] = field(default_factory=dict)
+    """(granularity, period, dimension, segment) -> its bracket counts, in bracket order."""
     shown: tuple[tuple[str, str], ...] = ()
     """(dimension, segment) of the segments the pages show (see `_shown_segments`)."""
     paged: set[tuple[str, str]] = field(default_factory=set)
@@ -100,6 +109,11 @@ class SiteIndex:
             site.seg_positions[dim] = {s: i for i, s in enumerate(site.seg_lists[dim])}
             site.seg_slugs[dim] = segment_slugs(site.seg_lists[dim])
         site.page_slugs = segment_slugs(p.stem for p in content.pages)
+        for cell in figures.hourly:
+            site.hourly.setdefault((cell.dimension, cell.segment), []).append(cell)
+        for b in figures.brackets:
+            site.brackets.setdefault((b.granularity, b.period, b.dimension, b.segment),
+                                     []).append(b)
         site.paged = site._paged_periods()
         return site
 
@@ -176,6 +190,10 @@ class SiteIndex:
         """Output path of a segment page."""
         return f"segments/{self._slug(dim, seg)}.html"
 
+    def hours_path(self, dim: str, seg: str) -> str:
+        """Output path of a segment's hour-of-week page."""
+        return f"hours/{self._slug(dim, seg)}.html"
+
     def chart_path(self, dim: str, seg: str) -> str:
         """Output path of a segment's trend chart."""
         return f"charts/{self._slug(dim, seg)}.svg"
@@ -208,6 +226,7 @@ class SiteIndex:
             ("index.html", "Overview", "overview"),
             ("periods/index.html", "Periods", "periods"),
             ("segments/index.html", "Segments", "segments"),
+            ("league.html", "League", "league"),
             ("definitions.html", "Definitions", "definitions"),
             ("data-quality.html", "Data quality", "data-quality"),
         ]
