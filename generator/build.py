@@ -309,6 +309,9 @@ def input_fingerprint(config: Config, output: Path, strict: bool = False) -> str
     parts = [__version__, os.environ.get("SOURCE_DATE_EPOCH", ""), str(output.resolve()),
              f"strict={strict}",
              hashlib.sha256(config.path.read_bytes()).hexdigest()]
+    # The pseudonyms' key (site.privacy.pseudonymise) is read from the environment: a new key
+    # is a new build. Only its fingerprint is kept, like the cached rows' keys.
+    parts += sorted({s.pseudonym_key_id for s in config.sources})
     parts += [f"{d.rel}:{d.sha256}" for d in find_drops(config)]
     package = Path(__file__).resolve().parent
     parts.append(files_digest(sorted(package.rglob("*.py")), package))  # the code itself

@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from generator.config.privacy import field_pseudonym, hashed_fields, mentions_pseudonymised
 from generator.model import LookalikeGroup
 from generator.sqltext import mapped_sql
 
@@ -109,6 +110,40 @@ def value_sql(raw: str, name: str, source: SourceConfig) -> str:
     for key, canonical in (mapping or {}).items():
         keys.setdefault(normalize_value(key, steps) if steps else key, canonical)
     return mapped_sql(normalized_sql(raw, steps), keys or None)
+
+
+#: The engine function giving a field value's pseudonym: carecard_pseudonym('agent', value).
+PSEUDONYM_FUNCTION = "carecard_pseudonym"
+#: The engine function pseudonymising the @handles in a text: carecard_mentions(text).
+MENTIONS_FUNCTION = "carecard_mentions"
+
+
+def register_pseudonyms(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Make :data:`PSEUDONYM_FUNCTION` and :data:`MENTIONS_FUNCTION` with `key` available to
+    `con` (site.privacy.pseudonymise), replacing those of another key."""
+    import duckdb
+
+    for name, function in ((PSEUDONYM_FUNCTION, lambda f, v: field_pseudonym(f, v, key)),
+                           (MENTIONS_FUNCTION, lambda t: mentions_pseudonymised(t, key))):
+        try:
+            con.remove_function(name)
+        except duckdb.InvalidInputException:  # not registered yet
+            pass
+        arguments: list[Any] = ["VARCHAR", "VARCHAR"] if name == PSEUDONYM_FUNCTION else ["VARCHAR"]
+        con.create_function(name, function, arguments, "VARCHAR", side_effects=False)
+
+
+def pseudonymised_sql(sql: str, name: str, source: SourceConfig) -> str:
+    """SQL of the value `sql` of field `name`, replaced by its pseudonym when the site
+    pseudonymises the field (a NULL stays NULL)."""
+    if name not in hashed_fields(source.pseudonymise):
+        return sql
+    return f"{PSEUDONYM_FUNCTION}('{name}', {sql})"
+
+
+def text_sql(sql: str, source: SourceConfig) -> str:
+    """SQL of a message text, its @handles pseudonymised when the site pseudonymises authors."""
+    return f"{MENTIONS_FUNCTION}({sql})" if "author" in source.pseudonymise else sql
 
 
 # --- Probable duplicates ---------------------------------------------------------------------

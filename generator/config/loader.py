@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -39,6 +39,13 @@ from generator.config.policy_section import (
     SentimentPolicy,
     TargetRule,
     Where,
+)
+from generator.config.privacy import (
+    KEY_VARIABLE,
+    MIN_KEY_LENGTH,
+    hashed_fields,
+    key_id,
+    pseudonymise_config,
 )
 from generator.config.site_section import SiteConfig, SiteParser
 from generator.config.sources_section import (
@@ -204,6 +211,10 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
         )
         site = values.get("site") or self.site(None, "site")
         self.check_segment_limits(self.child(root, "site"), values.get("sources", ()))
+        sources = values.get("sources", ())
+        policy = values.get("policy", Policy())
+        if site.pseudonymise:
+            site, sources, policy = self._pseudonymised(root, site, sources, policy)
         if self.problems:
             # A misspelt key is often the cause of an error (`calender` leaves `calendar`
             # missing), so its did-you-mean is listed with the errors; first on a shared line.
@@ -211,8 +222,43 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
         return Config(
             path=path,
             site=site,
-            sources=values["sources"],
+            sources=sources,
             calendars=values.get("calendars", {}),
-            policy=values.get("policy", Policy()),
+            policy=policy,
             warnings=tuple(str(w) for w in _by_line(self.warnings)),
         )
+
+    def _pseudonymised(
+        self, root: yaml.Node, site: SiteConfig, sources: tuple[SourceConfig, ...],
+        policy: Policy,
+    ) -> tuple[SiteConfig, tuple[SourceConfig, ...], Policy]:
+        """Check site.privacy.pseudonymise (known names, a key in CARECARD_KEY) and return the
+        site with the key, the sources told what to pseudonymise, and the policy with the values
+        its rules name pseudonymised."""
+        node = self.child(self.child(self.child(root, "site"), "privacy"), "pseudonymise")
+        line = _line(node) if node is not None else 1
+        known = ["author"] + sorted({d for s in sources for d in s.dimensions})
+        for name in site.pseudonymise:
+            if name not in known:
+                self.error(line, "site.privacy.pseudonymise", "a dimension or 'author' ("
+                           + ", ".join(repr(k) for k in known) + ")", name,
+                           "pseudonymise the dimensions that name people, like agent; "
+                           "'author' is the author of a message (message-level sources).")
+        key = os.environ.get(KEY_VARIABLE, "")
+        if len(key) < MIN_KEY_LENGTH:
+            self.error(line, "site.privacy.pseudonymise",
+                       f"a key of at least {MIN_KEY_LENGTH} characters in the environment "
+                       f"variable {KEY_VARIABLE}",
+                       "nothing" if not key else f"{len(key)} characters",
+                       f"set {KEY_VARIABLE} to a long random secret (e.g. the output of "
+                       "'openssl rand -hex 32') and keep it: the same key gives the same "
+                       "pseudonyms in every build.")
+            return site, sources, policy
+        names = hashed_fields(site.pseudonymise)
+        ident = key_id(key)
+        sources = tuple(
+            pseudonymise_config(replace(s, pseudonymise=site.pseudonymise,
+                                        pseudonym_key_id=ident), names, key)
+            for s in sources)
+        return (replace(site, pseudonym_key=key), sources,
+                pseudonymise_config(policy, names, key))

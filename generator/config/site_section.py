@@ -67,6 +67,11 @@ class SiteConfig:
     """Upper edges in minutes of the first-response brackets (inclusive), strictly increasing."""
     bracket_mark: float = 60.0
     """The expectation marked on the brackets chart, in minutes."""
+    pseudonymise: tuple[str, ...] = ()
+    """site.privacy.pseudonymise: fields and dimensions whose values are replaced at ingest by
+    keyed pseudonyms (generator.config.privacy)."""
+    pseudonym_key: str = field(default="", repr=False, compare=False)
+    """The key of the pseudonyms (from CARECARD_KEY; never written anywhere)."""
 
     def segment_limit(self, dimension: str) -> int:
         """The most values `dimension` publishes (site.max_segments)."""
@@ -98,8 +103,10 @@ class SiteParser(LoaderBase):
                 "brackets": self.brackets,
                 "bracket_mark": self.minutes,
                 "since": self.local_datetime,
+                "privacy": self.privacy,
             },
         )
+        values.update(values.pop("privacy", {}))
         self.timezone = values.get("timezone", self.timezone)
         if "since" in values:
             values["since"] = values["since"].replace(tzinfo=ZoneInfo(self.timezone))
@@ -127,6 +134,13 @@ class SiteParser(LoaderBase):
             if limit is not _INVALID:
                 limits[name] = limit
         return limits
+
+    def privacy(self, node: yaml.Node, path: str) -> dict[str, tuple[str, ...]]:
+        """Parse `privacy`: {pseudonymise: [field or dimension, ...]}. Whether the names are
+        dimensions, and the key, are checked with the sources."""
+        values = self.fields(node, path, {"pseudonymise": self.list_of(
+            self.text, non_empty=True, unique="each field once")})
+        return {name: tuple(value) for name, value in values.items()}
 
     def minutes(self, node: yaml.Node, path: str) -> float:
         """Parse a duration like '60m' into minutes."""

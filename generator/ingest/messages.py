@@ -51,6 +51,7 @@ from generator.ingest.rejections import (
     MALFORMED_REASONS,
     Context,
     malformed_problem,
+    malformed_sql,
     reference_text,
     rejection_problem,
 )
@@ -63,7 +64,7 @@ from generator.ingest.timestamps import (
 )
 from generator.model import DropStats, Rejection, ThreadStats
 from generator.sqltext import attribute_column, sql_ident, sql_str
-from generator.values import value_sql
+from generator.values import pseudonymised_sql, text_sql, value_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -405,7 +406,8 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{sql_str(word)} AS position_word",
     ]
-    malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
+    malformed = (malformed_sql(MALFORMED_COLUMN, bool(source.pseudonymise))
+                 if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)")
     select.append(f"{malformed} AS malformed")
     select.append(f"{record_hash_sql(source, columns)} AS record_hash")
     for name in ("message_id", "in_reply_to"):
@@ -429,7 +431,10 @@ def _stage_sql(
             raw = sql_str(source.channel or DEFAULT_CHANNEL)
         else:
             raw = "CAST(NULL AS VARCHAR)"
-        select.append(f"{value_sql(raw, own, source)} AS {sql_ident('raw_' + name)}")
+        # Pseudonymised fields (and the @handles of a text) are hashed right here.
+        value = (text_sql(value_sql(raw, own, source), source) if name == "text"
+                 else pseudonymised_sql(value_sql(raw, own, source), name, source))
+        select.append(f"{value} AS {sql_ident('raw_' + name)}")
         select.append(f"{sql_str(column if present else '')} AS {sql_ident('col_' + name)}")
     return f"SELECT {', '.join(select)} FROM {table}"
 
@@ -519,8 +524,10 @@ def _conversation_stage_sql(
         column = _column_for(source, name)
         raws[name] = (f"nullif(trim({sql_ident(column)}), '')", column)
     for name, (raw, column) in raws.items():
-        if name not in ("inbound", "messages", "text"):
-            raw = value_sql(raw, name, source)
+        if name == "text":
+            raw = text_sql(raw, source)
+        elif name not in ("inbound", "messages"):
+            raw = pseudonymised_sql(value_sql(raw, name, source), name, source)
         select.append(f"{raw} AS {sql_ident('raw_' + name)}")
         select.append(f"{sql_str(column)} AS {sql_ident('col_' + name)}")
     return (f"SELECT {', '.join(select)} FROM ("
@@ -732,6 +739,8 @@ def _conversations(
     dims = "".join(f", r.{sql_ident(attribute_column(a))}" for a in attributes)
     # A conversation record's interaction keeps the record's id; a thread its root's id.
     root_id = "r.conversation" if source.shape == "conversations" else "r.message_id"
+    # With pseudonymised authors, each @handle of a text is already '@p-' and its hash.
+    mention = sql_str("@(p-[0-9a-f]+)" if "author" in source.pseudonymise else "@(\\w+)")
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
         WITH roots AS (
@@ -750,8 +759,8 @@ def _conversations(
         mentions AS (
             SELECT root_id, handle, k FROM (
                 SELECT message_id AS root_id,
-                    unnest(regexp_extract_all(text, '@(\\w+)', 1)) AS handle,
-                    generate_subscripts(regexp_extract_all(text, '@(\\w+)', 1), 1) AS k
+                    unnest(regexp_extract_all(text, {mention}, 1)) AS handle,
+                    generate_subscripts(regexp_extract_all(text, {mention}, 1), 1) AS k
                 FROM roots WHERE text LIKE '%@%')
         ),
         mentioned AS (

@@ -15,6 +15,7 @@ from generator.errors import Problem
 from generator.ingest.readers import MAX_FIELD, MAX_RECORD
 from generator.ingest.timestamps import detect_formats
 from generator.model import QualityReport
+from generator.sqltext import sql_str
 
 #: Reasons of records a reader could not split into the header's values (SPEC §3.4).
 MALFORMED_REASONS: dict[str, str] = {
@@ -150,6 +151,19 @@ def _timestamp_hint(text: str, context: Context) -> str:
     if context.timestamp_format:
         return f"check {key} ('{context.timestamp_format}')."
     return f"set {key}."
+
+
+#: What a rejection quotes instead of a malformed record's text when the site pseudonymises.
+HIDDEN_TEXT = "(text not shown: site.privacy.pseudonymise)"
+
+
+def malformed_sql(column: str, pseudonymise: bool) -> str:
+    """SQL of a staged record's MALFORMED_COLUMN JSON; with site.privacy.pseudonymise its
+    quoted text is replaced by HIDDEN_TEXT as it is staged (it may name a person)."""
+    if not pseudonymise:
+        return column
+    patch = sql_str(json.dumps({"found": HIDDEN_TEXT}))
+    return f"CAST(json_merge_patch({column}, {patch}) AS VARCHAR)"
 
 
 def malformed_problem(where: str, why: str, source_index: int) -> tuple[Problem, str]:

@@ -58,6 +58,7 @@ from generator.ingest.rejections import (
     MALFORMED_REASONS,
     Context,
     malformed_problem,
+    malformed_sql,
     reference_text,
     rejection_problem,
 )
@@ -71,7 +72,7 @@ from generator.ingest.timestamps import (
 from generator.model import BeyondPeriod, DroppedField, DropStats, QualityReport, Rejection
 from generator.progress import progress
 from generator.sqltext import attribute_column, sql_ident, sql_str
-from generator.values import register_functions, value_sql
+from generator.values import pseudonymised_sql, register_functions, register_pseudonyms, value_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -303,6 +304,8 @@ def stage_drops(
     is dropped as soon as it is mapped, so the text of all drops is never in memory at once.
     """
     register_functions(con)  # sources[].normalize
+    if config.site.pseudonymise:
+        register_pseudonyms(con, config.site.pseudonym_key)
     drops = find_drops(config)
     attributes = sorted({a for s in config.sources for a in source_attributes(s)})
     problems: list[Problem] = []
@@ -673,7 +676,8 @@ def _stage_sql(
     source = drop.source
     inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, {sql_str(_column_for(source, 'id'))}), "
                "false)" if INEXACT_COLUMN in columns else "false")
-    malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)"
+    malformed = (malformed_sql(MALFORMED_COLUMN, bool(source.pseudonymise))
+                 if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)")
     select = [
         f"{sql_str(source.name)} AS source",
         f"{drop_index} AS drop_index",
@@ -693,7 +697,9 @@ def _stage_sql(
             raw = sql_str(source.channel)
         else:
             raw = "CAST(NULL AS VARCHAR)"
-        select.append(f"{value_sql(raw, name, source)} AS {sql_ident('raw_' + name)}")
+        # A pseudonymised field is hashed right here: no original value goes further.
+        value = pseudonymised_sql(value_sql(raw, name, source), name, source)
+        select.append(f"{value} AS {sql_ident('raw_' + name)}")
     # Ids written by a spreadsheet as '3.0' mean '3'.
     text = (
         "SELECT * REPLACE (regexp_replace(raw_id, '^(\\d+)\\.0+$', '\\1') AS raw_id) "
