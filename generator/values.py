@@ -136,14 +136,14 @@ def register_pseudonyms(con: duckdb.DuckDBPyConnection, key: str) -> None:
 def pseudonymised_sql(sql: str, name: str, source: SourceConfig) -> str:
     """SQL of the value `sql` of field `name`, replaced by its pseudonym when the site
     pseudonymises the field (a NULL stays NULL)."""
-    if name not in hashed_fields(source.pseudonymise):
+    if name not in hashed_fields(source.pseudonymised):
         return sql
     return f"{PSEUDONYM_FUNCTION}('{name}', {sql})"
 
 
 def text_sql(sql: str, source: SourceConfig) -> str:
     """SQL of a message text, its @handles pseudonymised when the site pseudonymises authors."""
-    return f"{MENTIONS_FUNCTION}({sql})" if "author" in source.pseudonymise else sql
+    return f"{MENTIONS_FUNCTION}({sql})" if "author" in source.pseudonymised else sql
 
 
 # --- Probable duplicates ---------------------------------------------------------------------

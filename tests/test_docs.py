@@ -13,7 +13,8 @@ from generator.config import loader as cfg
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 NOT_KEYS = {"line", "name", "text", "within_minutes", "metric", "direction", "value", "where",
-            "conditions", "path", "warnings", "site", "sources", "calendars", "policy"}
+            "conditions", "path", "warnings", "site", "sources", "calendars", "policy",
+            "pseudonym_key", "pseudonym_key_id", "pseudonymised"}  # bookkeeping of privacy
 
 
 def section(title: str) -> str:

@@ -193,6 +193,9 @@ CHANGES: dict[str, Callable[[str], str]] = {
                           "  interactions_csv: false\n  brackets: [10m, 2h]"),
     "site.bracket_mark": edit("  interactions_csv: false",
                               "  interactions_csv: false\n  bracket_mark: 15m"),
+    # Segments, pages and slugs of team become pseudonyms (the key comes from the test).
+    "site.pseudonymise": edit("  interactions_csv: false",
+                              "  interactions_csv: false\n  privacy: {pseudonymise: [team]}"),
     "site.max_segments": edit("  interactions_csv: false",
                               "  interactions_csv: false\n  max_segments: {default: 1}"),
     "site.min_n": edit("  interactions_csv: false", "  interactions_csv: false\n  min_n: 1"),
@@ -249,7 +252,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
         extra="    time_from_id: twitter_snowflake\n") + "calendars:"),
 }
 #: Keys that hold no value of their own (the parts listed above, and bookkeeping).
-NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", "policy"}
+NOT_KEYS = {"line", "name", "warnings", "path", "site", "sources", "calendars", "policy",
+            "pseudonym_key", "pseudonym_key_id", "pseudonymised"}
 #: Changes that need not change a byte of the site (they may, but the test does not ask).
 NO_VISIBLE_CHANGE = {"site.on_bad_rows", "site.max_rejected_share", "sources.format", "sources.delimiter",
                      "sources.shape", "sources.timestamp_format", "site.templates",
@@ -284,8 +288,9 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(CHANGES))
 def test_a_changed_config_key_with_a_warm_cache_gives_the_cold_build(
-    key: str, warm: Path, tmp_path: Path
+    key: str, warm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CARECARD_KEY", "incremental-test-key-0123456789")
     site = tmp_path / "site"
     shutil.copytree(warm, site)
     before = tree(site / "output")

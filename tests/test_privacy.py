@@ -91,7 +91,7 @@ def texts_of(folder: Path) -> list[tuple[Path, str]]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         out.append((path, path.read_bytes().decode("utf-8", errors="replace")))
         if path.suffix == ".parquet":
-            rows = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+            rows = duckdb.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
             out.append((path, repr(rows)))
     return out
 

@@ -257,7 +257,7 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
         names = hashed_fields(site.pseudonymise)
         ident = key_id(key)
         sources = tuple(
-            pseudonymise_config(replace(s, pseudonymise=site.pseudonymise,
+            pseudonymise_config(replace(s, pseudonymised=site.pseudonymise,
                                         pseudonym_key_id=ident), names, key)
             for s in sources)
         return (replace(site, pseudonym_key=key), sources,

@@ -161,8 +161,9 @@ class SourceConfig:
     site.since for this source); timezone-aware."""
     line: int = 0
     """Line of this entry in config.yaml (for messages)."""
-    pseudonymise: tuple[str, ...] = ()
-    """Fields and dimensions whose values are pseudonymised at ingest (site.privacy)."""
+    pseudonymised: tuple[str, ...] = ()
+    """Fields and dimensions whose values are pseudonymised at ingest (a copy of
+    site.privacy.pseudonymise, so that the source's cached rows depend on it)."""
     pseudonym_key_id: str = ""
     """A fingerprint of the pseudonyms' key (so that cached rows follow a change of key)."""
 

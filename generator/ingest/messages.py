@@ -406,7 +406,7 @@ def _stage_sql(
         f"{POSITION_COLUMN} AS line",
         f"{sql_str(word)} AS position_word",
     ]
-    malformed = (malformed_sql(MALFORMED_COLUMN, bool(source.pseudonymise))
+    malformed = (malformed_sql(MALFORMED_COLUMN, bool(source.pseudonymised))
                  if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)")
     select.append(f"{malformed} AS malformed")
     select.append(f"{record_hash_sql(source, columns)} AS record_hash")
@@ -740,7 +740,7 @@ def _conversations(
     # A conversation record's interaction keeps the record's id; a thread its root's id.
     root_id = "r.conversation" if source.shape == "conversations" else "r.message_id"
     # With pseudonymised authors, each @handle of a text is already '@p-' and its hash.
-    mention = sql_str("@(p-[0-9a-f]+)" if "author" in source.pseudonymise else "@(\\w+)")
+    mention = sql_str("@(p-[0-9a-f]+)" if "author" in source.pseudonymised else "@(\\w+)")
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
         WITH roots AS (

@@ -676,7 +676,7 @@ def _stage_sql(
     source = drop.source
     inexact = (f"coalesce(list_contains({INEXACT_COLUMN}, {sql_str(_column_for(source, 'id'))}), "
                "false)" if INEXACT_COLUMN in columns else "false")
-    malformed = (malformed_sql(MALFORMED_COLUMN, bool(source.pseudonymise))
+    malformed = (malformed_sql(MALFORMED_COLUMN, bool(source.pseudonymised))
                  if MALFORMED_COLUMN in columns else "CAST(NULL AS VARCHAR)")
     select = [
         f"{sql_str(source.name)} AS source",
