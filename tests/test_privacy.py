@@ -203,3 +203,39 @@ def test_an_unknown_name_is_a_config_error(
         load_config(config)
     assert "site.privacy.pseudonymise: expected a dimension or 'author'" in str(error.value)
     assert "found 'agnet'" in str(error.value)
+
+
+EVENTS_CONFIG = """
+site:
+  title: Events
+  periods: [week]
+  data_through: 2026-11-16T00:00:00+00:00
+  privacy: {pseudonymise: [author]}
+sources:
+  - name: desk
+    path: exports/events.csv
+    shape: events
+    events: {first_response: {actor: [Zorblax Quintavius]}}
+"""
+EVENTS = {"exports/events.csv": """
+    case_id,time,activity,actor,channel
+    c1,2026-11-02T09:00:00Z,Opened,Qwertzuiop_fan,email
+    c1,2026-11-02T09:05:00Z,Note,Wilhelmina Oyelaranfitch,email
+    c1,2026-11-02T09:30:00Z,Reply,Zorblax Quintavius,email
+    c2,2026-11-03T09:00:00Z,Opened,Plughwomble_customer,email
+    c2,2026-11-03T09:10:00Z,Reply,Zorblax Quintavius,email
+"""}
+
+
+def test_event_actor_rules_match_pseudonymised_actors(
+    project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARECARD_KEY", KEY)
+    config = project(EVENTS, EVENTS_CONFIG)
+    figures = {f.metric: f.value for f in check(config).figures.rows
+               if f.dimension == "all" and f.period == "2026-W45"}
+    # Zorblax's replies are the first responses (30 and 10 minutes), not Wilhelmina's note.
+    assert (figures["response_rate"], figures["frt_median"]) == (1.0, 20.0)
+    build(config)
+    assert leaks(config.parent / "output") == []
+    assert leaks(config.parent / ".carecard-cache") == []
