@@ -31,6 +31,7 @@ site:
   periods: [week]
   data_through: 2026-11-16T00:00:00+00:00
   min_n: 1
+  interactions_csv: true
   {privacy}
 sources:
   - name: desk
@@ -189,7 +190,7 @@ def test_a_missing_or_short_key_is_a_config_error(
     with pytest.raises(ConfigError) as error:
         load_config(site)
     message = str(error.value)
-    assert "config.yaml:7: site.privacy.pseudonymise: expected a key of at least 16 characters " \
+    assert "config.yaml:8: site.privacy.pseudonymise: expected a key of at least 16 characters " \
            "in the environment variable CARECARD_KEY" in message
     assert "Hint: set CARECARD_KEY" in message
 
