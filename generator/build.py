@@ -149,11 +149,14 @@ def check(
     stages: Stages | None = None,
     memory_limit: str | None = None,
     rejected_rows_fail: bool = True,
+    for_site: bool = False,
 ) -> Checked:
     """Load config and data, validate every row and compute the figures; render nothing.
 
     Rejected rows fail (DataError, see :func:`rejected_rows_failure`) unless
-    `rejected_rows_fail` is False: `carecard check` lists them all first, then fails."""
+    `rejected_rows_fail` is False: `carecard check` lists them all first, then fails.
+    With `for_site` (a build), also what only the site holds: the drill-through lists and,
+    when configured, interactions.csv."""
     from generator.figures.metrics import (
         blackout_counts,
         compute_figures,
@@ -214,7 +217,15 @@ def check(
             newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
         )
     interactions = None
-    if config.site.interactions_csv:
+    if for_site:
+        from generator.figures.drill import compute_drill
+
+        with stages.time("compute figures"):
+            figures = replace(figures, drill=compute_drill(
+                con, config, published_dimensions(config),
+                figures.periods.get(config.site.periods[0], ()), cache,
+                frozenset(f.dimension for f in figures.folds)))
+    if for_site and config.site.interactions_csv:
         from generator.site.downloads import interactions_csv
 
         with stages.time("write interactions.csv"):
@@ -376,7 +387,7 @@ def build(
             log.info("nothing changed since the last build; output left as it was")
             return _skipped(config, target, last, started, stages)
         checked = check(config, strict=strict, cache=cache, stages=stages,
-                        memory_limit=memory_limit)
+                        memory_limit=memory_limit, for_site=True)
         info = build_info(config, checked.quality)
         drawer = ChartDrawer(cache if use_cache else None)
         with SiteFiles(target) as files:

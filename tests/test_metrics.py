@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import sitefakes
 
-from generator.build import check
+from generator.build import build, check
 from generator.model import Figure
 
 HANDMADE = Path(__file__).parent / "projects" / "handmade" / "config.yaml"
@@ -160,8 +160,12 @@ def test_rows_read_are_all_accounted_for() -> None:
     assert quality.exclusions == {"no_reply_needed": 1, "spam": 1}
 
 
-def test_drill_through_lists_late_and_unanswered_interactions_of_red_and_amber_figures() -> None:
-    drill = {(d.period, d.dimension, d.segment): d for d in check(HANDMADE).figures.drill}
+def test_drill_through_lists_late_and_unanswered_interactions_of_red_and_amber_figures(
+    tmp_path: Path,
+) -> None:
+    checked = build(HANDMADE, output=tmp_path / "out", use_cache=False).checked
+    assert checked is not None
+    drill = {(d.period, d.dimension, d.segment): d for d in checked.figures.drill}
     # W45 all: sla_attainment is amber; t2 and t6 answered late.
     assert [(r.id, r.state) for r in drill[("2026-W45", "all", "all")].rows] == [
         ("t2", "late"), ("t6", "late")]

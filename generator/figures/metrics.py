@@ -38,7 +38,6 @@ from generator.config.policy import (
 )
 from generator.errors import Problem
 from generator.figures.budget import compute_budgets
-from generator.figures.drill import compute_drill
 from generator.figures.segments import fold_segments, segment_folds
 from generator.model import (
     METRICS,
@@ -680,10 +679,9 @@ def compute_figures(
     quality: QualityReport,
     cache: Cache | None = None,
 ) -> Figures:
-    """Compute every figure for every period, segment and metric; return them sorted.
-
-    With `cache`, the CSV of an unchanged drill-through list is taken from it (see
-    :func:`generator.figures.drill.compute_drill`)."""
+    """Compute every figure for every period, segment and metric; return them sorted. The
+    drill-through lists, which only the site shows, are left to the build
+    (:func:`generator.figures.drill.compute_drill`)."""
     metrics, grids, recomputed = figure_table(con, config, quality, cache)
     labels = {(g, p.start): p.label for g, grid in grids.items() for p in grid}
     folds = segment_folds(con)
@@ -705,10 +703,6 @@ def compute_figures(
         data_through=data_through.astimezone(timezone.utc) if data_through else None,
         budgets=compute_budgets(con, config, published_dimensions(config), data_through,
                                 folded),
-        drill=compute_drill(
-            con, config, published_dimensions(config), grids.get(config.site.periods[0], ()),
-            cache, folded,
-        ),
         recomputed=tuple((g, labels[(g, start)]) for g, start in recomputed),
         folds=folds,
     )
