@@ -17,7 +17,7 @@ from generator.build import build, check
 def test_interactions_csv_written_into_the_site_equals_the_checked_bytes(tmp_path: Path) -> None:
     config = sitefakes.handmade_with_interactions_csv(tmp_path)
     build(config, output=tmp_path / "out")
-    checked = check(config)
+    checked = check(config, for_site=True)
     assert isinstance(checked.interactions, bytes)
     written = (tmp_path / "out" / "data" / "interactions.csv").read_bytes()
     assert written == checked.interactions
