@@ -158,6 +158,11 @@ class Figure:
     change_unit: str | None
     year_ago_value: float | None
     year_ago_change: float | None
+    withheld: bool = False
+    """A person's figure from fewer than site.privacy.people.min_n interactions: its value and
+    n (and any comparison with it) are left out, and the pages say 'too few'. Not a column of
+    figures.csv: there value and n are empty and the status insufficient (none without a
+    goal)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,8 @@ class HourCell:
     """`volume`, `frt_median` or `sla_attainment`."""
     value: float | None
     n: int | None
+    withheld: bool = False
+    """A person's cell from too few interactions (site.privacy.people): no value."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,10 @@ PAGES = (
     "drill/week/2026-W47/all/all.html",
     "hours/channel/twitter.html",
     "league.html",
+    "people.html",
 )
+#: The page only a site with site.privacy.people has (see `people_site`).
+PEOPLE_PAGE = "people.html"
 SCHEMES = ("light", "dark")
 WIDTHS = (375, 1280)
 #: The smallest chart text allowed, in CSS px (SPEC §6, issue 16).
@@ -73,13 +76,32 @@ class Visit:
     outside: list[str] = field(default_factory=list)
 
 
+@pytest.fixture(scope="module")
+def people_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example site with people views (site.privacy.people) of its teams, a few of whose
+    figures rest on too few interactions: its output folder."""
+    from conftest import REPO
+
+    from generator.build import build
+
+    root = tmp_path_factory.mktemp("people")
+    shutil.copytree(REPO / "content", root / "content")
+    config = (REPO / "config.yaml").read_text(encoding="utf-8").replace(
+        "  history: 13", "  history: 13\n  privacy: {people: {dimension: team, min_n: 80}}", 1)
+    assert "people:" in config
+    (root / "config.yaml").write_text(config, encoding="utf-8")
+    build(root / "config.yaml", output=root / "out", use_cache=False)
+    return root / "out"
+
+
 @pytest.fixture
-def visit(browser: Any, example_site: Path) -> Iterator[Any]:
-    """Open a page of the example site at a width and colour scheme."""
+def visit(browser: Any, example_site: Path, people_site: Path) -> Iterator[Any]:
+    """Open a page of the example site (of `people_site` for people.html) at a width and
+    colour scheme."""
     contexts = []
-    root = example_site.as_uri() + "/"
 
     def open_page(path: str, scheme: str = "light", width: int = 1280) -> Visit:
+        root = (people_site if path == PEOPLE_PAGE else example_site).as_uri() + "/"
         context = browser.new_context(viewport={"width": width, "height": 900},
                                       color_scheme=scheme)
         contexts.append(context)

@@ -194,6 +194,8 @@ CHANGES: dict[str, Callable[[str], str]] = {
     "site.bracket_mark": edit("  interactions_csv: false",
                               "  interactions_csv: false\n  bracket_mark: 15m"),
     # Segments, pages and slugs of team become pseudonyms (the key comes from the test).
+    "site.people": edit("  interactions_csv: false", "  interactions_csv: false\n"
+                        "  privacy: {people: {dimension: team, min_n: 40}}"),
     "site.pseudonymise": edit("  interactions_csv: false",
                               "  interactions_csv: false\n  privacy: {pseudonymise: [team]}"),
     "site.max_segments": edit("  interactions_csv: false",

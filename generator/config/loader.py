@@ -47,7 +47,7 @@ from generator.config.privacy import (
     key_id,
     pseudonymise_config,
 )
-from generator.config.site_section import SiteConfig, SiteParser
+from generator.config.site_section import People, SiteConfig, SiteParser
 from generator.config.sources_section import (
     DERIVED_SHAPES,
     INTERACTION_FIELDS,
@@ -58,7 +58,7 @@ from generator.config.sources_section import (
     SourcesParser,
     site_data_through,
 )
-from generator.errors import ConfigError, Problem
+from generator.errors import ConfigError, Problem, did_you_mean, quoted
 
 __all__ = [
     "CLOCKS",
@@ -76,6 +76,7 @@ __all__ = [
     "ErrorBudget",
     "ExcludeRule",
     "Goal",
+    "People",
     "Policy",
     "PolicyVersion",
     "SafeLoader",
@@ -213,6 +214,8 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
         self.check_segment_limits(self.child(root, "site"), values.get("sources", ()))
         sources = values.get("sources", ())
         policy = values.get("policy", Policy())
+        if site.people is not None:
+            self._check_people(root, site.people, sources)
         if site.pseudonymise:
             site, sources, policy = self._pseudonymised(root, site, sources, policy)
         if self.problems:
@@ -227,6 +230,23 @@ class _Loader(SiteParser, SourcesParser, CalendarsParser, PolicyParser):
             policy=policy,
             warnings=tuple(str(w) for w in _by_line(self.warnings)),
         )
+
+    def _check_people(
+        self, root: yaml.Node, people: People, sources: tuple[SourceConfig, ...]
+    ) -> None:
+        """site.privacy.people must name a dimension that a source publishes."""
+        node = self.child(self.child(self.child(self.child(root, "site"), "privacy"), "people"),
+                          "dimension")
+        known = sorted({d for s in sources for d in s.dimensions})
+        if people.dimension not in known:
+            self.error(_line(node) if node is not None else 1,
+                       "site.privacy.people.dimension", "a dimension of a source",
+                       people.dimension,
+                       did_you_mean(people.dimension, known)
+                       or (f"the sources' dimensions are {quoted(known)}; declare the column "
+                           "that names the person (e.g. agent) under a source's dimensions."
+                           if known else "no source declares dimensions; add the column "
+                           "that names the person (e.g. agent) to a source's dimensions."))
 
     def _pseudonymised(
         self, root: yaml.Node, site: SiteConfig, sources: tuple[SourceConfig, ...],

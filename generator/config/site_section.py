@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from generator.config.parsing import _INVALID, LoaderBase, _Bad
+from generator.config.parsing import _INVALID, LoaderBase, _Bad, _Reported
 from generator.config.sources_section import SourceConfig
 from generator.errors import did_you_mean as _did_you_mean
 from generator.errors import quoted as _quoted
@@ -27,6 +27,17 @@ MAX_REJECTED_SHARE = 0.5
 REJECTED_SHARE_MIN_ROWS = 20
 #: Upper edges of the first-response brackets in minutes: 5m, 15m, 60m, 4h, 24h (SPEC §5.1).
 DEFAULT_BRACKETS: tuple[float, ...] = (5.0, 15.0, 60.0, 240.0, 1440.0)
+
+
+@dataclass(frozen=True)
+class People:
+    """site.privacy.people (SPEC §10): opt-in people views of one dimension."""
+
+    dimension: str
+    """The dimension whose values are people (an agent, a handler)."""
+    min_n: int = MIN_N
+    """A person's figure from fewer interactions (its n; for a figure without an n of its own,
+    like volume, the person's interactions in the period) is withheld: 'too few'."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,9 @@ class SiteConfig:
     keyed pseudonyms (generator.config.privacy)."""
     pseudonym_key: str = field(default="", repr=False, compare=False)
     """The key of the pseudonyms (from CARECARD_KEY; never written anywhere)."""
+    people: People | None = None
+    """site.privacy.people: the dimension that names people, shown only in the people views
+    and only from `min_n` interactions (None: no people views)."""
 
     def segment_limit(self, dimension: str) -> int:
         """The most values `dimension` publishes (site.max_segments)."""
@@ -135,12 +149,28 @@ class SiteParser(LoaderBase):
                 limits[name] = limit
         return limits
 
-    def privacy(self, node: yaml.Node, path: str) -> dict[str, tuple[str, ...]]:
-        """Parse `privacy`: {pseudonymise: [field or dimension, ...]}. Whether the names are
-        dimensions, and the key, are checked with the sources."""
-        values = self.fields(node, path, {"pseudonymise": self.list_of(
-            self.text, non_empty=True, unique="each field once")})
-        return {name: tuple(value) for name, value in values.items()}
+    def privacy(self, node: yaml.Node, path: str) -> dict[str, object]:
+        """Parse `privacy`: {pseudonymise: [field or dimension, ...], people: {dimension,
+        min_n}}. Whether the names are dimensions, and the key, are checked with the
+        sources."""
+        values = self.fields(node, path, {
+            "pseudonymise": self.list_of(self.text, non_empty=True, unique="each field once"),
+            "people": self.people,
+        })
+        if "pseudonymise" in values:
+            values["pseudonymise"] = tuple(values["pseudonymise"])
+        return values
+
+    def people(self, node: yaml.Node, path: str) -> People:
+        """Parse `people`: {dimension: agent, min_n: 10}."""
+        if not isinstance(node, yaml.MappingNode):
+            raise _Bad("a mapping like {dimension: agent, min_n: 10}")
+        values = self.fields(node, path, {"dimension": self.text, "min_n": self.whole(1)},
+                             required={"dimension": "the dimension that names people, like "
+                                                    "agent"})
+        if "dimension" not in values:
+            raise _Reported()
+        return People(**values)
 
     def minutes(self, node: yaml.Node, path: str) -> float:
         """Parse a duration like '60m' into minutes."""

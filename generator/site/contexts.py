@@ -631,6 +631,25 @@ class LeagueContext:
 
 
 @dataclass(frozen=True)
+class PeopleContext:
+    """Context of people.html (site.privacy.people): each person's figures in the latest
+    complete period, a figure from fewer than `min_n` interactions shown as 'too few'."""
+
+    page: PageInfo
+    """Common page facts."""
+    period: PeriodView | None
+    """The latest complete headline period, or None when there is none."""
+    dimension: str
+    """The dimension that names people ('agent')."""
+    min_n: int
+    """The fewest interactions a person's figure is shown from."""
+    pseudonymised: bool
+    """True when the people's names are keyed pseudonyms (site.privacy.pseudonymise)."""
+    table: SegmentTable | None
+    """One row per person, in figures order (None without a complete period)."""
+
+
+@dataclass(frozen=True)
 class PeriodGroup:
     """The periods of one granularity."""
 

@@ -3,7 +3,8 @@
 Receives the figures, the row accounting and the config; hands on at most MAX_LINES lines of
 Markdown that Slack, Teams and GitHub render alike (a heading, bold labels, a flat list): what
 turned red or green in the latest complete headline period since the one before it, the three
-segments furthest behind, restatements and rejected rows. Every text that comes from the data
+segments furthest behind, restatements and rejected rows; never a person (the dimension of
+site.privacy.people). Every text that comes from the data
 or the config (the site title, segment values, file names, custom metric labels) is escaped for
 Markdown and for HTML, so that a segment called `<img src=x>` or `[click](http://evil)` is shown
 as text, never as markup or a link.
@@ -72,8 +73,11 @@ def digest_markdown(config: Config, figures: Figures, quality: QualityReport) ->
     goals = goals_in_force(config.policy, period.start)
     now: dict[tuple[str, str, str], Figure] = {}
     before: dict[tuple[str, str, str], Figure] = {}
+    people = config.site.people.dimension if config.site.people is not None else None
     for f in figures.rows:
-        if f.granularity != headline or f.metric not in metrics or f.goal is None:
+        # A chat post names no person (site.privacy.people: the people page does).
+        if (f.granularity != headline or f.metric not in metrics or f.goal is None
+                or f.dimension == people):
             continue
         if f.period == period.label:
             now[(f.dimension, f.segment, f.metric)] = f

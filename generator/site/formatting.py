@@ -16,7 +16,7 @@ from functools import cache
 
 from generator.config.loader import Goal, Policy, Where
 from generator.errors import BuildError, quote
-from generator.model import MetricInfo, Period
+from generator.model import Figure, MetricInfo, Period
 from generator.site.contexts import Status
 
 #: Status code -> (word, symbol). The word and symbol always accompany the colour.
@@ -37,7 +37,16 @@ GRANULARITY_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly",
                          "quarter": "quarterly"}
 GRANULARITY_PLURAL = {"day": "days", "week": "weeks", "month": "months", "quarter": "quarters"}
 NO_VALUE = "—"
+#: What a person's withheld figure shows instead of a value (site.privacy.people).
+TOO_FEW = "too few"
 MINUS = "−"
+
+
+def format_figure(fig: Figure | None, unit: str) -> str:
+    """A figure's value for display: 'too few' when it is a person's withheld figure."""
+    if fig is not None and fig.withheld:
+        return TOO_FEW
+    return format_value(fig.value if fig is not None else None, unit)
 
 
 def format_value(value: float | None, unit: str, extra: int = 0) -> str:

@@ -18,10 +18,11 @@ from typing import cast
 
 from markupsafe import Markup
 
-from generator.config.loader import Blackout, Config
+from generator.config.loader import Blackout, Config, People
 from generator.config.periods import contains, same_offset
 from generator.errors import BuildError, Problem
 from generator.figures.drill import DRILL_COLUMNS, MAX_DRILL_ROWS_SHOWN, RESPONSE_METRICS
+from generator.figures.metrics import latest_complete
 from generator.model import (
     BudgetRow,
     BuildInfo,
@@ -52,6 +53,7 @@ from generator.site.contexts import (
     Link,
     OverviewContext,
     Page,
+    PeopleContext,
     PeriodContext,
     PeriodGroup,
     PeriodsIndexContext,
@@ -77,6 +79,7 @@ from generator.site.formatting import (
     STATUS_TEXT,
     budget_status,
     format_change,
+    format_figure,
     format_minutes,
     format_number,
     format_target,
@@ -126,6 +129,8 @@ def build_site(
                   if site.has_period_page(p)]
     pages.append(_segments_index(site))
     pages.append(league_page(site))
+    if site.people:
+        pages.append(_people_page(site))
     charts: list[ChartJob] = []
     for dim, seg in site.shown:
         page, chart = _segment_page(site, dim, seg)
@@ -291,7 +296,7 @@ def _card(
         metric=metric.id,
         label=metric.label,
         unit=metric.unit,
-        value=format_value(fig.value if fig else None, metric.unit),
+        value=format_figure(fig, metric.unit),
         status=status,
         goal=_goal_text(site, metric, fig, period),
         change=change,
@@ -380,7 +385,10 @@ def _cell(
                      f"show {count:,}",
                      note=("late or unanswered interaction" if count == 1
                            else "late or unanswered interactions") + f" ({metric.label})")
-    return Cell(format_value(fig.value, metric.unit), status_of(fig.status), drill, metric.label)
+    # A person's withheld figure with a goal: its status alone says 'too few'.
+    value = "" if fig.withheld and fig.status == "insufficient" else format_figure(
+        fig, metric.unit)
+    return Cell(value, status_of(fig.status), drill, metric.label)
 
 
 #: Status counts of a table row, worst first (statuses without a goal are not counted).
@@ -398,10 +406,14 @@ def _status_counts(cells: tuple[Cell, ...]) -> tuple[StatusCount, ...]:
                  for code, word in SUMMARY_STATUSES if counts[code])
 
 
-def _segment_tables(site: SiteIndex, period: Period, root: str) -> tuple[SegmentTable, ...]:
+def _segment_tables(
+    site: SiteIndex, period: Period, root: str, dims: tuple[str, ...] | None = None,
+) -> tuple[SegmentTable, ...]:
+    """A table per dimension (default: every dimension but the people's) of its segments'
+    figures in `period`."""
     tables = []
     metrics = _table_metrics(site)
-    for dim in site.dim_slugs:
+    for dim in site.team_dims if dims is None else dims:
         rows = []
         for seg in site.seg_lists[dim]:
             cells = tuple(
@@ -493,8 +505,8 @@ def _overview(site: SiteIndex) -> Page:
             glance = _glance(site, periods[i])
         if periods and periods[-1].partial:
             partial = _partial_summary(site, periods, "")
-    budgets = tuple(view for b in site.figures.budgets
-                    if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
+    budgets = tuple(view for b in site.figures.budgets if b.dimension != site.people
+                    and (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
     context = OverviewContext(info, headline, latest, partial, tables, _legend(),
                               _budget_view(site, "all", "all", ""), budgets, _badge(site),
                               glance)
@@ -628,6 +640,24 @@ def _periods_index(site: SiteIndex) -> Page:
         groups.append(PeriodGroup(g, GRANULARITY_ADJECTIVE.get(g, g).capitalize(), links))
     info = site.page_info(path, "Periods", "periods")
     return Page(path, "periods_index.html", PeriodsIndexContext(info, tuple(groups)))
+
+
+def _people_page(site: SiteIndex) -> Page:
+    """people.html: every person's figures in the latest complete headline period, a figure
+    from fewer than site.privacy.people.min_n interactions as 'too few' (SPEC §5.1)."""
+    path = "people.html"
+    people = cast(People, site.config.site.people)
+    period = latest_complete(site.figures.periods.get(site.headline, ())) if site.headline \
+        else None
+    table = None
+    if period is not None and people.dimension in site.dim_slugs:
+        table = _segment_tables(site, period, "", (people.dimension,))[0]
+    context = PeopleContext(
+        site.page_info(path, "People", "people"),
+        site.period_view(period, "") if period is not None else None,
+        people.dimension, people.min_n,
+        people.dimension in site.config.site.pseudonymise, table)
+    return Page(path, "people.html", context)
 
 
 def _segments_index(site: SiteIndex) -> Page:
@@ -976,7 +1006,7 @@ def _expand_figures(
             raise BuildError(Problem(
                 f"{source}, line {line}", "figure()", "a figure that exists", match.group(0),
                 hint="check the dimension, segment and period."))
-        return format_value(fig.value, metric.unit)
+        return format_figure(fig, metric.unit)
 
     return _FIGURE_CALL.sub(replace, text)
 

@@ -119,6 +119,8 @@ class SiteIndex:
 
     def _volume(self, g: str, label: str, dim: str, seg: str) -> float:
         fig = self.index.get((g, label, dim, seg, "volume"))
+        if fig is not None and fig.withheld:
+            return 1  # a person's volume from too few interactions: some, not none
         return fig.value if fig is not None and fig.value is not None else 0
 
     def _shown_segments(self) -> tuple[tuple[str, str], ...]:
@@ -165,6 +167,18 @@ class SiteIndex:
         if found is None:
             return MetricInfo(metric_id, metric_id, "", "neutral", "")
         return found
+
+    @property
+    def people(self) -> str:
+        """The dimension that names people (site.privacy.people), or ''."""
+        people = self.config.site.people
+        return people.dimension if people is not None else ""
+
+    @property
+    def team_dims(self) -> tuple[str, ...]:
+        """The dimensions of the team-wide views (segment tables, league, budgets): every
+        published dimension but the people's, whose figures only the people page lists."""
+        return tuple(d for d in self.dim_slugs if d != self.people)
 
     @property
     def headline(self) -> str:
@@ -227,6 +241,7 @@ class SiteIndex:
             ("periods/index.html", "Periods", "periods"),
             ("segments/index.html", "Segments", "segments"),
             ("league.html", "League", "league"),
+            *([("people.html", "People", "people")] if self.people else []),
             ("definitions.html", "Definitions", "definitions"),
             ("data-quality.html", "Data quality", "data-quality"),
         ]

@@ -31,6 +31,7 @@ from generator.site.contexts import (
 from generator.site.formatting import (
     GRANULARITY_PLURAL,
     NO_VALUE,
+    TOO_FEW,
     format_change,
     format_target,
     format_value,
@@ -127,7 +128,7 @@ def _heatmap(site: SiteIndex, metric: MetricInfo, cells: list[HourCell], worse: 
         if c.value is not None:
             drawn.append((c.weekday - 1, c.hour, code,
                           f"{day} {c.hour:02d}:00–{c.hour + 1:02d}:00: {value}{n}"))
-        values[(c.weekday, c.hour)] = HeatCell(value, code, day)
+        values[(c.weekday, c.hour)] = HeatCell(TOO_FEW if c.withheld else value, code, day)
     hours = sorted({hour for _, hour in values})
     rows = tuple(HeatRow(f"{h:02d}:00", tuple(
         values.get((d, h)) or HeatCell(NO_VALUE, "heat-none", WEEKDAYS[d - 1])
@@ -251,7 +252,7 @@ def league_page(site: SiteIndex) -> Page:
         else None
     groups: list[LeagueGroup] = []
     if period is not None:
-        for dim in site.dim_slugs:
+        for dim in site.team_dims:
             tables = tuple(t for m in _goal_metrics(site, period)
                            if (t := _league_table(site, period, dim, m, root)) is not None)
             if tables:
