@@ -164,7 +164,7 @@ def check(
         published_dimensions,
         unmet_goal_warnings,
     )
-    from generator.figures.people import withhold_views
+    from generator.figures.people import withhold_views, without_people
     from generator.figures.restate import compute_restatements
     from generator.figures.segments import find_lookalikes
     from generator.figures.views import compute_brackets, compute_hourly
@@ -208,15 +208,19 @@ def check(
     with stages.time("compute figures"):
         quality = replace(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con),
-            lookalikes=find_lookalikes(con, published_dimensions(config)),
+            lookalikes=find_lookalikes(con, without_people(published_dimensions(config),
+                                                           config.site.people)),
         )
     log.info("computed %d figures", len(figures.rows))
     _warn_of_stray_history(config, figures)
     with stages.time("restatements"):
-        # Figures of complete periods that the newest drops changed (SPEC §6.6).
+        # Figures of complete periods that the newest drops changed (SPEC §6.6); the data-quality
+        # page names no person (site.privacy.people).
+        team = without_people((*published_dimensions(config), "all"), config.site.people)
         quality = replace(
             quality,
-            restatements=compute_restatements(con, config, staged, quality),
+            restatements=tuple(r for r in compute_restatements(con, config, staged, quality)
+                               if r.dimension in team),
             newest_drops=tuple(staged.drops[i].rel for i in sorted(newest)),
         )
     interactions = None
@@ -224,8 +228,9 @@ def check(
         from generator.figures.drill import compute_drill
 
         with stages.time("compute figures"):
+            # No list for a person, nor a person's column in a team's list (site.privacy.people).
             figures = replace(figures, drill=compute_drill(
-                con, config, published_dimensions(config),
+                con, config, without_people(published_dimensions(config), config.site.people),
                 figures.periods.get(config.site.periods[0], ()), cache,
                 frozenset(f.dimension for f in figures.folds)))
     if for_site and config.site.interactions_csv:

@@ -34,6 +34,7 @@ policy:
   goals:
     sla_attainment: {{min: 0.9}}
     response_rate: {{min: 0.9}}
+  error_budget: {{metric: sla_attainment, window: month}}
 """
 PEOPLE = "privacy: {people: {dimension: agent, min_n: 3}}"
 
@@ -148,7 +149,15 @@ def test_people_are_listed_only_on_the_people_page(site: Path) -> None:
     assert 'href="people.html"' in (site / "index.html").read_text(encoding="utf-8")
     # Each person keeps a segment page, where a withheld figure reads 'too few'.
     (bob,) = (site / "segments" / "agent").glob("bob*.html")
-    assert "too few" in bob.read_text(encoding="utf-8")
+    page = bob.read_text(encoding="utf-8")
+    assert '<td class="cell cell-none" data-label="Volume"><span class="cell-value">too few' \
+        in page
+    # His W45 brackets (left out of brackets.csv): the table's total says so, not 0.
+    assert "<td>too few</td></tr>" in page
+    # A person has no error budget; a team has.
+    assert "Error budget" not in page
+    (billing,) = (site / "segments" / "team").glob("billing*.html")
+    assert "Error budget" in billing.read_text(encoding="utf-8")
 
 
 def test_without_the_setting_there_is_no_people_page(
@@ -179,3 +188,38 @@ def test_a_bad_people_setting_is_a_config_error_at_its_line(
     message = str(error.value)
     assert "config.yaml:7" in message and "site.privacy.people" in message
     assert expected in message
+
+
+#: The only outputs that may name a person: the people views and the figures files.
+PEOPLE_VIEWS = ("people.html", "segments/index.html", "segments/agent/", "hours/agent/",
+                "charts/agent/", "data/figures.csv", "data/figures.json", "data/hourly.csv",
+                "data/brackets.csv")
+
+
+def test_no_other_output_names_a_person_or_lists_their_interactions(
+    project: Callable[..., Path], tmp_path: Path
+) -> None:
+    names = {"Ann": "Annzq", "Bob": "Bobzq", "Cyd": "Cydzq"}
+    desk = DESK
+    for name, distinct in names.items():
+        desk = desk.replace(name, distinct)
+    # A second drop re-exports interaction 3 answered at another time: W45 is restated.
+    later = "\n".join(desk.strip().splitlines()[:1]) + (
+        "\n    3,2026-11-03T09:00:00Z,2026-11-03T09:40:00Z,email,Annzq,billing\n")
+    config = project({"exports/desk.csv": desk, "exports/desk-2.csv": later},
+                     CONFIG.format(privacy=PEOPLE + "\n  interactions_csv: true").replace(
+                         "exports/desk.csv", "exports/desk*.csv"))
+    build(config, use_cache=False)
+    out = tmp_path / "output"
+    named = []
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        rel = path.relative_to(out).as_posix()
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        if not rel.startswith(PEOPLE_VIEWS) and any(n in text for n in names.values()):
+            named.append(rel)
+    assert not named
+    # The newest drop restates figures of W45: the teams' are listed, the people's are not.
+    restated = {r["dimension"] for r in read_csv(out / "data" / "restatements.csv")}
+    assert "team" in restated and "agent" not in restated
+    assert "agent" not in (out / "data" / "interactions.csv").read_text().splitlines()[0]
+    assert not (out / "drill" / "week" / "2026-W45" / "agent").exists()

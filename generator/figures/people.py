@@ -7,8 +7,9 @@ figures with the views beside the rows withheld by the same rule. A figure rests
 interactions, or on the segment's volume when n is 0 or undefined; a person's figure resting on
 1 to min_n - 1 interactions has no value (nor n). So an hour-of-week cell of a person is
 withheld by the cell's n and volume, a person's first-response brackets of a period are left
-out with the period's volume or actionable count below min_n, and so is a person's error
-budget over 1 to min_n - 1 eligible interactions.
+out with the period's volume or actionable count below min_n, and a person's error budget
+is left out (a person is not a team with a budget). :func:`without_people` names the
+dimensions that the interaction lists and the look-alike check may show.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from generator.config.site_section import People
-from generator.model import BracketCount, BudgetRow, Figures, HourCell
+from generator.model import BracketCount, Figures, HourCell
+
+
+def without_people(dimensions: tuple[str, ...], people: People | None) -> tuple[str, ...]:
+    """`dimensions` less the people's: the dimensions whose values may be listed beside single
+    interactions (drill-through lists, interactions.csv) and counted on the data-quality page.
+    A person's late interactions, listed with their response times, would give the withheld
+    figures back."""
+    return tuple(d for d in dimensions if people is None or d != people.dimension)
 
 
 def _rests_on(n: float | None, volume: float | None) -> float | None:
@@ -28,7 +37,8 @@ def _too_few(size: float | None, people: People) -> bool:
 
 
 def withhold_views(figures: Figures, people: People | None) -> Figures:
-    """`figures` with the hour-of-week cells, brackets and error budgets of people withheld."""
+    """`figures` with the people's hour-of-week cells and brackets withheld and their error
+    budgets left out."""
     if people is None:
         return figures
     dim = people.dimension
@@ -54,15 +64,12 @@ def withhold_views(figures: Figures, people: People | None) -> Figures:
         key = (b.granularity, b.period, b.segment)
         return b.dimension != dim or not (key in few_volume or _too_few(totals[key], people))
 
-    def budget_shown(b: BudgetRow) -> bool:
-        return b.dimension != dim or not _too_few(b.eligible, people)
-
     return replace(
         figures,
         hourly=tuple(cell(c) for c in figures.hourly),
         brackets=tuple(b for b in figures.brackets if bracket_shown(b)),
-        budgets=tuple(b for b in figures.budgets if budget_shown(b)),
+        budgets=tuple(b for b in figures.budgets if b.dimension != dim),
     )
 
 
-__all__ = ["withhold_views"]
+__all__ = ["withhold_views", "without_people"]

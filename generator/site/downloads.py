@@ -116,14 +116,17 @@ def figures_json(rows: tuple[Figure, ...]) -> bytes:
 
 
 def summary_json(
-    figures: Figures, quality: QualityReport, info: BuildInfo, headline: str, policy_hash: str
+    figures: Figures, quality: QualityReport, info: BuildInfo, headline: str, policy_hash: str,
+    people: str = "",
 ) -> bytes:
-    """summary.json: build metadata and the statuses of the latest complete headline period."""
+    """summary.json: build metadata and the statuses of the latest complete headline period
+    (of every segment but the people's: a CI gate or badge judges the team, not a person)."""
     period = latest_complete(figures.periods.get(headline, ()))
     statuses = []
     if period is not None:
         for row in figures.rows:
-            if row.granularity == headline and row.period == period.label:
+            if (row.granularity == headline and row.period == period.label
+                    and row.dimension != people):
                 statuses.append(
                     {"period": row.period, "dimension": row.dimension, "segment": row.segment,
                      "metric": row.metric,
@@ -169,12 +172,15 @@ def rejected_csv(quality: QualityReport) -> bytes:
 
 
 def interactions_csv(con: duckdb.DuckDBPyConnection, config: Config) -> bytes:
-    """interactions.csv: every kept interaction with its computed values, fetched from the
-    engine in chunks and written by the rules of every CSV (generator.csvtext)."""
+    """interactions.csv: every kept interaction with its computed values (and its dimensions
+    but the people's: site.privacy.people), fetched from the engine in chunks and written by
+    the rules of every CSV (generator.csvtext)."""
     from generator.figures.drill import interactions_sql
     from generator.figures.metrics import published_dimensions
+    from generator.figures.people import without_people
 
-    cursor = con.execute(interactions_sql(config, published_dimensions(config)))
+    dimensions = without_people(published_dimensions(config), config.site.people)
+    cursor = con.execute(interactions_sql(config, dimensions))
     writer = CsvWriter(column[0] for column in cursor.description)
     while chunk := cursor.fetchmany(INTERACTION_CHUNK):
         writer.writerows(chunk)
@@ -186,7 +192,8 @@ def data_files(
     quality: QualityReport, info: BuildInfo, policy_hash: str, interactions: bytes | None,
 ) -> dict[str, Any]:
     """Hand the files of data/ (SPEC §7) to `put`; return summary.json's content."""
-    summary = summary_json(figures, quality, info, config.site.periods[0], policy_hash)
+    summary = summary_json(figures, quality, info, config.site.periods[0], policy_hash,
+                           config.site.people.dimension if config.site.people else "")
     put("data/figures.csv", figures_csv(figures.rows))
     put("data/figures.json", figures_json(figures.rows))
     put("data/summary.json", summary)

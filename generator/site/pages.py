@@ -266,7 +266,7 @@ def _card(
     previous = ""
     year_ago = ""
     n = ""
-    if fig is not None:
+    if fig is not None and not fig.withheld:
         change, trend = format_change(fig.change, fig.change_unit, metric.better)
         if fig.previous_value is not None and i > 0:
             previous = f"{format_value(fig.previous_value, metric.unit)} in {periods[i - 1].label}"
@@ -451,6 +451,8 @@ def _budget_view(site: SiteIndex, dim: str, seg: str, root: str) -> BudgetView |
     if not site.figures.budgets:
         return None
     row = site.budgets.get((dim, seg))
+    if row is None and dim == site.people:
+        return None  # a person has no error budget (site.privacy.people)
     if row is None:  # no eligible interaction of this segment in the window
         first = site.figures.budgets[0]
         row = BudgetRow(dim, seg, first.window, first.start, first.end, first.goal, 0, 0, 0.0,

@@ -190,13 +190,23 @@ def bracket_chart(site: SiteIndex, dim: str, seg: str, window: tuple[Period, ...
             shade = 0 if len(edges) == 1 else round(i * (BRACKET_SHADES - 1) / (len(edges) - 1))
             classes.append(f"bracket-{shade}")
     mark_words = f"within {format_target(mark)}"
-    columns, marks, rows = [], [], []
+    columns: list[list[tuple[str, float, str]]] = []
+    marks: list[float | None] = []
+    rows: list[BracketRow] = []
     for period, counts in zip(window, per_period):
+        label = period.label + (" (partial)" if period.partial else "")
+        if not counts and dim == site.people:  # too few interactions (site.privacy.people)
+            columns.append([])
+            marks.append(None)
+            rows.append(BracketRow(
+                Link(root + site.period_path(period), period.label,
+                     note="partial" if period.partial else ""),
+                tuple("" for _ in headings), NO_VALUE, TOO_FEW))
+            continue
         total = sum(b.count for b in counts)
         within = sum(b.count for b in counts if b.upper_minutes is not None
                      and b.upper_minutes <= mark + 1e-9)
         share = within / total if total else None
-        label = period.label + (" (partial)" if period.partial else "")
         columns.append([
             (code, b.count / total if total else 0.0,
              f"{label}: {words}: {b.count:,} of {total:,}"
