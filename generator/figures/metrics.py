@@ -38,6 +38,7 @@ from generator.config.policy import (
 )
 from generator.errors import Problem
 from generator.figures.budget import compute_budgets
+from generator.figures.people import without_people
 from generator.figures.segments import fold_segments, segment_folds
 from generator.model import (
     METRICS,
@@ -701,8 +702,10 @@ def compute_figures(
         periods=grids,
         segments=segments,
         data_through=data_through.astimezone(timezone.utc) if data_through else None,
-        budgets=compute_budgets(con, config, published_dimensions(config), data_through,
-                                folded),
+        # A person has no error budget (site.privacy.people).
+        budgets=compute_budgets(con, config, without_people(published_dimensions(config),
+                                                            config.site.people),
+                                data_through, folded),
         recomputed=tuple((g, labels[(g, start)]) for g, start in recomputed),
         folds=folds,
     )

@@ -6,10 +6,10 @@ in :func:`generator.figures.metrics.figure_table`), and the `People` setting; ha
 figures with the views beside the rows withheld by the same rule. A figure rests on its n
 interactions, or on the segment's volume when n is 0 or undefined; a person's figure resting on
 1 to min_n - 1 interactions has no value (nor n). So an hour-of-week cell of a person is
-withheld by the cell's n and volume, a person's first-response brackets of a period are left
-out with the period's volume or actionable count below min_n, and a person's error budget
-is left out (a person is not a team with a budget). :func:`without_people` names the
-dimensions that the interaction lists and the look-alike check may show.
+withheld by the cell's n and volume, and a person's first-response brackets of a period are left
+out when the period's volume or actionable count is below min_n. :func:`without_people` names
+the dimensions that the interaction lists, the error budgets and the look-alike check may
+show (a person has none of those).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from generator.model import BracketCount, Figures, HourCell
 
 def without_people(dimensions: tuple[str, ...], people: People | None) -> tuple[str, ...]:
     """`dimensions` less the people's: the dimensions whose values may be listed beside single
-    interactions (drill-through lists, interactions.csv) and counted on the data-quality page.
+    interactions (drill-through lists, interactions.csv), have error budgets and are counted on
+    the data-quality page.
     A person's late interactions, listed with their response times, would give the withheld
     figures back."""
     return tuple(d for d in dimensions if people is None or d != people.dimension)
@@ -37,8 +38,7 @@ def _too_few(size: float | None, people: People) -> bool:
 
 
 def withhold_views(figures: Figures, people: People | None) -> Figures:
-    """`figures` with the people's hour-of-week cells and brackets withheld and their error
-    budgets left out."""
+    """`figures` with the people's hour-of-week cells and brackets withheld."""
     if people is None:
         return figures
     dim = people.dimension
@@ -68,7 +68,6 @@ def withhold_views(figures: Figures, people: People | None) -> Figures:
         figures,
         hourly=tuple(cell(c) for c in figures.hourly),
         brackets=tuple(b for b in figures.brackets if bracket_shown(b)),
-        budgets=tuple(b for b in figures.budgets if b.dimension != dim),
     )
 
 

@@ -507,8 +507,8 @@ def _overview(site: SiteIndex) -> Page:
             glance = _glance(site, periods[i])
         if periods and periods[-1].partial:
             partial = _partial_summary(site, periods, "")
-    budgets = tuple(view for b in site.figures.budgets if b.dimension != site.people
-                    and (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
+    budgets = tuple(view for b in site.figures.budgets
+                    if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
     context = OverviewContext(info, headline, latest, partial, tables, _legend(),
                               _budget_view(site, "all", "all", ""), budgets, _badge(site),
                               glance)
