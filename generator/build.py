@@ -164,7 +164,7 @@ def check(
         published_dimensions,
         unmet_goal_warnings,
     )
-    from generator.figures.people import withhold_views, without_people
+    from generator.figures.people import without_people
     from generator.figures.restate import compute_restatements
     from generator.figures.segments import find_lookalikes
     from generator.figures.views import compute_brackets, compute_hourly
@@ -203,8 +203,6 @@ def check(
             hourly=compute_hourly(con, config, published_dimensions(config), headline, folded,
                                   shown),
         )
-        # People's cells, brackets and budgets from too few interactions (site.privacy.people).
-        figures = withhold_views(figures, config.site.people)
     with stages.time("compute figures"):
         quality = replace(
             quality, exclusions=exclusion_counts(con), blackouts=blackout_counts(con),

@@ -38,7 +38,7 @@ from generator.config.policy import (
 )
 from generator.errors import Problem
 from generator.figures.budget import compute_budgets
-from generator.figures.people import without_people
+from generator.figures.people import withheld_sql, without_people
 from generator.figures.segments import fold_segments, segment_folds
 from generator.model import (
     METRICS,
@@ -742,23 +742,20 @@ def figure_table(
         f"coalesce(a.{name}, 0) AS {name}" if name in counts else f"a.{name}"
         for name in {**AGGREGATES, **custom_aggregates(config)}
     )
-    people = config.site.people
-
-    def withheld(size: str) -> str:
-        """A person's figure from 1 to min_n - 1 interactions (site.privacy.people)."""
-        if people is None:
-            return "false"
-        return (f"(dimension = {sql_str(people.dimension)} "
-                f"AND coalesce({size}, 0) BETWEEN 1 AND {people.min_n - 1})")
 
     def long_sql(source: str) -> str:
-        return " UNION ALL ".join(
-            f"SELECT g.*, {sql_str(m.id)} AS metric, "
-            f"CAST({metric_sql[m.id].value} AS DOUBLE) AS value, "
-            f"CAST({metric_sql[m.id].n or 'NULL'} AS BIGINT) AS n, "
-            f"{_size_sql(metric_sql[m.id].n)} AS size FROM {source} g"
-            for m in metrics
-        )
+        # A person's figure from too few interactions is withheld with its n (the n of two
+        # metrics can give a third's value); a comparison with it then has no baseline.
+        selects = []
+        for m in metrics:
+            value, n = metric_sql[m.id].value, metric_sql[m.id].n
+            hidden = withheld_sql(n, config.site.people)
+            selects.append(
+                f"SELECT g.*, {sql_str(m.id)} AS metric, "
+                f"CASE WHEN {hidden} THEN NULL ELSE CAST({value} AS DOUBLE) END AS value, "
+                f"CASE WHEN {hidden} THEN NULL ELSE CAST({n or 'NULL'} AS BIGINT) END AS n, "
+                f"{hidden} AS withheld FROM {source} g")
+        return " UNION ALL ".join(selects)
 
     con.execute(
         f"""
@@ -781,7 +778,7 @@ def figure_table(
                 AND a.period_start = c.compared_start
                 AND a.dimension = s.dimension AND a.segment = s.segment
         ), asof_long AS (
-            SELECT granularity, period_start, kind, dimension, segment, metric, value, n, size
+            SELECT granularity, period_start, kind, dimension, segment, metric, value, n
             FROM ({long_sql("asof_filled")})
         ), goaled AS (
             SELECT l.*, mi.is_ratio, mi.is_count, g.direction, g.goal, g.tolerance,
@@ -797,44 +794,28 @@ def figure_table(
         ), lagged AS (
             SELECT *,
                 lag(value) OVER w AS lag_value,
-                lag(n) OVER w AS lag_n,
-                lag(size) OVER w AS lag_size
+                lag(n) OVER w AS lag_n
             FROM goaled
             WINDOW w AS (PARTITION BY granularity, dimension, segment, metric ORDER BY period_start)
         ), compared AS (
             -- A partial period's comparisons are as of the same offset (asof_long).
             SELECT l.*,
                 CASE WHEN p.metric IS NULL THEN l.lag_value ELSE p.value END AS previous_value,
-                CASE WHEN p.metric IS NULL THEN l.lag_n ELSE p.n END AS previous_n,
-                CASE WHEN p.metric IS NULL THEN l.lag_size ELSE p.size END AS previous_size
+                CASE WHEN p.metric IS NULL THEN l.lag_n ELSE p.n END AS previous_n
             FROM lagged l
             LEFT JOIN asof_long p ON p.kind = 'previous' AND p.granularity = l.granularity
                 AND p.period_start = l.period_start AND p.dimension = l.dimension
                 AND p.segment = l.segment AND p.metric = l.metric
-        ), with_year_ago_all AS (
+        ), with_year_ago AS (
             SELECT c.*,
                 CASE WHEN ya.metric IS NULL THEN y.value ELSE ya.value END AS year_ago_value,
-                CASE WHEN ya.metric IS NULL THEN y.n ELSE ya.n END AS year_ago_n,
-                CASE WHEN ya.metric IS NULL THEN y.size ELSE ya.size END AS year_ago_size
+                CASE WHEN ya.metric IS NULL THEN y.n ELSE ya.n END AS year_ago_n
             FROM compared c
             LEFT JOIN goaled y ON y.granularity = c.granularity AND y.period = c.year_ago_period
                 AND y.dimension = c.dimension AND y.segment = c.segment AND y.metric = c.metric
             LEFT JOIN asof_long ya ON ya.kind = 'year_ago' AND ya.granularity = c.granularity
                 AND ya.period_start = c.period_start AND ya.dimension = c.dimension
                 AND ya.segment = c.segment AND ya.metric = c.metric
-        ), with_year_ago AS (
-            -- A person's figure from too few interactions is withheld with its n (the n of
-            -- two metrics can give a third's value), and so is a comparison with one
-            -- (site.privacy.people).
-            SELECT * REPLACE (
-                CASE WHEN {withheld("size")} THEN NULL ELSE value END AS value,
-                CASE WHEN {withheld("size")} THEN NULL ELSE n END AS n,
-                CASE WHEN {withheld("previous_size")} THEN NULL ELSE previous_value END
-                    AS previous_value,
-                CASE WHEN {withheld("year_ago_size")} THEN NULL ELSE year_ago_value END
-                    AS year_ago_value),
-                {withheld("size")} AS withheld
-            FROM with_year_ago_all
         )
         SELECT granularity, period, period_start, period_end, partial, dimension, segment,
             metric, value, n, goal,
@@ -868,15 +849,6 @@ def figure_table(
         """
     )
     return metrics, grids, recomputed
-
-
-def _size_sql(n: str | None) -> str:
-    """How many interactions a figure rests on, for site.privacy.people: its n when that is
-    at least 1, else the segment's volume (a person's n of 0 out of 2 interactions says as
-    much as a value). A person's figure of size 1 to min_n - 1 is withheld."""
-    if n is None:
-        return "CAST(volume AS BIGINT)"
-    return f"CAST(CASE WHEN coalesce({n}, 0) >= 1 THEN {n} ELSE volume END AS BIGINT)"
 
 
 def _change_sql(baseline: str, baseline_n: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from generator.config.loader import Config
 from generator.figures.metrics import TAIL_BRACKETS, bracket_counts, bracket_label
+from generator.figures.people import withheld_sql
 from generator.model import BracketCount, HourCell, Period
 from generator.sqltext import segment_sql, sql_ident, sql_str
 
@@ -36,11 +37,13 @@ def compute_hourly(
     for every segment: the cells that received interactions (a cell left out received none:
     volume 0, the other metrics undefined), so that the view grows with the data, not with
     segments × 168. Only the metrics in `metrics` (those whose inputs the data has) are
-    given."""
+    given. A person's cell whose metric rests on too few interactions has no value nor n
+    (site.privacy.people)."""
     window = periods[-config.site.history:]
     if not window:
         return ()
     tz = sql_str(config.site.timezone)
+    people = config.site.people  # a person's cell from too few interactions is withheld
     column = sql_ident("p_" + config.site.periods[0])
     starts = ", ".join(f"DATE {sql_str(p.start.isoformat())}" for p in window)
     actionable = "excluded_by IS NULL"
@@ -60,25 +63,29 @@ def compute_hourly(
             SELECT *, timezone({tz}, received_at) AS lr FROM judged WHERE {column} IN ({starts})
         ), cells AS ({selects})
         SELECT dimension, segment, weekday, hour, volume, frt_median, answered,
-            CAST(met AS DOUBLE) / nullif(eligible, 0), eligible
+            CAST(met AS DOUBLE) / nullif(eligible, 0), eligible,
+            {withheld_sql(None, people)}, {withheld_sql("answered", people)},
+            {withheld_sql("eligible", people)}
         FROM cells
         ORDER BY {_SEGMENT_ORDER}, weekday, hour
         """
     ).fetchall()
     cells: list[HourCell] = []
-    for dim, seg, weekday, hour, volume, median, answered, sla, eligible in rows:
-        for cell in (HourCell(dim, seg, weekday, hour, "volume", float(volume), None),
-                     HourCell(dim, seg, weekday, hour, "frt_median", median, answered),
-                     HourCell(dim, seg, weekday, hour, "sla_attainment", sla, eligible)):
-            if cell.metric in metrics:
-                cells.append(cell)
+    for dim, seg, weekday, hour, volume, median, answered, sla, eligible, *hidden in rows:
+        for metric, value, n, withheld in (("volume", float(volume), None, hidden[0]),
+                                           ("frt_median", median, answered, hidden[1]),
+                                           ("sla_attainment", sla, eligible, hidden[2])):
+            if metric in metrics:
+                cells.append(HourCell(dim, seg, weekday, hour, metric,
+                                      None if withheld else value, None if withheld else n,
+                                      withheld))
     return tuple(cells)
 
 
 def compute_brackets(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[BracketCount, ...]:
     """The actionable interactions of every period (every granularity) and segment of
     `figures` in each first-response bracket; the counts of a period and segment add up to
-    its actionable count."""
+    its actionable count. A person's period with too few interactions has no brackets."""
     columns = list(bracket_counts(config))
     edges = config.site.brackets
     names = [bracket_label(e) for e in edges] + list(TAIL_BRACKETS)
@@ -93,6 +100,8 @@ def compute_brackets(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[Br
         LEFT JOIN aggregates a ON a.granularity = g.granularity
             AND a.period_start = g.period_start AND a.dimension = s.dimension
             AND a.segment = s.segment
+        -- A person's period with too few interactions is left out (site.privacy.people).
+        WHERE NOT {withheld_sql("a.actionable", config.site.people, "a.volume", "s.dimension")}
         ORDER BY CASE g.granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
                  ELSE 3 END, g.period_start,
             {", ".join("s." + t.strip() for t in _SEGMENT_ORDER.split(","))}
