@@ -574,39 +574,19 @@ def _comparison_cuts(
 def _aggregate_as_of(
     con: duckdb.DuckDBPyConnection, config: Config, cuts: list[tuple[str, date, str, date,
                                                                       datetime]],
-    cache: Cache | None = None, folded: frozenset[str] = frozenset(),
+    folded: frozenset[str] = frozenset(),
 ) -> None:
     """Create `asof_aggregates` (the columns of `aggregates`): the figures of each compared
     period of `comparison_cuts` as of its cut instant, a full as-of cut: only interactions
     received at or before it, and responses and resolutions at or before it, with the cut as
     the data-through time of the SLA deadlines (SPEC §4.5).
 
-    Cached like `aggregates`, by a digest of the compared period's judged rows and also by the
-    cut instant: the same rows give other figures at another offset."""
-    if cache is not None and cache.folder is None:
-        cache = None
+    Not cached: the cut moves with data-through on nearly every drop, and there are at most
+    two compared periods per granularity."""
     con.execute("CREATE OR REPLACE TABLE asof_aggregates AS SELECT * FROM aggregates LIMIT 0")
-    base = ""
-    if cache is not None:
-        import duckdb
-
-        base = cache.key("asof_aggregates", code_version(), duckdb.__version__,
-                         hashlib.sha256(config.path.read_bytes()).hexdigest())
     masked = ", ".join(f"{expr} AS {name}" for name, expr in AS_OF.items())
     for g, _start, _kind, compared, cut in cuts:
         column = sql_ident("p_" + g)
-        key = ""
-        if cache is not None:
-            xor, total, count = con.execute(
-                f"SELECT bit_xor(h), sum(CAST(h AS HUGEINT)), count(*) FROM (SELECT hash(j) AS h "
-                f"FROM judged j WHERE {column} = ?)", [compared]).fetchone() or (0, 0, 0)
-            key = cache.key(base, g, compared.isoformat(), cut.isoformat(),
-                            f"{xor}:{total}:{count}")
-            path = cache.parquet_entry(con, "asof_aggregates", key)
-            if path is not None:
-                con.execute("INSERT INTO asof_aggregates SELECT * FROM "
-                            f"read_parquet({sql_str(path.as_posix())})")
-                continue
         con.execute(
             f"CREATE OR REPLACE TABLE judged_asof AS SELECT j.* REPLACE ({masked}) "
             f"FROM judged j JOIN (SELECT ?::TIMESTAMPTZ AS cut) c ON true "
@@ -614,8 +594,6 @@ def _aggregate_as_of(
         con.execute("CREATE OR REPLACE TEMP TABLE todo AS SELECT ? AS granularity, "
                     "?::DATE AS period_start", [g, compared])
         _aggregate_todo(con, config, folded, source="judged_asof", target="asof_part")
-        if cache is not None:
-            cache.store_table(con, "asof_part", key, kind="asof_aggregates")
         con.execute("INSERT INTO asof_aggregates SELECT * FROM asof_part")
     con.execute("DROP TABLE IF EXISTS judged_asof")
     con.execute("DROP TABLE IF EXISTS asof_part")
@@ -733,8 +711,7 @@ def figure_table(
     folded = fold_segments(con, config, published_dimensions(config), grids)
     recomputed = _aggregate(con, config, cache, folded)
     # A partial period compares with the others as of the same offset (SPEC §4.5).
-    _aggregate_as_of(con, config, _comparison_cuts(con, config, grids, data_through), cache,
-                     folded)
+    _aggregate_as_of(con, config, _comparison_cuts(con, config, grids, data_through), folded)
     _goals(con, config)
     _metric_table(con, metrics)
     counts = set(COUNT_AGGREGATES) | {f"cm_{m.id}_n" for m in custom}
