@@ -567,6 +567,9 @@ def test_fields_dropped_are_counted_by_reason_on_the_page_and_by_check(
          "sources[0].timestamp_format ('%m/%d/%Y %H:%M')."),
         ("'%m/%d/%Y %H:%M'", "soon", "Hint: check sources[0].timestamp_format "
          "('%m/%d/%Y %H:%M')."),
+        # A known layout whose date and time do not exist: the format is not to blame.
+        (None, "2026-02-30 25:61:00", "Hint: the layout is a known one but this date or time "
+         "does not exist (like 30 February or 25:61): correct the export."),
     ],
 )
 def test_an_unparsed_timestamp_hint_names_the_format_it_looks_like(

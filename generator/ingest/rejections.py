@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from generator.config.site_section import REJECTED_SHARE_MIN_ROWS
 from generator.errors import Problem
 from generator.ingest.readers import MAX_FIELD, MAX_RECORD
-from generator.ingest.timestamps import detect_formats
+from generator.ingest.timestamps import detect_formats, has_known_layout
 from generator.model import QualityReport
 from generator.sqltext import sql_str
 
@@ -148,6 +148,9 @@ def _timestamp_hint(text: str, context: Context) -> str:
                 f"after the 12th tells which); set {key} to the right one, in quotes.")
     if formats and not native:
         return f"it looks like '{formats[0]}': set {key}: '{formats[0]}' (in quotes)."
+    if has_known_layout(text):
+        return ("the layout is a known one but this date or time does not exist (like 30 "
+                "February or 25:61): correct the export.")
     if context.timestamp_format:
         return f"check {key} ('{context.timestamp_format}')."
     return f"set {key}."

@@ -3,7 +3,9 @@ format; naive times are local times of the source's timezone (DST-correct)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from functools import lru_cache
 
 from generator.config.loader import PLAUSIBLE_YEARS, Config, SourceConfig, parse_duration
 from generator.sqltext import sql_ident, sql_str
@@ -34,18 +36,36 @@ COMMON_FORMATS: tuple[str, ...] = (
 )
 
 
+def _fits(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=256)
+def _candidates(layout: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The native and the common formats that a text of `layout` (its digits as '1', a valid
+    value of every numeric field) can fit: a whole drop rejected for one wrong format tries
+    its one or two candidates per row, not every format."""
+    return (tuple(f for f in NATIVE_FORMATS if _fits(layout, f)),
+            tuple(f for f in COMMON_FORMATS if _fits(layout, f)))
+
+
+def has_known_layout(text: str) -> bool:
+    """True when `text` is laid out like a known format (its digits aside): when no format
+    fits it, its date or time does not exist (30 February, 25:61)."""
+    return any(_candidates(re.sub(r"\d", "1", text.strip())))
+
+
 def detect_formats(text: str) -> tuple[list[str], bool]:
     """The strptime formats `text` fits (one, or two where day and month could swap), and
     whether that layout parses without a `timestamp_format`."""
     text = text.strip()
-    for formats, native in ((NATIVE_FORMATS, True), (COMMON_FORMATS, False)):
-        fits = []
-        for fmt in formats:
-            try:
-                datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-            fits.append(fmt)
+    native_formats, common_formats = _candidates(re.sub(r"\d", "1", text))
+    for formats, native in ((native_formats, True), (common_formats, False)):
+        fits = [fmt for fmt in formats if _fits(text, fmt)]
         if fits:
             # A day-first and a month-first reading can both fit (02/11/2026): name both.
             return fits[:2] if _day_month_swapped(*fits[:2]) else fits[:1], native
