@@ -235,6 +235,12 @@ def test_ibm_conversations_without_reply_times_are_answered_time_unknown(care: P
     assert value(table, "2020-04", "sla_attainment") == (None, 0)
     page = (result.output / "data-quality.html").read_text(encoding="utf-8")
     assert "conversations answered, time unknown: 4 " in page
+    # Brackets hold response times: an answer at an unknown time is in none (not 'unanswered').
+    with (result.output / "data" / "brackets.csv").open(encoding="utf-8") as handle:
+        brackets = {(r["period"], r["bracket"]): int(r["count"]) for r in csv.DictReader(handle)
+                    if r["granularity"] == "month" and r["dimension"] == "all"}
+    assert {k: c for k, c in brackets.items() if c} == {
+        ("2020-02", "<=5m"): 1, ("2020-03", "<=15m"): 1}
     quality = check(care).quality
     assert [(d.read, d.kept, d.rejected) for d in quality.drops] == [(18, 18, 0)]
     with (result.output / "data" / "interactions.csv").open(encoding="utf-8") as handle:

@@ -191,7 +191,8 @@ TAIL_BRACKETS = ("later", "unanswered_in_time", "unanswered_overdue")
 
 def bracket_counts(config: Config) -> dict[str, str]:
     """Aggregate columns `bracket_<i>`: the actionable interactions in each first-response
-    bracket (edges inclusive, on the clock of each target), in bracket order."""
+    bracket (edges inclusive, on the clock of each target), in bracket order; those answered
+    at an unknown time are in none."""
     answered = "excluded_by IS NULL AND first_response_at IS NOT NULL"
     columns = {}
     edges = config.site.brackets
@@ -203,7 +204,8 @@ def bracket_counts(config: Config) -> dict[str, str]:
     columns[f"bracket_{k}"] = (  # answered without a time within the last edge
         f"count(*) FILTER (WHERE {answered} "
         f"AND coalesce(frt_minutes > {edges[-1]!r} + {EPSILON}, true))")
-    unanswered = "excluded_by IS NULL AND first_response_at IS NULL"
+    # An answer whose time is unknown (SPEC §3.3b) is in no bracket: it has no response time.
+    unanswered = "excluded_by IS NULL AND first_response_at IS NULL AND NOT response_time_unknown"
     columns[f"bracket_{k + 1}"] = f"count(*) FILTER (WHERE {unanswered} AND NOT sla_eligible)"
     columns[f"bracket_{k + 2}"] = f"count(*) FILTER (WHERE {unanswered} AND sla_eligible)"
     return columns
