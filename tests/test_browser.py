@@ -91,17 +91,22 @@ def people_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "people:" in config
     (root / "config.yaml").write_text(config, encoding="utf-8")
     build(root / "config.yaml", output=root / "out", use_cache=False)
+    page = (root / "out" / PEOPLE_PAGE).read_text(encoding="utf-8")
+    assert "too few" in page and "off goal" in page  # withheld figures beside shown ones
     return root / "out"
 
 
 @pytest.fixture
-def visit(browser: Any, example_site: Path, people_site: Path) -> Iterator[Any]:
-    """Open a page of the example site (of `people_site` for people.html) at a width and
-    colour scheme."""
+def visit(
+    browser: Any, example_site: Path, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """Open a page of the example site (of `people_site`, built when first asked for, for
+    people.html) at a width and colour scheme."""
     contexts = []
 
     def open_page(path: str, scheme: str = "light", width: int = 1280) -> Visit:
-        root = (people_site if path == PEOPLE_PAGE else example_site).as_uri() + "/"
+        site = request.getfixturevalue("people_site") if path == PEOPLE_PAGE else example_site
+        root = site.as_uri() + "/"
         context = browser.new_context(viewport={"width": width, "height": 900},
                                       color_scheme=scheme)
         contexts.append(context)
@@ -207,9 +212,12 @@ def test_chart_labels_never_cover_a_point(visit, example_site):
     page = visit(tech.relative_to(example_site).as_posix(), "light", 375).page
     overlaps = page.evaluate("""() => {
         const hits = [];
+        const seen = {points: 0, labels: 0};
         for (const svg of document.querySelectorAll('.chart-panel svg')) {
             const points = [...svg.querySelectorAll('use')].map(u => u.getBoundingClientRect());
+            seen.points += points.length;
             for (const t of svg.querySelectorAll('text')) {
+                seen.labels += 1;
                 const b = t.getBoundingClientRect();
                 for (const p of points) {
                     if (b.left < p.right && p.left < b.right && b.top < p.bottom
@@ -217,9 +225,11 @@ def test_chart_labels_never_cover_a_point(visit, example_site):
                 }
             }
         }
-        return hits;
+        return [hits, seen];
     }""")
-    assert not overlaps
+    hits, seen = overlaps
+    assert seen["points"] > 0 and seen["labels"] > 0, seen
+    assert not hits
 
 
 def test_chart_colours_follow_the_colour_scheme(visit):

@@ -218,6 +218,9 @@ def test_no_other_output_names_a_person_or_lists_their_interactions(
         if not rel.startswith(PEOPLE_VIEWS) and any(n in text for n in names.values()):
             named.append(rel)
     assert not named
+    # The scan can find a name: the people page holds them, and the teams' lists exist.
+    assert "Annzq" in (out / "people.html").read_text(encoding="utf-8")
+    assert any((out / "drill" / "week" / "2026-W45" / "team").glob("*.csv"))
     # The newest drop restates figures of W45: the teams' are listed, the people's are not.
     restated = {r["dimension"] for r in read_csv(out / "data" / "restatements.csv")}
     assert "team" in restated and "agent" not in restated

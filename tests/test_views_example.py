@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -270,4 +269,4 @@ def test_example_brackets_add_up_to_the_actionable_count(site):
             (site / "data" / "brackets.csv").read_text(encoding="utf-8"))):
         sums[(r["granularity"], r["period"], r["dimension"], r["segment"])] += int(r["count"])
     assert dict(sums) == actionable
-    assert re.fullmatch(r"\d+", str(sum(sums.values())))
+    assert sum(sums.values()) > 0  # the comparison is not between two empty tables
