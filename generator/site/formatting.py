@@ -37,6 +37,8 @@ GRANULARITY_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly",
                          "quarter": "quarterly"}
 GRANULARITY_PLURAL = {"day": "days", "week": "weeks", "month": "months", "quarter": "quarters"}
 NO_VALUE = "—"
+#: Month names under a chart's axis.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: What a person's withheld figure shows instead of a value (site.privacy.people).
 TOO_FEW = "too few"
 MINUS = "−"
@@ -256,3 +258,22 @@ def day_span(start: datetime, end: datetime) -> str:
     if start.date() == end.date():
         return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
     return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
+
+
+def period_tick(granularity: str, label: str) -> tuple[str, str]:
+    """A period's short label under a chart's axis and the group it belongs to: ('W47',
+    '2026'), ('Nov', '2026'), ('Q4', '2026'), ('16', 'Nov 2026'); the label itself otherwise."""
+    parts = label.split("-")
+    try:
+        if granularity == "week" and len(parts) == 2 and parts[1].startswith("W"):
+            return parts[1], parts[0]
+        if granularity == "quarter" and len(parts) == 2 and parts[1].startswith("Q"):
+            return parts[1], parts[0]
+        if granularity == "month" and len(parts) == 2:
+            return MONTHS[int(parts[1]) - 1], parts[0]
+        if granularity == "day" and len(parts) == 3:
+            return str(int(parts[2])), f"{MONTHS[int(parts[1]) - 1]} {parts[0]}"
+    except (ValueError, IndexError):
+        pass
+    return label, ""
+

@@ -86,6 +86,7 @@ from generator.site.formatting import (
     format_value,
     goals_in_force,
     period_dates,
+    period_tick,
     plural,
     status_of,
     tolerance_of,
@@ -696,27 +697,6 @@ def _markers(
     return tuple(markers)
 
 
-def _tick(granularity: str, label: str) -> tuple[str, str]:
-    """A period's short label under a chart's axis and the group it belongs to: ('W47',
-    '2026'), ('Nov', '2026'), ('Q4', '2026'), ('16', 'Nov 2026'); the label itself otherwise."""
-    parts = label.split("-")
-    try:
-        if granularity == "week" and len(parts) == 2 and parts[1].startswith("W"):
-            return parts[1], parts[0]
-        if granularity == "quarter" and len(parts) == 2 and parts[1].startswith("Q"):
-            return parts[1], parts[0]
-        if granularity == "month" and len(parts) == 2:
-            return _MONTHS[int(parts[1]) - 1], parts[0]
-        if granularity == "day" and len(parts) == 3:
-            return str(int(parts[2])), f"{_MONTHS[int(parts[1]) - 1]} {parts[0]}"
-    except (ValueError, IndexError):
-        pass
-    return label, ""
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
 def _point_note(site: SiteIndex, metric: MetricInfo, period: Period, fig: Figure | None) -> str:
     """A chart point's tooltip: '2026-W47: 97.0%, n = 332, on goal (goal ≥ 95.0%)'."""
     if fig is None or fig.value is None:
@@ -770,7 +750,7 @@ def _chart(
                             _panel_summary(m, window, figs)))
     if not panels:
         return None
-    ticks = [_tick(p.granularity, p.label) for p in window]
+    ticks = [period_tick(p.granularity, p.label) for p in window]
     groups = tuple(group if i == 0 or group != ticks[i - 1][1] else ""
                    for i, (_, group) in enumerate(ticks))
     return ChartSpec(

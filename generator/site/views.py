@@ -36,6 +36,7 @@ from generator.site.formatting import (
     format_target,
     format_value,
     goals_in_force,
+    period_tick,
     status_of,
 )
 from generator.site.siteindex import SiteIndex, root_of, segment_title
@@ -231,22 +232,11 @@ def bracket_chart(site: SiteIndex, dim: str, seg: str, window: tuple[Period, ...
         svg=brackets_svg(columns, marks, summary),
         legend=tuple(Swatch(c, h) for c, h in zip(classes, headings)),
         mark=f"answered {mark_words} (the line)",
-        ticks=tuple(_short(p) for p in window),
+        ticks=tuple(period_tick(p.granularity, p.label)[0] for p in window),
         columns=headings,
         rows=tuple(rows),
         mark_heading=mark_words.capitalize(),
     )
-
-
-def _short(period: Period) -> str:
-    """A period's label under its column: 'W47', 'Q4', 'Nov', '16' (day of the month)."""
-    parts = period.label.split("-")
-    if period.granularity == "month" and len(parts) == 2 and parts[1].isdigit():
-        return MONTHS[int(parts[1]) - 1]
-    return parts[-1] if len(parts) >= 2 else period.label
-
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # --- League tables -------------------------------------------------------------------------------
