@@ -19,14 +19,21 @@ from zoneinfo import ZoneInfo
 from generator.config.loader import Config, Goal
 from generator.figures.metrics import latest_complete
 from generator.model import Figure, Figures, MetricInfo, QualityReport
-from generator.site.formatting import STATUS_TEXT, format_value, goals_in_force, period_dates
+from generator.site.formatting import (
+    STATUS_ORDER,
+    STATUS_TEXT,
+    format_value,
+    goal_direction,
+    goal_margin,
+    goals_in_force,
+    goals_sentence,
+    period_dates,
+)
 
 #: Most lines of the digest (a chat message, not a report).
 MAX_LINES = 15
 #: Figures named on one line ('Turned red'); the rest are counted.
 MAX_NAMED = 4
-#: Status order, worst first.
-ORDER = {"red": 0, "amber": 1, "green": 2, "insufficient": 3, "none": 4}
 #: Characters that can make markup, a link or a mention in running text (CommonMark's
 #: escapable punctuation less '-', which never does mid-line; ':' and '.' break the autolinks of
 #: 'http://…' and 'www.…'; '@' a mention).
@@ -88,12 +95,8 @@ def digest_markdown(config: Config, figures: Figures, quality: QualityReport) ->
              f"{period_dates(period)}, data through {through}"]
     overall = [f for (d, _, _), f in now.items() if d == "all"]
     if overall:
-        counts = {code: sum(1 for f in overall if f.status == code) for code in ORDER}
-        words = [f"{counts['green']} of {len(overall)} goals met"] + [
-            f"{counts[c]} {w}" for c, w in (("amber", "near"), ("red", "off"),
-                                            ("insufficient", "with too few data")) if counts[c]]
         lines.append("")
-        lines.append("**All interactions:** " + ", ".join(words))
+        lines.append("**All interactions:** " + goals_sentence(f.status for f in overall))
     lines.append("")
     if previous is not None:
         for status, word in (("red", "red"), ("green", "green")):
@@ -106,7 +109,7 @@ def digest_markdown(config: Config, figures: Figures, quality: QualityReport) ->
     if worst:
         lines.append("- **Furthest behind:** " + "; ".join(
             f"{i}. {_figure_text(f, metrics[f.metric])}, goal "
-            f"{'≥' if _direction(goals, metrics[f.metric]) == 'min' else '≤'} "
+            f"{'≥' if goal_direction(goals, metrics[f.metric]) == 'min' else '≤'} "
             f"{format_value(f.goal, metrics[f.metric].unit)} "
             f"({STATUS_TEXT.get(f.status, (f.status, ''))[0]})"
             for i, f in enumerate(worst, 1)))
@@ -130,19 +133,15 @@ def _ordered(figs: dict[tuple[str, str, str], Figure]
         kv[0][2]))
 
 
-def _direction(goals: dict[str, Goal], metric: MetricInfo) -> str:
-    goal = goals.get(metric.id)
-    if goal is not None:
-        return goal.direction
-    return "min" if metric.better == "higher" else "max"
-
-
 def _worst(now: dict[tuple[str, str, str], Figure], metrics: dict[str, MetricInfo],
            goals: dict[str, Goal]) -> list[Figure]:
     """The three segments (not `all`) furthest behind: each by its worst red or amber figure
     (red before amber, SLA attainment first, then the furthest from its goal)."""
+    def margin(f: Figure) -> float:  # negative: behind the goal
+        return goal_margin(f, metrics[f.metric], goal_direction(goals, metrics[f.metric]))
+
     def badness(f: Figure) -> tuple[int, bool, float]:
-        return (ORDER[f.status], f.metric != "sla_attainment", -_gap(f, metrics, goals))
+        return (STATUS_ORDER[f.status], f.metric != "sla_attainment", margin(f))
 
     by_segment: dict[tuple[str, str], Figure] = {}
     for (dim, seg, _), f in _ordered(now):
@@ -151,15 +150,5 @@ def _worst(now: dict[tuple[str, str, str], Figure], metrics: dict[str, MetricInf
         best = by_segment.get((dim, seg))
         if best is None or badness(f) < badness(best):
             by_segment[(dim, seg)] = f
-    ranked = sorted(by_segment.values(), key=lambda f: (
-        ORDER[f.status], -_gap(f, metrics, goals)))
+    ranked = sorted(by_segment.values(), key=lambda f: (STATUS_ORDER[f.status], margin(f)))
     return ranked[:3]
-
-
-def _gap(f: Figure, metrics: dict[str, MetricInfo], goals: dict[str, Goal]) -> float:
-    """How far behind its goal a figure is (relative to the goal for non-ratios)."""
-    metric = metrics[f.metric]
-    if f.value is None or f.goal is None:
-        return 0.0
-    gap = f.goal - f.value if _direction(goals, metric) == "min" else f.value - f.goal
-    return gap if metric.is_ratio else gap / (abs(f.goal) or 1.0)

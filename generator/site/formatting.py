@@ -10,7 +10,7 @@ import hashlib
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from functools import cache
 
@@ -194,6 +194,39 @@ def goals_in_force(policy: Policy, day: date) -> dict[str, Goal]:
         if version.valid_from <= day:
             goals.update(version.goals)
     return goals
+
+
+#: Statuses worst first: the order of league tables, the digest and the overview's tiles.
+STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "insufficient": 3, "none": 4}
+
+
+def goal_direction(goals: Mapping[str, Goal], metric: MetricInfo) -> str:
+    """'min' (at least the goal) or 'max': the goal's, else the metric's better side."""
+    goal = goals.get(metric.id)
+    if goal is not None:
+        return goal.direction
+    return "min" if metric.better == "higher" else "max"
+
+
+def goal_margin(fig: Figure, metric: MetricInfo, direction: str) -> float:
+    """How far the value is on the good side of its goal (negative: behind), relative to the
+    goal for non-ratios; infinite without a value or a goal."""
+    if fig.value is None or fig.goal is None:
+        return math.inf
+    gap = fig.value - fig.goal if direction == "min" else fig.goal - fig.value
+    return gap if metric.is_ratio else gap / (abs(fig.goal) or 1.0)
+
+
+def goals_sentence(statuses: Iterable[str]) -> str:
+    """'4 of 6 goals met, 1 near, 1 off, 1 with too few data': the statuses of figures with
+    a goal."""
+    listed = list(statuses)
+    counts = {code: listed.count(code) for code in STATUS_ORDER}
+    words = [f"{counts['green']} of {len(listed)} goals met"]
+    words += [f"{counts[code]} {word}" for code, word in
+              (("amber", "near"), ("red", "off"), ("insufficient", "with too few data"))
+              if counts[code]]
+    return ", ".join(words)
 
 
 def tolerance_of(goal: Goal, metric: MetricInfo) -> float:

@@ -84,7 +84,10 @@ from generator.site.formatting import (
     format_number,
     format_target,
     format_value,
+    goal_direction,
+    goal_margin,
     goals_in_force,
+    goals_sentence,
     period_dates,
     period_tick,
     plural,
@@ -240,8 +243,7 @@ def _sparkline(
 
 
 def _direction(site: SiteIndex, metric: MetricInfo, period: Period) -> str:
-    goal = goals_in_force(site.config.policy, period.start).get(metric.id)
-    return goal.direction if goal else ("min" if metric.better == "higher" else "max")
+    return goal_direction(goals_in_force(site.config.policy, period.start), metric)
 
 
 def _goal_text(site: SiteIndex, metric: MetricInfo, fig: Figure | None, period: Period) -> str:
@@ -530,19 +532,13 @@ def _glance(site: SiteIndex, period: Period) -> Glance | None:
             is not None and f.goal is not None and f.status in dict(GLANCE_STATUSES)]
     if not figs:
         return None
-    counts = {code: sum(1 for _, f in figs if f.status == code) for code, _ in GLANCE_STATUSES}
-    words = [f"{counts['green']} of {len(figs)} goals met"]
-    words += [f"{counts[code]} {word}" for code, word in
-              (("amber", "near"), ("red", "off"), ("insufficient", "with too few data"))
-              if counts[code]]
-    sentence = ", ".join(words)
+    sentence = goals_sentence(f.status for _, f in figs)
     misses = [(m, f) for m, f in figs if f.status in ("red", "amber") and f.value is not None]
     if misses:
         def distance(pair: tuple[MetricInfo, Figure]) -> tuple[int, bool, float]:
             m, f = pair
-            gap = abs(cast(float, f.value) - cast(float, f.goal))
-            relative = gap if m.is_ratio else gap / (abs(cast(float, f.goal)) or 1.0)
-            return (f.status != "red", m.id != "sla_attainment", -relative)
+            return (f.status != "red", m.id != "sla_attainment",
+                    goal_margin(f, m, _direction(site, m, period)))
 
         m, f = min(misses, key=distance)
         sentence += (f" — {m.label} {format_value(f.value, m.unit)} against "

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from generator.figures.metrics import latest_complete
-from generator.model import BracketCount, Figure, HourCell, MetricInfo, Period
+from generator.model import BracketCount, HourCell, MetricInfo, Period
 from generator.site.contexts import (
     BracketChart,
     BracketRow,
@@ -31,10 +31,13 @@ from generator.site.contexts import (
 from generator.site.formatting import (
     GRANULARITY_PLURAL,
     NO_VALUE,
+    STATUS_ORDER,
     TOO_FEW,
     format_change,
     format_target,
     format_value,
+    goal_direction,
+    goal_margin,
     goals_in_force,
     period_tick,
     status_of,
@@ -47,8 +50,6 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SHADES = 5
 #: The metrics of the hour-of-week view, with the direction that is worse (the strongest shade).
 HOURLY = (("volume", "higher"), ("frt_median", "higher"), ("sla_attainment", "lower"))
-#: Status order of a league table: who is behind comes first.
-LEAGUE_ORDER = {"red": 0, "amber": 1, "green": 2, "insufficient": 3, "none": 4}
 #: The shades of the answered brackets (edges beyond five share the shades).
 BRACKET_SHADES = 5
 TAIL_CLASSES = {"later": "bracket-later", "unanswered_in_time": "bracket-waiting",
@@ -267,27 +268,17 @@ def _goal_metrics(site: SiteIndex, period: Period) -> list[MetricInfo]:
     return sorted(metrics, key=lambda m: m.id != "sla_attainment")
 
 
-def _margin(fig: Figure, metric: MetricInfo, direction: str) -> float:
-    """How far the value is on the good side of the goal (negative: behind), relative to the
-    goal for non-ratios."""
-    if fig.value is None or fig.goal is None:
-        return math.inf
-    gap = fig.value - fig.goal if direction == "min" else fig.goal - fig.value
-    return gap if metric.is_ratio else gap / (abs(fig.goal) or 1.0)
-
-
 def _league_table(site: SiteIndex, period: Period, dim: str, metric: MetricInfo,
                   root: str) -> LeagueTable | None:
-    goal = goals_in_force(site.config.policy, period.start).get(metric.id)
-    direction = goal.direction if goal else "min"
+    direction = goal_direction(goals_in_force(site.config.policy, period.start), metric)
     figs = [(seg, f) for seg in site.seg_lists[dim]
             if (f := site.figure(period.granularity, period.label, dim, seg, metric.id))
             is not None and f.goal is not None]
     if not figs:
         return None
     position = site.seg_positions[dim]
-    figs.sort(key=lambda pair: (LEAGUE_ORDER.get(pair[1].status, 9),
-                                _margin(pair[1], metric, direction), position[pair[0]]))
+    figs.sort(key=lambda pair: (STATUS_ORDER.get(pair[1].status, 9),
+                                goal_margin(pair[1], metric, direction), position[pair[0]]))
     sign = "≥" if direction == "min" else "≤"
     rows = []
     for seg, f in figs:
