@@ -381,22 +381,9 @@ class OverviewContext:
     """Error budget of all interactions, or None when the policy sets none."""
     budgets: tuple[BudgetView, ...]
     """Error budget of every segment (all interactions first); empty when there is none."""
-    badge: BadgeView | None = None
-    """The status badge written by the build (data/badge.svg); the default theme links it from
-    the footer and shows `glance` instead."""
     glance: Glance | None = None
     """The sentence and bar that open the page, or None when no period is complete or no
     metric has a goal."""
-
-
-@dataclass(frozen=True)
-class BadgeView:
-    """The status badge image (data/badge.svg) of the latest complete headline period."""
-
-    src: str
-    """href of the badge, relative to the page."""
-    alt: str
-    """What the badge says, e.g. 'Status badge: 2026-W47, 6 off goal (all interactions)'."""
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,9 @@ from generator.model import (
     Period,
     QualityReport,
 )
-from generator.site.badge import badge_text
 from generator.site.charts import ChartSpec, Marker, Panel
 from generator.site.content import Content, ContentPage, render_markdown
 from generator.site.contexts import (
-    BadgeView,
     BudgetView,
     Card,
     Cell,
@@ -105,8 +103,6 @@ from generator.site.reference import (
 from generator.site.siteindex import SiteIndex, root_of, segment_title
 from generator.site.views import bracket_chart, hours_page, league_page
 
-#: The status badge written by the output stage (shown on the overview).
-BADGE_SVG = "data/badge.svg"
 #: Most links to other segments of its dimension on a segment page (the index lists them all).
 MAX_SIBLINGS = 20
 #: Restated figures listed on a period page (the data-quality page lists more).
@@ -513,8 +509,7 @@ def _overview(site: SiteIndex) -> Page:
     budgets = tuple(view for b in site.figures.budgets
                     if (view := _budget_view(site, b.dimension, b.segment, "")) is not None)
     context = OverviewContext(info, headline, latest, partial, tables, _legend(),
-                              _budget_view(site, "all", "all", ""), budgets, _badge(site),
-                              glance)
+                              _budget_view(site, "all", "all", ""), budgets, glance)
     return Page(path, "overview.html", context)
 
 
@@ -552,21 +547,6 @@ def _glance(site: SiteIndex, period: Period) -> Glance | None:
 def _trim_zero(text: str) -> str:
     """'92.0%' -> '92%', '30.0 min' -> '30 min' (a goal is usually a round number)."""
     return re.sub(r"\.0(?=\D|$)", "", text)
-
-
-def _badge(site: SiteIndex) -> BadgeView:
-    """The badge the build writes (data/badge.svg), with its words as the text alternative:
-    the statuses of segment all in the latest complete period of the headline granularity."""
-    periods = site.figures.periods.get(site.headline, ()) if site.headline else ()
-    complete = [p for p in periods if not p.partial]
-    rows = [f for f in site.figures.rows
-            if complete and f.granularity == site.headline and f.period == complete[-1].label
-            and f.dimension == "all"]
-    message, _ = badge_text(rows)
-    if not rows:
-        return BadgeView(BADGE_SVG, f"Status badge: {message}")
-    return BadgeView(BADGE_SVG, f"Status badge: {site.headline} "
-                                f"{complete[-1].label}, {message} (all interactions)")
 
 
 def _overlaps(blackout: Blackout, period: Period) -> bool:
