@@ -87,6 +87,11 @@ class SiteConfig:
     """site.privacy.people: the dimension that names people, shown only in the people views
     and only from `min_n` interactions (None: no people views)."""
 
+    @property
+    def people_dimension(self) -> str:
+        """The dimension of site.privacy.people ('' without people views)."""
+        return self.people.dimension if self.people is not None else ""
+
     def segment_limit(self, dimension: str) -> int:
         """The most values `dimension` publishes (site.max_segments)."""
         return self.max_segments.get(dimension, self.max_segments.get("default", MAX_SEGMENTS))

@@ -80,7 +80,7 @@ def digest_markdown(config: Config, figures: Figures, quality: QualityReport) ->
     goals = goals_in_force(config.policy, period.start)
     now: dict[tuple[str, str, str], Figure] = {}
     before: dict[tuple[str, str, str], Figure] = {}
-    people = config.site.people.dimension if config.site.people is not None else None
+    people = config.site.people_dimension
     for f in figures.rows:
         # A chat post names no person (site.privacy.people: the people page does).
         if (f.granularity != headline or f.metric not in metrics or f.goal is None

@@ -193,7 +193,7 @@ def data_files(
 ) -> dict[str, Any]:
     """Hand the files of data/ (SPEC §7) to `put`; return summary.json's content."""
     summary = summary_json(figures, quality, info, config.site.periods[0], policy_hash,
-                           config.site.people.dimension if config.site.people else "")
+                           config.site.people_dimension)
     put("data/figures.csv", figures_csv(figures.rows))
     put("data/figures.json", figures_json(figures.rows))
     put("data/summary.json", summary)

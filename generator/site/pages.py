@@ -626,8 +626,7 @@ def _people_page(site: SiteIndex) -> Page:
     from fewer than site.privacy.people.min_n interactions as 'too few' (SPEC §5.1)."""
     path = "people.html"
     people = cast(People, site.config.site.people)
-    period = latest_complete(site.figures.periods.get(site.headline, ())) if site.headline \
-        else None
+    period = latest_complete(site.figures.periods.get(site.headline, ()))
     table = None
     if period is not None and people.dimension in site.dim_slugs:
         table = _segment_tables(site, period, "", (people.dimension,))[0]

@@ -171,8 +171,7 @@ class SiteIndex:
     @property
     def people(self) -> str:
         """The dimension that names people (site.privacy.people), or ''."""
-        people = self.config.site.people
-        return people.dimension if people is not None else ""
+        return self.config.site.people_dimension
 
     @property
     def team_dims(self) -> tuple[str, ...]:
