@@ -61,6 +61,9 @@ EVENT_FIELDS: tuple[str, ...] = ("case_id", "time", "activity", "actor", "channe
 #: record, the others from each of its messages.
 CONVERSATION_FIELDS: tuple[str, ...] = ("id", "channel", "message_id", "author", "inbound",
                                         "created_at", "text")
+#: The canonical fields of each shape that carecard turns into interactions.
+SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "messages": MESSAGE_FIELDS, "events": EVENT_FIELDS, "conversations": CONVERSATION_FIELDS}
 SHAPES: tuple[str, ...] = ("interactions", "messages", "events", "conversations")
 #: Shapes whose rows are messages or events that carecard turns into interactions.
 DERIVED_SHAPES: tuple[str, ...] = ("messages", "events", "conversations")
@@ -186,9 +189,7 @@ def reserved_names(shape: str) -> tuple[str, ...]:
     (SPEC §3.3b): the canonical fields of its shape (a message source's conversations carry the
     interaction fields too), the names the expression language computes, and `all`. The
     channel is a canonical field that is also a dimension."""
-    own = {"messages": MESSAGE_FIELDS, "events": EVENT_FIELDS,
-           "conversations": CONVERSATION_FIELDS}.get(shape, ())
-    fields = ROW_FIELDS + own
+    fields = ROW_FIELDS + SHAPE_FIELDS.get(shape, ())
     canonical = tuple(dict.fromkeys(f for f in fields if f != "channel"))
     return canonical + DERIVED_NAMES + ("all",)
 

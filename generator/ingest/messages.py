@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from generator.cache import code_digest
-from generator.errors import DataError, Problem
+from generator.errors import DataError, Problem, did_you_mean
 from generator.ingest.readers import (
     HIDDEN_COLUMNS,
     INEXACT_COLUMN,
@@ -182,10 +182,9 @@ def message_attributes(source: SourceConfig) -> tuple[str, ...]:
     """Dimensions a message source reads from its root messages (besides brand and channel);
     an event source from its cases' first (or last) events, a conversation source from its
     records."""
-    from generator.config.sources_section import CONVERSATION_FIELDS, EVENT_FIELDS
+    from generator.config.sources_section import SHAPE_FIELDS
 
-    canonical = {"messages": MESSAGE_COLUMNS, "events": EVENT_FIELDS,
-                 "conversations": CONVERSATION_FIELDS}[source.shape]
+    canonical = SHAPE_FIELDS[source.shape]
     names = [k for k in source.columns if k not in canonical]
     names += [d for d in source.dimensions if d not in names and d not in ("brand", "channel")]
     return tuple(names)
@@ -361,8 +360,6 @@ def _missing_columns(
 ) -> list[Problem]:
     """Required fields, explicitly mapped fields and dimensions need a column in the file (and
     a conversation source the places of its messages)."""
-    import difflib
-
     source = drop.source
     wanted = [(name, _column_for(source, name), f"columns.{name}")
               for name in _wanted_columns(source, attributes)]
@@ -372,10 +369,9 @@ def _missing_columns(
     for name, column, key in wanted:
         if column in columns:
             continue
-        close = difflib.get_close_matches(column, [c for c in columns
-                                                   if c not in HIDDEN_COLUMNS], n=1)
+        close = did_you_mean(column, [c for c in columns if c not in HIDDEN_COLUMNS])
         hint = (
-            f"did you mean '{close[0]}'? Set sources[{index}].{key}."
+            f"{close} Set sources[{index}].{key}."
             if close
             else f"map it with sources[{index}].{key}; the file has "
             + ", ".join(f"'{c}'" for c in [c for c in columns if c not in HIDDEN_COLUMNS][:12])

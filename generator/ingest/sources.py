@@ -33,7 +33,7 @@ from generator.config.loader import (
     site_data_through,
 )
 from generator.config.periods import START_SQL, period_label
-from generator.errors import DataError, Problem, quote
+from generator.errors import DataError, Problem, did_you_mean, quote
 from generator.ingest.messages import (
     EXPONENT_ID,
     MessageSourceResult,
@@ -615,8 +615,6 @@ def _column_for(source: SourceConfig, name: str) -> str:
 
 def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
     """A required column (or a mapped one) absent from the file is an error naming it."""
-    import difflib
-
     source = drop.source
     wanted = [f for f in REQUIRED_FIELDS if not (f == "channel" and source.channel)]
     wanted += [name for name in source.columns if name not in wanted]
@@ -637,9 +635,9 @@ def _missing_columns(drop: Drop, columns: list[str]) -> list[Problem]:
                 f"sources[{i}].columns (see 'Message-level exports' in the README)."))
             messages = []  # said once: the other missing columns follow from it
             continue
-        close = difflib.get_close_matches(column, columns, n=1)
+        close = did_you_mean(column, columns)
         hint = (
-            f"did you mean '{close[0]}'? Set sources[{drop.source_index}].columns.{name}."
+            f"{close} Set sources[{drop.source_index}].columns.{name}."
             if close
             else f"map it with sources[{drop.source_index}].columns.{name}; the file has "
             + ", ".join(f"'{c}'" for c in columns[:12])
