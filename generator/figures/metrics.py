@@ -55,6 +55,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 GRANULARITY_ORDER = {"day": 0, "week": 1, "month": 2, "quarter": 3}
+
+
+def granularity_order_sql(column: str) -> str:
+    """SQL ordering `column` by granularity: day, week, month, quarter (figures.csv's order)."""
+    cases = " ".join(f"WHEN {sql_str(g)} THEN {i}" for g, i in GRANULARITY_ORDER.items())
+    return f"CASE {column} {cases} END"
+
+
 #: Default amber tolerance for ratios (5 percentage points) and for everything else (10% of goal).
 RATIO_TOLERANCE = 0.05
 RELATIVE_TOLERANCE = 0.10
@@ -822,8 +830,7 @@ def figure_table(
                                           ELSE {RELATIVE_TOLERANCE} * abs(goal) END) AS tol
             FROM with_year_ago
         )
-        ORDER BY CASE granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
-                 ELSE 3 END,
+        ORDER BY {granularity_order_sql("granularity")},
             period_start, dimension <> 'all', dimension, segment <> 'all', segment, metric
         """
     )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from generator.config.loader import Config, site_data_through
 from generator.config.periods import START_SQL
-from generator.figures.metrics import EPSILON, figure_table
+from generator.figures.metrics import EPSILON, figure_table, granularity_order_sql
 from generator.model import QualityReport, Restatement
 from generator.sqltext import sql_ident, sql_str
 
@@ -259,8 +259,7 @@ def _compare(
         WHERE NOT f.partial {restrict} AND (
             (f.value IS NULL) <> (o.value IS NULL) OR abs(f.value - o.value) > {EPSILON}
             OR f.n IS DISTINCT FROM o.n)
-        ORDER BY CASE f.granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
-                 ELSE 3 END,
+        ORDER BY {granularity_order_sql("f.granularity")},
             f.period_start, f.dimension <> 'all', f.dimension, f.segment <> 'all', f.segment,
             f.metric
         """

@@ -14,7 +14,13 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from generator.config.loader import Config
-from generator.figures.metrics import TAIL_BRACKETS, bracket_counts, bracket_label
+from generator.figures.metrics import (
+    COUNTS,
+    TAIL_BRACKETS,
+    bracket_counts,
+    bracket_label,
+    granularity_order_sql,
+)
 from generator.figures.people import withheld_sql
 from generator.model import BracketCount, HourCell, Period
 from generator.sqltext import segment_sql, sql_ident, sql_str
@@ -46,15 +52,12 @@ def compute_hourly(
     people = config.site.people  # a person's cell from too few interactions is withheld
     column = sql_ident("p_" + config.site.periods[0])
     starts = ", ".join(f"DATE {sql_str(p.start.isoformat())}" for p in window)
-    actionable = "excluded_by IS NULL"
     selects = " UNION ALL ".join(
         f"SELECT {sql_str(d)} AS dimension, {segment_sql(d, folded=folded)} AS segment, "
         "isodow(lr) AS weekday, hour(lr) AS hour, count(*) AS volume, "
-        f"quantile_cont(frt_minutes, 0.5) FILTER (WHERE {actionable}) AS frt_median, "
-        f"count(*) FILTER (WHERE {actionable} AND first_response_at IS NOT NULL) AS answered, "
-        f"count(*) FILTER (WHERE {actionable} AND blackout IS NULL AND within_target) AS met, "
-        f"count(*) FILTER (WHERE {actionable} AND blackout IS NULL AND sla_eligible) "
-        "AS eligible FROM windowed GROUP BY ALL"
+        "quantile_cont(frt_minutes, 0.5) FILTER (WHERE excluded_by IS NULL) AS frt_median, "
+        f"{COUNTS['answered_timed']} AS answered, {COUNTS['sla_met']} AS met, "
+        f"{COUNTS['sla_eligible']} AS eligible FROM windowed GROUP BY ALL"
         for d in ("all",) + dimensions
     )
     rows = con.execute(
@@ -102,8 +105,7 @@ def compute_brackets(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[Br
             AND a.segment = s.segment
         -- A person's period with too few interactions is left out (site.privacy.people).
         WHERE NOT {withheld_sql("a.actionable", config.site.people, "a.volume", "s.dimension")}
-        ORDER BY CASE g.granularity WHEN 'day' THEN 0 WHEN 'week' THEN 1 WHEN 'month' THEN 2
-                 ELSE 3 END, g.period_start,
+        ORDER BY {granularity_order_sql("g.granularity")}, g.period_start,
             {", ".join("s." + t.strip() for t in _SEGMENT_ORDER.split(","))}
         """
     ).fetchall()
