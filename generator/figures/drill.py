@@ -81,7 +81,8 @@ def compute_drill(
     ).fetchall():
         values[4] = values[4] or ""  # first_response_at: '' when unanswered
         rows.setdefault(list_no, []).append(DrillRow(*values))
-    csvs = _list_csvs(con, cache, dimension_columns(dimensions, DRILL_COLUMNS))
+    sizes = {k: sum(n for _, n in by_state) for k, by_state in counts.items()}
+    csvs = _list_csvs(con, cache, dimension_columns(dimensions, DRILL_COLUMNS), sizes)
     return tuple(
         DrillList(headline, *keys[k], rows=tuple(rows.get(k, ())), counts=tuple(counts[k]),
                   csv=csvs[k])
@@ -90,11 +91,13 @@ def compute_drill(
 
 
 def _list_csvs(
-    con: duckdb.DuckDBPyConnection, cache: Cache | None, dims: list[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection, cache: Cache | None, dims: list[tuple[str, str]],
+    sizes: dict[int, int],
 ) -> dict[int, bytes]:
     """The whole CSV of each list of `drill_rows`, by list number: from the cache where a list
     with the same digest was written before, else written from the engine's rows (`dims`: the
-    dimension columns after the fixed ones, see `dimension_columns`)."""
+    dimension columns after the fixed ones, see `dimension_columns`; `sizes`: the rows of each
+    list)."""
     columns = DRILL_COLUMNS + tuple(c for _, c in dims)
     digests = _list_digests(con, [e for e, _ in dims])
     found: dict[int, bytes] = {}
@@ -109,7 +112,7 @@ def _list_csvs(
     log.info("drill-through lists: %d to write, %d from the cache", len(missing), len(found))
     if not missing:
         return found
-    for batch in _batches(con, missing):
+    for batch in _batches(missing, sizes):
         for list_no, rows in _fetch_lists(con, batch, [e for e, _ in dims]):
             found[list_no] = csv_bytes(columns, rows)
             if list_no in keys:
@@ -121,10 +124,8 @@ def _list_csvs(
 BATCH_ROWS = 100_000
 
 
-def _batches(con: duckdb.DuckDBPyConnection, lists: list[int]) -> list[list[int]]:
+def _batches(lists: list[int], sizes: dict[int, int]) -> list[list[int]]:
     """`lists` in batches of whole lists of about BATCH_ROWS rows together."""
-    sizes = dict(con.execute(
-        "SELECT list_no, count(*) FROM drill_rows GROUP BY list_no").fetchall())
     batches: list[list[int]] = [[]]
     rows = 0
     for list_no in lists:
