@@ -244,13 +244,22 @@ def test_chart_colours_follow_the_colour_scheme(visit):
         "templates", "assets", "carecard.css").read_text(encoding="utf-8")
 
 
-def test_every_chart_point_has_a_title_with_period_value_n_and_status(visit):
+def test_every_chart_point_has_a_title_with_period_value_n_and_status(visit, example_site):
+    import csv
+
     page = visit("segments/all/all.html", "light", 1280).page
     titles = page.evaluate("""() => [...document.querySelectorAll('.chart-panel svg use')]
         .map(u => u.querySelector('title') ? u.querySelector('title').textContent : '')""")
     assert titles and all(titles)
-    sla = [t for t in titles if t.startswith("2026-W47: 85.5%")]
-    assert sla == ["2026-W47: 85.5%, n = 332, off goal (goal ≥ 92.0%)"]
+    # The title of W47's SLA point says what figures.csv holds for it.
+    with (example_site / "data" / "figures.csv").open(encoding="utf-8") as handle:
+        (row,) = [r for r in csv.DictReader(handle) if (r["period"], r["dimension"], r["metric"])
+                  == ("2026-W47", "all", "sla_attainment")]
+    assert row["status"] == "red"
+    value = f"{float(row['value']) * 100:.1f}%"
+    expected = (f"2026-W47: {value}, n = {int(row['n']):,}, off goal "
+                f"(goal ≥ {float(row['goal']) * 100:.1f}%)")
+    assert [t for t in titles if t.startswith(f"2026-W47: {value}")] == [expected]
 
 
 def test_dark_scheme_follows_the_reader_setting(visit, tmp_path):
